@@ -1,0 +1,30 @@
+/*
+ * cli.h: the sub-commands of the mandate program.
+ *
+ * Each sub-command lives in its own cmd_<verb>.c and is listed in the table
+ * in main.c.  A command gets argv starting at its own name (argv[0] is
+ * "policy" for `mandate policy check x.cedar`) and returns the process exit
+ * status: 0 success, 1 a negative answer (deny, invalid), 2 usage or input
+ * error.  Commands print their own --help.
+ */
+#ifndef MANDATE_CLI_H
+#define MANDATE_CLI_H
+
+#define CLI_OK 0
+#define CLI_NO 1
+#define CLI_USAGE 2
+
+struct cli_command {
+    const char *name;
+    const char *summary; /* one line for `mandate help` */
+    int (*run)(int argc, char **argv);
+};
+
+int cmd_serve(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* True when argv holds -h or --help among its options. */
+int cli_wants_help(int argc, char **argv);
+
+#endif
