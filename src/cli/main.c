@@ -15,6 +15,10 @@ static int cmd_help(int argc, char **argv);
 static const struct cli_command commands[] = {
     {"serve", "run the HTTP server", cmd_serve},
     {"init", "create the store and the first admin API key", cmd_init},
+    {"policy", "Cedar policies: check, eval, conformance", cmd_policy},
+    {"key", "signing keys: generate", cmd_key},
+    {"token", "JWTs: sign, verify", cmd_token},
+    {"dpop", "DPoP proofs: verify", cmd_dpop},
     {"version", "print the version", cmd_version},
     {"help", "show this help, or a command's: mandate help COMMAND", cmd_help},
 };

@@ -1,0 +1,1 @@
+/* jose_stub.c: placeholder so the library has a source; remove once real files exist. */
