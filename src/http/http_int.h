@@ -1,0 +1,86 @@
+/*
+ * http_int.h: what the server, the router and the api_<area>.c handlers
+ * share.  Not for use outside src/http/.
+ */
+#ifndef MANDATE_HTTP_INT_H
+#define MANDATE_HTTP_INT_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "broker/broker.h"
+#include "util/arena.h"
+#include "util/buf.h"
+
+#define HTTP_MAX_PARAMS 4
+
+/* One request, from its first byte to its access-log line.  Everything it
+ * allocates lives in its arena. */
+struct http_req {
+    struct arena arena;
+    struct MHD_Connection *conn;
+    struct broker *broker;
+    char id[33]; /* request id: 16 random bytes, hex */
+    const char *method;
+    const char *path;
+    struct buf body;
+    int body_too_big;
+    size_t discarded; /* body bytes dropped after the cap */
+    int64_t start_ns;
+    struct broker_caller caller;
+    const char *params[HTTP_MAX_PARAMS]; /* path parameters in route order */
+    /* the answer */
+    unsigned status;
+    char *resp_body; /* malloc'd; handed to MHD */
+    size_t resp_len;
+    const char *resp_type;
+    const char *allow; /* Allow header for 405 */
+    const char *auth_failure; /* why authentication failed, for the log */
+};
+
+typedef void (*http_handler)(struct http_req *rq);
+
+struct http_route {
+    const char *method;
+    const char *pattern; /* "/v1/agents/{id*}": {x} one segment, {x*} the rest */
+    http_handler handler;
+    unsigned roles; /* enum broker_role bits allowed; 0: no authentication */
+};
+
+/* Finds the route for method and path; fills rq->params.  Returns the route,
+ * or NULL with *status 404 (no path matches) or 405 (*allow lists methods). */
+const struct http_route *http_route_find(const struct http_route *routes, size_t n,
+                                         struct http_req *rq, unsigned *status,
+                                         const char **allow);
+
+/* The route tables of each area. */
+extern const struct http_route http_routes_system[];
+extern const size_t http_routes_system_n;
+extern const struct http_route http_routes_registry[];
+extern const size_t http_routes_registry_n;
+
+/* ---- answers (response.c) -------------------------------------------------- */
+
+/* Answers with JSON (steals j). */
+void http_reply_json(struct http_req *rq, unsigned status, json_t *j);
+
+/* Answers with an RFC 9457 problem: title is the public short text, detail the
+ * specific one; extra (stolen, may be NULL) members are merged in. */
+void http_reply_problem(struct http_req *rq, unsigned status, const char *title,
+                        const char *detail, json_t *extra);
+
+/* Maps a broker/store error to a problem answer (400, 401, 403, 404, 409,
+ * 503, 500).  Internal details are logged, not sent. */
+void http_reply_err(struct http_req *rq, const struct err *e);
+
+/* Answers 204 No Content. */
+void http_reply_empty(struct http_req *rq, unsigned status);
+
+/* Parses the request body as one JSON object (duplicate keys refused).
+ * Returns NULL after answering 400 (with the byte offset) itself. */
+json_t *http_body_json(struct http_req *rq);
+
+/* A query parameter or NULL. */
+const char *http_query(struct http_req *rq, const char *name);
+
+#endif
