@@ -26,7 +26,7 @@ static const struct {
     const char *name;
     enum broker_role role;
 } roles[] = {
-    {"admin", ROLE_ADMIN},   {"security", ROLE_SECURITY}, {"owner", ROLE_OWNER},
+    {"admin", ROLE_ADMIN},     {"security", ROLE_SECURITY}, {"owner", ROLE_OWNER},
     {"auditor", ROLE_AUDITOR}, {"pep", ROLE_PEP},
 };
 
@@ -95,8 +95,9 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
     int r;
 
     memset(out, 0, sizeof(*out));
-    if (len != KEY_LEN || memcmp(key, BROKER_APIKEY_PREFIX, pl) != 0 || key[pl + KEY_ID_HEX] != '_' ||
-        !is_hex(key + pl, KEY_ID_HEX) || !is_hex(key + pl + KEY_ID_HEX + 1, KEY_SECRET_HEX)) {
+    if (len != KEY_LEN || memcmp(key, BROKER_APIKEY_PREFIX, pl) != 0 ||
+        key[pl + KEY_ID_HEX] != '_' || !is_hex(key + pl, KEY_ID_HEX) ||
+        !is_hex(key + pl + KEY_ID_HEX + 1, KEY_SECRET_HEX)) {
         return err_set(e, ERR_AUTH, "malformed API key");
     }
     memcpy(id, key + pl, KEY_ID_HEX);
@@ -127,8 +128,8 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
 }
 
 int broker_apikey_create(struct broker *b, const char *name, enum broker_role role,
-                         const char *subject, struct arena *a, char **key_out,
-                         const char **id_out, struct err *e)
+                         const char *subject, struct arena *a, char **key_out, const char **id_out,
+                         struct err *e)
 {
     unsigned char rnd[KEY_ID_BYTES + KEY_SECRET_BYTES];
     char idhex[KEY_ID_HEX + 1], sechex[KEY_SECRET_HEX + 1];

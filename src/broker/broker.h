@@ -39,7 +39,7 @@ struct broker {
 
 /* The authenticated caller of one request. */
 struct broker_caller {
-    const char *key_id;  /* API key id */
+    const char *key_id; /* API key id */
     enum broker_role role;
     const char *subject; /* the human behind the key, or NULL */
 };
@@ -60,8 +60,8 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
 /* Creates a key with a role; *key_out (malloc'd, wipe and free it) is the
  * full key, shown once.  *id_out is allocated in a. */
 int broker_apikey_create(struct broker *b, const char *name, enum broker_role role,
-                         const char *subject, struct arena *a, char **key_out,
-                         const char **id_out, struct err *e) MUST_CHECK;
+                         const char *subject, struct arena *a, char **key_out, const char **id_out,
+                         struct err *e) MUST_CHECK;
 
 /* ---- registry ------------------------------------------------------------- */
 
@@ -81,8 +81,8 @@ int broker_agent_create(struct broker *b, json_t *in, struct arena *a, json_t **
 /* Kinds of registry objects for the generic get/list/delete. */
 enum broker_kind { BROKER_HUMAN, BROKER_TEAM, BROKER_AGENT };
 
-int broker_get(struct broker *b, enum broker_kind k, const char *id, struct arena *a,
-               json_t **out, struct err *e) MUST_CHECK;
+int broker_get(struct broker *b, enum broker_kind k, const char *id, struct arena *a, json_t **out,
+               struct err *e) MUST_CHECK;
 /* A page: {"items":[...],"next":"<id>"|null}. */
 int broker_list(struct broker *b, enum broker_kind k, const char *after, size_t limit,
                 struct arena *a, json_t **out, struct err *e) MUST_CHECK;

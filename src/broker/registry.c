@@ -146,10 +146,10 @@ static json_t *team_json(const struct store_team *t)
 
 static json_t *agent_json(const struct store_agent *ag)
 {
-    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I, s:s, s:o}", "id", ag->id, "owner",
-                     ag->owner, "team", ag->team, "purpose", ag->purpose, "environment",
-                     ag->environment, "risk_tier", (json_int_t)ag->risk_tier, "status", ag->status,
-                     "created", created(ag->created_ms));
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I, s:s, s:o}", "id", ag->id, "owner", ag->owner,
+                     "team", ag->team, "purpose", ag->purpose, "environment", ag->environment,
+                     "risk_tier", (json_int_t)ag->risk_tier, "status", ag->status, "created",
+                     created(ag->created_ms));
 }
 
 static int json_out(json_t *j, json_t **out, struct err *e)
@@ -223,12 +223,9 @@ int broker_team_create(struct broker *b, json_t *in, struct arena *a, json_t **o
 /* ---- agents --------------------------------------------------------------- */
 
 static const struct field agent_fields[] = {
-    {"id", JSON_STRING, 1, LIMIT_SPIFFE_ID_LEN},
-    {"owner", JSON_STRING, 1, LIMIT_ID_LEN},
-    {"team", JSON_STRING, 0, LIMIT_ID_LEN},
-    {"purpose", JSON_STRING, 1, LIMIT_TEXT_LEN},
-    {"environment", JSON_STRING, 0, LIMIT_ID_LEN},
-    {"risk_tier", JSON_INTEGER, 0, 0},
+    {"id", JSON_STRING, 1, LIMIT_SPIFFE_ID_LEN},   {"owner", JSON_STRING, 1, LIMIT_ID_LEN},
+    {"team", JSON_STRING, 0, LIMIT_ID_LEN},        {"purpose", JSON_STRING, 1, LIMIT_TEXT_LEN},
+    {"environment", JSON_STRING, 0, LIMIT_ID_LEN}, {"risk_tier", JSON_INTEGER, 0, 0},
 };
 
 /* Risk tiers: 0 (read-only, internal) to 3 (moves money, touches PII). */

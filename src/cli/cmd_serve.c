@@ -153,8 +153,8 @@ int cmd_serve(int argc, char **argv)
         log_event(LOG_INFO, "listening", NULL, "addr", host, "port", port, "db",
                   optv(serve_opts, NSERVE, "db"), (const char *)NULL);
     }
-    printf("mandate: serving on http://%s%s%s:%u (store %s)\n", strchr(host, ':') ? "[" : "",
-           host, strchr(host, ':') ? "]" : "", (unsigned)http_server_port(srv),
+    printf("mandate: serving on http://%s%s%s:%u (store %s)\n", strchr(host, ':') ? "[" : "", host,
+           strchr(host, ':') ? "]" : "", (unsigned)http_server_port(srv),
            optv(serve_opts, NSERVE, "db"));
     fflush(stdout);
     while (sigwait(&set, &sig) != 0) {
@@ -188,8 +188,8 @@ static struct cli_opt init_opts[] = {
      "debug, info, warn, error or off", NULL, 0, NULL},
     {"new-admin-key", NULL, NULL, NULL, OPT_BOOL, "false", 0, 0,
      "create another admin key even if the store has keys already", NULL, 0, NULL},
-    {"key-only", NULL, NULL, NULL, OPT_BOOL, "false", 0, 0,
-     "print only the key (for scripts)", NULL, 0, NULL},
+    {"key-only", NULL, NULL, NULL, OPT_BOOL, "false", 0, 0, "print only the key (for scripts)",
+     NULL, 0, NULL},
 };
 #define NINIT (sizeof(init_opts) / sizeof(init_opts[0]))
 

@@ -25,8 +25,7 @@ static int set(struct cli_opt *o, const char *v, const char *from, struct err *e
         } else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0) {
             o->ival = 0;
         } else {
-            return err_set(e, ERR_INVALID, "--%s (from %s): expected true or false", o->flag,
-                           from);
+            return err_set(e, ERR_INVALID, "--%s (from %s): expected true or false", o->flag, from);
         }
     }
     copy = strdup(v);
@@ -180,8 +179,8 @@ static int parse_flags(struct cli_opt *opts, size_t n, int argc, char **argv, ch
     return 0;
 }
 
-int cli_opts_parse(struct cli_opt *opts, size_t n, int argc, char **argv, char ***rest,
-                   int *nrest, struct err *e)
+int cli_opts_parse(struct cli_opt *opts, size_t n, int argc, char **argv, char ***rest, int *nrest,
+                   struct err *e)
 {
     const char *path;
     size_t i;

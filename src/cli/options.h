@@ -23,12 +23,12 @@ struct cli_opt {
     const char *section; /* INI section or NULL (not in the file) */
     const char *key;     /* INI key */
     enum cli_opt_type type;
-    const char *dflt;    /* default as text, or NULL */
-    int64_t min, max;    /* OPT_INT range */
+    const char *dflt; /* default as text, or NULL */
+    int64_t min, max; /* OPT_INT range */
     const char *help;
     /* resolved */
-    char *value;  /* owned; NULL when unset and no default */
-    int64_t ival; /* OPT_INT and OPT_BOOL */
+    char *value;      /* owned; NULL when unset and no default */
+    int64_t ival;     /* OPT_INT and OPT_BOOL */
     const char *from; /* "default", "config", "environment", "flag" */
 };
 
@@ -41,8 +41,8 @@ extern const char *const cli_config_sections[];
  * config file named by the option whose flag is "config" (when present).
  * Positional arguments are collected in *rest / *nrest (pointers into argv).
  * ERR_INVALID with a message for the user on any bad option. */
-int cli_opts_parse(struct cli_opt *opts, size_t n, int argc, char **argv, char ***rest,
-                   int *nrest, struct err *e) MUST_CHECK;
+int cli_opts_parse(struct cli_opt *opts, size_t n, int argc, char **argv, char ***rest, int *nrest,
+                   struct err *e) MUST_CHECK;
 
 /* Looks up a resolved option by flag name. */
 const struct cli_opt *cli_opt(const struct cli_opt *opts, size_t n, const char *flag);

@@ -16,10 +16,10 @@
 #include "util/err.h"
 
 struct http_config {
-    const char *host;   /* address to bind, numeric IPv4 or IPv6 */
-    uint16_t port;      /* 0: pick a free port (see http_server_port) */
-    unsigned threads;   /* 0: one per online core */
-    size_t body_max;    /* 0: LIMIT_HTTP_BODY_MAX */
+    const char *host; /* address to bind, numeric IPv4 or IPv6 */
+    uint16_t port;    /* 0: pick a free port (see http_server_port) */
+    unsigned threads; /* 0: one per online core */
+    size_t body_max;  /* 0: LIMIT_HTTP_BODY_MAX */
 };
 
 struct http_server;

@@ -34,7 +34,7 @@ struct http_req {
     char *resp_body; /* malloc'd; handed to MHD */
     size_t resp_len;
     const char *resp_type;
-    const char *allow; /* Allow header for 405 */
+    const char *allow;        /* Allow header for 405 */
     const char *auth_failure; /* why authentication failed, for the log */
 };
 
@@ -50,8 +50,7 @@ struct http_route {
 /* Finds the route for method and path; fills rq->params.  Returns the route,
  * or NULL with *status 404 (no path matches) or 405 (*allow lists methods). */
 const struct http_route *http_route_find(const struct http_route *routes, size_t n,
-                                         struct http_req *rq, unsigned *status,
-                                         const char **allow);
+                                         struct http_req *rq, unsigned *status, const char **allow);
 
 /* The route tables of each area. */
 extern const struct http_route http_routes_system[];
@@ -66,8 +65,8 @@ void http_reply_json(struct http_req *rq, unsigned status, json_t *j);
 
 /* Answers with an RFC 9457 problem: title is the public short text, detail the
  * specific one; extra (stolen, may be NULL) members are merged in. */
-void http_reply_problem(struct http_req *rq, unsigned status, const char *title,
-                        const char *detail, json_t *extra);
+void http_reply_problem(struct http_req *rq, unsigned status, const char *title, const char *detail,
+                        json_t *extra);
 
 /* Maps a broker/store error to a problem answer (400, 401, 403, 404, 409,
  * 503, 500).  Internal details are logged, not sent. */

@@ -32,8 +32,8 @@ static void set_body(struct http_req *rq, unsigned status, json_t *j, const char
 void http_reply_json(struct http_req *rq, unsigned status, json_t *j)
 {
     if (j == NULL) {
-        http_reply_problem(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal error",
-                           "out of memory", NULL);
+        http_reply_problem(rq, MHD_HTTP_INTERNAL_SERVER_ERROR, "Internal error", "out of memory",
+                           NULL);
         return;
     }
     set_body(rq, status, j, "application/json");
@@ -44,12 +44,12 @@ void http_reply_empty(struct http_req *rq, unsigned status)
     set_body(rq, status, NULL, NULL);
 }
 
-void http_reply_problem(struct http_req *rq, unsigned status, const char *title,
-                        const char *detail, json_t *extra)
+void http_reply_problem(struct http_req *rq, unsigned status, const char *title, const char *detail,
+                        json_t *extra)
 {
-    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title", title,
-                          "status", (int)status, "detail", detail ? detail : title, "instance",
-                          rq->id);
+    json_t *p =
+        json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", "about:blank", "title", title, "status",
+                  (int)status, "detail", detail ? detail : title, "instance", rq->id);
 
     if (p != NULL && extra != NULL) {
         json_object_update_missing(p, extra);

@@ -48,8 +48,7 @@ static int match(const char *pattern, const char *path, struct http_req *rq)
 }
 
 const struct http_route *http_route_find(const struct http_route *routes, size_t n,
-                                         struct http_req *rq, unsigned *status,
-                                         const char **allow)
+                                         struct http_req *rq, unsigned *status, const char **allow)
 {
     char methods[64] = "";
     size_t i, used = 0;

@@ -56,8 +56,8 @@ static void new_id(char out[33])
     out[32] = '\0';
 }
 
-static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *c,
-                                const char *url, const char *method)
+static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *c, const char *url,
+                                const char *method)
 {
     struct http_req *rq = calloc(1, sizeof(*rq));
     const char *auth;
@@ -216,8 +216,8 @@ static void reply_too_big(struct http_req *rq)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct http_server *srv = cls;
     struct http_req *rq = *con_cls;
@@ -377,13 +377,13 @@ int http_server_start(const struct http_config *cfg, struct broker *b, struct ht
     srv->broker = b;
     srv->body_max = cfg->body_max ? cfg->body_max : LIMIT_HTTP_BODY_MAX;
     atomic_init(&srv->inflight, 0);
-    srv->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)LIMIT_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)LIMIT_HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)LIMIT_HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+    srv->daemon =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa,
+                         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)LIMIT_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)LIMIT_HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                         (size_t)LIMIT_HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+                         srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
     if (srv->daemon == NULL) {
         free(srv);
         return err_set(e, ERR_IO, "cannot listen on %s:%u (in use, or not an address of this host)",
@@ -409,11 +409,11 @@ void http_server_stop(struct http_server *srv, int grace_ms)
     }
     /* Stop accepting, let requests in flight finish, then close. */
     {
-    MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
+        MHD_socket ls = MHD_quiesce_daemon(srv->daemon);
 
-    if (ls != MHD_INVALID_SOCKET) {
-        close(ls); /* quiesce hands the listening socket to us */
-    }
+        if (ls != MHD_INVALID_SOCKET) {
+            close(ls); /* quiesce hands the listening socket to us */
+        }
     }
     deadline = clock_mono_ns() + (int64_t)grace_ms * 1000000;
     while (atomic_load(&srv->inflight) > 0 && clock_mono_ns() < deadline) {

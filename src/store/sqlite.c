@@ -166,13 +166,16 @@ struct col {
 
 struct table {
     const char *name;
-    const char *what; /* for messages: "human" */
+    const char *what;       /* for messages: "human" */
     const struct col *cols; /* cols[0] is the primary key "id" */
     size_t ncols;
     size_t size; /* sizeof the record struct */
 };
 
-#define COL(st, f, t) {#f, t, offsetof(struct st, f)}
+#define COL(st, f, t)                                                                              \
+    {                                                                                              \
+#f, t, offsetof(struct st, f)                                                              \
+    }
 
 static const struct col human_cols[] = {
     COL(store_human, id, COL_TEXT),        COL(store_human, email, COL_TEXT),
@@ -191,13 +194,16 @@ static const struct col agent_cols[] = {
     COL(store_agent, status, COL_TEXT),      COL(store_agent, created_ms, COL_INT),
 };
 static const struct col apikey_cols[] = {
-    COL(store_apikey, id, COL_TEXT),       COL(store_apikey, name, COL_TEXT),
-    COL(store_apikey, role, COL_TEXT),     COL(store_apikey, subject, COL_TEXT_NULL),
-    COL(store_apikey, hash, COL_HASH),     COL(store_apikey, created_ms, COL_INT),
+    COL(store_apikey, id, COL_TEXT),        COL(store_apikey, name, COL_TEXT),
+    COL(store_apikey, role, COL_TEXT),      COL(store_apikey, subject, COL_TEXT_NULL),
+    COL(store_apikey, hash, COL_HASH),      COL(store_apikey, created_ms, COL_INT),
     COL(store_apikey, revoked_ms, COL_INT),
 };
 
-#define TABLE(n, w, c, st) {n, w, c, sizeof(c) / sizeof(c[0]), sizeof(struct st)}
+#define TABLE(n, w, c, st)                                                                         \
+    {                                                                                              \
+        n, w, c, sizeof(c) / sizeof(c[0]), sizeof(struct st)                                       \
+    }
 static const struct table T_HUMANS = TABLE("humans", "human", human_cols, store_human);
 static const struct table T_TEAMS = TABLE("teams", "team", team_cols, store_team);
 static const struct table T_AGENTS = TABLE("agents", "agent", agent_cols, store_agent);
@@ -320,9 +326,8 @@ static int row_insert(struct store *s, const struct table *t, const void *rec, s
 }
 
 /* SELECT cols FROM t <tail>, binding text params; collects up to max rows. */
-static int row_select(struct store *s, const struct table *t, const char *tail,
-                      const char *p1, int64_t limit, struct arena *a, void **out, size_t *n,
-                      struct err *e)
+static int row_select(struct store *s, const struct table *t, const char *tail, const char *p1,
+                      int64_t limit, struct arena *a, void **out, size_t *n, struct err *e)
 {
     struct sqlite_store *ss = S(s);
     sqlite3_stmt *st = NULL;
@@ -616,8 +621,8 @@ static int migrate(struct sqlite_store *ss, struct err *e)
     return 0;
 }
 
-int store_sqlite_open(const char *path, const struct store_sqlite_options *opts,
-                      struct store **out, struct err *e)
+int store_sqlite_open(const char *path, const struct store_sqlite_options *opts, struct store **out,
+                      struct err *e)
 {
     struct sqlite_store *ss;
     pthread_mutexattr_t ma;

@@ -27,7 +27,7 @@
 struct store_human {
     const char *id;
     const char *email;
-    const char *name; /* may be NULL */
+    const char *name;   /* may be NULL */
     const char *status; /* "active" or "offboarded" */
     int64_t created_ms;
 };
@@ -50,10 +50,10 @@ struct store_agent {
 };
 
 struct store_apikey {
-    const char *id;   /* public part of the key, used to look it up */
+    const char *id; /* public part of the key, used to look it up */
     const char *name;
-    const char *role; /* admin, security, owner, auditor, pep */
-    const char *subject; /* the human the key acts for, or NULL */
+    const char *role;                       /* admin, security, owner, auditor, pep */
+    const char *subject;                    /* the human the key acts for, or NULL */
     unsigned char hash[STORE_KEY_HASH_LEN]; /* SHA-256 of the secret part */
     int64_t created_ms;
     int64_t revoked_ms; /* 0 when live */
@@ -118,8 +118,8 @@ struct store_sqlite_options {
 /* Opens (and with opts->create, creates) the SQLite store at path, applying
  * pending migrations in a transaction.  Refuses a store whose schema is newer
  * than this program knows (ERR_UNSUPPORTED). */
-int store_sqlite_open(const char *path, const struct store_sqlite_options *opts,
-                      struct store **out, struct err *e) MUST_CHECK;
+int store_sqlite_open(const char *path, const struct store_sqlite_options *opts, struct store **out,
+                      struct err *e) MUST_CHECK;
 
 /* The newest schema version this program knows. */
 int store_sqlite_latest_version(void);

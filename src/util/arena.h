@@ -17,11 +17,11 @@ struct arena_block;
 struct arena_cleanup;
 
 struct arena {
-    struct arena_block *head;     /* current block; older ones chained behind */
+    struct arena_block *head; /* current block; older ones chained behind */
     struct arena_cleanup *cleanups;
-    size_t block_size;            /* size of ordinary blocks */
-    size_t total;                 /* bytes handed out, for limits and stats */
-    size_t max;                   /* 0: no cap beyond LIMIT_ARENA_BLOCK_MAX */
+    size_t block_size; /* size of ordinary blocks */
+    size_t total;      /* bytes handed out, for limits and stats */
+    size_t max;        /* 0: no cap beyond LIMIT_ARENA_BLOCK_MAX */
 };
 
 /* Initialises a with ordinary blocks of block_size bytes (0: 8 KiB) and a cap

@@ -52,8 +52,8 @@ int err_prefix(struct err *e, const char *fmt, ...)
 const char *err_name(int code)
 {
     static const char *const names[] = {
-        "ok",        "internal", "no_memory",   "invalid",   "limit",       "not_found",
-        "conflict",  "io",       "unavailable", "auth",      "forbidden",   "unsupported",
+        "ok",       "internal", "no_memory",   "invalid", "limit",     "not_found",
+        "conflict", "io",       "unavailable", "auth",    "forbidden", "unsupported",
     };
     int i = -code;
 

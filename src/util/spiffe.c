@@ -63,8 +63,7 @@ static int check_path(const char *p, size_t n, struct err *e)
     return 0;
 }
 
-int spiffe_id_parse(const char *s, size_t n, int require_path, struct spiffe_id *out,
-                    struct err *e)
+int spiffe_id_parse(const char *s, size_t n, int require_path, struct spiffe_id *out, struct err *e)
 {
     static const char scheme[] = "spiffe://";
     const size_t sl = sizeof(scheme) - 1;

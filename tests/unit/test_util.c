@@ -141,20 +141,20 @@ static void spiffe_ids(void **state)
         "spiffe://x_y-z.1/A.b_c-D/e",
     };
     static const char *const bad[] = {
-        "spiffe://corp.example",          /* no path (workload) */
-        "spiffe://Corp.example/a",        /* upper case trust domain */
-        "spiffe:///a",                    /* empty trust domain */
-        "http://corp.example/a",          /* scheme */
-        "SPIFFE://corp.example/a",        /* scheme is case-sensitive here */
-        "spiffe://corp.example/a/",       /* trailing slash */
-        "spiffe://corp.example//a",       /* empty segment */
-        "spiffe://corp.example/a/../b",   /* dot-dot */
-        "spiffe://corp.example/./b",      /* dot */
-        "spiffe://corp.example/a%20b",    /* percent-encoding */
-        "spiffe://corp.example/a?x=1",    /* query */
-        "spiffe://corp.example/a#f",      /* fragment */
-        "spiffe://user@corp.example/a",   /* user info */
-        "spiffe://corp.example:443/a",    /* port */
+        "spiffe://corp.example",        /* no path (workload) */
+        "spiffe://Corp.example/a",      /* upper case trust domain */
+        "spiffe:///a",                  /* empty trust domain */
+        "http://corp.example/a",        /* scheme */
+        "SPIFFE://corp.example/a",      /* scheme is case-sensitive here */
+        "spiffe://corp.example/a/",     /* trailing slash */
+        "spiffe://corp.example//a",     /* empty segment */
+        "spiffe://corp.example/a/../b", /* dot-dot */
+        "spiffe://corp.example/./b",    /* dot */
+        "spiffe://corp.example/a%20b",  /* percent-encoding */
+        "spiffe://corp.example/a?x=1",  /* query */
+        "spiffe://corp.example/a#f",    /* fragment */
+        "spiffe://user@corp.example/a", /* user info */
+        "spiffe://corp.example:443/a",  /* port */
         "",
     };
     struct spiffe_id id;
@@ -212,9 +212,9 @@ static void clock_override(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(arena_basics), cmocka_unit_test(arena_cap),
-        cmocka_unit_test(buf_limits),   cmocka_unit_test(num_parsing),
-        cmocka_unit_test(spiffe_ids),   cmocka_unit_test(errors),
+        cmocka_unit_test(arena_basics),   cmocka_unit_test(arena_cap),
+        cmocka_unit_test(buf_limits),     cmocka_unit_test(num_parsing),
+        cmocka_unit_test(spiffe_ids),     cmocka_unit_test(errors),
         cmocka_unit_test(clock_override),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
