@@ -377,13 +377,21 @@ int http_server_start(const struct http_config *cfg, struct broker *b, struct ht
     srv->broker = b;
     srv->body_max = cfg->body_max ? cfg->body_max : LIMIT_HTTP_BODY_MAX;
     atomic_init(&srv->inflight, 0);
-    srv->daemon =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, sa,
-                         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)LIMIT_HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)LIMIT_HTTP_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                         (size_t)LIMIT_HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                         srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+    {
+        /* The logger goes first so that MHD reports option errors through it. */
+        struct MHD_OptionItem o[] = {
+            {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL},
+            {MHD_OPTION_SOCK_ADDR, 0, sa},
+            {MHD_OPTION_CONNECTION_LIMIT, LIMIT_HTTP_CONNECTIONS, NULL},
+            {MHD_OPTION_CONNECTION_TIMEOUT, LIMIT_HTTP_CONN_TIMEOUT_S, NULL},
+            {MHD_OPTION_CONNECTION_MEMORY_LIMIT, LIMIT_HTTP_CONN_MEMORY, NULL},
+            {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv},
+            {threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+            {MHD_OPTION_END, 0, NULL},
+        };
+        srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_ARRAY, o,
+                                       MHD_OPTION_END);
+    }
     if (srv->daemon == NULL) {
         free(srv);
         return err_set(e, ERR_IO, "cannot listen on %s:%u (in use, or not an address of this host)",

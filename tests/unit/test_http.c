@@ -1,0 +1,111 @@
+/* test_http.c: the router (parameters, 404 vs 405, the greedy tail for
+ * SPIFFE IDs) and listen-address parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http/http.h"
+#include "http/http_int.h"
+
+static void h_dummy(struct http_req *rq)
+{
+    (void)rq;
+}
+
+static const struct http_route routes[] = {
+    {"GET", "/v1/humans", h_dummy, 0},
+    {"POST", "/v1/humans", h_dummy, 0},
+    {"GET", "/v1/humans/{id}", h_dummy, 0},
+    {"GET", "/v1/agents/{id*}", h_dummy, 0},
+    {"POST", "/v1/tasks/{id}/complete", h_dummy, 0},
+};
+
+struct rcase {
+    const char *method, *path;
+    int index; /* -1: no route */
+    unsigned status;
+    const char *p0;
+};
+
+static void router(void **state)
+{
+    static const struct rcase cases[] = {
+        {"GET", "/v1/humans", 0, 0, NULL},
+        {"POST", "/v1/humans", 1, 0, NULL},
+        {"DELETE", "/v1/humans", -1, 405, NULL},
+        {"GET", "/v1/humans/alice", 2, 0, "alice"},
+        {"GET", "/v1/humans/alice/extra", -1, 404, NULL},
+        {"GET", "/v1/humans/", -1, 404, NULL},
+        {"GET", "/v1/agents/spiffe://td/a/b", 3, 0, "spiffe://td/a/b"},
+        {"GET", "/v1/agents/", -1, 404, NULL},
+        {"POST", "/v1/tasks/t1/complete", 4, 0, "t1"},
+        {"GET", "/v1/tasks/t1/complete", -1, 405, NULL},
+        {"GET", "/v1/humansx", -1, 404, NULL},
+        {"GET", "/", -1, 404, NULL},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct http_req rq;
+        const struct http_route *r;
+        const char *allow;
+        unsigned status = 0;
+
+        memset(&rq, 0, sizeof(rq));
+        arena_init(&rq.arena, 0, 0);
+        rq.method = cases[i].method;
+        rq.path = cases[i].path;
+        r = http_route_find(routes, sizeof(routes) / sizeof(routes[0]), &rq, &status, &allow);
+        if (cases[i].index < 0) {
+            assert_null(r);
+            assert_int_equal(status, cases[i].status);
+            if (status == 405) {
+                assert_non_null(allow);
+                assert_non_null(strstr(allow, "GET") ? allow : strstr(allow, "POST"));
+            }
+        } else {
+            assert_ptr_equal(r, &routes[cases[i].index]);
+            if (cases[i].p0) {
+                assert_string_equal(rq.params[0], cases[i].p0);
+            }
+        }
+        arena_free(&rq.arena);
+    }
+}
+
+static void listen_addresses(void **state)
+{
+    char *host = NULL;
+    uint16_t port = 0;
+    struct err e;
+
+    (void)state;
+    assert_int_equal(http_parse_listen("127.0.0.1:8080", &host, &port, &e), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 8080);
+    free(host);
+    assert_int_equal(http_parse_listen("[::1]:0", &host, &port, &e), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 0);
+    free(host);
+    assert_int_equal(http_parse_listen("127.0.0.1", &host, &port, &e), ERR_INVALID);
+    assert_int_equal(http_parse_listen("127.0.0.1:70000", &host, &port, &e), ERR_INVALID);
+    assert_int_equal(http_parse_listen("127.0.0.1:-1", &host, &port, &e), ERR_INVALID);
+    assert_int_equal(http_parse_listen("[::1:80", &host, &port, &e), ERR_INVALID);
+    assert_null(host);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(router),
+        cmocka_unit_test(listen_addresses),
+    };
+    return cmocka_run_group_tests_name("http", tests, NULL, NULL);
+}
