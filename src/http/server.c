@@ -293,6 +293,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&srv->inflight, 1);
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];

@@ -342,22 +342,13 @@ static void check_case(CURL *c, json_t *tc)
     json_decref(got);
 }
 
-static void declarative_cases(void **state)
+/* One cmocka test per case, in file order (later cases see earlier ones'
+ * effects); the state is the case. */
+static void declarative_case(void **state)
 {
-    json_error_t je;
-    json_t *cases = json_load_file(cases_path, JSON_REJECT_DUPLICATES, &je), *tc;
     CURL *c = curl_easy_init();
-    size_t i;
 
-    (void)state;
-    if (cases == NULL) {
-        fail_msg("%s:%d: %s", cases_path, je.line, je.text);
-    }
-    json_array_foreach(cases, i, tc)
-    {
-        check_case(c, tc);
-    }
-    json_decref(cases);
+    check_case(c, *state);
     curl_easy_cleanup(c);
 }
 
@@ -465,11 +456,17 @@ static void clean_shutdown(void **state)
 
 int main(int argc, char **argv)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(declarative_cases), cmocka_unit_test(oversized_body),
-        cmocka_unit_test(keep_alive),        cmocka_unit_test(locked_store),
-        cmocka_unit_test(config_precedence), cmocka_unit_test(clean_shutdown),
+    static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(oversized_body),    cmocka_unit_test(keep_alive),
+        cmocka_unit_test(locked_store),      cmocka_unit_test(config_precedence),
+        cmocka_unit_test(clean_shutdown),
     };
+    const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+    struct CMUnitTest *tests;
+    json_error_t je;
+    json_t *cases, *tc;
+    size_t i, n;
+    int r;
 
     if (argc < 3) {
         fprintf(stderr, "usage: test_e2e MANDATE_BIN CASES_JSON\n");
@@ -477,9 +474,25 @@ int main(int argc, char **argv)
     }
     bin = argv[1];
     cases_path = argv[2];
+    cases = json_load_file(cases_path, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_array(cases)) {
+        fprintf(stderr, "%s:%d: %s\n", cases_path, je.line, je.text);
+        return 2;
+    }
+    n = json_array_size(cases);
+    tests = calloc(n + nfixed, sizeof(*tests));
+    json_array_foreach(cases, i, tc)
+    {
+        tests[i].name = json_string_value(json_object_get(tc, "name"));
+        tests[i].test_func = declarative_case;
+        tests[i].initial_state = tc;
+    }
+    memcpy(tests + n, fixed, sizeof(fixed));
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int r = cmocka_run_group_tests_name("e2e", tests, setup, teardown);
+    r = _cmocka_run_group_tests("e2e", tests, n + nfixed, setup, teardown);
     curl_global_cleanup();
+    free(tests);
+    json_decref(cases);
     return r;
 }
