@@ -47,7 +47,8 @@ sanitize: deps $(SAN_BUILD)/build.ninja
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debug -Dfuzz=true -Dtests=disabled \
-	    -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+	    -Db_sanitize=address,undefined -Db_lundef=false \
+	    "-Dc_args=-fno-sanitize-recover=all -fsanitize=fuzzer-no-link"
 
 fuzz-replay: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
