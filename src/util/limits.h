@@ -51,6 +51,28 @@
 /* Largest single arena block; bigger requests fail with ERR_LIMIT. */
 #define LIMIT_ARENA_BLOCK_MAX (64 * 1024 * 1024)
 
+/* ---- jose (J1: tokens, keys, DPoP) -------------------------------------- */
+
+/* Largest compact JWS we look at; refused before any decoding.  Task tokens
+ * with RFC 9396 authorization_details are a few KiB; ID tokens rarely pass 4. */
+#define LIMIT_JOSE_TOKEN_MAX (16 * 1024)
+/* Largest JWK or JWKS JSON text we parse (a JWKS of 64 RSA-4096 keys fits). */
+#define LIMIT_JOSE_JWKS_TEXT_MAX (256 * 1024)
+/* Keys in one JWKS: lookup is linear and every key is checked on load. */
+#define LIMIT_JOSE_JWKS_KEYS 64
+/* Largest RSA modulus accepted: verification cost grows with the size, and an
+ * attacker-supplied DPoP jwk must not make us do 16k-bit operations. */
+#define LIMIT_JOSE_RSA_BITS_MAX 8192
+/* Smallest RSA modulus accepted (NIST SP 800-131A). */
+#define LIMIT_JOSE_RSA_BITS_MIN 2048
+/* Members in a JWS header / JWT claims set: bounds the checks per token. */
+#define LIMIT_JOSE_JSON_MEMBERS 256
+/* Length of a kid, jti, nonce, htm or htu we accept. */
+#define LIMIT_JOSE_STR_LEN 2048
+/* DPoP jti entries the replay cache holds; past this (all live) new proofs are
+ * refused rather than forgetting one early (fail closed).  ~100 bytes each. */
+#define LIMIT_JOSE_REPLAY_ENTRIES (1024 * 1024)
+
 /* ---- logging ------------------------------------------------------------ */
 
 /* One log line; longer messages are truncated, never split. */
