@@ -309,4 +309,10 @@ int jose_htu_normalize(const char *uri, char **out, struct err *e) MUST_CHECK;
 int jose_dpop_check_binding(const json_t *token_claims, const char *jkt, enum jose_reason *why,
                             struct err *e) MUST_CHECK;
 
+/* ==== trust store and keyring (J2) ======================================= */
+
+/* Workload identity trust (SPIFFE bundles, OIDC issuers, JWKS fetch and
+ * cache) and Mandate's signing keyring: declared in jose_trust.h. */
+#include "jose/jose_trust.h"
+
 #endif
