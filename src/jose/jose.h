@@ -214,7 +214,7 @@ int jose_verifier_set_use(struct jose_verifier *v, const char *use, struct err *
 void jose_verifier_free(struct jose_verifier *v);
 
 /* Verifies a compact JWS token[0..len).  On success *header is the protected
- * header (object) and *payload/*plen the decoded payload (free()); any output
+ * header (object) and *payload and *plen the decoded payload (free()); any output
  * pointer may be NULL.  why (may be NULL) receives the reason. */
 int jose_jws_verify(const struct jose_verifier *v, const char *token, size_t len, json_t **header,
                     uint8_t **payload, size_t *plen, enum jose_reason *why,
