@@ -68,10 +68,10 @@ struct jose_trust_issuer {
      * (SPIFFE: ES256,ES384,RS256,PS256 as the JWT-SVID spec lists; OIDC:
      * EdDSA,ES256,ES384,RS256,PS256). */
     const char *algs;
-    int64_t refresh_s;     /* 0: LIMIT_JOSE_TRUST_REFRESH_S (or the bundle's hint) */
-    int64_t stale_s;       /* 0: LIMIT_JOSE_TRUST_STALE_S */
-    int64_t min_refresh_s; /* 0: LIMIT_JOSE_TRUST_MIN_REFRESH_S; unknown-kid rate limit */
-    int64_t skew_s;        /* clock skew for exp/nbf/iat; 0: LIMIT_JOSE_TRUST_SKEW_S */
+    int64_t refresh_s;      /* 0: LIMIT_JOSE_TRUST_REFRESH_S (or the bundle's hint) */
+    int64_t stale_s;        /* 0: LIMIT_JOSE_TRUST_STALE_S */
+    int64_t min_refresh_s;  /* 0: LIMIT_JOSE_TRUST_MIN_REFRESH_S; unknown-kid rate limit */
+    int64_t skew_s;         /* clock skew for exp/nbf/iat; 0: LIMIT_JOSE_TRUST_SKEW_S */
     int64_t max_lifetime_s; /* exp - iat (or exp - now) cap; 0: LIMIT_JOSE_TRUST_MAX_LIFETIME_S */
     struct jose_fetch_opts fetch;
 };
@@ -79,23 +79,23 @@ struct jose_trust_issuer {
 /* A verified workload identity, normalised across kinds. */
 struct jose_identity {
     enum jose_trust_kind kind;
-    char *issuer;     /* SPIFFE: the trust domain; OIDC: the issuer URL */
-    char *subject;    /* SPIFFE: the SPIFFE ID; OIDC: "sub" */
-    char *audience;   /* the configured audience that matched */
-    int64_t exp;      /* seconds since the epoch */
-    char *kid;        /* the key that verified the token */
+    char *issuer;   /* SPIFFE: the trust domain; OIDC: the issuer URL */
+    char *subject;  /* SPIFFE: the SPIFFE ID; OIDC: "sub" */
+    char *audience; /* the configured audience that matched */
+    int64_t exp;    /* seconds since the epoch */
+    char *kid;      /* the key that verified the token */
     char *alg;
-    json_t *claims;   /* every claim (owned; decref'd by jose_identity_free) */
+    json_t *claims; /* every claim (owned; decref'd by jose_identity_free) */
 };
 
 struct jose_trust_store;
 
 /* Stats for tests and /metrics. */
 struct jose_trust_stats {
-    uint64_t fetches;        /* successful loads (file or network) */
+    uint64_t fetches; /* successful loads (file or network) */
     uint64_t fetch_failures;
-    uint64_t stale_served;   /* verifications that used keys past their refresh time */
-    uint64_t kid_refreshes;  /* refreshes caused by an unknown kid */
+    uint64_t stale_served;  /* verifications that used keys past their refresh time */
+    uint64_t kid_refreshes; /* refreshes caused by an unknown kid */
 };
 
 /* Creates an empty store.  Free with jose_trust_store_free. */
@@ -104,8 +104,8 @@ int jose_trust_store_new(struct jose_trust_store **out, struct err *e) MUST_CHEC
 /* Adds an issuer (the strings are copied).  Keys are loaded lazily on first
  * use, or now when load_now is set (then a load failure is returned).
  * ERR_CONFLICT when the name is configured already. */
-int jose_trust_add(struct jose_trust_store *ts, const struct jose_trust_issuer *conf,
-                   int load_now, struct err *e) MUST_CHECK;
+int jose_trust_add(struct jose_trust_store *ts, const struct jose_trust_issuer *conf, int load_now,
+                   struct err *e) MUST_CHECK;
 
 /* Verifies a workload credential (compact JWS, token[0..len)): picks the
  * issuer (an OIDC issuer whose name equals "iss", else the SPIFFE trust
@@ -141,11 +141,12 @@ int jose_kek_from_env(const char *var, struct jose_kek **out, struct err *e) MUS
 void jose_kek_free(struct jose_kek *k);
 
 struct jose_keyring_conf {
-    enum jose_alg alg;       /* algorithm of new keys; JOSE_ALG_UNKNOWN: ES256 */
-    int64_t rotate_after_s;  /* age at which the current key is replaced; 0: LIMIT_JOSE_KEY_ROTATE_S */
-    int64_t retain_s;        /* previous keys stay published this long after being
-                                replaced: at least the longest token lifetime;
-                                0: LIMIT_JOSE_KEY_RETAIN_S */
+    enum jose_alg alg; /* algorithm of new keys; JOSE_ALG_UNKNOWN: ES256 */
+    int64_t
+        rotate_after_s; /* age at which the current key is replaced; 0: LIMIT_JOSE_KEY_ROTATE_S */
+    int64_t retain_s;   /* previous keys stay published this long after being
+                           replaced: at least the longest token lifetime;
+                           0: LIMIT_JOSE_KEY_RETAIN_S */
 };
 
 struct jose_keyring;
