@@ -252,8 +252,8 @@ int jose_parts_parse(const char *token, size_t len, unsigned alg_mask, struct jo
         return jose_fail(why, JOSE_R_MALFORMED, e, ERR_AUTH,
                          "a compact JWS has exactly three segments");
     }
-    if (p->seglen[0] == 0 || p->seglen[2] == 0) {
-        return jose_fail(why, JOSE_R_MALFORMED, e, ERR_AUTH, "empty header or signature");
+    if (p->seglen[0] == 0) {
+        return jose_fail(why, JOSE_R_MALFORMED, e, ERR_AUTH, "empty header");
     }
     if (jose_b64url_decode(p->seg[0], p->seglen[0], &htext, &hlen, e) != 0 ||
         jose_json_load_object((const char *)htext, hlen, &p->header, e) != 0) {
@@ -263,6 +263,10 @@ int jose_parts_parse(const char *token, size_t len, unsigned alg_mask, struct jo
     }
     free(htext);
     if ((r = check_header(p->header, alg_mask == 0 ? JOSE_ALGS_ALL : alg_mask, p, why, e)) != 0) {
+        goto fail;
+    }
+    if (p->seglen[2] == 0) {
+        r = jose_fail(why, JOSE_R_MALFORMED, e, ERR_AUTH, "empty signature");
         goto fail;
     }
     if (jose_b64url_decode(p->seg[1], p->seglen[1], &p->payload, &p->plen, e) != 0 ||
