@@ -51,6 +51,27 @@
 /* Largest single arena block; bigger requests fail with ERR_LIMIT. */
 #define LIMIT_ARENA_BLOCK_MAX (64 * 1024 * 1024)
 
+/* ---- Cedar (engine core) ------------------------------------------------ */
+
+/* Largest policy text we parse: real policy sets are a few hundred KiB. */
+#define LIMIT_CEDAR_POLICY_TEXT (8 * 1024 * 1024)
+/* Nesting depth of expressions (the parser and evaluator recurse). */
+#define LIMIT_CEDAR_DEPTH 128
+/* Longest string literal or string value built at run time. */
+#define LIMIT_CEDAR_STRING_LEN (1024 * 1024)
+/* Largest set (literal or from data): set operations are n log n. */
+#define LIMIT_CEDAR_SET_MAX 100000
+/* Largest record (attributes). */
+#define LIMIT_CEDAR_RECORD_MAX 100000
+/* Evaluation steps per policy: bounds the time one policy can take. */
+#define LIMIT_CEDAR_EVAL_STEPS 1000000
+/* Policies in one set. */
+#define LIMIT_CEDAR_POLICIES 1000000
+/* Ancestors of one entity (the closure is computed at load). */
+#define LIMIT_CEDAR_ANCESTORS 100000
+/* Entities in one store. */
+#define LIMIT_CEDAR_ENTITIES 10000000
+
 /* ---- logging ------------------------------------------------------------ */
 
 /* One log line; longer messages are truncated, never split. */
