@@ -16,18 +16,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cedar/cedar.h"
 #include "util/err.h"
 
 /* ---- ipaddr ------------------------------------------------------------- */
 
-/* An address with its CIDR prefix (32 or 128 for a single address).  The
- * address is kept as written, not masked: ip("10.0.0.1/24") and
- * ip("10.0.0.0/24") are different values, as in the reference. */
-struct cedar_ip {
-    bool v6;
-    uint8_t prefix;   /* 0..32 (v4) or 0..128 (v6) */
-    uint8_t addr[16]; /* network byte order; v4 uses addr[0..4) */
-};
+/* struct cedar_ip (an address with its CIDR prefix, 32 or 128 for a single
+ * address) is defined in cedar.h because values hold it.  The address is kept
+ * as written, not masked: ip("10.0.0.1/24") and ip("10.0.0.0/24") are
+ * different values, as in the reference. */
 
 /* Parses s[0..n) the way the reference's ip() does: an IPv4 dotted quad (no
  * leading zeros) or an IPv6 address (Rust std syntax, `::` once), optionally
