@@ -249,4 +249,60 @@ int cedar_authorize(const struct cedar_policyset *ps, const struct cedar_entitie
 
 /* ---- schema and JSON (helper C2's section) ------------------------------ */
 
+/* A parsed Cedar schema (Cedar schema syntax, .cedarschema).  Immutable after
+ * parsing; shareable across threads.  The typed representation the
+ * validator and the JSON readers use is in schema_int.h. */
+struct cedar_schema;
+struct json_t; /* jansson's json_t */
+
+/* Parses schema text[0..len) (filename only for messages) into *out: namespaces,
+ * common types, entity types (parents, attributes, tags, enums), actions
+ * (groups, appliesTo) and annotations, with every type reference resolved.
+ * Errors: ERR_INVALID "file:line:col: message" (syntax, undeclared or
+ * duplicate names, cycles), ERR_LIMIT, ERR_NOMEM.  Free with cedar_schema_free. */
+int cedar_schema_parse(const char *text, size_t len, const char *filename,
+                       struct cedar_schema **out, struct err *e) MUST_CHECK;
+
+/* Frees a schema; s may be NULL. */
+void cedar_schema_free(struct cedar_schema *s);
+
+/* Number of entity types and of actions declared. */
+size_t cedar_schema_entity_count(const struct cedar_schema *s);
+size_t cedar_schema_action_count(const struct cedar_schema *s);
+
+/* Parses an entities JSON document (an array of {"uid", "attrs", "parents",
+ * "tags"}) into a new finished store.  With a schema (may be NULL), parsing
+ * is schema-directed as in the reference: attribute and tag types drive the
+ * conversion (a string where the schema says ipaddr/decimal/datetime/duration
+ * is that extension value, a {"type","id"} object where it says an entity is
+ * that entity), entity types, enum ids, parents and attributes must conform,
+ * and the action entities (with their groups) come from the schema.  Without
+ * one, the reference's schemaless rules apply.  filename is for messages.
+ * 0, ERR_INVALID (message names the entity), ERR_LIMIT, ERR_NOMEM. */
+int cedar_entities_from_json(const char *text, size_t len, const char *filename,
+                             const struct cedar_schema *schema, struct cedar_entities **out,
+                             struct err *e) MUST_CHECK;
+
+/* As cedar_entities_from_json, from a jansson array already parsed. */
+int cedar_entities_from_jansson(const struct json_t *json, const struct cedar_schema *schema,
+                                struct cedar_entities **out, struct err *e) MUST_CHECK;
+
+/* Parses a request context (a JSON object) into a RECORD value allocated in
+ * a.  With a schema, the context type of `action` (its appliesTo context)
+ * drives the parsing and the record must conform to it (an action the schema
+ * does not declare is ERR_INVALID); schema may be NULL (schemaless rules;
+ * action is then unused and may be NULL).  0, ERR_INVALID, ERR_LIMIT,
+ * ERR_NOMEM. */
+int cedar_context_from_json(const char *text, size_t len, const struct cedar_schema *schema,
+                            const struct cedar_uid *action, struct arena *a,
+                            struct cedar_value *out, struct err *e) MUST_CHECK;
+int cedar_context_from_jansson(const struct json_t *json, const struct cedar_schema *schema,
+                               const struct cedar_uid *action, struct arena *a,
+                               struct cedar_value *out, struct err *e) MUST_CHECK;
+
+/* Reads an entity UID written {"type": T, "id": I} or {"__entity": {...}}
+ * into *out, strings copied into a.  0 or ERR_INVALID / ERR_NOMEM. */
+int cedar_uid_from_jansson(const struct json_t *json, struct arena *a, struct cedar_uid *out,
+                           struct err *e) MUST_CHECK;
+
 #endif

@@ -72,6 +72,19 @@
 /* Entities in one store. */
 #define LIMIT_CEDAR_ENTITIES 10000000
 
+/* ---- Cedar (schema and JSON data) --------------------------------------- */
+
+/* Largest schema text: real schemas are a few KiB to a few hundred KiB. */
+#define LIMIT_CEDAR_SCHEMA_TEXT (4 * 1024 * 1024)
+/* Nesting of Set<..> and record types in a schema (the parser recurses). */
+#define LIMIT_CEDAR_SCHEMA_DEPTH 64
+/* Annotations on one schema declaration (duplicates are checked pairwise). */
+#define LIMIT_CEDAR_SCHEMA_ANNOTATIONS 4096
+/* Depth of the action group hierarchy (the cycle check recurses). */
+#define LIMIT_CEDAR_SCHEMA_ACTION_DEPTH 1024
+/* Largest entities or context JSON document we read. */
+#define LIMIT_CEDAR_JSON_TEXT (64 * 1024 * 1024)
+
 /* ---- logging ------------------------------------------------------------ */
 
 /* One log line; longer messages are truncated, never split. */
