@@ -182,6 +182,7 @@ struct cedar_expr {
     enum cedar_op op;
     int line, col;
     int var;                 /* OP_VAR / OP_SLOT; OP_CALL: enum cedar_fn */
+    bool bad_arity;          /* OP_CALL: extension call with the wrong arity (a run-time error) */
     struct cedar_value lit;  /* OP_LIT */
     struct cedar_str name;   /* HAS/GETATTR attr; IS type */
     struct cedar_str *names; /* OP_RECORD keys (n of them) */

@@ -488,12 +488,14 @@ static int eval_call(struct cedar_eval *ev, const struct cedar_expr *x, struct c
     int fn = x->var;
     const struct sig *sg = &sigs[fn];
     struct cedar_value a, b = {0};
-    int r = eval(ev, x->a[0], &a);
-    if (r != 0) {
-        return r;
+    int r;
+    for (size_t i = 0; i < x->n; i++) {
+        if ((r = eval(ev, x->a[i], i == 0 ? &a : &b)) != 0) {
+            return r;
+        }
     }
-    if (x->n > 1 && (r = eval(ev, x->a[1], &b)) != 0) {
-        return r;
+    if (x->bad_arity || x->n == 0) {
+        return err_set(ev->e, ERR_INVALID, "wrong number of arguments to '%s'", sg->what);
     }
     if (fn == FN_IP || fn == FN_DECIMAL || fn == FN_DATETIME || fn == FN_DURATION) {
         return ext_ctor(ev, fn, &a, out);

@@ -355,7 +355,8 @@ static int parse_args(struct parser *p, struct xlist *l, enum cedar_tok close)
 static int make_call(struct parser *p, const struct cedar_token *at, const struct fninfo *f,
                      struct cedar_expr *recv, struct xlist *args, struct cedar_expr **out)
 {
-    if ((int)args->n != f->argc) {
+    bool bad = (int)args->n != f->argc;
+    if (bad && f->fn < FN_IP) {
         return perr(p, at, "call to '%s' takes %d argument%s, got %zu", f->name, f->argc,
                     f->argc == 1 ? "" : "s", args->n);
     }
@@ -365,6 +366,7 @@ static int make_call(struct parser *p, const struct cedar_token *at, const struc
         return nomem(p);
     }
     x->var = (int)f->fn;
+    x->bad_arity = bad;
     size_t k = 0;
     if (recv) {
         x->a[k++] = recv;
