@@ -180,6 +180,11 @@ int cedar_entities_finish(struct cedar_entities *es, struct err *e) MUST_CHECK;
 const struct cedar_entity *cedar_entities_find(const struct cedar_entities *es,
                                                const struct cedar_uid *uid);
 
+/* True when `a in b` holds over the hierarchy of es (reflexive, transitive;
+ * es finished, may be NULL). */
+bool cedar_entities_in(const struct cedar_entities *es, const struct cedar_uid *a,
+                       const struct cedar_uid *b);
+
 /* Number of entities in the store. */
 size_t cedar_entities_count(const struct cedar_entities *es);
 

@@ -41,9 +41,6 @@ struct cedar_entities {
     bool finished;
 };
 
-/* True when `a in b` holds over the hierarchy of es (reflexive). */
-bool cedar_entities_in(const struct cedar_entities *es, const struct cedar_uid *a,
-                       const struct cedar_uid *b);
 
 /* ---- lexer ------------------------------------------------------------- */
 
