@@ -305,6 +305,14 @@ int cedar_context_from_jansson(const struct json_t *json, const struct cedar_sch
                                const struct cedar_uid *action, struct arena *a,
                                struct cedar_value *out, struct err *e) MUST_CHECK;
 
+/* Parses JSON text[0..len) into a jansson tree (json_decref it), the way
+ * Cedar data needs: strict RFC 8259, duplicate keys refused, nesting bounded
+ * (LIMIT_JSON_DEPTH), and "\u0000" allowed in strings AND object keys (which
+ * jansson's own decoder refuses; read keys with json_object_keylen_foreach /
+ * json_object_getn).  NULL on error with "what:line:col: message" in e.  Use
+ * it for any JSON that carries Cedar values (test files, requests). */
+struct json_t *cedar_json_load(const char *text, size_t len, const char *what, struct err *e);
+
 /* Reads an entity UID written {"type": T, "id": I} or {"__entity": {...}}
  * into *out, strings copied into a.  0 or ERR_INVALID / ERR_NOMEM. */
 int cedar_uid_from_jansson(const struct json_t *json, struct arena *a, struct cedar_uid *out,
