@@ -1,0 +1,469 @@
+/*
+ * authz.c: policy sets (parse, link, refcount), the scope index, and the
+ * authorizer.
+ *
+ * The index puts each policy in exactly one bucket: by the UID its
+ * principal scope names (== or in), else by its resource scope's UID, else
+ * by its action UIDs, else in the residual list.  A request gathers the
+ * buckets of its principal, resource and action and their ancestors (a
+ * `principal in G` policy sits under G, and G is among the principal's
+ * ancestors), plus the residual list, so it evaluates only policies that can
+ * apply: cost stays flat as the set grows.  Decision: forbid overrides
+ * permit, default deny; a policy whose evaluation errors is skipped and
+ * reported.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cedar/cedar_int.h"
+#include "util/limits.h"
+
+/* ---- policy sets ------------------------------------------------------- */
+
+static struct cedar_policyset *ps_new(void)
+{
+    struct cedar_policyset *ps = calloc(1, sizeof(*ps));
+    if (ps == NULL) {
+        return NULL;
+    }
+    atomic_init(&ps->refs, 1);
+    arena_init(&ps->arena, 64 * 1024, 0);
+    return ps;
+}
+
+static void index_map_free(struct cedar_index_map *m)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        free(m->slots[i].pols);
+    }
+    free(m->slots);
+    memset(m, 0, sizeof(*m));
+}
+
+static void index_free(struct cedar_policyset *ps)
+{
+    index_map_free(&ps->by_principal);
+    index_map_free(&ps->by_resource);
+    index_map_free(&ps->by_action);
+    free(ps->residual);
+    ps->residual = NULL;
+    ps->nresidual = 0;
+    ps->indexed = false;
+}
+
+static void ps_free(struct cedar_policyset *ps)
+{
+    if (ps == NULL) {
+        return;
+    }
+    index_free(ps);
+    arena_free(&ps->arena);
+    free(ps);
+}
+
+int cedar_policyset_parse(const char *text, size_t len, const char *filename, unsigned flags,
+                          struct cedar_policyset **out, struct err *e)
+{
+    *out = NULL;
+    struct cedar_policyset *ps = ps_new();
+    if (ps == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    int r = cedar_parse_into(ps, text, len, filename, flags, e);
+    if (r == 0 && (flags & CEDAR_PARSE_ID_ANNOTATION)) {
+        for (size_t i = 0; i < ps->n && r == 0; i++) {
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(ps->pols[i]->id, ps->pols[j]->id) == 0) {
+                    r = err_set(e, ERR_CONFLICT, "%s: duplicate policy id \"%s\"",
+                                filename ? filename : "<policy>", ps->pols[i]->id);
+                    break;
+                }
+            }
+        }
+    }
+    if (r == 0) {
+        r = cedar_index_build(ps, e);
+    }
+    if (r != 0) {
+        ps_free(ps);
+        return r;
+    }
+    *out = ps;
+    return 0;
+}
+
+struct cedar_policyset *cedar_policyset_get(struct cedar_policyset *ps)
+{
+    if (ps != NULL) {
+        atomic_fetch_add(&ps->refs, 1);
+    }
+    return ps;
+}
+
+void cedar_policyset_put(struct cedar_policyset *ps)
+{
+    if (ps != NULL && atomic_fetch_sub(&ps->refs, 1) == 1) {
+        ps_free(ps);
+    }
+}
+
+size_t cedar_policyset_count(const struct cedar_policyset *ps)
+{
+    return ps ? ps->n : 0;
+}
+
+const char *cedar_policyset_id(const struct cedar_policyset *ps, size_t i)
+{
+    return (ps && i < ps->n) ? ps->pols[i]->id : NULL;
+}
+
+static int link_slot(struct cedar_policyset *ps, struct cedar_scope *s, const struct cedar_uid *u,
+                     const char *name, struct err *e)
+{
+    if (!s->slot) {
+        if (u != NULL) {
+            return err_set(e, ERR_INVALID, "template has no %s slot", name);
+        }
+        return 0;
+    }
+    if (u == NULL) {
+        return err_set(e, ERR_INVALID, "template needs a value for %s", name);
+    }
+    struct cedar_uid *d = cedar_uid_dup(&ps->arena, u);
+    if (d == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    s->uid = d;
+    s->slot = false;
+    return 0;
+}
+
+int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, const char *new_id,
+                         const struct cedar_uid *principal, const struct cedar_uid *resource,
+                         struct err *e)
+{
+    const struct cedar_policy *t = NULL;
+    for (size_t i = 0; i < ps->n; i++) {
+        if (strcmp(ps->pols[i]->id, new_id) == 0) {
+            return err_set(e, ERR_CONFLICT, "policy id \"%s\" is in use", new_id);
+        }
+        if (ps->pols[i]->is_template && strcmp(ps->pols[i]->id, template_id) == 0) {
+            t = ps->pols[i];
+        }
+    }
+    if (t == NULL) {
+        return err_set(e, ERR_NOTFOUND, "no template \"%s\"", template_id);
+    }
+    struct cedar_policy *p = arena_alloc(&ps->arena, sizeof(*p));
+    char *id = arena_strdup(&ps->arena, new_id);
+    if (p == NULL || id == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    *p = *t;
+    p->id = id;
+    p->is_template = false;
+    int r;
+    if ((r = link_slot(ps, &p->principal, principal, "?principal", e)) != 0 ||
+        (r = link_slot(ps, &p->resource, resource, "?resource", e)) != 0) {
+        return r;
+    }
+    if (ps->n == ps->cap) {
+        size_t nc = ps->cap ? ps->cap * 2 : 16;
+        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+        if (ps->n) {
+            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
+        }
+        ps->pols = nv;
+        ps->cap = nc;
+    }
+    p->index = ps->n;
+    ps->pols[ps->n++] = p;
+    return cedar_index_build(ps, e);
+}
+
+/* ---- the index --------------------------------------------------------- */
+
+static struct cedar_index_entry *map_slot(struct cedar_index_map *m, const struct cedar_uid *u)
+{
+    size_t mask = m->cap - 1, i = (size_t)u->hash & mask;
+    while (m->slots[i].key != NULL && !cedar_uid_eq(m->slots[i].key, u)) {
+        i = (i + 1) & mask;
+    }
+    return &m->slots[i];
+}
+
+static const struct cedar_index_entry *map_find(const struct cedar_index_map *m,
+                                                const struct cedar_uid *u)
+{
+    if (m->cap == 0) {
+        return NULL;
+    }
+    const struct cedar_index_entry *s = map_slot((struct cedar_index_map *)m, u);
+    return s->key ? s : NULL;
+}
+
+static int map_grow(struct cedar_index_map *m)
+{
+    size_t nc = m->cap ? m->cap * 2 : 16;
+    struct cedar_index_map n = {calloc(nc, sizeof(struct cedar_index_entry)), nc, m->count};
+    if (n.slots == NULL) {
+        return ERR_NOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->slots[i].key != NULL) {
+            *map_slot(&n, m->slots[i].key) = m->slots[i];
+        }
+    }
+    free(m->slots);
+    *m = n;
+    return 0;
+}
+
+static int map_add(struct cedar_index_map *m, const struct cedar_uid *u, uint32_t pol)
+{
+    if ((m->count + 1) * 2 > m->cap && map_grow(m) != 0) {
+        return ERR_NOMEM;
+    }
+    struct cedar_index_entry *s = map_slot(m, u);
+    if (s->key == NULL) {
+        s->key = u;
+        m->count++;
+    }
+    if (s->n > 0 && s->pols[s->n - 1] == pol) {
+        return 0;
+    }
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 4;
+        uint32_t *nv = realloc(s->pols, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return ERR_NOMEM;
+        }
+        s->pols = nv;
+        s->cap = nc;
+    }
+    s->pols[s->n++] = pol;
+    return 0;
+}
+
+static bool scope_keyed(const struct cedar_scope *s)
+{
+    return (s->op == SCOPE_EQ || s->op == SCOPE_IN || s->op == SCOPE_IS_IN) && s->uid != NULL;
+}
+
+int cedar_index_build(struct cedar_policyset *ps, struct err *e)
+{
+    index_free(ps);
+    ps->residual = malloc((ps->n ? ps->n : 1) * sizeof(uint32_t));
+    if (ps->residual == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct cedar_policy *p = ps->pols[i];
+        int r = 0;
+        if (p->is_template) {
+            continue;
+        }
+        if (scope_keyed(&p->principal)) {
+            r = map_add(&ps->by_principal, p->principal.uid, (uint32_t)i);
+        } else if (scope_keyed(&p->resource)) {
+            r = map_add(&ps->by_resource, p->resource.uid, (uint32_t)i);
+        } else if (scope_keyed(&p->action)) {
+            r = map_add(&ps->by_action, p->action.uid, (uint32_t)i);
+        } else if (p->action.op == SCOPE_IN_SET) {
+            for (size_t k = 0; k < p->action.nuids && r == 0; k++) {
+                r = map_add(&ps->by_action, &p->action.uids[k], (uint32_t)i);
+            }
+        } else {
+            ps->residual[ps->nresidual++] = (uint32_t)i;
+        }
+        if (r != 0) {
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+    }
+    ps->indexed = true;
+    return 0;
+}
+
+/* ---- scope matching ---------------------------------------------------- */
+
+static bool type_is(const struct cedar_uid *u, const struct cedar_str *t)
+{
+    return u->type.len == t->len && memcmp(u->type.ptr, t->ptr, t->len) == 0;
+}
+
+static bool scope_one(const struct cedar_entities *es, const struct cedar_scope *s,
+                      const struct cedar_uid *u)
+{
+    switch (s->op) {
+    case SCOPE_ANY:
+        return true;
+    case SCOPE_EQ:
+        return s->uid != NULL && cedar_uid_eq(u, s->uid);
+    case SCOPE_IN:
+        return s->uid != NULL && cedar_entities_in(es, u, s->uid);
+    case SCOPE_IS:
+        return type_is(u, &s->type);
+    case SCOPE_IS_IN:
+        return s->uid != NULL && type_is(u, &s->type) && cedar_entities_in(es, u, s->uid);
+    case SCOPE_IN_SET:
+        for (size_t i = 0; i < s->nuids; i++) {
+            if (cedar_entities_in(es, u, &s->uids[i])) {
+                return true;
+            }
+        }
+        return false;
+    }
+    return false;
+}
+
+bool cedar_scope_match(const struct cedar_entities *es, const struct cedar_policy *p,
+                       const struct cedar_request *req)
+{
+    return scope_one(es, &p->principal, &req->principal) &&
+           scope_one(es, &p->action, &req->action) &&
+           scope_one(es, &p->resource, &req->resource);
+}
+
+/* ---- authorization ----------------------------------------------------- */
+
+struct cand {
+    uint32_t *v;
+    size_t n;
+    uint8_t *seen; /* bitmap over policies */
+};
+
+static void cand_add_list(struct cand *c, const uint32_t *pols, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = pols[i];
+        if (!(c->seen[k >> 3] & (1u << (k & 7)))) {
+            c->seen[k >> 3] |= (uint8_t)(1u << (k & 7));
+            c->v[c->n++] = k;
+        }
+    }
+}
+
+static void cand_add_uid(struct cand *c, const struct cedar_index_map *m,
+                         const struct cedar_entities *es, const struct cedar_uid *u)
+{
+    if (m->count == 0) {
+        return;
+    }
+    const struct cedar_index_entry *ent = map_find(m, u);
+    if (ent) {
+        cand_add_list(c, ent->pols, ent->n);
+    }
+    const struct cedar_entity *en = cedar_entities_find(es, u);
+    if (en == NULL) {
+        return;
+    }
+    if (en->nanc < m->count) {
+        for (size_t i = 0; i < en->anc_cap; i++) {
+            if (en->anc[i] && (ent = map_find(m, en->anc[i])) != NULL) {
+                cand_add_list(c, ent->pols, ent->n);
+            }
+        }
+    } else {
+        for (size_t i = 0; i < m->cap; i++) {
+            if (m->slots[i].key && cedar_entities_in(es, u, m->slots[i].key)) {
+                cand_add_list(c, m->slots[i].pols, m->slots[i].n);
+            }
+        }
+    }
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int cedar_authorize(const struct cedar_policyset *ps, const struct cedar_entities *es,
+                    const struct cedar_request *req, struct arena *a, struct cedar_response *out,
+                    struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    out->decision = CEDAR_DENY;
+    if (ps == NULL || !ps->indexed) {
+        return err_set(e, ERR_INTERNAL, "policy set not ready");
+    }
+    if (es != NULL && !es->finished) {
+        return err_set(e, ERR_INTERNAL, "entity store not finished");
+    }
+    size_t n = ps->n;
+    struct cand c = {arena_alloc(a, (n ? n : 1) * sizeof(uint32_t)), 0,
+                     arena_calloc(a, n / 8 + 1, 1)};
+    const char **permits = arena_alloc(a, (n ? n : 1) * sizeof(char *));
+    const char **forbids = arena_alloc(a, (n ? n : 1) * sizeof(char *));
+    struct cedar_policy_error *errs = arena_alloc(a, (n ? n : 1) * sizeof(*errs));
+    if (c.v == NULL || c.seen == NULL || permits == NULL || forbids == NULL || errs == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    cand_add_uid(&c, &ps->by_principal, es, &req->principal);
+    cand_add_uid(&c, &ps->by_resource, es, &req->resource);
+    cand_add_uid(&c, &ps->by_action, es, &req->action);
+    cand_add_list(&c, ps->residual, ps->nresidual);
+    if (c.n > 1) {
+        qsort(c.v, c.n, sizeof(uint32_t), cmp_u32);
+    }
+    size_t np = 0, nf = 0, ne = 0;
+    struct err ee;
+    for (size_t i = 0; i < c.n; i++) {
+        const struct cedar_policy *p = ps->pols[c.v[i]];
+        if (!cedar_scope_match(es, p, req)) {
+            continue;
+        }
+        struct cedar_eval ev = {es, req, a, LIMIT_CEDAR_EVAL_STEPS, 0, &ee};
+        bool sat = true;
+        int r = 0;
+        for (size_t k = 0; k < p->nconds && sat; k++) {
+            struct cedar_value v;
+            err_clear(&ee);
+            r = cedar_eval_expr(&ev, p->conds[k], &v);
+            if (r == ERR_NOMEM) {
+                return err_set(e, ERR_NOMEM, "out of memory");
+            }
+            if (r == 0 && v.kind != CEDAR_BOOL) {
+                r = err_set(&ee, ERR_INVALID, "type error: condition must be Bool, got %s",
+                            cedar_kind_name(v.kind));
+            }
+            if (r != 0) {
+                break;
+            }
+            sat = v.u.b;
+        }
+        if (r != 0) {
+            errs[ne].policy = p->id;
+            errs[ne].message = arena_strdup(a, ee.msg);
+            if (errs[ne].message == NULL) {
+                return err_set(e, ERR_NOMEM, "out of memory");
+            }
+            ne++;
+            continue;
+        }
+        if (sat) {
+            if (p->forbid) {
+                forbids[nf++] = p->id;
+            } else {
+                permits[np++] = p->id;
+            }
+        }
+    }
+    if (nf > 0) {
+        out->decision = CEDAR_DENY;
+        out->reasons = forbids;
+        out->nreasons = nf;
+    } else if (np > 0) {
+        out->decision = CEDAR_ALLOW;
+        out->reasons = permits;
+        out->nreasons = np;
+    } else {
+        out->reasons = permits;
+    }
+    out->errors = errs;
+    out->nerrors = ne;
+    return 0;
+}

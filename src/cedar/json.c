@@ -1,0 +1,1179 @@
+/*
+ * json.c: Cedar's JSON data formats (entities and request contexts) read into
+ * the engine's values and entity store, with or without a schema.
+ *
+ * With a schema the parsing is schema-directed, as the reference's
+ * ValueParser: the declared type of an attribute (or tag, or context field)
+ * decides how a JSON value is read (a string where an extension type is
+ * expected is that extension value; {"type","id"} where an entity is expected
+ * is an entity reference), records must have exactly their declared
+ * attributes (optional ones may be absent), and every value must have its
+ * declared type.  Entity types, enum ids and parent types must conform, and
+ * the action entities come from the schema's action declarations.  Without a
+ * schema the reference's schemaless rules apply: {"__entity": uid} and
+ * {"__extn": {"fn", "arg" | "args"}} escapes, other objects are records.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cedar/ext.h"
+#include "cedar/schema_int.h"
+#include "util/limits.h"
+#include "util/num.h"
+
+struct jctx {
+    const struct cedar_schema *schema;
+    struct arena *a;
+    struct err *e;
+    unsigned depth;
+};
+
+static int jerr(struct jctx *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static int jerr(struct jctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    err_setv(c->e, ERR_INVALID, fmt, ap);
+    va_end(ap);
+    return ERR_INVALID;
+}
+
+static const char *jtype_name(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
+    case JSON_INTEGER:
+        return "an integer";
+    case JSON_REAL:
+        return "a non-integer number";
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return "null";
+    }
+}
+
+static const char *stype_name(const struct cedar_stype *t)
+{
+    static const char *const names[] = {"Bool",    "Long",     "String",   "ipaddr",
+                                        "decimal", "datetime", "duration", "Set",
+                                        "record",  "entity",   "?"};
+    return names[t->kind];
+}
+
+/* ---- entity UIDs ---------------------------------------------------------- */
+
+static int uid_fields(struct jctx *c, const json_t *j, struct arena *a, struct cedar_uid *out)
+{
+    const json_t *t = json_object_get(j, "type"), *id = json_object_get(j, "id");
+    if (!json_is_string(t) || !json_is_string(id) || json_object_size(j) != 2) {
+        return jerr(c, "an entity reference must be {\"type\": string, \"id\": string}");
+    }
+    size_t tl = json_string_length(t), il = json_string_length(id);
+    char *ts = arena_strndup(a, json_string_value(t), tl);
+    char *is = arena_strndup(a, json_string_value(id), il);
+    if (ts == NULL || is == NULL) {
+        return err_set(c->e, ERR_NOMEM, "out of memory");
+    }
+    if (tl == 0) {
+        return jerr(c, "an entity type name cannot be empty");
+    }
+    cedar_uid_init(out, ts, tl, is, il);
+    return 0;
+}
+
+/* {"__entity": {"type","id"}} or {"type","id"}. */
+static int parse_uid(struct jctx *c, const json_t *j, struct cedar_uid *out)
+{
+    if (!json_is_object(j)) {
+        return jerr(c, "expected an entity reference, found %s", jtype_name(j));
+    }
+    const json_t *inner = json_object_get(j, "__entity");
+    if (inner != NULL) {
+        if (json_object_size(j) != 1 || !json_is_object(inner)) {
+            return jerr(c, "malformed __entity escape");
+        }
+        return uid_fields(c, inner, c->a, out);
+    }
+    return uid_fields(c, j, c->a, out);
+}
+
+int cedar_uid_from_jansson(const struct json_t *json, struct arena *a, struct cedar_uid *out,
+                           struct err *e)
+{
+    struct jctx c = {NULL, a, e, 0};
+    memset(out, 0, sizeof(*out));
+    return parse_uid(&c, json, out);
+}
+
+/* ---- extension calls -------------------------------------------------------- */
+
+static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *out);
+
+static int ext_string_arg(struct jctx *c, const char *fn, const struct cedar_value *args, size_t n,
+                          struct cedar_str *s)
+{
+    if (n != 1 || args[0].kind != CEDAR_STRING) {
+        return jerr(c, "extension function %s takes one string", fn);
+    }
+    *s = args[0].u.s;
+    return 0;
+}
+
+/* Applies extension function fn to args (already values). */
+static int ext_apply(struct jctx *c, const char *fn, const struct cedar_value *args, size_t n,
+                     struct cedar_value *out)
+{
+    struct cedar_str s = {"", 0};
+    int r;
+    if (strcmp(fn, "ip") == 0 || strcmp(fn, "decimal") == 0 || strcmp(fn, "datetime") == 0 ||
+        strcmp(fn, "duration") == 0) {
+        if ((r = ext_string_arg(c, fn, args, n, &s)) != 0) {
+            return r;
+        }
+        if (fn[0] == 'i') {
+            struct cedar_ip ip;
+            r = cedar_ip_parse(s.ptr, s.len, &ip, c->e);
+            *out = cedar_value_ip(&ip);
+        } else if (fn[0] == 'd' && fn[1] == 'e') {
+            struct cedar_decimal d;
+            r = cedar_decimal_parse(s.ptr, s.len, &d, c->e);
+            *out = cedar_value_decimal(d.value);
+        } else if (fn[1] == 'a') {
+            struct cedar_datetime dt;
+            r = cedar_datetime_parse(s.ptr, s.len, &dt, c->e);
+            *out = cedar_value_datetime(dt.ms);
+        } else {
+            struct cedar_duration du;
+            r = cedar_duration_parse(s.ptr, s.len, &du, c->e);
+            *out = cedar_value_duration(du.ms);
+        }
+        return r == 0 ? 0 : err_prefix(c->e, "%s(): ", fn);
+    }
+    if (strcmp(fn, "offset") == 0 || strcmp(fn, "durationSince") == 0) {
+        bool off = fn[0] == 'o';
+        if (n != 2 || args[0].kind != CEDAR_DATETIME ||
+            args[1].kind != (off ? CEDAR_DURATION : CEDAR_DATETIME)) {
+            return jerr(c, "extension function %s takes a datetime and a %s", fn,
+                        off ? "duration" : "datetime");
+        }
+        struct cedar_datetime dt = {args[0].u.l}, res;
+        if (off) {
+            struct cedar_duration du = {args[1].u.l};
+            if ((r = cedar_datetime_offset(dt, du, &res, c->e)) != 0) {
+                return r;
+            }
+            *out = cedar_value_datetime(res.ms);
+        } else {
+            struct cedar_datetime other = {args[1].u.l};
+            struct cedar_duration du;
+            if ((r = cedar_datetime_duration_since(dt, other, &du, c->e)) != 0) {
+                return r;
+            }
+            *out = cedar_value_duration(du.ms);
+        }
+        return 0;
+    }
+    if (strcmp(fn, "toDate") == 0 || strcmp(fn, "toTime") == 0) {
+        if (n != 1 || args[0].kind != CEDAR_DATETIME) {
+            return jerr(c, "extension function %s takes a datetime", fn);
+        }
+        struct cedar_datetime dt = {args[0].u.l}, res;
+        if (fn[2] == 'T') {
+            *out = cedar_value_duration(cedar_datetime_to_time(dt).ms);
+            return 0;
+        }
+        if ((r = cedar_datetime_to_date(dt, &res, c->e)) != 0) {
+            return r;
+        }
+        *out = cedar_value_datetime(res.ms);
+        return 0;
+    }
+    return jerr(c, "unknown extension function `%s`", fn);
+}
+
+/* {"__extn": {"fn": F, "arg": A}} or {"__extn": {"fn": F, "args": [A...]}} */
+static int parse_extn(struct jctx *c, const json_t *inner, struct cedar_value *out)
+{
+    const json_t *fn = json_object_get(inner, "fn");
+    const json_t *arg = json_object_get(inner, "arg"), *args = json_object_get(inner, "args");
+    if (!json_is_object(inner) || !json_is_string(fn) || json_object_size(inner) != 2 ||
+        (arg == NULL) == (args == NULL) || (args != NULL && !json_is_array(args))) {
+        return jerr(c, "malformed __extn escape: expected {\"fn\": string, \"arg\": value} or "
+                       "{\"fn\": string, \"args\": [values]}");
+    }
+    struct cedar_value vals[2];
+    size_t n = arg ? 1 : json_array_size(args);
+    if (n > 2) {
+        return jerr(c, "extension function %s: too many arguments", json_string_value(fn));
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = parse_untyped(c, arg ? arg : json_array_get(args, i), &vals[i]);
+        if (r != 0) {
+            return r;
+        }
+    }
+    if (strlen(json_string_value(fn)) != json_string_length(fn)) {
+        return jerr(c, "unknown extension function");
+    }
+    return ext_apply(c, json_string_value(fn), vals, n, out);
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+static int enter(struct jctx *c)
+{
+    if (++c->depth > LIMIT_JSON_DEPTH) {
+        return err_set(c->e, ERR_LIMIT, "JSON value nested too deeply (limit %d)",
+                       LIMIT_JSON_DEPTH);
+    }
+    return 0;
+}
+
+static int parse_set(struct jctx *c, const json_t *j, const struct cedar_stype *elem,
+                     struct cedar_value *out);
+static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype *t,
+                       struct cedar_value *out);
+
+static int parse_untyped_record(struct jctx *c, const json_t *j, struct cedar_value *out)
+{
+    size_t n = json_object_size(j), i = 0, klen;
+    const char *key;
+    json_t *v;
+    if (n > LIMIT_CEDAR_RECORD_MAX) {
+        return err_set(c->e, ERR_LIMIT, "record has too many attributes");
+    }
+    struct cedar_attr *attrs = arena_calloc(c->a, n ? n : 1, sizeof(*attrs));
+    if (attrs == NULL) {
+        return err_set(c->e, ERR_NOMEM, "out of memory");
+    }
+    json_object_keylen_foreach((json_t *)j, key, klen, v)
+    {
+        char *k = arena_strndup(c->a, key, klen);
+        if (k == NULL) {
+            return err_set(c->e, ERR_NOMEM, "out of memory");
+        }
+        attrs[i].key.ptr = k;
+        attrs[i].key.len = klen;
+        int r = parse_untyped(c, v, &attrs[i].val);
+        if (r != 0) {
+            return err_prefix(c->e, "attribute `%.*s`: ", (int)klen, key);
+        }
+        i++;
+    }
+    return cedar_value_record(c->a, attrs, i, out, c->e);
+}
+
+/* The reference's schemaless reading of a JSON value. */
+static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *out)
+{
+    int r = enter(c);
+    if (r != 0) {
+        return r;
+    }
+    switch (json_typeof(j)) {
+    case JSON_TRUE:
+    case JSON_FALSE:
+        *out = cedar_value_bool(json_is_true(j));
+        break;
+    case JSON_INTEGER:
+        *out = cedar_value_long((int64_t)json_integer_value(j));
+        break;
+    case JSON_STRING:
+        if (json_string_length(j) > LIMIT_CEDAR_STRING_LEN) {
+            return err_set(c->e, ERR_LIMIT, "string too long");
+        }
+        r = cedar_value_string(c->a, json_string_value(j), json_string_length(j), out);
+        if (r != 0) {
+            return err_set(c->e, r, "out of memory");
+        }
+        break;
+    case JSON_ARRAY:
+        r = parse_set(c, j, NULL, out);
+        break;
+    case JSON_OBJECT:
+        if (json_object_get(j, "__entity") != NULL) {
+            struct cedar_uid u;
+            if ((r = parse_uid(c, j, &u)) == 0) {
+                r = cedar_value_entity(c->a, u.type.ptr, u.type.len, u.id.ptr, u.id.len, out);
+                if (r != 0) {
+                    return err_set(c->e, r, "out of memory");
+                }
+            }
+        } else if (json_object_get(j, "__extn") != NULL) {
+            if (json_object_size(j) != 1) {
+                return jerr(c, "malformed __extn escape");
+            }
+            r = parse_extn(c, json_object_get(j, "__extn"), out);
+        } else if (json_object_get(j, "__expr") != NULL) {
+            return jerr(c, "the __expr escape is not supported");
+        } else {
+            r = parse_untyped_record(c, j, out);
+        }
+        break;
+    default:
+        return jerr(c, "unexpected %s", jtype_name(j));
+    }
+    c->depth--;
+    return r;
+}
+
+static int parse_set(struct jctx *c, const json_t *j, const struct cedar_stype *elem,
+                     struct cedar_value *out)
+{
+    size_t n = json_array_size(j);
+    if (n > LIMIT_CEDAR_SET_MAX) {
+        return err_set(c->e, ERR_LIMIT, "set has more than %d elements", LIMIT_CEDAR_SET_MAX);
+    }
+    struct cedar_value *items = calloc(n ? n : 1, sizeof(*items));
+    if (items == NULL) {
+        return err_set(c->e, ERR_NOMEM, "out of memory");
+    }
+    int r = 0;
+    for (size_t i = 0; i < n && r == 0; i++) {
+        const json_t *v = json_array_get(j, i);
+        r = elem ? parse_typed(c, v, elem, &items[i]) : parse_untyped(c, v, &items[i]);
+    }
+    if (r == 0) {
+        r = cedar_value_set(c->a, items, n, out, c->e);
+    }
+    free(items);
+    return r;
+}
+
+static const struct cedar_sattr *find_sattr(const struct cedar_stype *t, const char *key,
+                                            size_t klen)
+{
+    size_t lo = 0, hi = t->nattrs;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const struct cedar_str *nm = &t->attrs[mid].name;
+        size_t n = nm->len < klen ? nm->len : klen;
+        int cmp = n ? memcmp(key, nm->ptr, n) : 0;
+        if (cmp == 0) {
+            cmp = klen < nm->len ? -1 : klen > nm->len ? 1 : 0;
+        }
+        if (cmp == 0) {
+            return &t->attrs[mid];
+        }
+        if (cmp < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+/* A record of type t: every JSON attribute declared, every required one present. */
+static int parse_record(struct jctx *c, const json_t *j, const struct cedar_stype *t,
+                        struct cedar_value *out)
+{
+    if (!json_is_object(j)) {
+        return jerr(c, "expected a record, found %s", jtype_name(j));
+    }
+    size_t n = json_object_size(j), i = 0, klen;
+    const char *key;
+    json_t *v;
+    struct cedar_attr *attrs = arena_calloc(c->a, n ? n : 1, sizeof(*attrs));
+    if (attrs == NULL) {
+        return err_set(c->e, ERR_NOMEM, "out of memory");
+    }
+    json_object_keylen_foreach((json_t *)j, key, klen, v)
+    {
+        const struct cedar_sattr *sa = find_sattr(t, key, klen);
+        if (sa == NULL) {
+            return jerr(c, "attribute `%.*s` is not declared in the schema", (int)klen, key);
+        }
+        char *k = arena_strndup(c->a, key, klen);
+        if (k == NULL) {
+            return err_set(c->e, ERR_NOMEM, "out of memory");
+        }
+        attrs[i].key.ptr = k;
+        attrs[i].key.len = klen;
+        int r = parse_typed(c, v, sa->type, &attrs[i].val);
+        if (r != 0) {
+            return err_prefix(c->e, "attribute `%.*s`: ", (int)klen, key);
+        }
+        i++;
+    }
+    for (size_t k = 0; k < t->nattrs; k++) {
+        const struct cedar_sattr *sa = &t->attrs[k];
+        if (sa->required && json_object_getn(j, sa->name.ptr, sa->name.len) == NULL) {
+            return jerr(c, "required attribute `%.*s` is missing", (int)sa->name.len, sa->name.ptr);
+        }
+    }
+    return cedar_value_record(c->a, attrs, i, out, c->e);
+}
+
+static enum cedar_kind ext_kind(enum cedar_stype_kind k)
+{
+    switch (k) {
+    case CEDAR_ST_IP:
+        return CEDAR_IP;
+    case CEDAR_ST_DECIMAL:
+        return CEDAR_DECIMAL;
+    case CEDAR_ST_DATETIME:
+        return CEDAR_DATETIME;
+    case CEDAR_ST_DURATION:
+        return CEDAR_DURATION;
+    case CEDAR_ST_BOOL:
+        return CEDAR_BOOL;
+    case CEDAR_ST_LONG:
+        return CEDAR_LONG;
+    default:
+        return CEDAR_STRING;
+    }
+}
+
+/* Schema-directed reading of j as a value of type t. */
+static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype *t,
+                       struct cedar_value *out)
+{
+    int r = enter(c);
+    if (r != 0) {
+        return r;
+    }
+    switch (t->kind) {
+    case CEDAR_ST_ENTITY: {
+        struct cedar_uid u;
+        if ((r = parse_uid(c, j, &u)) != 0) {
+            break;
+        }
+        if (u.type.len != t->name.len || memcmp(u.type.ptr, t->name.ptr, u.type.len) != 0) {
+            return jerr(c, "expected an entity of type %.*s, found one of type %.*s",
+                        (int)t->name.len, t->name.ptr, (int)u.type.len, u.type.ptr);
+        }
+        r = cedar_value_entity(c->a, u.type.ptr, u.type.len, u.id.ptr, u.id.len, out);
+        if (r != 0) {
+            return err_set(c->e, r, "out of memory");
+        }
+        break;
+    }
+    case CEDAR_ST_IP:
+    case CEDAR_ST_DECIMAL:
+    case CEDAR_ST_DATETIME:
+    case CEDAR_ST_DURATION:
+        if (json_is_string(j)) {
+            /* the implicit constructor call the reference makes */
+            static const char *const ctor[] = {"ip", "decimal", "datetime", "duration"};
+            struct cedar_value arg;
+            r = cedar_value_string(c->a, json_string_value(j), json_string_length(j), &arg);
+            if (r != 0) {
+                return err_set(c->e, r, "out of memory");
+            }
+            r = ext_apply(c, ctor[t->kind - CEDAR_ST_IP], &arg, 1, out);
+            break;
+        }
+        /* an explicit escape, checked below */
+        __attribute__((fallthrough));
+    case CEDAR_ST_BOOL:
+    case CEDAR_ST_LONG:
+    case CEDAR_ST_STRING:
+        if ((r = parse_untyped(c, j, out)) == 0 && out->kind != ext_kind(t->kind)) {
+            return jerr(c, "expected %s, found %s", stype_name(t), cedar_kind_name(out->kind));
+        }
+        break;
+    case CEDAR_ST_SET:
+        if (!json_is_array(j)) {
+            return jerr(c, "expected a set, found %s", jtype_name(j));
+        }
+        r = parse_set(c, j, t->elem, out);
+        break;
+    case CEDAR_ST_RECORD:
+        r = parse_record(c, j, t, out);
+        break;
+    default:
+        return err_set(c->e, ERR_INTERNAL, "unresolved schema type");
+    }
+    c->depth--;
+    return r;
+}
+
+/* ---- entities -------------------------------------------------------------- */
+
+static bool enum_has(const struct cedar_sentity *se, const struct cedar_str *id)
+{
+    for (size_t i = 0; i < se->nenum; i++) {
+        if (se->enum_ids[i].len == id->len && memcmp(se->enum_ids[i].ptr, id->ptr, id->len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Checks uid against the schema: a declared type, an allowed enum id. */
+static int check_uid(struct jctx *c, const struct cedar_uid *u, const struct cedar_sentity **out)
+{
+    const struct cedar_sentity *se = cedar_schema_entity(c->schema, u->type.ptr, u->type.len);
+    if (se == NULL) {
+        return jerr(c, "entity type `%.*s` is not declared in the schema", (int)u->type.len,
+                    u->type.ptr);
+    }
+    if (se->is_enum && !enum_has(se, &u->id)) {
+        return jerr(c, "`%.*s` is not one of the ids of enum entity type `%.*s`", (int)u->id.len,
+                    u->id.ptr, (int)u->type.len, u->type.ptr);
+    }
+    *out = se;
+    return 0;
+}
+
+static bool parent_allowed(const struct cedar_sentity *se, const struct cedar_uid *p)
+{
+    for (size_t i = 0; i < se->nparents; i++) {
+        if (se->parents[i].len == p->type.len &&
+            memcmp(se->parents[i].ptr, p->type.ptr, p->type.len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The action entities declared by the schema, with their groups as parents. */
+static int add_schema_actions(struct jctx *c, struct cedar_entities *es)
+{
+    for (size_t i = 0; i < c->schema->nactions; i++) {
+        const struct cedar_saction *sa = &c->schema->actions[i];
+        int r =
+            cedar_entities_add(es, &sa->uid, NULL, NULL, sa->parents, sa->nparents, false, c->e);
+        if (r != 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
+static int parse_parents(struct jctx *c, const json_t *jp, const struct cedar_sentity *se,
+                         struct cedar_uid **out, size_t *nout)
+{
+    size_t n = jp ? json_array_size(jp) : 0;
+    if (jp != NULL && !json_is_array(jp)) {
+        return jerr(c, "\"parents\" must be an array");
+    }
+    struct cedar_uid *ps = arena_calloc(c->a, n ? n : 1, sizeof(*ps));
+    if (ps == NULL) {
+        return err_set(c->e, ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = parse_uid(c, json_array_get(jp, i), &ps[i]);
+        if (r != 0) {
+            return err_prefix(c->e, "parent %zu: ", i);
+        }
+        if (c->schema != NULL) {
+            const struct cedar_sentity *pse;
+            if (!parent_allowed(se, &ps[i])) {
+                return jerr(c, "an entity of this type cannot have a parent of type `%.*s`",
+                            (int)ps[i].type.len, ps[i].type.ptr);
+            }
+            if ((r = check_uid(c, &ps[i], &pse)) != 0) {
+                return r;
+            }
+        }
+    }
+    *out = ps;
+    *nout = n;
+    return 0;
+}
+
+static int parse_tags(struct jctx *c, const json_t *jt, const struct cedar_sentity *se,
+                      struct cedar_value *out, bool *have)
+{
+    *have = false;
+    if (jt == NULL) {
+        return 0;
+    }
+    if (!json_is_object(jt)) {
+        return jerr(c, "\"tags\" must be an object");
+    }
+    if (c->schema == NULL) {
+        *have = true;
+        return parse_untyped_record(c, jt, out);
+    }
+    if (se->tags == NULL) {
+        if (json_object_size(jt) == 0) {
+            return 0;
+        }
+        return jerr(c, "entity type `%.*s` has no tags in the schema", (int)se->name.len,
+                    se->name.ptr);
+    }
+    /* every tag has the declared tag type: read as a record of that type */
+    size_t n = json_object_size(jt), i = 0, klen;
+    const char *key;
+    json_t *v;
+    struct cedar_attr *attrs = arena_calloc(c->a, n ? n : 1, sizeof(*attrs));
+    if (attrs == NULL) {
+        return err_set(c->e, ERR_NOMEM, "out of memory");
+    }
+    json_object_keylen_foreach((json_t *)jt, key, klen, v)
+    {
+        char *k = arena_strndup(c->a, key, klen);
+        if (k == NULL) {
+            return err_set(c->e, ERR_NOMEM, "out of memory");
+        }
+        attrs[i].key.ptr = k;
+        attrs[i].key.len = klen;
+        int r = parse_typed(c, v, se->tags, &attrs[i].val);
+        if (r != 0) {
+            return err_prefix(c->e, "tag `%.*s`: ", (int)klen, key);
+        }
+        i++;
+    }
+    *have = true;
+    return cedar_value_record(c->a, attrs, i, out, c->e);
+}
+
+static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t *j)
+{
+    if (!json_is_object(j)) {
+        return jerr(c, "an entity must be an object, found %s", jtype_name(j));
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)j, key, v)
+    {
+        if (strcmp(key, "uid") != 0 && strcmp(key, "attrs") != 0 && strcmp(key, "parents") != 0 &&
+            strcmp(key, "tags") != 0) {
+            return jerr(c, "unknown field \"%s\" in an entity", key);
+        }
+    }
+    const json_t *juid = json_object_get(j, "uid");
+    struct cedar_uid uid;
+    struct cedar_uid *parents = NULL;
+    size_t nparents = 0;
+    json_t *none = NULL;
+    int r;
+    if (juid == NULL) {
+        return jerr(c, "an entity needs a \"uid\"");
+    }
+    if ((r = parse_uid(c, juid, &uid)) != 0) {
+        return err_prefix(c->e, "uid: ");
+    }
+    const struct cedar_sentity *se = NULL;
+    if (c->schema != NULL) {
+        if (cedar_schema_action(c->schema, &uid) != NULL) {
+            return 0; /* declared by the schema, which is authoritative */
+        }
+        if (cedar_schema_is_action_type(c->schema, uid.type.ptr, uid.type.len)) {
+            return jerr(c, "entity %.*s::\"%.*s\": action not declared in the schema",
+                        (int)uid.type.len, uid.type.ptr, (int)uid.id.len, uid.id.ptr);
+        }
+        if ((r = check_uid(c, &uid, &se)) != 0) {
+            goto prefix;
+        }
+    }
+    const json_t *jattrs = json_object_get(j, "attrs");
+    struct cedar_value attrs = cedar_value_empty_record(), tags = cedar_value_empty_record();
+    if (jattrs == NULL && (jattrs = none = json_object()) == NULL) {
+        return err_set(c->e, ERR_NOMEM, "out of memory");
+    }
+    if (!json_is_object(jattrs)) {
+        r = jerr(c, "\"attrs\" must be an object");
+        goto prefix;
+    }
+    r = se ? parse_record(c, jattrs, se->attrs, &attrs) : parse_untyped_record(c, jattrs, &attrs);
+    if (r != 0) {
+        goto prefix;
+    }
+    bool have_tags = false;
+    if ((r = parse_parents(c, json_object_get(j, "parents"), se, &parents, &nparents)) != 0 ||
+        (r = parse_tags(c, json_object_get(j, "tags"), se, &tags, &have_tags)) != 0) {
+        goto prefix;
+    }
+    r = cedar_entities_add(es, &uid, &attrs, have_tags ? &tags : NULL, parents, nparents, false,
+                           c->e);
+    if (r == ERR_CONFLICT) {
+        r = jerr(c, "duplicate entity");
+    }
+prefix:
+    json_decref(none);
+    if (r != 0) {
+        err_prefix(c->e, "entity %.*s::\"%.*s\": ", (int)uid.type.len, uid.type.ptr,
+                   (int)(uid.id.len > 64 ? 64 : uid.id.len), uid.id.ptr);
+    }
+    return r;
+}
+
+int cedar_entities_from_jansson(const struct json_t *json, const struct cedar_schema *schema,
+                                struct cedar_entities **out, struct err *e)
+{
+    struct cedar_entities *es = NULL;
+    int r;
+    *out = NULL;
+    if (!json_is_array(json)) {
+        return err_set(e, ERR_INVALID, "entities: expected an array of entities");
+    }
+    if ((r = cedar_entities_new(&es)) != 0) {
+        return err_set(e, r, "out of memory");
+    }
+    struct jctx c = {schema, cedar_entities_arena(es), e, 0};
+    if (schema != NULL && (r = add_schema_actions(&c, es)) != 0) {
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(json); i++) {
+        c.depth = 0;
+        if ((r = parse_entity(&c, es, json_array_get(json, i))) != 0) {
+            goto out;
+        }
+    }
+    if ((r = cedar_entities_finish(es, e)) != 0) {
+        goto out;
+    }
+    *out = es;
+    es = NULL;
+out:
+    cedar_entities_free(es);
+    return r;
+}
+
+/* ---- a JSON reader that keeps NUL bytes in object keys ----------------------
+ *
+ * Cedar data has attribute names and tag keys with "\u0000" in them (the
+ * conformance corpus does), which jansson's decoder refuses in object keys
+ * even with JSON_ALLOW_NUL, although jansson 2.14 objects can hold them
+ * (json_object_setn).  So this strict RFC 8259 reader builds the jansson tree
+ * itself: duplicate keys are refused, nesting is bounded, strings must be
+ * UTF-8, lone surrogates are refused. */
+
+struct jl {
+    const char *s;
+    size_t n, i;
+    int line;
+    size_t line_start;
+    unsigned depth;
+    struct err *e;
+    const char *what;
+};
+
+static int jl_err(struct jl *p, const char *msg)
+{
+    return err_set(p->e, ERR_INVALID, "%s:%d:%zu: %s", p->what, p->line, p->i - p->line_start + 1,
+                   msg);
+}
+
+static void jl_ws(struct jl *p)
+{
+    while (p->i < p->n) {
+        char c = p->s[p->i];
+        if (c == '\n') {
+            p->line++;
+            p->line_start = p->i + 1;
+        } else if (c != ' ' && c != '\t' && c != '\r') {
+            return;
+        }
+        p->i++;
+    }
+}
+
+static int jl_hex4(struct jl *p, unsigned *out)
+{
+    unsigned v = 0;
+    if (p->i + 4 > p->n) {
+        return jl_err(p, "truncated \\u escape");
+    }
+    for (int k = 0; k < 4; k++) {
+        char c = p->s[p->i++];
+        int d = (c >= '0' && c <= '9')   ? c - '0'
+                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                         : -1;
+        if (d < 0) {
+            return jl_err(p, "invalid \\u escape");
+        }
+        v = v * 16 + (unsigned)d;
+    }
+    *out = v;
+    return 0;
+}
+
+static size_t utf8_put(char *o, unsigned cp)
+{
+    if (cp < 0x80) {
+        o[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        o[0] = (char)(0xc0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xe0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        o[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    o[0] = (char)(0xf0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    o[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Reads a string (p->i at the opening quote) into a malloc'd buffer. */
+static int jl_string(struct jl *p, char **out, size_t *outlen)
+{
+    size_t start = ++p->i, end = start;
+    while (end < p->n && p->s[end] != '"') {
+        end += p->s[end] == '\\' ? 2 : 1;
+    }
+    if (end >= p->n) {
+        return jl_err(p, "unterminated string");
+    }
+    char *o = malloc(end - start + 1); /* escapes never grow */
+    size_t len = 0;
+    if (o == NULL) {
+        return err_set(p->e, ERR_NOMEM, "out of memory");
+    }
+    while (p->i < end) {
+        unsigned char c = (unsigned char)p->s[p->i];
+        if (c < 0x20) {
+            free(o);
+            return jl_err(p, "control character in string");
+        }
+        if (c != '\\') {
+            o[len++] = (char)c;
+            p->i++;
+            continue;
+        }
+        char esc = p->s[p->i + 1];
+        p->i += 2;
+        const char *from = "\"\\/bfnrt", *to = "\"\\/\b\f\n\r\t";
+        const char *q = esc ? strchr(from, esc) : NULL;
+        if (q != NULL) {
+            o[len++] = to[q - from];
+            continue;
+        }
+        unsigned cp, lo;
+        if (esc != 'u' || jl_hex4(p, &cp) != 0) {
+            free(o);
+            return esc == 'u' ? ERR_INVALID : jl_err(p, "invalid escape in string");
+        }
+        if (cp >= 0xd800 && cp < 0xdc00) {
+            if (p->i + 2 > end || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u') {
+                free(o);
+                return jl_err(p, "lone surrogate in \\u escape");
+            }
+            p->i += 2;
+            if (jl_hex4(p, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff) {
+                free(o);
+                return jl_err(p, "lone surrogate in \\u escape");
+            }
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+            free(o);
+            return jl_err(p, "lone surrogate in \\u escape");
+        }
+        len += utf8_put(o + len, cp);
+    }
+    p->i = end + 1;
+    *out = o;
+    *outlen = len;
+    return 0;
+}
+
+static int jl_value(struct jl *p, json_t **out);
+
+static int jl_number(struct jl *p, json_t **out)
+{
+    size_t start = p->i;
+    bool frac = false;
+    if (p->i < p->n && p->s[p->i] == '-') {
+        p->i++;
+    }
+    if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9') {
+        return jl_err(p, "invalid number");
+    }
+    if (p->s[p->i] == '0' && p->i + 1 < p->n && p->s[p->i + 1] >= '0' && p->s[p->i + 1] <= '9') {
+        return jl_err(p, "leading zero in number");
+    }
+    while (p->i < p->n && ((p->s[p->i] >= '0' && p->s[p->i] <= '9') || p->s[p->i] == '.' ||
+                           p->s[p->i] == 'e' || p->s[p->i] == 'E' ||
+                           ((p->s[p->i] == '+' || p->s[p->i] == '-') &&
+                            (p->s[p->i - 1] == 'e' || p->s[p->i - 1] == 'E')))) {
+        frac |= p->s[p->i] == '.' || p->s[p->i] == 'e' || p->s[p->i] == 'E';
+        p->i++;
+    }
+    char buf[64];
+    size_t len = p->i - start;
+    if (len >= sizeof(buf)) {
+        return jl_err(p, "number too long");
+    }
+    memcpy(buf, p->s + start, len);
+    buf[len] = '\0';
+    if (!frac) {
+        int64_t v;
+        if (num_parse_i64(buf, len, INT64_MIN, INT64_MAX, &v) != 0) {
+            return jl_err(p, "integer out of range");
+        }
+        *out = json_integer((json_int_t)v);
+    } else {
+        char *end;
+        double d = strtod(buf, &end);
+        if (*end != '\0') {
+            return jl_err(p, "invalid number");
+        }
+        *out = json_real(d);
+    }
+    return *out ? 0 : err_set(p->e, ERR_NOMEM, "out of memory");
+}
+
+static int jl_object(struct jl *p, json_t **out)
+{
+    json_t *o = json_object();
+    int r = 0;
+    if (o == NULL) {
+        return err_set(p->e, ERR_NOMEM, "out of memory");
+    }
+    p->i++;
+    jl_ws(p);
+    if (p->i < p->n && p->s[p->i] == '}') {
+        p->i++;
+        *out = o;
+        return 0;
+    }
+    for (;;) {
+        char *key = NULL;
+        size_t klen = 0;
+        json_t *v = NULL;
+        jl_ws(p);
+        if (p->i >= p->n || p->s[p->i] != '"') {
+            r = jl_err(p, "expected a string key");
+            break;
+        }
+        if ((r = jl_string(p, &key, &klen)) != 0) {
+            break;
+        }
+        jl_ws(p);
+        if (p->i >= p->n || p->s[p->i] != ':') {
+            free(key);
+            r = jl_err(p, "expected ':'");
+            break;
+        }
+        p->i++;
+        if ((r = jl_value(p, &v)) != 0) {
+            free(key);
+            break;
+        }
+        if (json_object_getn(o, key, klen) != NULL) {
+            free(key);
+            json_decref(v);
+            r = jl_err(p, "duplicate object key");
+            break;
+        }
+        if (json_object_setn_new_nocheck(o, key, klen, v) != 0) {
+            free(key);
+            r = err_set(p->e, ERR_NOMEM, "out of memory");
+            break;
+        }
+        free(key);
+        jl_ws(p);
+        if (p->i < p->n && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->n && p->s[p->i] == '}') {
+            p->i++;
+            break;
+        }
+        r = jl_err(p, "expected ',' or '}'");
+        break;
+    }
+    if (r != 0) {
+        json_decref(o);
+        return r;
+    }
+    *out = o;
+    return 0;
+}
+
+static int jl_array(struct jl *p, json_t **out)
+{
+    json_t *a = json_array();
+    int r = 0;
+    if (a == NULL) {
+        return err_set(p->e, ERR_NOMEM, "out of memory");
+    }
+    p->i++;
+    jl_ws(p);
+    if (p->i < p->n && p->s[p->i] == ']') {
+        p->i++;
+        *out = a;
+        return 0;
+    }
+    for (;;) {
+        json_t *v;
+        if ((r = jl_value(p, &v)) != 0) {
+            break;
+        }
+        if (json_array_append_new(a, v) != 0) {
+            r = err_set(p->e, ERR_NOMEM, "out of memory");
+            break;
+        }
+        jl_ws(p);
+        if (p->i < p->n && p->s[p->i] == ',') {
+            p->i++;
+            continue;
+        }
+        if (p->i < p->n && p->s[p->i] == ']') {
+            p->i++;
+            break;
+        }
+        r = jl_err(p, "expected ',' or ']'");
+        break;
+    }
+    if (r != 0) {
+        json_decref(a);
+        return r;
+    }
+    *out = a;
+    return 0;
+}
+
+static bool jl_word(struct jl *p, const char *w)
+{
+    size_t n = strlen(w);
+    if (p->i + n <= p->n && memcmp(p->s + p->i, w, n) == 0) {
+        p->i += n;
+        return true;
+    }
+    return false;
+}
+
+static int jl_value(struct jl *p, json_t **out)
+{
+    int r;
+    jl_ws(p);
+    if (p->i >= p->n) {
+        return jl_err(p, "unexpected end of input");
+    }
+    if (++p->depth > LIMIT_JSON_DEPTH) {
+        return err_set(p->e, ERR_LIMIT, "%s: JSON nested too deeply (limit %d)", p->what,
+                       LIMIT_JSON_DEPTH);
+    }
+    char c = p->s[p->i];
+    if (c == '{') {
+        r = jl_object(p, out);
+    } else if (c == '[') {
+        r = jl_array(p, out);
+    } else if (c == '"') {
+        char *s;
+        size_t len;
+        if ((r = jl_string(p, &s, &len)) == 0) {
+            *out = json_stringn(s, len);
+            free(s);
+            r = *out ? 0 : jl_err(p, "invalid UTF-8 in string");
+        }
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        r = jl_number(p, out);
+    } else if (jl_word(p, "true")) {
+        *out = json_true();
+        r = 0;
+    } else if (jl_word(p, "false")) {
+        *out = json_false();
+        r = 0;
+    } else if (jl_word(p, "null")) {
+        *out = json_null();
+        r = 0;
+    } else {
+        r = jl_err(p, "unexpected character");
+    }
+    p->depth--;
+    return r;
+}
+
+struct json_t *cedar_json_load(const char *text, size_t len, const char *what, struct err *e)
+{
+    struct jl p = {text, len, 0, 1, 0, 0, e, what ? what : "json"};
+    json_t *j = NULL;
+    if (len > LIMIT_CEDAR_JSON_TEXT) {
+        err_set(e, ERR_LIMIT, "%s: larger than %d bytes", p.what, LIMIT_CEDAR_JSON_TEXT);
+        return NULL;
+    }
+    if (jl_value(&p, &j) != 0) {
+        return NULL;
+    }
+    jl_ws(&p);
+    if (p.i != p.n) {
+        jl_err(&p, "trailing characters after the JSON value");
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static json_t *load(const char *text, size_t len, const char *what, struct err *e)
+{
+    return cedar_json_load(text, len, what, e);
+}
+
+int cedar_entities_from_json(const char *text, size_t len, const char *filename,
+                             const struct cedar_schema *schema, struct cedar_entities **out,
+                             struct err *e)
+{
+    *out = NULL;
+    const char *what = filename ? filename : "entities";
+    json_t *j = load(text, len, what, e);
+    if (j == NULL) {
+        return e ? e->code : ERR_INVALID;
+    }
+    int r = cedar_entities_from_jansson(j, schema, out, e);
+    json_decref(j);
+    if (r != 0 && r != ERR_NOMEM) {
+        err_prefix(e, "%s: ", what);
+    }
+    return r;
+}
+
+/* ---- contexts -------------------------------------------------------------- */
+
+int cedar_context_from_jansson(const struct json_t *json, const struct cedar_schema *schema,
+                               const struct cedar_uid *action, struct arena *a,
+                               struct cedar_value *out, struct err *e)
+{
+    struct jctx c = {schema, a, e, 0};
+    *out = cedar_value_empty_record();
+    if (!json_is_object(json)) {
+        return err_set(e, ERR_INVALID, "context: expected an object, found %s", jtype_name(json));
+    }
+    int r;
+    if (schema == NULL) {
+        r = parse_untyped_record(&c, json, out);
+    } else {
+        const struct cedar_saction *sa = action ? cedar_schema_action(schema, action) : NULL;
+        if (sa == NULL) {
+            return err_set(e, ERR_INVALID,
+                           "context: action %.*s::\"%.*s\" is not declared in "
+                           "the schema",
+                           action ? (int)action->type.len : 0, action ? action->type.ptr : "",
+                           action ? (int)action->id.len : 0, action ? action->id.ptr : "");
+        }
+        r = parse_record(&c, json, sa->context, out);
+    }
+    if (r != 0 && r != ERR_NOMEM) {
+        err_prefix(e, "context: ");
+    }
+    return r;
+}
+
+int cedar_context_from_json(const char *text, size_t len, const struct cedar_schema *schema,
+                            const struct cedar_uid *action, struct arena *a,
+                            struct cedar_value *out, struct err *e)
+{
+    *out = cedar_value_empty_record();
+    json_t *j = load(text, len, "context", e);
+    if (j == NULL) {
+        return e ? e->code : ERR_INVALID;
+    }
+    int r = cedar_context_from_jansson(j, schema, action, a, out, e);
+    json_decref(j);
+    return r;
+}
