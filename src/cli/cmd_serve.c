@@ -108,7 +108,7 @@ int cmd_serve(int argc, char **argv)
     struct http_config hc;
     struct http_server *srv = NULL;
     struct store *s = NULL;
-    struct broker b;
+    struct broker b = {0};
     struct err e;
     sigset_t set;
     char *host = NULL;
@@ -212,7 +212,7 @@ static void make_parent(const char *path)
 int cmd_init(int argc, char **argv)
 {
     struct store *s = NULL;
-    struct broker b;
+    struct broker b = {0};
     struct arena a;
     struct err e;
     char *key = NULL;

@@ -88,7 +88,9 @@ static void migrations_and_versions(void **state)
 static void records_and_constraints(void **state)
 {
     struct fx *f = *state;
-    struct store_agent ag = {"spiffe://td/a", "alice", NULL, "p", "prod", 1, "active", 5};
+    struct store_agent ag = {.id = "spiffe://td/a", .owner = "alice", .purpose = "p",
+                             .environment = "prod", .risk_tier = 1, .status = "active",
+                             .created_ms = 5};
     struct store_agent got;
     struct store_human h;
     struct err e;
