@@ -52,11 +52,16 @@ struct broker_hooks {
     void (*policy_activated)(void *ctx, int64_t version);
     /* Parses an inline JWKS for an issuer allowing algs (a JSON array). */
     int (*jwks_check)(void *ctx, const char *jwks, json_t *algs, struct err *e);
+    /* Called after any registry change committed (ev: its audit event name,
+     * "agent.create", ...), outside the transaction: rebuild what is built
+     * from the registry (resident Cedar entities, trust store). */
+    void (*registry_changed)(void *ctx, const char *ev);
 };
 
 struct broker {
     struct store *store;
     struct broker_hooks hooks; /* zero: shape checks only */
+    struct broker_runtime *rt; /* the access path's runtime (broker/access.h), or NULL */
 };
 
 /* The caller of one request.  A NULL caller (the CLI, the system itself) may

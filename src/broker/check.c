@@ -226,5 +226,10 @@ static int change_tx(struct store *s, void *ctx, struct err *e)
 
 int broker_change_run(struct broker *b, struct broker_change *ch, struct err *e)
 {
-    return store_tx(b->store, change_tx, ch, e);
+    int r = store_tx(b->store, change_tx, ch, e);
+
+    if (r == 0 && b->hooks.registry_changed != NULL) {
+        b->hooks.registry_changed(b->hooks.ctx, ch->ev.event);
+    }
+    return r;
 }
