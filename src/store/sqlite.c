@@ -947,6 +947,54 @@ static int revocation_get(struct store *s, const char *id, struct arena *a,
     return row_get(s, &T_REVOCATIONS, id, a, out, e);
 }
 
+/* ---- task lifecycle (the access path) ------------------------------------------------ */
+
+static int task_update(struct store *s, const struct store_task *t, struct err *e)
+{
+    return row_update(s, &T_TASKS, t, e);
+}
+
+static int task_list(struct store *s, const char *owner, const char *agent,
+                     const struct store_page *p, struct arena *a, struct store_task **out,
+                     size_t *n, struct err *e)
+{
+    const char *params[] = {owner, agent, p->after};
+
+    return row_select(s, &T_TASKS,
+                      "WHERE (?1 IS NULL OR agent IN (SELECT id FROM agents WHERE owner = ?1))"
+                      " AND (?2 IS NULL OR agent = ?2) AND (?3 IS NULL OR id > ?3)"
+                      " ORDER BY id LIMIT ?4",
+                      params, 3, (int64_t)page_limit(p), a, (void **)out, n, e);
+}
+
+static int task_list_unexpired(struct store *s, int64_t now_ms, const struct store_page *p,
+                               struct arena *a, struct store_task **out, size_t *n,
+                               struct err *e)
+{
+    char now[24];
+    const char *params[] = {now, p->after};
+
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    return row_select(s, &T_TASKS,
+                      "WHERE expires_ms > CAST(?1 AS INTEGER) AND (?2 IS NULL OR id > ?2)"
+                      " ORDER BY id LIMIT ?3",
+                      params, 2, (int64_t)page_limit(p), a, (void **)out, n, e);
+}
+
+static int revocation_list(struct store *s, int64_t now_ms, const struct store_page *p,
+                           struct arena *a, struct store_revocation **out, size_t *n,
+                           struct err *e)
+{
+    char now[24];
+    const char *params[] = {now, p->after};
+
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    return row_select(s, &T_REVOCATIONS,
+                      "WHERE (expires_ms = 0 OR expires_ms > CAST(?1 AS INTEGER))"
+                      " AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+                      params, 2, (int64_t)page_limit(p), a, (void **)out, n, e);
+}
+
 /* ---- audit ---------------------------------------------------------------------------- */
 
 static int audit_append(struct store *s, const struct store_audit *x, int64_t *seq, struct err *e)
@@ -1121,6 +1169,10 @@ static const struct store_ops sqlite_ops = {
     .task_sweep = task_sweep,
     .revocation_insert = revocation_insert,
     .revocation_get = revocation_get,
+    .task_update = task_update,
+    .task_list = task_list,
+    .task_list_unexpired = task_list_unexpired,
+    .revocation_list = revocation_list,
     .audit_append = audit_append,
     .audit_list = audit_list,
 };

@@ -296,6 +296,26 @@ struct store_ops {
     int (*revocation_get)(struct store *s, const char *id, struct arena *a,
                           struct store_revocation *out, struct err *e);
 
+    /* ---- the access path: task lifecycle (tasks.c) ---- */
+    /* Rewrites every column of the task named by t->id (state, calls,
+     * ended_ms change); ERR_NOTFOUND. */
+    int (*task_update)(struct store *s, const struct store_task *t, struct err *e);
+    /* Tasks in id order after p->after; owner (the agents' owner) and agent
+     * narrow the list when non-NULL. */
+    int (*task_list)(struct store *s, const char *owner, const char *agent,
+                     const struct store_page *p, struct arena *a, struct store_task **out,
+                     size_t *n, struct err *e);
+    /* Tasks of any state whose expiry is after now_ms, in id order after
+     * p->after: what a restart loads back into memory. */
+    int (*task_list_unexpired)(struct store *s, int64_t now_ms, const struct store_page *p,
+                               struct arena *a, struct store_task **out, size_t *n,
+                               struct err *e);
+    /* Revocations that may not be forgotten yet (expires_ms 0 or after
+     * now_ms), in id order after p->after. */
+    int (*revocation_list)(struct store *s, int64_t now_ms, const struct store_page *p,
+                           struct arena *a, struct store_revocation **out, size_t *n,
+                           struct err *e);
+
     /* Appends one record; *seq (may be NULL) gets its sequence number. */
     int (*audit_append)(struct store *s, const struct store_audit *r, int64_t *seq, struct err *e);
     /* Records after seq `after`, ascending, at most limit. */
