@@ -107,6 +107,9 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_time ON audit(time_ms);"
     "CREATE INDEX audit_agent ON audit(agent, seq);"
     "CREATE INDEX audit_task ON audit(task, seq);",
+    /* 3: Mandate's token signing keys, encrypted under the KEK (envelopes). */
+    "CREATE TABLE signing_keys ("
+    "  kid TEXT PRIMARY KEY, envelope TEXT NOT NULL, created_ms INTEGER NOT NULL);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -347,6 +350,11 @@ static const struct col audit_cols[] = {
     COL(store_audit, prev_hash, COL_TEXT_NULL),
     COL(store_audit, hash, COL_TEXT_NULL),
 };
+static const struct col signing_key_cols[] = {
+    COL(store_signing_key, kid, COL_TEXT),
+    COL(store_signing_key, envelope, COL_TEXT),
+    COL(store_signing_key, created_ms, COL_INT),
+};
 static const struct col apikey_cols[] = {
     COL(store_apikey, id, COL_TEXT),        COL(store_apikey, name, COL_TEXT),
     COL(store_apikey, role, COL_TEXT),      COL(store_apikey, subject, COL_TEXT_NULL),
@@ -373,6 +381,8 @@ static const struct table T_TASKS = TABLE("tasks", "task", task_cols, store_task
 static const struct table T_REVOCATIONS =
     TABLE("revocations", "revocation", revocation_cols, store_revocation);
 static const struct table T_AUDIT = TABLE("audit", "audit record", audit_cols, store_audit);
+static const struct table T_SIGNING_KEYS =
+    TABLE("signing_keys", "signing key", signing_key_cols, store_signing_key);
 
 /* "a, b, c" of the table's columns */
 static int col_list(const struct table *t, struct buf *b)
@@ -995,6 +1005,20 @@ static int revocation_list(struct store *s, int64_t now_ms, const struct store_p
                       params, 2, (int64_t)page_limit(p), a, (void **)out, n, e);
 }
 
+/* ---- signing keys (migration 3) ------------------------------------------------------ */
+
+static int signing_key_insert(struct store *s, const struct store_signing_key *k, struct err *e)
+{
+    return row_insert(s, &T_SIGNING_KEYS, k, e);
+}
+
+static int signing_key_list(struct store *s, struct arena *a, struct store_signing_key **out,
+                            size_t *n, struct err *e)
+{
+    return row_select(s, &T_SIGNING_KEYS, "ORDER BY created_ms, kid LIMIT ?1", NULL, 0,
+                      LIMIT_LIST_PAGE_MAX, a, (void **)out, n, e);
+}
+
 /* ---- audit ---------------------------------------------------------------------------- */
 
 static int audit_append(struct store *s, const struct store_audit *x, int64_t *seq, struct err *e)
@@ -1175,6 +1199,8 @@ static const struct store_ops sqlite_ops = {
     .revocation_list = revocation_list,
     .audit_append = audit_append,
     .audit_list = audit_list,
+    .signing_key_insert = signing_key_insert,
+    .signing_key_list = signing_key_list,
 };
 
 static int migrate(struct sqlite_store *ss, struct err *e)

@@ -164,6 +164,14 @@ struct store_audit {
     const char *hash;
 };
 
+/* One of Mandate's token signing keys: its private part encrypted under the
+ * KEK as a jose keyring envelope (JSON text); the store never sees it clear. */
+struct store_signing_key {
+    const char *kid;
+    const char *envelope;
+    int64_t created_ms;
+};
+
 struct store_apikey {
     const char *id; /* public part of the key, used to look it up */
     const char *name;
@@ -321,6 +329,12 @@ struct store_ops {
     /* Records after seq `after`, ascending, at most limit. */
     int (*audit_list)(struct store *s, int64_t after, size_t limit, struct arena *a,
                       struct store_audit **out, size_t *n, struct err *e);
+
+    /* ---- migration 3: Mandate's signing keys (broker/runtime.c) ---- */
+    int (*signing_key_insert)(struct store *s, const struct store_signing_key *k, struct err *e);
+    /* Every stored key, oldest first (at most LIMIT_LIST_PAGE_MAX). */
+    int (*signing_key_list)(struct store *s, struct arena *a, struct store_signing_key **out,
+                            size_t *n, struct err *e);
 };
 
 struct store {
