@@ -73,6 +73,27 @@
 /* Bracket nesting in the policy shape check (it keeps a stack). */
 #define LIMIT_POLICY_NESTING 64
 
+/* ---- the access path: task table and checks (broker/tasks.c, taskcheck.c) -- */
+
+/* Tasks held in memory (live, or ended and not yet expired).  Each costs
+ * about a KiB; past this a new task is refused rather than the process
+ * growing without bound. */
+#define LIMIT_TASKS_MEMORY (4 * 1024 * 1024)
+/* Expired tasks a check removes in passing: bounded, so a million tasks
+ * expiring at once cost each check a few heap pops, not a sweep. */
+#define LIMIT_TASKS_SWEEP_CHECK 32
+/* The table's thread sweeps this often, in batches of LIMIT_TASKS_SWEEP_BATCH
+ * (memory and store rows), releasing the lock between batches. */
+#define LIMIT_TASKS_SWEEP_INTERVAL_MS 1000
+#define LIMIT_TASKS_SWEEP_BATCH 4096
+/* Revoked token ids held until their expiry (RFC 7009 revocations). */
+#define LIMIT_TASKS_REVOKED_JTI (1024 * 1024)
+/* Data labels one checked call may name (an intent lists at most 64). */
+#define LIMIT_CHECK_LABELS 64
+/* Method of the original call (htm) and a resource name in a check. */
+#define LIMIT_CHECK_METHOD_LEN 16
+#define LIMIT_CHECK_RESOURCE_LEN 1024
+
 /* ---- JSON --------------------------------------------------------------- */
 
 /* Nesting depth of any JSON document we accept (jansson recurses). */
@@ -177,6 +198,26 @@
 #define LIMIT_CEDAR_SCHEMA_ACTION_DEPTH 1024
 /* Largest entities or context JSON document we read. */
 #define LIMIT_CEDAR_JSON_TEXT (64 * 1024 * 1024)
+
+/* ---- access path: token exchange (A1) -------------------------------------- */
+
+/* Clock skew tolerated on Mandate's own task tokens (exp, nbf, iat). */
+#define LIMIT_ACCESS_SKEW_S 60
+/* TTL of a task when the request names none: minutes, not days (the intent's
+ * maximum still caps it). */
+#define LIMIT_ACCESS_DEFAULT_TTL_S 300
+/* Form parameters of one token request: RFC 8693 defines about ten; more is
+ * an attack on the parser. */
+#define LIMIT_ACCESS_FORM_PARAMS 24
+/* The authorization_details JSON of one request: one mandate_task with at
+ * most LIMIT_INTENT_TOOLS tools fits in a few KiB. */
+#define LIMIT_ACCESS_AUTHZ_TEXT (12 * 1024)
+/* Entries in authorization_details: a task is one mandate_task. */
+#define LIMIT_ACCESS_AUTHZ_ENTRIES 1
+/* The purpose text of a task (it goes in the token and the audit trail). */
+#define LIMIT_ACCESS_PURPOSE_LEN 512
+/* Downstream audiences a token may carry besides "mandate". */
+#define LIMIT_ACCESS_AUDIENCES LIMIT_INTENT_DOWNSTREAM
 
 /* ---- logging ------------------------------------------------------------ */
 
