@@ -1,0 +1,750 @@
+/*
+ * exchange.c: the token exchange (RFC 8693) of the access path: a workload
+ * credential (and, on behalf of a person, that person's ID token) plus a
+ * task described as RFC 9396 authorization_details of type mandate_task, and
+ * optionally a DPoP proof (RFC 9449), become one task: a stored task record
+ * and a short-lived task token bound to the agent's key.
+ *
+ * The decision chain, each step a stable reason when it refuses:
+ *   request shape -> credential verifies and maps to an active agent with
+ *   an active owner (and the human, if any, is active) -> DPoP proof ->
+ *   environment -> intent among the standing entitlements -> requested scope
+ *   inside the intent -> TTL within the intent's maximum -> Cedar StartTask
+ *   -> issue.
+ * Every exchange writes one audit record; a refusal stores nothing else.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "broker/access_int.h"
+#include "broker/broker_int.h"
+#include "util/clock.h"
+#include "util/limits.h"
+#include "util/log.h"
+
+#define GT_EXCHANGE "urn:ietf:params:oauth:grant-type:token-exchange"
+#define TT_JWT "urn:ietf:params:oauth:token-type:jwt"
+#define TT_ID "urn:ietf:params:oauth:token-type:id_token"
+#define TT_ACCESS "urn:ietf:params:oauth:token-type:access_token"
+
+/* What the request asked for, checked for shape. */
+struct task_req {
+    const char *intent;
+    json_t *tools; /* array of {"name","actions"} or NULL: the intent's */
+    json_t *data_labels;
+    json_t *downstream;
+    const char *purpose;
+    const char *environment;
+    int64_t ttl_s; /* 0: default */
+};
+
+/* The exchange in progress. */
+struct xch {
+    struct broker *b;
+    const struct broker_exchange_req *rq;
+    struct arena *a;
+    struct broker_exchange_result *out;
+    struct broker_workload wl;
+    const char *human;
+    const char *jkt;
+    struct task_req tr;
+    struct store_intent intent;
+    json_t *granted; /* the granted mandate_task object */
+    json_t *reasons;
+    int64_t policy_version;
+    struct store_task task;
+    const char *jti;
+};
+
+/* ---- results ------------------------------------------------------------------- */
+
+static int fail(struct xch *x, unsigned status, const char *error, const char *reason,
+                const char *desc, int code)
+{
+    struct broker_exchange_result *o = x->out;
+
+    o->http_status = status;
+    o->error = error;
+    o->error_description = arena_strdup(x->a, desc);
+    if (x->reasons == NULL) {
+        x->reasons = json_array();
+    }
+    if (reason != NULL && x->reasons != NULL) {
+        json_array_append_new(x->reasons, json_string(reason));
+    }
+    return code;
+}
+
+void broker_exchange_result_clear(struct broker_exchange_result *out)
+{
+    if (out == NULL) {
+        return;
+    }
+    json_decref(out->authorization_details);
+    json_decref(out->reasons);
+    memset(out, 0, sizeof(*out));
+}
+
+static char *random_id(struct arena *a, const char *prefix)
+{
+    unsigned char r[16];
+    char *s = NULL, *out;
+    size_t n;
+
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
+        jose_b64url_encode(r, sizeof(r), &s, &n) != 0) {
+        return NULL;
+    }
+    out = arena_printf(a, "%s%s", prefix, s);
+    free(s);
+    return out;
+}
+
+/* ---- request shape ---------------------------------------------------------------- */
+
+static int strings_ok(json_t *v, size_t max)
+{
+    size_t i;
+
+    if (!json_is_array(v) || json_array_size(v) > max) {
+        return 0;
+    }
+    for (i = 0; i < json_array_size(v); i++) {
+        const char *s = json_string_value(json_array_get(v, i));
+        if (s == NULL || s[0] == '\0' || strlen(s) > LIMIT_ID_LEN) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int tools_ok(json_t *v)
+{
+    size_t i;
+
+    if (!json_is_array(v) || json_array_size(v) > LIMIT_INTENT_TOOLS) {
+        return 0;
+    }
+    for (i = 0; i < json_array_size(v); i++) {
+        json_t *t = json_array_get(v, i);
+        const char *k;
+        json_t *m;
+        if (!json_is_object(t) || !json_is_string(json_object_get(t, "name")) ||
+            !strings_ok(json_object_get(t, "actions"), LIMIT_TOOL_ACTIONS)) {
+            return 0;
+        }
+        json_object_foreach(t, k, m)
+        {
+            if (strcmp(k, "name") != 0 && strcmp(k, "actions") != 0) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Parses authorization_details into x->tr (references borrowed from doc). */
+static int parse_details(struct xch *x, json_t *doc)
+{
+    static const char *const known[] = {"type",        "intent",     "tools",
+                                        "data_labels", "downstream", "purpose",
+                                        "environment", "ttl",        "locations"};
+    json_t *d, *v;
+    const char *k;
+    size_t i;
+
+    if (!json_is_array(doc) || json_array_size(doc) == 0) {
+        return fail(x, 400, "invalid_authorization_details", "malformed_details",
+                    "authorization_details must be a non-empty JSON array", ERR_INVALID);
+    }
+    for (i = 0; i < json_array_size(doc); i++) {
+        const char *type = json_string_value(json_object_get(json_array_get(doc, i), "type"));
+        if (type == NULL || strcmp(type, BROKER_AUTHZ_TYPE) != 0) {
+            return fail(x, 400, "invalid_authorization_details", "unknown_details_type",
+                        "only authorization_details of type mandate_task are accepted",
+                        ERR_INVALID);
+        }
+    }
+    if (json_array_size(doc) > LIMIT_ACCESS_AUTHZ_ENTRIES) {
+        return fail(x, 400, "invalid_authorization_details", "malformed_details",
+                    "a task is exactly one mandate_task", ERR_INVALID);
+    }
+    d = json_array_get(doc, 0);
+    json_object_foreach(d, k, v)
+    {
+        size_t j;
+        for (j = 0; j < sizeof(known) / sizeof(known[0]) && strcmp(k, known[j]) != 0; j++) {
+        }
+        if (j == sizeof(known) / sizeof(known[0]) || strcmp(k, "locations") == 0) {
+            char *m = arena_printf(x->a, "mandate_task: unknown member \"%.64s\"", k);
+            return fail(x, 400, "invalid_authorization_details", "malformed_details",
+                        m ? m : "mandate_task: unknown member", ERR_INVALID);
+        }
+    }
+    x->tr.intent = json_string_value(json_object_get(d, "intent"));
+    x->tr.purpose = json_string_value(json_object_get(d, "purpose"));
+    x->tr.environment = json_string_value(json_object_get(d, "environment"));
+    x->tr.tools = json_object_get(d, "tools");
+    x->tr.data_labels = json_object_get(d, "data_labels");
+    x->tr.downstream = json_object_get(d, "downstream");
+    v = json_object_get(d, "ttl");
+    if (x->tr.intent == NULL || broker_id_check("intent", x->tr.intent, &(struct err){0}) != 0 ||
+        (json_object_get(d, "purpose") &&
+         (x->tr.purpose == NULL || strlen(x->tr.purpose) > LIMIT_ACCESS_PURPOSE_LEN)) ||
+        (json_object_get(d, "environment") &&
+         (x->tr.environment == NULL || strlen(x->tr.environment) > LIMIT_ID_LEN)) ||
+        (x->tr.tools && !tools_ok(x->tr.tools)) ||
+        (x->tr.data_labels && !strings_ok(x->tr.data_labels, LIMIT_INTENT_LABELS)) ||
+        (x->tr.downstream && !strings_ok(x->tr.downstream, LIMIT_INTENT_DOWNSTREAM)) ||
+        (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
+               json_integer_value(v) > LIMIT_INTENT_TTL_MAX_S))) {
+        return fail(x, 400, "invalid_authorization_details", "malformed_details",
+                    "mandate_task: intent (an id) is required; tools [{name, actions}], "
+                    "data_labels, downstream (string arrays), purpose, environment (strings), "
+                    "ttl (seconds, 1..86400) are optional",
+                    ERR_INVALID);
+    }
+    x->tr.ttl_s = v ? (int64_t)json_integer_value(v) : 0;
+    return 0;
+}
+
+static int check_form(struct xch *x)
+{
+    const struct broker_exchange_req *rq = x->rq;
+
+    if (rq->grant_type == NULL) {
+        return fail(x, 400, "invalid_request", "missing_parameter", "grant_type is required",
+                    ERR_INVALID);
+    }
+    if (strcmp(rq->grant_type, GT_EXCHANGE) != 0) {
+        return fail(x, 400, "unsupported_grant_type", "unsupported_grant_type",
+                    "only " GT_EXCHANGE " is supported", ERR_INVALID);
+    }
+    if (rq->subject_token == NULL || rq->subject_token_type == NULL) {
+        return fail(x, 400, "invalid_request", "missing_parameter",
+                    "subject_token and subject_token_type are required", ERR_INVALID);
+    }
+    if ((rq->actor_token == NULL) != (rq->actor_token_type == NULL)) {
+        return fail(x, 400, "invalid_request", "missing_parameter",
+                    "actor_token and actor_token_type go together", ERR_INVALID);
+    }
+    if (rq->actor_token == NULL && strcmp(rq->subject_token_type, TT_JWT) != 0) {
+        return fail(x, 400, "invalid_request", "unsupported_token_type",
+                    "subject_token_type must be " TT_JWT " (the workload credential)", ERR_INVALID);
+    }
+    if (rq->actor_token != NULL && ((strcmp(rq->subject_token_type, TT_ID) != 0 &&
+                                     strcmp(rq->subject_token_type, TT_JWT) != 0) ||
+                                    strcmp(rq->actor_token_type, TT_JWT) != 0)) {
+        return fail(x, 400, "invalid_request", "unsupported_token_type",
+                    "on behalf of a human: subject_token_type " TT_ID
+                    " (the human's ID token) and actor_token_type " TT_JWT,
+                    ERR_INVALID);
+    }
+    if (rq->requested_token_type != NULL && strcmp(rq->requested_token_type, TT_ACCESS) != 0) {
+        return fail(x, 400, "invalid_request", "unsupported_token_type",
+                    "requested_token_type: only " TT_ACCESS, ERR_INVALID);
+    }
+    if (rq->authorization_details == NULL) {
+        return fail(x, 400, "invalid_request", "missing_parameter",
+                    "authorization_details (a mandate_task) is required", ERR_INVALID);
+    }
+    return 0;
+}
+
+/* ---- credentials -------------------------------------------------------------------- */
+
+static int check_credentials(struct xch *x, struct err *e)
+{
+    const struct broker_exchange_req *rq = x->rq;
+    const char *wtok = rq->actor_token ? rq->actor_token : rq->subject_token;
+    const char *code = NULL;
+    char *m;
+    int r;
+
+    r = broker_workload_verify(x->b, wtok, strlen(wtok), x->a, &x->wl, &code, e);
+    if (r == ERR_AUTH) {
+        m = arena_printf(x->a, "workload credential refused: %s", code);
+        /* A known agent that may not act is a denial, not a bad grant. */
+        if (strcmp(code, "agent_suspended") == 0 || strcmp(code, "agent_offboarded") == 0 ||
+            strcmp(code, "owner_inactive") == 0) {
+            return fail(x, 403, "access_denied", code, m, r);
+        }
+        return fail(x, 400, "invalid_grant", code, m, r);
+    }
+    if (r != 0) {
+        return fail(x, 503, "temporarily_unavailable", "unavailable",
+                    "the credential cannot be checked now", r);
+    }
+    if (rq->actor_token == NULL) {
+        return 0;
+    }
+    r = broker_human_verify(x->b, rq->subject_token, strlen(rq->subject_token), x->a, &x->human,
+                            &code, e);
+    if (r == ERR_AUTH) {
+        m = arena_printf(x->a, "subject_token (the human's ID token) refused: %s", code);
+        return fail(x, strcmp(code, "human_inactive") == 0 ? 403 : 400,
+                    strcmp(code, "human_inactive") == 0 ? "access_denied" : "invalid_grant", code,
+                    m, r);
+    }
+    if (r != 0) {
+        return fail(x, 503, "temporarily_unavailable", "unavailable",
+                    "the credential cannot be checked now", r);
+    }
+    return 0;
+}
+
+static int check_dpop(struct xch *x, struct err *e)
+{
+    struct jose_dpop_opts o;
+    struct jose_dpop_result res;
+    enum jose_reason why = JOSE_R_OK;
+    char *m;
+    int r;
+
+    if (x->rq->dpop == NULL) {
+        if (x->intent.dpop_required) {
+            return fail(x, 400, "invalid_dpop_proof", "dpop_required",
+                        "this intent requires a DPoP-bound token: send a DPoP proof", ERR_AUTH);
+        }
+        return 0;
+    }
+    memset(&o, 0, sizeof(o));
+    o.htm = x->rq->htm;
+    o.htu = x->rq->htu;
+    o.replay = x->b->rt->dpop_replay;
+    o.skew_s = -1;
+    memset(&res, 0, sizeof(res));
+    r = jose_dpop_verify(x->rq->dpop, strlen(x->rq->dpop), &o, &res, &why, e);
+    if (r != 0) {
+        m = arena_printf(x->a, "DPoP proof refused: %s", jose_reason_name(why));
+        return fail(x, 400, "invalid_dpop_proof",
+                    arena_printf(x->a, "dpop_%s", jose_reason_name(why)), m, r);
+    }
+    x->jkt = arena_strdup(x->a, res.jkt);
+    jose_dpop_result_clear(&res);
+    return 0;
+}
+
+/* ---- scope ------------------------------------------------------------------------------ */
+
+static int in_strings(json_t *arr, const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(arr); i++) {
+        if (strcmp(json_string_value(json_array_get(arr, i)), s) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "a,b" lists: is env one of them? */
+static int env_in(const char *list, const char *env)
+{
+    size_t n = strlen(env);
+    const char *p = list;
+
+    while (p != NULL && *p != '\0') {
+        const char *c = strchr(p, ',');
+        size_t l = c ? (size_t)(c - p) : strlen(p);
+        while (l > 0 && *p == ' ') {
+            p++;
+            l--;
+        }
+        if (l == n && strncmp(p, env, n) == 0) {
+            return 1;
+        }
+        p = c ? c + 1 : NULL;
+    }
+    return 0;
+}
+
+static int deny(struct xch *x, const char *reason, const char *desc)
+{
+    return fail(x, 403, "access_denied", reason, desc, ERR_FORBIDDEN);
+}
+
+static int check_entitled(struct xch *x, struct err *e)
+{
+    struct store *s = x->b->store;
+    struct store_entitlement *ents;
+    size_t n, i;
+    int r;
+
+    if (x->tr.environment == NULL) {
+        x->tr.environment = x->wl.agent.environment;
+        if (strchr(x->tr.environment, ',') != NULL) {
+            return fail(x, 400, "invalid_authorization_details", "missing_environment",
+                        "mandate_task: environment is required (the agent has several)",
+                        ERR_INVALID);
+        }
+    } else if (!env_in(x->wl.agent.environment, x->tr.environment)) {
+        return deny(x, "wrong_environment",
+                    arena_printf(x->a, "the agent is not registered for environment %s",
+                                 x->tr.environment));
+    }
+    r = s->ops->entitlement_list(s, x->wl.agent.id, x->a, &ents, &n, e);
+    if (r != 0) {
+        return fail(x, 503, "temporarily_unavailable", "unavailable", "the store cannot answer", r);
+    }
+    for (i = 0; i < n && strcmp(ents[i].intent, x->tr.intent) != 0; i++) {
+    }
+    if (i == n) {
+        return deny(x, "intent_not_entitled",
+                    arena_printf(x->a, "intent %s is not among the agent's standing entitlements",
+                                 x->tr.intent));
+    }
+    r = s->ops->intent_get(s, x->tr.intent, x->a, &x->intent, e);
+    if (r == ERR_NOTFOUND) {
+        return deny(x, "intent_not_entitled", "no such intent");
+    }
+    if (r != 0) {
+        return fail(x, 503, "temporarily_unavailable", "unavailable", "the store cannot answer", r);
+    }
+    return 0;
+}
+
+/* Granted tools: the requested ones, each inside the intent; or the intent's. */
+static int grant_tools(struct xch *x, json_t *itools, json_t *out)
+{
+    const char *name;
+    json_t *acts;
+    size_t i, j;
+
+    if (x->tr.tools == NULL) {
+        json_object_foreach(itools, name, acts)
+        {
+            json_array_append_new(out, json_pack("{s:s,s:O}", "name", name, "actions", acts));
+        }
+        return 0;
+    }
+    for (i = 0; i < json_array_size(x->tr.tools); i++) {
+        json_t *t = json_array_get(x->tr.tools, i);
+        json_t *ra = json_object_get(t, "actions");
+        name = json_string_value(json_object_get(t, "name"));
+        acts = json_object_get(itools, name);
+        if (acts == NULL) {
+            return deny(x, "scope_exceeds_intent",
+                        arena_printf(x->a, "tool %.128s is not in intent %s", name, x->intent.id));
+        }
+        for (j = 0; j < json_array_size(ra); j++) {
+            const char *ac = json_string_value(json_array_get(ra, j));
+            if (!in_strings(acts, ac)) {
+                return deny(x, "scope_exceeds_intent",
+                            arena_printf(x->a, "action %.64s on tool %.128s is not in intent %s",
+                                         ac, name, x->intent.id));
+            }
+        }
+        json_array_append_new(out, json_pack("{s:s,s:O}", "name", name, "actions", ra));
+    }
+    return 0;
+}
+
+static int grant_strings(struct xch *x, json_t *req, json_t *allowed, const char *what,
+                         json_t **out)
+{
+    size_t i;
+
+    if (req == NULL) {
+        *out = json_incref(allowed);
+        return 0;
+    }
+    for (i = 0; i < json_array_size(req); i++) {
+        const char *s = json_string_value(json_array_get(req, i));
+        if (!in_strings(allowed, s)) {
+            return deny(x, "scope_exceeds_intent",
+                        arena_printf(x->a, "%s %.128s is not in intent %s", what, s, x->intent.id));
+        }
+    }
+    *out = json_incref(req);
+    return 0;
+}
+
+static int check_scope(struct xch *x)
+{
+    json_t *itools = json_loads(x->intent.tools, 0, NULL);
+    json_t *ilabels = json_loads(x->intent.data_labels, 0, NULL);
+    json_t *idown = json_loads(x->intent.downstream, 0, NULL);
+    json_t *tools = json_array(), *labels = NULL, *down = NULL;
+    int r = 0;
+
+    if (itools == NULL || ilabels == NULL || idown == NULL || tools == NULL) {
+        r = fail(x, 500, "server_error", "internal", "the intent cannot be read", ERR_INTERNAL);
+    }
+    r = r ? r : grant_tools(x, itools, tools);
+    r = r ? r : grant_strings(x, x->tr.data_labels, ilabels, "data label", &labels);
+    r = r ? r : grant_strings(x, x->tr.downstream, idown, "downstream system", &down);
+    if (r == 0 && x->tr.ttl_s > x->intent.max_ttl_s) {
+        r = deny(x, "ttl_exceeds_max",
+                 arena_printf(x->a, "ttl %lld s is over the intent's maximum of %lld s",
+                              (long long)x->tr.ttl_s, (long long)x->intent.max_ttl_s));
+    }
+    if (r == 0) {
+        int64_t ttl = x->tr.ttl_s ? x->tr.ttl_s : x->b->rt->default_ttl_s;
+        x->tr.ttl_s = ttl < x->intent.max_ttl_s ? ttl : x->intent.max_ttl_s;
+        x->granted = json_pack("{s:s,s:s,s:O,s:O,s:O,s:s,s:s}", "type", BROKER_AUTHZ_TYPE, "intent",
+                               x->intent.id, "tools", tools, "data_labels", labels, "downstream",
+                               down, "purpose", x->tr.purpose ? x->tr.purpose : x->wl.agent.purpose,
+                               "environment", x->tr.environment);
+        if (x->granted == NULL) {
+            r = fail(x, 500, "server_error", "internal", "out of memory", ERR_NOMEM);
+        }
+    }
+    json_decref(itools);
+    json_decref(ilabels);
+    json_decref(idown);
+    json_decref(tools);
+    json_decref(labels);
+    json_decref(down);
+    return r;
+}
+
+/* ---- Cedar -------------------------------------------------------------------------------- */
+
+static json_t *task_context(struct xch *x)
+{
+    json_t *g = x->granted, *actions = json_array(), *names = json_array();
+    json_t *tools = json_object_get(g, "tools");
+    size_t i, j;
+
+    for (i = 0; i < json_array_size(tools); i++) {
+        json_t *t = json_array_get(tools, i);
+        const char *n = json_string_value(json_object_get(t, "name"));
+        json_t *acts = json_object_get(t, "actions");
+        json_array_append_new(names, json_string(n));
+        for (j = 0; j < json_array_size(acts); j++) {
+            char *s = arena_printf(x->a, "%s:%s", n, json_string_value(json_array_get(acts, j)));
+            json_array_append_new(actions, json_string(s ? s : ""));
+        }
+    }
+    return json_pack("{s:s,s:o,s:o,s:O,s:O,s:O,s:s,s:I,s:I,s:b,s:s,s:b,s:I}", "intent",
+                     x->intent.id, "tools", names, "actions", actions, "data_labels",
+                     json_object_get(g, "data_labels"), "downstream",
+                     json_object_get(g, "downstream"), "purpose", json_object_get(g, "purpose"),
+                     "environment", x->tr.environment, "ttl", (json_int_t)x->tr.ttl_s, "now",
+                     (json_int_t)clock_wall_s(), "delegated", x->human != NULL, "human",
+                     x->human ? x->human : "", "dpop", x->jkt != NULL, "depth", (json_int_t)0);
+}
+
+static int check_policy(struct xch *x, struct err *e)
+{
+    struct broker_policy_snapshot *snap = broker_policy_acquire(x->b);
+    struct broker_decision d;
+    json_t *ctx = task_context(x);
+    size_t i;
+    int r;
+
+    if (ctx == NULL) {
+        broker_policy_release(snap);
+        return fail(x, 500, "server_error", "internal", "out of memory", ERR_NOMEM);
+    }
+    r = broker_decide(x->b, snap, BROKER_CEDAR_AGENT, x->wl.agent.id, "StartTask",
+                      BROKER_CEDAR_INTENT, x->intent.id, ctx, x->a, &d, e);
+    json_decref(ctx);
+    x->policy_version = snap ? snap->version : 0;
+    broker_policy_release(snap);
+    if (r != 0) {
+        log_event(LOG_WARN, "exchange", x->rq->request_id, "msg", "decision failed: deny", "error",
+                  e->msg, (const char *)NULL);
+        return deny(x, "policy_error", "the policy could not decide (fail closed)");
+    }
+    if (d.allow) {
+        return 0;
+    }
+    x->reasons = json_array();
+    for (i = 0; i < d.nreasons; i++) {
+        json_array_append_new(x->reasons, json_string(d.reasons[i]));
+    }
+    return deny(x, NULL,
+                d.errored ? "a policy errored while deciding (fail closed)" : "denied by policy");
+}
+
+/* ---- issue ------------------------------------------------------------------------------------
+ */
+
+static json_t *token_claims(struct xch *x, int64_t now)
+{
+    json_t *aud = json_array(), *down = json_object_get(x->granted, "downstream");
+    json_t *c;
+    size_t i;
+
+    json_array_append_new(aud, json_string(BROKER_TOKEN_AUD));
+    for (i = 0; i < json_array_size(down) && i < LIMIT_ACCESS_AUDIENCES; i++) {
+        json_array_append(aud, json_array_get(down, i));
+    }
+    c = json_pack("{s:s,s:s,s:{s:s},s:o,s:I,s:I,s:I,s:s,s:s,s:s,s:[O],s:s}", "iss",
+                  x->b->rt->issuer, "sub", x->human ? x->human : x->wl.agent.id, "act", "sub",
+                  x->wl.agent.id, "aud", aud, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
+                  (json_int_t)(now + x->tr.ttl_s), "jti", x->jti, "task", x->task.id, "intent",
+                  x->intent.id, "authorization_details", x->granted, "env", x->tr.environment);
+    if (c != NULL && x->jkt != NULL) {
+        json_object_set_new(c, "cnf", json_pack("{s:s}", "jkt", x->jkt));
+    }
+    return c;
+}
+
+struct audit_tx {
+    struct xch *x;
+    const struct broker_audit_event *ev;
+    int store_task;
+    int64_t seq;
+};
+
+static int audit_fn(struct store *s, void *ctx, struct err *e)
+{
+    struct audit_tx *t = ctx;
+    struct broker_caller c = {NULL, ROLE_NONE, NULL, t->x->rq->request_id};
+    int r = 0;
+
+    if (t->store_task) {
+        r = s->ops->task_insert(s, &t->x->task, e);
+    }
+    return r ? r : broker_audit(s, &c, t->ev, &t->seq, e);
+}
+
+static int record(struct xch *x, int store_task, struct err *e)
+{
+    struct broker_audit_event ev;
+    struct audit_tx t = {x, &ev, store_task, 0};
+    json_t *chain = json_array(), *detail;
+    int r;
+
+    memset(&ev, 0, sizeof(ev));
+    if (x->wl.agent.id != NULL) {
+        json_array_append_new(chain, json_pack("{s:s,s:s}", "kind", "agent", "id", x->wl.agent.id));
+    }
+    if (x->human != NULL) {
+        json_array_insert_new(chain, 0, json_pack("{s:s,s:s}", "kind", "human", "id", x->human));
+    }
+    detail = json_pack("{s:s?,s:s?,s:s?}", "error", x->out->error, "description",
+                       x->out->error_description, "jkt", x->jkt);
+    ev.event = "task.exchange";
+    ev.agent = x->wl.agent.id;
+    ev.human = x->human;
+    ev.intent = x->intent.id ? x->intent.id : x->tr.intent;
+    ev.task = store_task ? x->task.id : NULL;
+    ev.action = "StartTask";
+    ev.resource = ev.intent ? arena_printf(x->a, "intent:%s", ev.intent) : NULL;
+    ev.decision = store_task ? "allow" : "deny";
+    ev.reasons = x->reasons;
+    ev.detail = detail;
+    ev.actor_chain = chain;
+    ev.data_labels = json_object_get(x->granted, "data_labels");
+    ev.policy_version = x->policy_version;
+    r = store_tx(x->b->store, audit_fn, &t, e);
+    json_decref(chain);
+    json_decref(detail);
+    x->out->audit_seq = t.seq;
+    return r;
+}
+
+static int issue(struct xch *x, struct err *e)
+{
+    int64_t now = clock_wall_s();
+    json_t *claims;
+    char *tok = NULL;
+    int r;
+
+    x->jti = random_id(x->a, "");
+    x->task.id = random_id(x->a, "tsk_");
+    if (x->jti == NULL || x->task.id == NULL) {
+        return fail(x, 500, "server_error", "internal", "no randomness", ERR_INTERNAL);
+    }
+    x->task.agent = x->wl.agent.id;
+    x->task.intent = x->intent.id;
+    x->task.on_behalf_of = x->human;
+    x->task.scope = broker_json_text(x->granted, x->a);
+    x->task.state = "active";
+    x->task.created_ms = now * 1000;
+    x->task.expires_ms = (now + x->tr.ttl_s) * 1000;
+    x->task.jkt = x->jkt;
+    claims = token_claims(x, now);
+    r = claims && x->task.scope ? broker_token_sign(x->b, claims, &tok, e) : ERR_NOMEM;
+    json_decref(claims);
+    if (r != 0) {
+        return fail(x, 500, "server_error", "internal", "the token could not be signed", r);
+    }
+    x->out->access_token = arena_strdup(x->a, tok);
+    free(tok);
+    r = record(x, 1, e);
+    if (r != 0) {
+        x->out->access_token = NULL;
+        return fail(x, r == ERR_UNAVAILABLE ? 503 : 500,
+                    r == ERR_UNAVAILABLE ? "temporarily_unavailable" : "server_error", "store",
+                    "the task could not be stored", r);
+    }
+    r = broker_task_register(x->b, &x->task, x->jti, now + x->tr.ttl_s, e);
+    if (r != 0) {
+        log_event(LOG_ERROR, "exchange", x->rq->request_id, "msg",
+                  "task stored but not registered in memory", "task", x->task.id, "error", e->msg,
+                  (const char *)NULL);
+    }
+    x->out->http_status = 200;
+    x->out->token_type = x->jkt ? "DPoP" : "Bearer";
+    x->out->expires_in = x->tr.ttl_s;
+    x->out->task_id = x->task.id;
+    x->out->authorization_details = json_pack("[O]", x->granted);
+    return 0;
+}
+
+/* ---- the chain
+ * ------------------------------------------------------------------------------------ */
+
+int broker_exchange(struct broker *b, const struct broker_exchange_req *rq, struct arena *a,
+                    struct broker_exchange_result *out, struct err *e)
+{
+    struct xch x;
+    json_t *doc = NULL;
+    int r, audited = 0;
+
+    memset(out, 0, sizeof(*out));
+    memset(&x, 0, sizeof(x));
+    x.b = b;
+    x.rq = rq;
+    x.a = a;
+    x.out = out;
+    if (b->rt == NULL) {
+        r = fail(&x, 503, "temporarily_unavailable", "unavailable", "not ready", ERR_UNAVAILABLE);
+        goto out;
+    }
+    r = check_form(&x);
+    if (r == 0) {
+        json_error_t je;
+        doc = strlen(rq->authorization_details) > LIMIT_ACCESS_AUTHZ_TEXT
+                  ? NULL
+                  : json_loads(rq->authorization_details, JSON_REJECT_DUPLICATES, &je);
+        r = doc ? parse_details(&x, doc)
+                : fail(&x, 400, "invalid_authorization_details", "malformed_details",
+                       "authorization_details is not JSON (or is too large)", ERR_INVALID);
+    }
+    r = r ? r : check_credentials(&x, e);
+    r = r ? r : check_entitled(&x, e);
+    r = r ? r : check_dpop(&x, e);
+    r = r ? r : check_scope(&x);
+    r = r ? r : check_policy(&x, e);
+    if (r == 0) {
+        r = issue(&x, e);
+        audited = r == 0;
+    }
+out:
+    if (r != 0 && !audited && out->http_status != 503) {
+        struct err ae;
+        err_clear(&ae);
+        if (record(&x, 0, &ae) != 0) {
+            log_event(LOG_ERROR, "exchange", rq->request_id, "msg", "audit record failed", "error",
+                      ae.msg, (const char *)NULL);
+        }
+    }
+    if (r != 0) {
+        out->reasons = x.reasons ? x.reasons : json_array();
+        x.reasons = NULL;
+        err_set(e, r, "%s: %s", out->error, out->error_description ? out->error_description : "");
+    }
+    json_decref(x.reasons);
+    json_decref(x.granted);
+    json_decref(doc);
+    return r;
+}

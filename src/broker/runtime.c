@@ -1,0 +1,315 @@
+/*
+ * runtime.c: start and stop of the access path's runtime (broker/access.h):
+ * the KEK, Mandate's signing keyring persisted in the store as encrypted
+ * envelopes, the verifier of issued task tokens, the trust store and policy
+ * snapshot built from the registry, the DPoP replay cache, the task table,
+ * and the broker hooks that keep them current.
+ *
+ * The private keys never reach the store in clear: jose seals each under the
+ * KEK (AES-256-GCM) and the store keeps the envelope; a wrong KEK or a
+ * tampered envelope refuses to start (ERR_AUTH), it does not make a new key.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/access_int.h"
+#include "broker/tasks.h"
+#include "util/clock.h"
+#include "util/limits.h"
+#include "util/log.h"
+#include "util/wipe.h"
+
+/* ---- KEK file ----------------------------------------------------------------- */
+
+int broker_kek_file_ensure(const char *path, int *created, struct err *e)
+{
+    unsigned char raw[32];
+    char *text = NULL;
+    size_t len = 0;
+    int fd, r;
+
+    *created = 0;
+    if (access(path, F_OK) == 0) {
+        return 0;
+    }
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        return err_set(e, ERR_IO, "kek: no randomness");
+    }
+    r = jose_b64url_encode(raw, sizeof(raw), &text, &len);
+    wipe(raw, sizeof(raw));
+    if (r != 0) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        wipe_free_str(text);
+        return err_set(e, ERR_IO, "kek: cannot create %s: %s", path, strerror(errno));
+    }
+    if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
+        close(fd);
+        unlink(path);
+        wipe_free_str(text);
+        return err_set(e, ERR_IO, "kek: cannot write %s", path);
+    }
+    close(fd);
+    wipe_free_str(text);
+    *created = 1;
+    return 0;
+}
+
+/* ---- keyring ------------------------------------------------------------------ */
+
+static int persist_envelope(struct store *s, const char *env, struct err *e)
+{
+    json_t *j = json_loads(env, JSON_REJECT_DUPLICATES, NULL);
+    struct store_signing_key k;
+    int r;
+
+    if (j == NULL || !json_is_string(json_object_get(j, "kid"))) {
+        json_decref(j);
+        return err_set(e, ERR_INTERNAL, "keyring: envelope without kid");
+    }
+    k.kid = json_string_value(json_object_get(j, "kid"));
+    k.envelope = env;
+    k.created_ms = clock_wall_ms();
+    r = s->ops->signing_key_insert(s, &k, e);
+    json_decref(j);
+    return r;
+}
+
+/* Rebuilds the verifier of task tokens from the keyring's public keys. */
+static int verifier_build(struct broker_runtime *rt, struct err *e)
+{
+    struct jose_verifier *v = NULL, *old;
+    struct jose_jwks *set = NULL;
+    char *text = NULL;
+    int r;
+
+    r = jose_keyring_jwks(rt->keyring, &text, e);
+    r = r ? r : jose_jwks_parse(text, strlen(text), 0, &set, e);
+    r = r ? r : jose_verifier_new(set, 0, &v, e);
+    free(text);
+    jose_jwks_free(set);
+    if (r != 0) {
+        return r;
+    }
+    pthread_mutex_lock(&rt->lock);
+    old = rt->token_verifier;
+    rt->token_verifier = v;
+    pthread_mutex_unlock(&rt->lock);
+    jose_verifier_free(old);
+    return 0;
+}
+
+static int keyring_start(struct broker *b, const struct broker_runtime_config *cfg, struct err *e)
+{
+    struct broker_runtime *rt = b->rt;
+    struct jose_keyring_conf kc = {cfg->alg, 0, 0};
+    struct store_signing_key *ks;
+    char *env = NULL;
+    struct arena a;
+    size_t n, i;
+    int r;
+
+    if (cfg->kek_file != NULL && cfg->kek_file[0] != '\0') {
+        r = jose_kek_from_file(cfg->kek_file, &rt->kek, e);
+    } else {
+        r = jose_kek_from_env(cfg->kek_env ? cfg->kek_env : "MANDATE_KEK", &rt->kek, e);
+    }
+    if (r != 0) {
+        return err_prefix(e, "kek: ");
+    }
+    r = jose_keyring_new(&kc, rt->kek, &rt->keyring, e);
+    if (r != 0) {
+        return r;
+    }
+    arena_init(&a, 0, 0);
+    r = b->store->ops->signing_key_list(b->store, &a, &ks, &n, e);
+    for (i = 0; r == 0 && i < n; i++) {
+        r = jose_keyring_load(rt->keyring, ks[i].envelope, strlen(ks[i].envelope), e);
+        if (r != 0) {
+            err_prefix(e, "signing key %s (is this the store's KEK?): ", ks[i].kid);
+        }
+    }
+    arena_free(&a);
+    if (r == 0) {
+        r = jose_keyring_maintain(rt->keyring, &env, e);
+        if (r == 1) {
+            r = persist_envelope(b->store, env, e);
+        }
+        free(env);
+    }
+    return r ? r : verifier_build(rt, e);
+}
+
+int broker_jwks_text(struct broker *b, char **out, struct err *e)
+{
+    *out = NULL;
+    if (b->rt == NULL) {
+        return err_set(e, ERR_UNAVAILABLE, "the access runtime is not running");
+    }
+    return jose_keyring_jwks(b->rt->keyring, out, e);
+}
+
+int broker_token_sign(struct broker *b, const json_t *claims, char **out, struct err *e)
+{
+    *out = NULL;
+    if (b->rt == NULL) {
+        return err_set(e, ERR_UNAVAILABLE, "the access runtime is not running");
+    }
+    return jose_keyring_sign(b->rt->keyring, claims, BROKER_TOKEN_TYP, out, e);
+}
+
+int broker_token_verify(struct broker *b, const char *token, size_t len, json_t **claims,
+                        enum jose_reason *why, struct err *e)
+{
+    struct jose_jwt_opts o;
+    struct jose_verifier *v;
+    int r;
+
+    *claims = NULL;
+    if (b->rt == NULL) {
+        return err_set(e, ERR_UNAVAILABLE, "the access runtime is not running");
+    }
+    memset(&o, 0, sizeof(o));
+    o.iss = b->rt->issuer;
+    o.aud = BROKER_TOKEN_AUD;
+    o.typ = BROKER_TOKEN_TYP;
+    o.skew_s = LIMIT_ACCESS_SKEW_S;
+    o.max_lifetime_s = LIMIT_INTENT_TTL_MAX_S + LIMIT_ACCESS_SKEW_S;
+    /* The verifier is immutable; a rotation swaps the pointer under the lock
+     * (the old one is freed only at stop: rotations are rare). */
+    pthread_mutex_lock(&b->rt->lock);
+    v = b->rt->token_verifier;
+    pthread_mutex_unlock(&b->rt->lock);
+    r = jose_jwt_verify(v, token, len, &o, NULL, claims, why, e);
+    return r;
+}
+
+/* ---- hooks ---------------------------------------------------------------------- */
+
+static int hook_compile(void *ctx, int64_t version, const char *cedar, const char *schema,
+                        struct err *e)
+{
+    struct cedar_policyset *ps = NULL;
+    struct cedar_schema *sc = NULL;
+    int r;
+
+    (void)ctx;
+    r = access_policy_compile(version, cedar, schema, &ps, &sc, e);
+    cedar_policyset_put(ps);
+    cedar_schema_free(sc);
+    return r;
+}
+
+static void hook_activated(void *ctx, int64_t version)
+{
+    struct broker *b = ctx;
+    struct err e;
+    char v[24];
+
+    err_clear(&e);
+    snprintf(v, sizeof(v), "%lld", (long long)version);
+    if (broker_policy_reload(b, &e) != 0) {
+        log_event(LOG_ERROR, "policy_activate", NULL, "version", v, "msg",
+                  "the activated version did not load; the old snapshot serves", "error", e.msg,
+                  (const char *)NULL);
+        return;
+    }
+    log_event(LOG_INFO, "policy_activate", NULL, "version", v, (const char *)NULL);
+}
+
+static int hook_jwks(void *ctx, const char *jwks, json_t *algs, struct err *e)
+{
+    struct jose_jwks *set = NULL;
+    int r;
+
+    (void)ctx;
+    (void)algs;
+    r = jose_jwks_parse(jwks, strlen(jwks), 0, &set, e);
+    jose_jwks_free(set);
+    return r;
+}
+
+static void hook_changed(void *ctx, const char *ev)
+{
+    struct broker *b = ctx;
+
+    if (b->rt != NULL) {
+        atomic_store(&b->rt->registry_dirty, 1);
+        broker_tasks_registry_changed(b, ev);
+    }
+}
+
+/* ---- start and stop ----------------------------------------------------------- */
+
+int broker_runtime_start(struct broker *b, const struct broker_runtime_config *cfg, struct err *e)
+{
+    struct broker_runtime *rt;
+    int r;
+
+    if (b->rt != NULL) {
+        return err_set(e, ERR_CONFLICT, "the access runtime is running already");
+    }
+    if (cfg->issuer == NULL || cfg->issuer[0] == '\0') {
+        return err_set(e, ERR_INVALID, "issuer: required (the iss of task tokens)");
+    }
+    rt = calloc(1, sizeof(*rt));
+    if (rt == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    if (pthread_mutex_init(&rt->lock, NULL) != 0) {
+        free(rt);
+        return err_set(e, ERR_INTERNAL, "pthread_mutex_init failed");
+    }
+    b->rt = rt;
+    rt->issuer = strdup(cfg->issuer);
+    rt->policy_errors_allow = cfg->policy_errors_allow;
+    rt->default_ttl_s = cfg->default_ttl_s > 0 ? cfg->default_ttl_s : LIMIT_ACCESS_DEFAULT_TTL_S;
+    atomic_init(&rt->registry_dirty, 0);
+    r = rt->issuer ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+    r = r ? r : keyring_start(b, cfg, e);
+    r = r ? r : jose_replay_new(0, &rt->dpop_replay, e);
+    r = r ? r : access_trust_build(b->store, &rt->trust, e);
+    r = r ? r : broker_policy_reload(b, e);
+    if (r == 0) {
+        b->hooks.ctx = b;
+        b->hooks.policy_compile = hook_compile;
+        b->hooks.policy_activated = hook_activated;
+        b->hooks.jwks_check = hook_jwks;
+        b->hooks.registry_changed = hook_changed;
+        r = broker_tasks_start(b, e);
+    }
+    if (r != 0) {
+        broker_runtime_stop(b);
+    }
+    return r;
+}
+
+void broker_runtime_stop(struct broker *b)
+{
+    struct broker_runtime *rt;
+
+    if (b == NULL || b->rt == NULL) {
+        return;
+    }
+    rt = b->rt;
+    broker_tasks_stop(b);
+    memset(&b->hooks, 0, sizeof(b->hooks));
+    broker_policy_release(rt->policy);
+    access_trust_put(rt->trust);
+    jose_verifier_free(rt->token_verifier);
+    jose_replay_free(rt->dpop_replay);
+    jose_keyring_free(rt->keyring);
+    jose_kek_free(rt->kek);
+    free(rt->issuer);
+    pthread_mutex_destroy(&rt->lock);
+    free(rt);
+    b->rt = NULL;
+}
