@@ -14,7 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "broker/access.h"
 #include "broker/broker.h"
 #include "cli/cli.h"
 #include "cli/options.h"
@@ -46,6 +48,16 @@ static struct cli_opt serve_opts[] = {
      600000, "how long a write waits for a locked store before answering 503", NULL, 0, NULL},
     {"log-level", "MANDATE_LOG_LEVEL", "log", "level", OPT_STRING, "info", 0, 0,
      "debug, info, warn, error or off (JSON lines on stderr)", NULL, 0, NULL},
+    {"issuer", "MANDATE_ISSUER", "server", "issuer", OPT_STRING, NULL, 0, 0,
+     "the iss of task tokens and the base of the OAuth URLs (default http://LISTEN)", NULL, 0,
+     NULL},
+    {"kek-file", "MANDATE_KEK_FILE", "store", "kek_file", OPT_STRING, "var/kek", 0, 0,
+     "key-encryption key of the signing keys (made by `mandate init`); when the file is "
+     "missing, the variable MANDATE_KEK holds it",
+     NULL, 0, NULL},
+    {"policy-errors", "MANDATE_POLICY_ERRORS", "server", "policy_errors", OPT_STRING, "deny", 0, 0,
+     "a policy that errors while deciding: deny (fail closed) or ignore (as plain Cedar)", NULL,
+     0, NULL},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -87,6 +99,37 @@ static int parse(struct cli_opt *o, size_t n, int argc, char **argv, const char 
         return CLI_USAGE;
     }
     log_setup(lv, 2);
+    return CLI_OK;
+}
+
+/* Starts the access runtime: issuer from --issuer or the bound address. */
+static int start_runtime(struct broker *b, const char *host, uint16_t port)
+{
+    struct broker_runtime_config rc;
+    const char *kf = optv(serve_opts, NSERVE, "kek-file");
+    const char *pe = optv(serve_opts, NSERVE, "policy-errors");
+    char iss[300];
+    struct err e;
+
+    err_clear(&e);
+    memset(&rc, 0, sizeof(rc));
+    if (strcmp(pe, "deny") != 0 && strcmp(pe, "ignore") != 0) {
+        fprintf(stderr, "mandate serve: --policy-errors: deny or ignore\n");
+        return CLI_USAGE;
+    }
+    rc.policy_errors_allow = strcmp(pe, "ignore") == 0;
+    rc.issuer = optv(serve_opts, NSERVE, "issuer");
+    if (rc.issuer == NULL) {
+        snprintf(iss, sizeof(iss), "http://%s%s%s:%u", strchr(host, ':') ? "[" : "", host,
+                 strchr(host, ':') ? "]" : "", (unsigned)port);
+        rc.issuer = iss;
+    }
+    /* The KEK file when it exists, else the environment (MANDATE_KEK). */
+    rc.kek_file = kf != NULL && access(kf, F_OK) == 0 ? kf : NULL;
+    if (broker_runtime_start(b, &rc, &e) != 0) {
+        fprintf(stderr, "mandate serve: %s\n", e.msg);
+        return CLI_NO;
+    }
     return CLI_OK;
 }
 
@@ -136,6 +179,12 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     b.store = s;
+    /* With a fixed port the runtime is up before the first request; with
+     * port 0 the issuer needs the bound port (token requests answer 503 in
+     * the moment before). */
+    if (hc.port != 0 && (r = start_runtime(&b, host, hc.port)) != CLI_OK) {
+        goto out;
+    }
     /* Block the signals before any thread starts so that all inherit it. */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -145,6 +194,9 @@ int cmd_serve(int argc, char **argv)
     if (http_server_start(&hc, &b, &srv, &e) != 0) {
         fprintf(stderr, "mandate serve: %s\n", e.msg);
         r = CLI_NO;
+        goto out;
+    }
+    if (hc.port == 0 && (r = start_runtime(&b, host, http_server_port(srv))) != CLI_OK) {
         goto out;
     }
     {
@@ -166,6 +218,7 @@ int cmd_serve(int argc, char **argv)
     r = CLI_OK;
 out:
     http_server_stop(srv, 0);
+    broker_runtime_stop(&b);
     store_close(s);
     free(host);
     cli_opts_free(serve_opts, NSERVE);
@@ -190,6 +243,9 @@ static struct cli_opt init_opts[] = {
      "create another admin key even if the store has keys already", NULL, 0, NULL},
     {"key-only", NULL, NULL, NULL, OPT_BOOL, "false", 0, 0, "print only the key (for scripts)",
      NULL, 0, NULL},
+    {"kek-file", "MANDATE_KEK_FILE", "store", "kek_file", OPT_STRING, "var/kek", 0, 0,
+     "key-encryption key file, created (0600) when missing unless MANDATE_KEK is set", NULL, 0,
+     NULL},
 };
 #define NINIT (sizeof(init_opts) / sizeof(init_opts[0]))
 
@@ -236,6 +292,23 @@ int cmd_init(int argc, char **argv)
         goto out;
     }
     b.store = s;
+    {
+        const char *kf = optv(init_opts, NINIT, "kek-file");
+        const char *env = getenv("MANDATE_KEK");
+        int created = 0;
+
+        if (kf != NULL && (env == NULL || env[0] == '\0')) {
+            make_parent(kf);
+            if (broker_kek_file_ensure(kf, &created, &e) != 0) {
+                fprintf(stderr, "mandate init: %s\n", e.msg);
+                r = CLI_NO;
+                goto out;
+            }
+            if (created && !opti(init_opts, NINIT, "key-only")) {
+                printf("mandate: key-encryption key created in %s (0600): back it up\n", kf);
+            }
+        }
+    }
     if (s->ops->apikey_count(s, &nkeys, &e) != 0) {
         fprintf(stderr, "mandate init: %s\n", e.msg);
         r = CLI_NO;
