@@ -1140,9 +1140,9 @@ int tasks_end_locked(struct broker *b, struct btask *t, const char *state, const
 json_t *btask_json_locked(const struct btask *t)
 {
     json_t *scope = json_loads(t->scope_text, 0, NULL);
-    json_t *hist =
-        json_pack("{s:I, s:O, s:O, s:s?}", "calls", (json_int_t)t->calls, "tools", t->tools_used,
-                  "data_labels", t->labels_touched, "previous_tool", t->prev_tool);
+    json_t *hist = json_pack("{s:I, s:o, s:o, s:s?}", "calls", (json_int_t)t->calls, "tools",
+                             json_deep_copy(t->tools_used), "data_labels",
+                             json_deep_copy(t->labels_touched), "previous_tool", t->prev_tool);
 
     return json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s, s:o, s:o, s:o, s:s?, s:I, s:I, s:o*, s:o*}",
                      "id", t->id, "agent", t->agent, "intent", t->intent, "on_behalf_of", t->human,
