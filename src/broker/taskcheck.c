@@ -188,28 +188,25 @@ static json_t *or_empty(const json_t *v)
 static json_t *call_context(const struct btask *t, const struct broker_call *c, int64_t now)
 {
     const json_t *g = t->granted;
-    json_t *task = json_pack(
-        "{s:s, s:s, s:s, s:b, s:o, s:o, s:o, s:I}", "id", t->id, "intent", t->intent, "env",
-        json_string_value(json_object_get(g, "environment"))
-            ? json_string_value(json_object_get(g, "environment"))
-            : "",
-        "delegated", t->parent != NULL, "tools", granted_tool_names(json_object_get(g, "tools")),
-        "dataLabels", or_empty(json_object_get(g, "data_labels")), "downstream",
-        or_empty(json_object_get(g, "downstream")), "budget", (json_int_t)t->budget);
+    const char *env = json_string_value(json_object_get(g, "environment"));
+    json_t *task =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:o, s:o, s:o}", "id", t->id, "intent",
+                  t->intent, "human", t->human ? t->human : "", "calls", (json_int_t)(t->calls - 1),
+                  "budget", (json_int_t)t->budget, "env", env ? env : "", "delegated",
+                  t->parent != NULL, "tools", granted_tool_names(json_object_get(g, "tools")),
+                  "data_labels", or_empty(json_object_get(g, "data_labels")), "downstream",
+                  or_empty(json_object_get(g, "downstream")));
 
-    if (task != NULL && t->human != NULL) {
-        json_object_set_new(
-            task, "onBehalfOf",
-            json_pack("{s:{s:s, s:s}}", "__entity", "type", BROKER_CEDAR_HUMAN, "id", t->human));
-    }
+    /* Names follow CallContext in examples/schema.cedarschema; the call
+     * being checked is not in the history yet. */
     return json_pack(
         "{s:o, s:{s:s, s:s, s:s, s:o, s:s}, s:{s:I, s:I, s:o, s:s, s:o}, s:I}", "task", task,
         "call", "tool", c->tool, "action", c->action, "resource", c->resource ? c->resource : "",
-        "dataLabels", labels_json(c), "downstream", c->downstream ? c->downstream : "", "history",
-        "calls", (json_int_t)(t->calls - 1), "distinctTools",
+        "data_labels", labels_json(c), "downstream", c->downstream ? c->downstream : "", "history",
+        "calls", (json_int_t)(t->calls - 1), "distinct_tools",
         (json_int_t)json_array_size(t->tools_used), "tools", json_deep_copy(t->tools_used),
-        "previousTool", t->prev_tool ? t->prev_tool : "", "dataLabels",
-        json_deep_copy(t->labels_touched), "time", (json_int_t)(now / 1000));
+        "previous_tool", t->prev_tool ? t->prev_tool : "", "data_labels",
+        json_deep_copy(t->labels_touched), "now", (json_int_t)(now / 1000));
 }
 
 /* Records the allowed call in the task's history (mutex held). */

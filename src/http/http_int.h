@@ -61,6 +61,8 @@ extern const struct http_route http_routes_policies[];
 extern const size_t http_routes_policies_n;
 extern const struct http_route http_routes_oauth[];
 extern const size_t http_routes_oauth_n;
+extern const struct http_route http_routes_check[];
+extern const size_t http_routes_check_n;
 
 /* ---- answers (response.c) -------------------------------------------------- */
 
