@@ -73,7 +73,7 @@ static enum tok next(struct lex *l, char *c, int *line, int *col, struct err *e)
             adv(l);
         }
         if (l->p >= l->end) {
-            err_set(e, ERR_INVALID, "cedar:%d:%d: unterminated string", *line, *col);
+            err_set(e, ERR_INVALID, "cedar: %d:%d: unterminated string", *line, *col);
             return T_ERROR;
         }
         adv(l);
@@ -106,18 +106,19 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
         }
         if (t == T_PUNCT && strchr("([{", c) != NULL) {
             if (depth == LIMIT_POLICY_NESTING) {
-                return err_set(e, ERR_INVALID, "cedar:%d:%d: nested deeper than %d", line, col,
+                return err_set(e, ERR_INVALID, "cedar: %d:%d: nested deeper than %d", line, col,
                                LIMIT_POLICY_NESTING);
             }
             if (depth == 0 && st == S_START) {
-                return err_set(e, ERR_INVALID, "cedar:%d:%d: expected permit or forbid", line, col);
+                return err_set(e, ERR_INVALID, "cedar: %d:%d: expected permit or forbid", line,
+                               col);
             }
             stack[depth++] = c == '(' ? ')' : c == '[' ? ']' : '}';
             continue;
         }
         if (t == T_PUNCT && strchr(")]}", c) != NULL) {
             if (depth == 0 || stack[depth - 1] != c) {
-                return err_set(e, ERR_INVALID, "cedar:%d:%d: unbalanced '%c'", line, col, c);
+                return err_set(e, ERR_INVALID, "cedar: %d:%d: unbalanced '%c'", line, col, c);
             }
             if (--depth == 0 && st == S_ANN_AFTER) {
                 st = S_START;
@@ -140,12 +141,12 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
                 st = S_BODY;
             } else {
                 return err_set(e, ERR_INVALID,
-                               "cedar:%d:%d: expected permit, forbid or an annotation", line, col);
+                               "cedar: %d:%d: expected permit, forbid or an annotation", line, col);
             }
             break;
         case S_ANN_NAME:
             if (t != T_IDENT) {
-                return err_set(e, ERR_INVALID, "cedar:%d:%d: expected an annotation name", line,
+                return err_set(e, ERR_INVALID, "cedar: %d:%d: expected an annotation name", line,
                                col);
             }
             st = S_ANN_AFTER;
@@ -159,11 +160,11 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
         }
     }
     if (depth > 0) {
-        return err_set(e, ERR_INVALID, "cedar:%d:%d: '%c' expected before the end", line, col,
+        return err_set(e, ERR_INVALID, "cedar: %d:%d: '%c' expected before the end", line, col,
                        stack[depth - 1]);
     }
     if (st != S_START) {
-        return err_set(e, ERR_INVALID, "cedar:%d:%d: the last statement has no ';'", line, col);
+        return err_set(e, ERR_INVALID, "cedar: %d:%d: the last statement has no ';'", line, col);
     }
     if (count == 0) {
         return err_set(e, ERR_INVALID, "cedar: no policy statement (permit or forbid)");
@@ -189,7 +190,7 @@ static int schema_check(const char *s, size_t n, struct err *e)
         j = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je);
         if (!json_is_object(j)) {
             json_decref(j);
-            return err_set(e, ERR_INVALID, "schema:%d:%d: not a JSON schema: %s", je.line,
+            return err_set(e, ERR_INVALID, "schema: %d:%d: not a JSON schema: %s", je.line,
                            je.column, j ? "not an object" : je.text);
         }
         json_decref(j);
@@ -200,10 +201,10 @@ static int schema_check(const char *s, size_t n, struct err *e)
             return err_prefix(e, "schema: ");
         }
         if (t == T_PUNCT && strchr("([{", c) != NULL && ++depth > LIMIT_POLICY_NESTING) {
-            return err_set(e, ERR_INVALID, "schema:%d:%d: nested too deep", line, col);
+            return err_set(e, ERR_INVALID, "schema: %d:%d: nested too deep", line, col);
         }
         if (t == T_PUNCT && strchr(")]}", c) != NULL && --depth < 0) {
-            return err_set(e, ERR_INVALID, "schema:%d:%d: unbalanced '%c'", line, col, c);
+            return err_set(e, ERR_INVALID, "schema: %d:%d: unbalanced '%c'", line, col, c);
         }
     }
     return depth == 0 ? 0 : err_set(e, ERR_INVALID, "schema: unbalanced brackets at the end");
