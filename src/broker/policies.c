@@ -21,6 +21,7 @@
 
 struct lex {
     const char *p, *end;
+    const char *tok; /* the last token's first byte */
     int line, col;
 };
 
@@ -64,6 +65,7 @@ static enum tok next(struct lex *l, char *c, int *line, int *col, struct err *e)
         return T_END;
     }
     *c = *l->p;
+    l->tok = l->p;
     if (*c == '"') {
         adv(l);
         while (l->p < l->end && *l->p != '"') {
@@ -94,7 +96,7 @@ enum st { S_START, S_ANN_NAME, S_ANN_AFTER, S_BODY };
 
 int broker_policy_shape_check(const char *text, size_t len, struct err *e)
 {
-    struct lex l = {text, text + len, 1, 1};
+    struct lex l = {text, text + len, text, 1, 1};
     char stack[LIMIT_POLICY_NESTING], c = 0;
     int depth = 0, line, col, count = 0;
     enum st st = S_START;
@@ -135,9 +137,8 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
         case S_START:
             if (t == T_PUNCT && c == '@') {
                 st = S_ANN_NAME;
-            } else if (t == T_IDENT &&
-                       (strncmp(l.p - 6, "permit", 6) == 0 || strncmp(l.p - 6, "forbid", 6) == 0) &&
-                       l.p - 6 >= text && (l.p - 6 == text || !is_ident(l.p[-7], 0))) {
+            } else if (t == T_IDENT && l.p - l.tok == 6 &&
+                       (memcmp(l.tok, "permit", 6) == 0 || memcmp(l.tok, "forbid", 6) == 0)) {
                 st = S_BODY;
             } else {
                 return err_set(e, ERR_INVALID,
@@ -176,7 +177,7 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
  * terminated strings). */
 static int schema_check(const char *s, size_t n, struct err *e)
 {
-    struct lex l = {s, s + n, 1, 1};
+    struct lex l = {s, s + n, s, 1, 1};
     json_error_t je;
     json_t *j;
     char c = 0;
