@@ -130,11 +130,10 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
         if (depth > 0) {
             continue;
         }
-        switch (st) {
-        case S_ANN_AFTER:
+        if (st == S_ANN_AFTER) {
             st = S_START; /* an annotation without a value */
-            /* fall through */
-        case S_START:
+        }
+        if (st == S_START) {
             if (t == T_PUNCT && c == '@') {
                 st = S_ANN_NAME;
             } else if (t == T_IDENT && l.p - l.tok == 6 &&
@@ -144,20 +143,15 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
                 return err_set(e, ERR_INVALID,
                                "cedar: %d:%d: expected permit, forbid or an annotation", line, col);
             }
-            break;
-        case S_ANN_NAME:
+        } else if (st == S_ANN_NAME) {
             if (t != T_IDENT) {
                 return err_set(e, ERR_INVALID, "cedar: %d:%d: expected an annotation name", line,
                                col);
             }
             st = S_ANN_AFTER;
-            break;
-        case S_BODY:
-            if (t == T_PUNCT && c == ';') {
-                st = S_START;
-                count++;
-            }
-            break;
+        } else if (t == T_PUNCT && c == ';') {
+            st = S_START;
+            count++;
         }
     }
     if (depth > 0) {
