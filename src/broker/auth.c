@@ -122,6 +122,18 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
     if (out->role == ROLE_NONE) {
         return err_set(e, ERR_AUTH, "API key %s has an unknown role", id);
     }
+    if (k.subject != NULL) {
+        /* A key acting for a human dies with the human's offboarding. */
+        struct store_human who;
+        r = b->store->ops->human_get(b->store, k.subject, a, &who, e);
+        if (r == ERR_NOTFOUND || (r == 0 && strcmp(who.status, "active") != 0)) {
+            return err_set(e, ERR_AUTH, "API key %s acts for %s human %s", id,
+                           r ? "a missing" : who.status, k.subject);
+        }
+        if (r != 0) {
+            return r;
+        }
+    }
     out->key_id = k.id;
     out->subject = k.subject;
     return 0;

@@ -102,9 +102,9 @@ static int run_op(struct fx *f, json_t *tc, json_t *body, json_t **out, struct e
     const char *id = json_string_value(json_object_get(tc, "id"));
     const char *id2 = json_string_value(json_object_get(tc, "id2"));
     static const char *const kinds[] = {"human", "team", "agent", "issuer", "tool", "intent"};
-    static const broker_create_fn creates[] = {broker_human_create,  broker_team_create,
-                                               broker_agent_create,  broker_issuer_create,
-                                               broker_tool_create,   broker_intent_create};
+    static const broker_create_fn creates[] = {broker_human_create, broker_team_create,
+                                               broker_agent_create, broker_issuer_create,
+                                               broker_tool_create,  broker_intent_create};
     struct broker_caller cb;
     const struct broker_caller *c =
         caller_for(json_string_value(json_object_get(tc, "caller")), &cb);
@@ -282,6 +282,12 @@ static void apikeys(void **state)
     bad[10] = 'A';
     assert_int_equal(broker_auth_apikey(&f->b, bad, n, &f->a, &c, &e), ERR_AUTH);
     assert_int_equal(broker_auth_apikey(&f->b, "", 0, &f->a, &c, &e), ERR_AUTH);
+    free(key);
+    /* a key acting for an offboarded human no longer authenticates */
+    assert_int_equal(broker_apikey_create(&f->b, "old", ROLE_OWNER, "olga", &f->a, &key, &id, &e),
+                     0);
+    assert_int_equal(broker_auth_apikey(&f->b, key, strlen(key), &f->a, &c, &e), ERR_AUTH);
+    assert_non_null(strstr(e.msg, "offboarded"));
     free(key);
     assert_int_equal(broker_apikey_create(&f->b, "x", ROLE_NONE, NULL, &f->a, &key, &id, &e) == 0,
                      0);
