@@ -109,6 +109,11 @@ int broker_team_create(struct broker *b, const struct broker_caller *c, json_t *
  * subject (its "sub" claim). */
 int broker_agent_create(struct broker *b, const struct broker_caller *c, json_t *in,
                         struct arena *a, json_t **out, struct err *e) MUST_CHECK;
+/* Changes some of an agent's "owner", "team", "purpose", "environment",
+ * "risk_tier" (reassigning an orphan to an active owner, say).  The new owner
+ * must be active; an offboarded agent cannot change (ERR_CONFLICT). */
+int broker_agent_update(struct broker *b, const struct broker_caller *c, const char *id, json_t *in,
+                        struct arena *a, json_t **out, struct err *e) MUST_CHECK;
 /* {"id", "kind": "spiffe"|"oidc", "for": "agents"|"humans", "trust_domain" (spiffe)
  * or "issuer" (oidc URL), exactly one of "jwks" (object), "jwks_file",
  * "jwks_url", "audiences": [...], "algs"?: [...] (default ["ES256"])}. */

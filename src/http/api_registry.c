@@ -147,6 +147,11 @@ static void intents_patch(struct http_req *rq)
     on_object(rq, broker_intent_update, MHD_HTTP_OK, 0);
 }
 
+static void agents_patch(struct http_req *rq)
+{
+    on_object(rq, broker_agent_update, MHD_HTTP_OK, 0);
+}
+
 static void agents_status(struct http_req *rq)
 {
     on_object(rq, broker_agent_set_status, MHD_HTTP_OK, 0);
@@ -261,6 +266,7 @@ const struct http_route http_routes_registry[] = {
     {"DELETE", "/v1/agents/{id*}/entitlements/{intent}", entitlements_remove,
      ADMIN | ROLE_SECURITY | ROLE_OWNER},
     {"GET", "/v1/agents/{id*}", agents_get, READERS},
+    {"PATCH", "/v1/agents/{id*}", agents_patch, ADMIN},
     {"DELETE", "/v1/agents/{id*}", agents_delete, ADMIN | ROLE_OWNER},
     {"POST", "/v1/trust-issuers", issuers_create, ADMIN},
     {"GET", "/v1/trust-issuers", issuers_list, READERS},

@@ -128,6 +128,9 @@ static int run_op(struct fx *f, json_t *tc, json_t *body, json_t **out, struct e
     if (strcmp(op, "update") == 0) {
         return broker_intent_update(&f->b, c, id, body, &f->a, out, e);
     }
+    if (strcmp(op, "agent_update") == 0) {
+        return broker_agent_update(&f->b, c, id, body, &f->a, out, e);
+    }
     if (strcmp(op, "status") == 0) {
         return broker_agent_set_status(&f->b, c, id, body, &f->a, out, e);
     }
