@@ -59,7 +59,8 @@ static void router(void **state)
         {"POST", "/v1/things/status", -1, 405, NULL, NULL},
         {"DELETE", "/v1/things/x/ents/", -1, 405, NULL, NULL},
         {"PUT", "/v1/thingsx/a/status", -1, 404, NULL, NULL},
-        {"DELETE", "/v1/things/x/ents/a/b", 6, 0, "x/ents/a", "b"},
+        {"DELETE", "/v1/things/x/ents/a/b", -1, 405, NULL, NULL},
+        {"DELETE", "/v1/things/x/ents/ents/b", 6, 0, "x/ents", "b"},
     };
     size_t i;
 
