@@ -83,9 +83,9 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
 
 /* Creates a key with a role; *key_out (malloc'd, wipe and free it) is the
  * full key, shown once.  *id_out is allocated in a. */
-int broker_apikey_create(struct broker *b, const char *name, enum broker_role role,
-                         const char *subject, struct arena *a, char **key_out, const char **id_out,
-                         struct err *e) MUST_CHECK;
+int broker_apikey_create(struct broker *b, const struct broker_caller *c, const char *name,
+                         enum broker_role role, const char *subject, struct arena *a,
+                         char **key_out, const char **id_out, struct err *e) MUST_CHECK;
 
 /* ---- registry ------------------------------------------------------------- */
 
@@ -238,6 +238,12 @@ struct broker_audit_event {
  * record commit or vanish together.  *seq (may be NULL) gets its number. */
 int broker_audit(struct store *s, const struct broker_caller *c,
                  const struct broker_audit_event *ev, int64_t *seq, struct err *e) MUST_CHECK;
+
+/* Records a request the edge refused after authentication (a role that may
+ * not use the endpoint): event "request.refused", decision "deny", the
+ * method and path in detail.  Its own transaction. */
+int broker_audit_refusal(struct broker *b, const struct broker_caller *c, const char *method,
+                         const char *path, const char *reason, struct err *e) MUST_CHECK;
 
 /* {"items":[records...],"next":seq|null}: records after seq `after`. */
 int broker_audit_list(struct broker *b, int64_t after, size_t limit, struct arena *a, json_t **out,

@@ -230,7 +230,8 @@ static void apikey_create(struct http_req *rq)
         err_set(&e, ERR_INVALID, "subject: an owner key names the human it acts for");
         goto out;
     }
-    if (broker_apikey_create(rq->broker, name, ro, subject, &rq->arena, &key, &key_id, &e) == 0) {
+    if (broker_apikey_create(rq->broker, &rq->caller, name, ro, subject, &rq->arena, &key, &key_id,
+                             &e) == 0) {
         http_reply_json(rq, MHD_HTTP_CREATED,
                         json_pack("{s:s, s:s, s:s, s:s}", "id", key_id, "name", name, "role", role,
                                   "key", key));

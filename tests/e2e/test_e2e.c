@@ -544,6 +544,16 @@ static void audit_of_a_change(void **state)
     /* the pep and owner roles read no trail */
     http(c, "GET", "/v1/audit", make_key("pep"), NULL, 0, r);
     assert_int_equal(r->status, 403);
+    /* ... and that refusal is on the trail, after the change */
+    snprintf(path, sizeof(path), "/v1/audit?after=%zu", n + 1);
+    http(c, "GET", path, srv.admin, NULL, 0, r);
+    j = body_json(r);
+    last = json_array_get(json_object_get(j, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(last, "event")), "request.refused");
+    assert_string_equal(json_string_value(json_object_get(last, "decision")), "deny");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(last, "detail"), "path")),
+                        "/v1/audit");
+    json_decref(j);
     free(r);
     curl_easy_cleanup(c);
 }

@@ -294,9 +294,11 @@ static void apikeys(void **state)
     char *key = NULL, bad[128];
     const char *id;
     size_t n;
+    int64_t before = audit_count(f);
 
     assert_int_equal(
-        broker_apikey_create(&f->b, "ops", ROLE_AUDITOR, "alice", &f->a, &key, &id, &e), 0);
+        broker_apikey_create(&f->b, NULL, "ops", ROLE_AUDITOR, "alice", &f->a, &key, &id, &e), 0);
+    assert_int_equal(audit_count(f), before + 1); /* audited, once */
     n = strlen(key);
     assert_int_equal(broker_auth_apikey(&f->b, key, n, &f->a, &c, &e), 0);
     assert_int_equal(c.role, ROLE_AUDITOR);
@@ -321,13 +323,19 @@ static void apikeys(void **state)
     assert_int_equal(broker_auth_apikey(&f->b, "", 0, &f->a, &c, &e), ERR_AUTH);
     free(key);
     /* a key acting for an offboarded human no longer authenticates */
-    assert_int_equal(broker_apikey_create(&f->b, "old", ROLE_OWNER, "olga", &f->a, &key, &id, &e),
-                     0);
+    assert_int_equal(
+        broker_apikey_create(&f->b, NULL, "old", ROLE_OWNER, "olga", &f->a, &key, &id, &e), 0);
     assert_int_equal(broker_auth_apikey(&f->b, key, strlen(key), &f->a, &c, &e), ERR_AUTH);
     assert_non_null(strstr(e.msg, "offboarded"));
     free(key);
-    assert_int_equal(broker_apikey_create(&f->b, "x", ROLE_NONE, NULL, &f->a, &key, &id, &e) == 0,
-                     0);
+    assert_int_equal(
+        broker_apikey_create(&f->b, NULL, "x", ROLE_NONE, NULL, &f->a, &key, &id, &e) == 0, 0);
+    /* an owner key for a missing human: refused, nothing stored or audited */
+    before = audit_count(f);
+    assert_int_equal(
+        broker_apikey_create(&f->b, NULL, "y", ROLE_OWNER, "ghost", &f->a, &key, &id, &e),
+        ERR_CONFLICT);
+    assert_int_equal(audit_count(f), before);
     free(key);
 }
 
