@@ -43,8 +43,9 @@ const char *broker_role_name(enum broker_role r);
  * snapshot; set jwks_check to parse with jose. */
 struct broker_hooks {
     void *ctx;
-    /* Compiles (and validates against the schema) a policy version; an error
-     * refuses the version with e's message (ERR_INVALID). */
+    /* Compiles (and validates against the schema) a policy version (0: a
+     * candidate about to be stored; N: version N about to be activated); an
+     * error refuses it with e's message (ERR_INVALID). */
     int (*policy_compile)(void *ctx, int64_t version, const char *cedar, const char *schema,
                           struct err *e);
     /* Called after a version became active, outside the transaction: swap
