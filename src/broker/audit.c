@@ -82,6 +82,24 @@ out:
     return rc;
 }
 
+int broker_audit_refusal(struct broker *b, const struct broker_caller *c, const char *method,
+                         const char *path, const char *reason, struct err *e)
+{
+    struct broker_audit_event ev;
+    int r;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.event = "request.refused";
+    ev.decision = "deny";
+    ev.reasons = json_pack("[s]", reason);
+    ev.detail = json_pack("{s:s, s:s}", "method", method, "path", path);
+    r = ev.reasons && ev.detail ? broker_audit(b->store, c, &ev, NULL, e)
+                                : err_set(e, ERR_NOMEM, "out of memory");
+    json_decref(ev.reasons);
+    json_decref(ev.detail);
+    return r;
+}
+
 static json_t *audit_json(const struct store_audit *r)
 {
     json_t *j = json_pack(

@@ -43,8 +43,9 @@ const char *broker_role_name(enum broker_role r);
  * snapshot; set jwks_check to parse with jose. */
 struct broker_hooks {
     void *ctx;
-    /* Compiles (and validates against the schema) a policy version; an error
-     * refuses the version with e's message (ERR_INVALID). */
+    /* Compiles (and validates against the schema) a policy version (0: a
+     * candidate about to be stored; N: version N about to be activated); an
+     * error refuses it with e's message (ERR_INVALID). */
     int (*policy_compile)(void *ctx, int64_t version, const char *cedar, const char *schema,
                           struct err *e);
     /* Called after a version became active, outside the transaction: swap
@@ -88,9 +89,9 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
 
 /* Creates a key with a role; *key_out (malloc'd, wipe and free it) is the
  * full key, shown once.  *id_out is allocated in a. */
-int broker_apikey_create(struct broker *b, const char *name, enum broker_role role,
-                         const char *subject, struct arena *a, char **key_out, const char **id_out,
-                         struct err *e) MUST_CHECK;
+int broker_apikey_create(struct broker *b, const struct broker_caller *c, const char *name,
+                         enum broker_role role, const char *subject, struct arena *a,
+                         char **key_out, const char **id_out, struct err *e) MUST_CHECK;
 
 /* ---- registry ------------------------------------------------------------- */
 
@@ -113,6 +114,11 @@ int broker_team_create(struct broker *b, const struct broker_caller *c, json_t *
  * be the issuer's and the subject is the agent id; an oidc issuer needs the
  * subject (its "sub" claim). */
 int broker_agent_create(struct broker *b, const struct broker_caller *c, json_t *in,
+                        struct arena *a, json_t **out, struct err *e) MUST_CHECK;
+/* Changes some of an agent's "owner", "team", "purpose", "environment",
+ * "risk_tier" (reassigning an orphan to an active owner, say).  The new owner
+ * must be active; an offboarded agent cannot change (ERR_CONFLICT). */
+int broker_agent_update(struct broker *b, const struct broker_caller *c, const char *id, json_t *in,
                         struct arena *a, json_t **out, struct err *e) MUST_CHECK;
 /* {"id", "kind": "spiffe"|"oidc", "for": "agents"|"humans", "trust_domain" (spiffe)
  * or "issuer" (oidc URL), exactly one of "jwks" (object), "jwks_file",
@@ -238,6 +244,12 @@ struct broker_audit_event {
  * record commit or vanish together.  *seq (may be NULL) gets its number. */
 int broker_audit(struct store *s, const struct broker_caller *c,
                  const struct broker_audit_event *ev, int64_t *seq, struct err *e) MUST_CHECK;
+
+/* Records a request the edge refused after authentication (a role that may
+ * not use the endpoint): event "request.refused", decision "deny", the
+ * method and path in detail.  Its own transaction. */
+int broker_audit_refusal(struct broker *b, const struct broker_caller *c, const char *method,
+                         const char *path, const char *reason, struct err *e) MUST_CHECK;
 
 /* {"items":[records...],"next":seq|null}: records after seq `after`. */
 int broker_audit_list(struct broker *b, int64_t after, size_t limit, struct arena *a, json_t **out,

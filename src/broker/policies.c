@@ -21,6 +21,7 @@
 
 struct lex {
     const char *p, *end;
+    const char *tok; /* the last token's first byte */
     int line, col;
 };
 
@@ -64,6 +65,7 @@ static enum tok next(struct lex *l, char *c, int *line, int *col, struct err *e)
         return T_END;
     }
     *c = *l->p;
+    l->tok = l->p;
     if (*c == '"') {
         adv(l);
         while (l->p < l->end && *l->p != '"') {
@@ -73,7 +75,7 @@ static enum tok next(struct lex *l, char *c, int *line, int *col, struct err *e)
             adv(l);
         }
         if (l->p >= l->end) {
-            err_set(e, ERR_INVALID, "cedar:%d:%d: unterminated string", *line, *col);
+            err_set(e, ERR_INVALID, "cedar: %d:%d: unterminated string", *line, *col);
             return T_ERROR;
         }
         adv(l);
@@ -94,7 +96,7 @@ enum st { S_START, S_ANN_NAME, S_ANN_AFTER, S_BODY };
 
 int broker_policy_shape_check(const char *text, size_t len, struct err *e)
 {
-    struct lex l = {text, text + len, 1, 1};
+    struct lex l = {text, text + len, text, 1, 1};
     char stack[LIMIT_POLICY_NESTING], c = 0;
     int depth = 0, line, col, count = 0;
     enum st st = S_START;
@@ -106,18 +108,19 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
         }
         if (t == T_PUNCT && strchr("([{", c) != NULL) {
             if (depth == LIMIT_POLICY_NESTING) {
-                return err_set(e, ERR_INVALID, "cedar:%d:%d: nested deeper than %d", line, col,
+                return err_set(e, ERR_INVALID, "cedar: %d:%d: nested deeper than %d", line, col,
                                LIMIT_POLICY_NESTING);
             }
             if (depth == 0 && st == S_START) {
-                return err_set(e, ERR_INVALID, "cedar:%d:%d: expected permit or forbid", line, col);
+                return err_set(e, ERR_INVALID, "cedar: %d:%d: expected permit or forbid", line,
+                               col);
             }
             stack[depth++] = c == '(' ? ')' : c == '[' ? ']' : '}';
             continue;
         }
         if (t == T_PUNCT && strchr(")]}", c) != NULL) {
             if (depth == 0 || stack[depth - 1] != c) {
-                return err_set(e, ERR_INVALID, "cedar:%d:%d: unbalanced '%c'", line, col, c);
+                return err_set(e, ERR_INVALID, "cedar: %d:%d: unbalanced '%c'", line, col, c);
             }
             if (--depth == 0 && st == S_ANN_AFTER) {
                 st = S_START;
@@ -127,43 +130,36 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
         if (depth > 0) {
             continue;
         }
-        switch (st) {
-        case S_ANN_AFTER:
+        if (st == S_ANN_AFTER) {
             st = S_START; /* an annotation without a value */
-            /* fall through */
-        case S_START:
+        }
+        if (st == S_START) {
             if (t == T_PUNCT && c == '@') {
                 st = S_ANN_NAME;
-            } else if (t == T_IDENT &&
-                       (strncmp(l.p - 6, "permit", 6) == 0 || strncmp(l.p - 6, "forbid", 6) == 0) &&
-                       l.p - 6 >= text && (l.p - 6 == text || !is_ident(l.p[-7], 0))) {
+            } else if (t == T_IDENT && l.p - l.tok == 6 &&
+                       (memcmp(l.tok, "permit", 6) == 0 || memcmp(l.tok, "forbid", 6) == 0)) {
                 st = S_BODY;
             } else {
                 return err_set(e, ERR_INVALID,
-                               "cedar:%d:%d: expected permit, forbid or an annotation", line, col);
+                               "cedar: %d:%d: expected permit, forbid or an annotation", line, col);
             }
-            break;
-        case S_ANN_NAME:
+        } else if (st == S_ANN_NAME) {
             if (t != T_IDENT) {
-                return err_set(e, ERR_INVALID, "cedar:%d:%d: expected an annotation name", line,
+                return err_set(e, ERR_INVALID, "cedar: %d:%d: expected an annotation name", line,
                                col);
             }
             st = S_ANN_AFTER;
-            break;
-        case S_BODY:
-            if (t == T_PUNCT && c == ';') {
-                st = S_START;
-                count++;
-            }
-            break;
+        } else if (t == T_PUNCT && c == ';') {
+            st = S_START;
+            count++;
         }
     }
     if (depth > 0) {
-        return err_set(e, ERR_INVALID, "cedar:%d:%d: '%c' expected before the end", line, col,
+        return err_set(e, ERR_INVALID, "cedar: %d:%d: '%c' expected before the end", line, col,
                        stack[depth - 1]);
     }
     if (st != S_START) {
-        return err_set(e, ERR_INVALID, "cedar:%d:%d: the last statement has no ';'", line, col);
+        return err_set(e, ERR_INVALID, "cedar: %d:%d: the last statement has no ';'", line, col);
     }
     if (count == 0) {
         return err_set(e, ERR_INVALID, "cedar: no policy statement (permit or forbid)");
@@ -175,7 +171,7 @@ int broker_policy_shape_check(const char *text, size_t len, struct err *e)
  * terminated strings). */
 static int schema_check(const char *s, size_t n, struct err *e)
 {
-    struct lex l = {s, s + n, 1, 1};
+    struct lex l = {s, s + n, s, 1, 1};
     json_error_t je;
     json_t *j;
     char c = 0;
@@ -189,7 +185,7 @@ static int schema_check(const char *s, size_t n, struct err *e)
         j = json_loadb(s, n, JSON_REJECT_DUPLICATES, &je);
         if (!json_is_object(j)) {
             json_decref(j);
-            return err_set(e, ERR_INVALID, "schema:%d:%d: not a JSON schema: %s", je.line,
+            return err_set(e, ERR_INVALID, "schema: %d:%d: not a JSON schema: %s", je.line,
                            je.column, j ? "not an object" : je.text);
         }
         json_decref(j);
@@ -200,10 +196,10 @@ static int schema_check(const char *s, size_t n, struct err *e)
             return err_prefix(e, "schema: ");
         }
         if (t == T_PUNCT && strchr("([{", c) != NULL && ++depth > LIMIT_POLICY_NESTING) {
-            return err_set(e, ERR_INVALID, "schema:%d:%d: nested too deep", line, col);
+            return err_set(e, ERR_INVALID, "schema: %d:%d: nested too deep", line, col);
         }
         if (t == T_PUNCT && strchr(")]}", c) != NULL && --depth < 0) {
-            return err_set(e, ERR_INVALID, "schema:%d:%d: unbalanced '%c'", line, col, c);
+            return err_set(e, ERR_INVALID, "schema: %d:%d: unbalanced '%c'", line, col, c);
         }
     }
     return depth == 0 ? 0 : err_set(e, ERR_INVALID, "schema: unbalanced brackets at the end");

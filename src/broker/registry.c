@@ -308,6 +308,96 @@ int broker_agent_create(struct broker *b, const struct broker_caller *c, json_t 
     return r ? r : broker_json_out(broker_agent_json(&ag), out, e);
 }
 
+/* ---- agent updates (reassignment) ------------------------------------------- */
+
+static const struct broker_field agent_update_fields[] = {
+    {"owner", JSON_STRING, 0, LIMIT_ID_LEN},     {"team", JSON_STRING, 0, LIMIT_ID_LEN},
+    {"purpose", JSON_STRING, 0, LIMIT_TEXT_LEN}, {"environment", JSON_STRING, 0, LIMIT_ID_LEN},
+    {"risk_tier", JSON_INTEGER, 0, 0},
+};
+
+struct agent_update_ctx {
+    const char *id;
+    json_t *in;
+    struct store_agent ag;
+};
+
+static int agent_update_apply(struct store *s, struct broker_change *ch, struct err *e)
+{
+    struct agent_update_ctx *x = ch->ctx;
+    struct store_agent *ag = &x->ag;
+    struct store_human owner;
+    struct store_team team;
+    int r = broker_agent_visible(s, ch->c, x->id, ch->a, ag, e);
+
+    if (r != 0) {
+        return r;
+    }
+    if (strcmp(ag->status, "offboarded") == 0) {
+        return err_set(e, ERR_CONFLICT, "agent \"%s\" is offboarded", ag->id);
+    }
+    ag->owner = broker_str(x->in, "owner", ag->owner);
+    ag->team = broker_str(x->in, "team", ag->team);
+    ag->purpose = broker_str(x->in, "purpose", ag->purpose);
+    ag->environment = broker_str(x->in, "environment", ag->environment);
+    r = broker_int(x->in, "risk_tier", ag->risk_tier, 0, RISK_TIER_MAX, &ag->risk_tier, e);
+    r = r ? r : broker_id_check("owner", ag->owner, e);
+    r = r ? r : broker_id_check("environment", ag->environment, e);
+    r = r || ag->team == NULL ? r : broker_id_check("team", ag->team, e);
+    if (r == 0 && ag->purpose[0] == '\0') {
+        r = err_set(e, ERR_INVALID, "purpose: must not be empty");
+    }
+    if (r != 0) {
+        return r;
+    }
+    r = s->ops->human_get(s, ag->owner, ch->a, &owner, e);
+    if (r == ERR_NOTFOUND) {
+        return err_set(e, ERR_NOTFOUND, "owner: no human \"%s\"", ag->owner);
+    }
+    if (r == 0 && strcmp(owner.status, "active") != 0) {
+        return err_set(e, ERR_INVALID, "owner: human \"%s\" is %s, not active", owner.id,
+                       owner.status);
+    }
+    if (r == 0 && ag->team != NULL) {
+        r = s->ops->team_get(s, ag->team, ch->a, &team, e);
+        if (r == ERR_NOTFOUND) {
+            return err_set(e, ERR_NOTFOUND, "team: no team \"%s\"", ag->team);
+        }
+    }
+    r = r ? r : s->ops->agent_update(s, ag, e);
+    ch->ev.human = ag->owner;
+    ch->ev.detail = json_deep_copy(x->in);
+    return r;
+}
+
+int broker_agent_update(struct broker *b, const struct broker_caller *c, const char *id, json_t *in,
+                        struct arena *a, json_t **out, struct err *e)
+{
+    struct agent_update_ctx x;
+    struct broker_change ch = {c, a, &x, agent_update_apply, {.event = "agent.update"}};
+    int r;
+
+    *out = NULL;
+    memset(&x, 0, sizeof(x));
+    r = broker_fields_check(in, agent_update_fields, BROKER_NFIELDS(agent_update_fields), e);
+    if (r != 0) {
+        return r;
+    }
+    if (json_object_size(in) == 0) {
+        return err_set(e, ERR_INVALID, "body: name at least one field to change");
+    }
+    if (c != NULL && c->role != ROLE_ADMIN) {
+        return err_set(e, ERR_FORBIDDEN, "only admin reassigns or changes an agent");
+    }
+    x.id = id;
+    x.in = in;
+    ch.ev.agent = id;
+    ch.ev.resource = arena_printf(a, "agent:%s", id);
+    r = broker_change_run(b, &ch, e);
+    json_decref(ch.ev.detail);
+    return r ? r : broker_json_out(broker_agent_json(&x.ag), out, e);
+}
+
 /* ---- generic reads ------------------------------------------------------------ */
 
 int broker_get(struct broker *b, const struct broker_caller *c, enum broker_kind k, const char *id,

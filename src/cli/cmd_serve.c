@@ -322,7 +322,7 @@ int cmd_init(int argc, char **argv)
         r = CLI_OK;
         goto out;
     }
-    if (broker_apikey_create(&b, "initial admin", ROLE_ADMIN, NULL, &a, &key, &id, &e) != 0) {
+    if (broker_apikey_create(&b, NULL, "initial admin", ROLE_ADMIN, NULL, &a, &key, &id, &e) != 0) {
         fprintf(stderr, "mandate init: %s\n", e.msg);
         r = CLI_NO;
         goto out;

@@ -147,6 +147,11 @@ static void intents_patch(struct http_req *rq)
     on_object(rq, broker_intent_update, MHD_HTTP_OK, 0);
 }
 
+static void agents_patch(struct http_req *rq)
+{
+    on_object(rq, broker_agent_update, MHD_HTTP_OK, 0);
+}
+
 static void agents_status(struct http_req *rq)
 {
     on_object(rq, broker_agent_set_status, MHD_HTTP_OK, 0);
@@ -225,7 +230,8 @@ static void apikey_create(struct http_req *rq)
         err_set(&e, ERR_INVALID, "subject: an owner key names the human it acts for");
         goto out;
     }
-    if (broker_apikey_create(rq->broker, name, ro, subject, &rq->arena, &key, &key_id, &e) == 0) {
+    if (broker_apikey_create(rq->broker, &rq->caller, name, ro, subject, &rq->arena, &key, &key_id,
+                             &e) == 0) {
         http_reply_json(rq, MHD_HTTP_CREATED,
                         json_pack("{s:s, s:s, s:s, s:s}", "id", key_id, "name", name, "role", role,
                                   "key", key));
@@ -261,6 +267,7 @@ const struct http_route http_routes_registry[] = {
     {"DELETE", "/v1/agents/{id*}/entitlements/{intent}", entitlements_remove,
      ADMIN | ROLE_SECURITY | ROLE_OWNER},
     {"GET", "/v1/agents/{id*}", agents_get, READERS},
+    {"PATCH", "/v1/agents/{id*}", agents_patch, ADMIN},
     {"DELETE", "/v1/agents/{id*}", agents_delete, ADMIN | ROLE_OWNER},
     {"POST", "/v1/trust-issuers", issuers_create, ADMIN},
     {"GET", "/v1/trust-issuers", issuers_list, READERS},

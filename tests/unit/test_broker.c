@@ -1,4 +1,6 @@
-/* test_broker.c: registry validation (cases in data/registry_cases.json) and
+/* test_broker.c: the registry, declaratively (data/registry_cases.json,
+ * data/access_cases.json: one test per case, each change checked for its audit
+ * record and each refusal for leaving none), and
  * API key authentication. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -102,9 +104,9 @@ static int run_op(struct fx *f, json_t *tc, json_t *body, json_t **out, struct e
     const char *id = json_string_value(json_object_get(tc, "id"));
     const char *id2 = json_string_value(json_object_get(tc, "id2"));
     static const char *const kinds[] = {"human", "team", "agent", "issuer", "tool", "intent"};
-    static const broker_create_fn creates[] = {broker_human_create,  broker_team_create,
-                                               broker_agent_create,  broker_issuer_create,
-                                               broker_tool_create,   broker_intent_create};
+    static const broker_create_fn creates[] = {broker_human_create, broker_team_create,
+                                               broker_agent_create, broker_issuer_create,
+                                               broker_tool_create,  broker_intent_create};
     struct broker_caller cb;
     const struct broker_caller *c =
         caller_for(json_string_value(json_object_get(tc, "caller")), &cb);
@@ -127,6 +129,9 @@ static int run_op(struct fx *f, json_t *tc, json_t *body, json_t **out, struct e
     }
     if (strcmp(op, "update") == 0) {
         return broker_intent_update(&f->b, c, id, body, &f->a, out, e);
+    }
+    if (strcmp(op, "agent_update") == 0) {
+        return broker_agent_update(&f->b, c, id, body, &f->a, out, e);
     }
     if (strcmp(op, "status") == 0) {
         return broker_agent_set_status(&f->b, c, id, body, &f->a, out, e);
@@ -177,76 +182,108 @@ static void expect_members(const char *name, json_t *want, json_t *got)
     }
 }
 
-static void run_cases(struct fx *f, const char *file)
+static void run_case(struct fx *f, json_t *c)
 {
-    json_error_t je;
-    json_t *cases = json_load_file(data_path(file), JSON_REJECT_DUPLICATES, &je), *c;
-    size_t i;
+    const char *name = json_string_value(json_object_get(c, "name"));
+    const char *op = json_string_value(json_object_get(c, "op"));
+    json_t *body = json_deep_copy(json_object_get(c, "body")), *want = json_object_get(c, "code");
+    const char *field = json_string_value(json_object_get(c, "field"));
+    json_t *out = NULL, *id = json_object_get(body, "id");
+    int reads = op && (strstr(op, "get") || strstr(op, "list"));
+    int64_t before = audit_count(f), after;
     char longid[130];
+    struct err e;
+    int r;
 
     memset(longid, 'x', 129);
     longid[129] = '\0';
-    if (cases == NULL) {
-        fail_msg("%s:%d: %s", file, je.line, je.text);
+    if (id && json_is_string(id) && strcmp(json_string_value(id), "LONG129") == 0) {
+        json_object_set_new(body, "id", json_string(longid));
     }
+    err_clear(&e);
+    r = run_op(f, c, body, &out, &e);
+    after = audit_count(f);
+    if (json_is_integer(want)) {
+        if (r != 0) {
+            fail_msg("%s: expected success, got %s: %s", name, err_name(r), e.msg);
+        }
+        if (!reads && after <= before) {
+            fail_msg("%s: a change without an audit record", name);
+        }
+        expect_members(name, json_object_get(c, "expect"), out);
+    } else {
+        if (strcmp(err_name(r), json_string_value(want)) != 0) {
+            fail_msg("%s: expected %s, got %s: %s", name, json_string_value(want), err_name(r),
+                     e.msg);
+        }
+        assert_null(out);
+        if (after != before) {
+            fail_msg("%s: a refused change left %lld audit records", name,
+                     (long long)(after - before));
+        }
+        if (field != NULL && strncmp(e.msg, field, strlen(field)) != 0) {
+            fail_msg("%s: message should start with field %s: %s", name, field, e.msg);
+        }
+    }
+    if (reads && after != before) {
+        fail_msg("%s: a read wrote the audit trail", name);
+    }
+    json_decref(out);
+    json_decref(body);
+}
+
+/* The data files run as one cmocka test per case, in file order, against
+ * one fixture per file (later cases see earlier ones' effects). */
+static struct fx *group_fx;
+
+static int group_setup(void **state)
+{
+    void *f = NULL;
+    int r = setup(&f);
+
+    group_fx = f;
+    *state = NULL; /* each test's state is its case */
+    return r;
+}
+
+static int group_teardown(void **state)
+{
+    void *f = group_fx;
+
+    (void)state;
+    group_fx = NULL;
+    return teardown(&f);
+}
+
+static void data_case(void **state)
+{
+    run_case(group_fx, *state);
+}
+
+static int run_file(const char *group, const char *file)
+{
+    json_error_t je;
+    json_t *cases = json_load_file(data_path(file), JSON_REJECT_DUPLICATES, &je), *c;
+    struct CMUnitTest *tests;
+    size_t i, n;
+    int r;
+
+    if (!json_is_array(cases)) {
+        fprintf(stderr, "%s:%d: %s\n", file, je.line, je.text);
+        return 1;
+    }
+    n = json_array_size(cases);
+    tests = calloc(n, sizeof(*tests));
     json_array_foreach(cases, i, c)
     {
-        const char *name = json_string_value(json_object_get(c, "name"));
-        const char *op = json_string_value(json_object_get(c, "op"));
-        json_t *body = json_deep_copy(json_object_get(c, "body")),
-               *want = json_object_get(c, "code");
-        const char *field = json_string_value(json_object_get(c, "field"));
-        json_t *out = NULL, *id = json_object_get(body, "id");
-        int reads = op && (strstr(op, "get") || strstr(op, "list"));
-        int64_t before = audit_count(f), after;
-        struct err e;
-        int r;
-
-        if (id && json_is_string(id) && strcmp(json_string_value(id), "LONG129") == 0) {
-            json_object_set_new(body, "id", json_string(longid));
-        }
-        err_clear(&e);
-        r = run_op(f, c, body, &out, &e);
-        after = audit_count(f);
-        if (json_is_integer(want)) {
-            if (r != 0) {
-                fail_msg("%s: expected success, got %s: %s", name, err_name(r), e.msg);
-            }
-            if (!reads && after <= before) {
-                fail_msg("%s: a change without an audit record", name);
-            }
-            expect_members(name, json_object_get(c, "expect"), out);
-        } else {
-            if (strcmp(err_name(r), json_string_value(want)) != 0) {
-                fail_msg("%s: expected %s, got %s: %s", name, json_string_value(want), err_name(r),
-                         e.msg);
-            }
-            assert_null(out);
-            if (after != before) {
-                fail_msg("%s: a refused change left %lld audit records", name,
-                         (long long)(after - before));
-            }
-            if (field != NULL && strncmp(e.msg, field, strlen(field)) != 0) {
-                fail_msg("%s: message should start with field %s: %s", name, field, e.msg);
-            }
-        }
-        if (reads && after != before) {
-            fail_msg("%s: a read wrote the audit trail", name);
-        }
-        json_decref(out);
-        json_decref(body);
+        tests[i].name = json_string_value(json_object_get(c, "name"));
+        tests[i].test_func = data_case;
+        tests[i].initial_state = c;
     }
+    r = _cmocka_run_group_tests(group, tests, n, group_setup, group_teardown);
+    free(tests);
     json_decref(cases);
-}
-
-static void registry_cases(void **state)
-{
-    run_cases(*state, "registry_cases.json");
-}
-
-static void access_cases(void **state)
-{
-    run_cases(*state, "access_cases.json");
+    return r;
 }
 
 static void apikeys(void **state)
@@ -257,9 +294,11 @@ static void apikeys(void **state)
     char *key = NULL, bad[128];
     const char *id;
     size_t n;
+    int64_t before = audit_count(f);
 
     assert_int_equal(
-        broker_apikey_create(&f->b, "ops", ROLE_AUDITOR, "alice", &f->a, &key, &id, &e), 0);
+        broker_apikey_create(&f->b, NULL, "ops", ROLE_AUDITOR, "alice", &f->a, &key, &id, &e), 0);
+    assert_int_equal(audit_count(f), before + 1); /* audited, once */
     n = strlen(key);
     assert_int_equal(broker_auth_apikey(&f->b, key, n, &f->a, &c, &e), 0);
     assert_int_equal(c.role, ROLE_AUDITOR);
@@ -283,8 +322,20 @@ static void apikeys(void **state)
     assert_int_equal(broker_auth_apikey(&f->b, bad, n, &f->a, &c, &e), ERR_AUTH);
     assert_int_equal(broker_auth_apikey(&f->b, "", 0, &f->a, &c, &e), ERR_AUTH);
     free(key);
-    assert_int_equal(broker_apikey_create(&f->b, "x", ROLE_NONE, NULL, &f->a, &key, &id, &e) == 0,
-                     0);
+    /* a key acting for an offboarded human no longer authenticates */
+    assert_int_equal(
+        broker_apikey_create(&f->b, NULL, "old", ROLE_OWNER, "olga", &f->a, &key, &id, &e), 0);
+    assert_int_equal(broker_auth_apikey(&f->b, key, strlen(key), &f->a, &c, &e), ERR_AUTH);
+    assert_non_null(strstr(e.msg, "offboarded"));
+    free(key);
+    assert_int_equal(
+        broker_apikey_create(&f->b, NULL, "x", ROLE_NONE, NULL, &f->a, &key, &id, &e) == 0, 0);
+    /* an owner key for a missing human: refused, nothing stored or audited */
+    before = audit_count(f);
+    assert_int_equal(
+        broker_apikey_create(&f->b, NULL, "y", ROLE_OWNER, "ghost", &f->a, &key, &id, &e),
+        ERR_CONFLICT);
+    assert_int_equal(audit_count(f), before);
     free(key);
 }
 
@@ -319,11 +370,13 @@ static void list_pages(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(registry_cases, setup, teardown),
-        cmocka_unit_test_setup_teardown(access_cases, setup, teardown),
         cmocka_unit_test_setup_teardown(apikeys, setup, teardown),
         cmocka_unit_test(roles),
         cmocka_unit_test_setup_teardown(list_pages, setup, teardown),
     };
-    return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
+    int r = cmocka_run_group_tests_name("broker", tests, NULL, NULL);
+
+    r += run_file("registry_cases", "registry_cases.json");
+    r += run_file("access_cases", "access_cases.json");
+    return r;
 }
