@@ -127,6 +127,8 @@ struct broker_policy_snapshot {
     struct cedar_policyset *policies; /* NULL when version 0 */
     struct cedar_schema *schema;      /* NULL when version 0 */
     struct cedar_entities *entities;  /* resident registry entities, finished */
+    char *text;                       /* the policy and schema text: the parsed */
+    char *schema_text;                /* forms point into them */
     int64_t built_ms;
     atomic_long refs;
 };

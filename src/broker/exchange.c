@@ -463,6 +463,29 @@ static int grant_strings(struct xch *x, json_t *req, json_t *allowed, const char
     return 0;
 }
 
+/* The downstream systems the granted tools reach (the default grant: a task
+ * naming fewer tools reaches fewer systems). */
+static int tools_downstream(struct xch *x, json_t *tools, json_t **out)
+{
+    struct err e;
+    size_t i;
+
+    *out = json_array();
+    for (i = 0; *out != NULL && i < json_array_size(tools); i++) {
+        const char *n = json_string_value(json_object_get(json_array_get(tools, i), "name"));
+        struct store_tool t;
+        err_clear(&e);
+        if (x->b->store->ops->tool_get(x->b->store, n, x->a, &t, &e) != 0) {
+            return fail(x, 503, "temporarily_unavailable", "unavailable", "the store cannot answer",
+                        ERR_UNAVAILABLE);
+        }
+        if (!in_strings(*out, t.downstream)) {
+            json_array_append_new(*out, json_string(t.downstream));
+        }
+    }
+    return *out ? 0 : fail(x, 500, "server_error", "internal", "out of memory", ERR_NOMEM);
+}
+
 static int check_scope(struct xch *x)
 {
     json_t *itools = json_loads(x->intent.tools, 0, NULL);
@@ -476,7 +499,11 @@ static int check_scope(struct xch *x)
     }
     r = r ? r : grant_tools(x, itools, tools);
     r = r ? r : grant_strings(x, x->tr.data_labels, ilabels, "data label", &labels);
-    r = r ? r : grant_strings(x, x->tr.downstream, idown, "downstream system", &down);
+    if (x->tr.downstream == NULL) {
+        r = r ? r : tools_downstream(x, tools, &down);
+    } else {
+        r = r ? r : grant_strings(x, x->tr.downstream, idown, "downstream system", &down);
+    }
     if (r == 0 && x->tr.ttl_s > x->intent.max_ttl_s) {
         r = deny(x, "ttl_exceeds_max",
                  arena_printf(x->a, "ttl %lld s is over the intent's maximum of %lld s",

@@ -218,6 +218,8 @@ void broker_policy_release(struct broker_policy_snapshot *snap)
     cedar_policyset_put(snap->policies);
     cedar_schema_free(snap->schema);
     cedar_entities_free(snap->entities);
+    free(snap->text);
+    free(snap->schema_text);
     free(snap);
 }
 
@@ -252,21 +254,27 @@ static int snapshot_build(struct broker *b, int from_store, struct broker_policy
         r = b->store->ops->policy_get_active(b->store, &a, &p, e);
         if (r == 0) {
             snap->version = p.version;
-            r = access_policy_compile(p.version, p.cedar, p.schema, &snap->policies, &snap->schema,
-                                      e);
+            snap->text = strdup(p.cedar);
+            snap->schema_text = strdup(p.schema);
+            r = snap->text && snap->schema_text ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+            r = r ? r
+                  : access_policy_compile(p.version, snap->text, snap->schema_text, &snap->policies,
+                                          &snap->schema, e);
         } else if (r == ERR_NOTFOUND) {
             r = 0; /* no version active yet: everything denies */
         }
     } else if (cur != NULL) {
+        /* Same version, new entities.  The parsed policies point into their
+         * text, so the new snapshot takes its own copy and parses again. */
         snap->version = cur->version;
-        snap->policies = cedar_policyset_get(cur->policies);
-        if (cur->schema != NULL) {
-            /* The schema is not refcounted: compile it again only when needed. */
-            struct store_policy q;
-            r = b->store->ops->policy_get(b->store, cur->version, &a, &q, e);
-            if (r == 0 && q.schema[0] != '\0') {
-                r = cedar_schema_parse(q.schema, strlen(q.schema), "schema", &snap->schema, e);
-            }
+        snap->text = cur->text ? strdup(cur->text) : NULL;
+        snap->schema_text = cur->schema_text ? strdup(cur->schema_text) : NULL;
+        if ((cur->text && !snap->text) || (cur->schema_text && !snap->schema_text)) {
+            r = err_set(e, ERR_NOMEM, "out of memory");
+        } else if (snap->text != NULL) {
+            r = access_policy_compile(snap->version, snap->text,
+                                      snap->schema_text ? snap->schema_text : "", &snap->policies,
+                                      &snap->schema, e);
         }
     }
     r = r ? r : entities_build(b->store, &snap->entities, e);
@@ -428,6 +436,8 @@ int broker_decide(struct broker *b, const struct broker_policy_snapshot *snap,
     }
     for (i = 0; i < resp.nerrors; i++) {
         char *s = arena_printf(a, "policy_error:%s", resp.errors[i].policy);
+        log_event(LOG_WARN, "policy_error", NULL, "policy", resp.errors[i].policy, "action", action,
+                  "error", resp.errors[i].message, (const char *)NULL);
         if (s == NULL || add_reason(a, out, cap, s) != 0) {
             return err_set(e, ERR_NOMEM, "out of memory");
         }
