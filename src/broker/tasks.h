@@ -71,6 +71,10 @@ void broker_tasks_registry_changed(struct broker *b, const char *ev);
  * rows are swept by the table's own thread. */
 size_t broker_tasks_sweep(struct broker *b, int64_t now_ms, size_t max);
 
+/* Tests: 0 keeps broker_tasks_start from starting the sweeper thread, so
+ * that sweeps happen only where the test calls them.  Default 1. */
+void broker_tasks_set_sweeper(int on);
+
 /* Numbers for tests and /metrics. */
 struct broker_tasks_stats {
     size_t tasks;       /* held in memory (live and ended, not yet expired) */
