@@ -190,11 +190,11 @@ static json_t *call_context(const struct btask *t, const struct broker_call *c, 
     const json_t *g = t->granted;
     const char *env = json_string_value(json_object_get(g, "environment"));
     json_t *task =
-        json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:o, s:o, s:o}", "id", t->id, "intent",
-                  t->intent, "human", t->human ? t->human : "", "calls", (json_int_t)(t->calls - 1),
-                  "budget", (json_int_t)t->budget, "env", env ? env : "", "delegated",
-                  t->parent != NULL, "tools", granted_tool_names(json_object_get(g, "tools")),
-                  "data_labels", or_empty(json_object_get(g, "data_labels")), "downstream",
+        json_pack("{s:s, s:s, s:s*, s:I, s:I, s:s, s:b, s:o, s:o, s:o}", "id", t->id, "intent",
+                  t->intent, "human", t->human, "calls", (json_int_t)(t->calls - 1), "budget",
+                  (json_int_t)t->budget, "env", env ? env : "", "delegated", t->human != NULL,
+                  "tools", granted_tool_names(json_object_get(g, "tools")), "data_labels",
+                  or_empty(json_object_get(g, "data_labels")), "downstream",
                   or_empty(json_object_get(g, "downstream")));
 
     /* Names follow CallContext in examples/schema.cedarschema; the call

@@ -832,13 +832,21 @@ int tasks_get(struct broker *b, const char *id, struct btask **out, struct err *
      * register it.  The store decides. */
     arena_init(&a, 4096, 0);
     r = b->store->ops->task_get(b->store, id, &a, &row, e);
-    if (r == 0 && row.expires_ms <= now) {
-        r = err_set(e, ERR_NOTFOUND, "task \"%s\" has expired", id);
-    }
     r = r ? r : task_from_row(b, &row, NULL, &a, NULL, &t, e);
     arena_free(&a);
     if (r != 0) {
         return r;
+    }
+    if (t->expires_ms <= now) {
+        /* Expired (its row may still say active until the store sweep):
+         * handed out dead and outside the table, so callers deny with the
+         * right reason and nothing holds it. */
+        t->state = state_static("expired");
+        if (t->ended_ms == 0) {
+            t->ended_ms = t->expires_ms;
+        }
+        *out = t;
+        return 0;
     }
     pthread_rwlock_wrlock(&tt->lock);
     t2 = map_get(&tt->by_id, id, strlen(id));

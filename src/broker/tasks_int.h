@@ -50,8 +50,8 @@ struct btask {
 void btask_put(struct btask *t);
 
 /* The task with this id, with a reference, from memory or (when not there)
- * loaded from the store and added.  ERR_NOTFOUND when no such task exists
- * or it has expired. */
+ * loaded from the store and added.  An expired task comes back in state
+ * "expired" without entering the table.  ERR_NOTFOUND when no such task. */
 int tasks_get(struct broker *b, const char *id, struct btask **out, struct err *e) MUST_CHECK;
 
 /* The task whose token hashes to h, and its cached claims (borrowed, valid

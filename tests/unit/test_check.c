@@ -294,7 +294,12 @@ static void test_reload_live_and_ended(void **state)
     assert_int_equal(tasks_get(&f->b, "live", &t, &e), 0);
     assert_string_equal(t->state, "active");
     btask_put(t);
-    assert_int_equal(tasks_get(&f->b, "gone", &t, &e), ERR_NOTFOUND);
+    /* from the store, handed out dead and not held */
+    assert_int_equal(tasks_get(&f->b, "gone", &t, &e), 0);
+    assert_string_equal(t->state, "expired");
+    btask_put(t);
+    broker_tasks_stats(&f->b, &st);
+    assert_int_equal(st.tasks, 1);
 }
 
 static void test_owner_scoping(void **state)
