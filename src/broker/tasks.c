@@ -15,6 +15,7 @@
  * call answers; a restart reloads tasks and revocations from the store.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1312,22 +1313,40 @@ int broker_task_revoke(struct broker *b, const struct broker_caller *c, const ch
 
 /* ---- agents that stopped being active --------------------------------------------- */
 
+/* 1 active (with an active owner), 0 not, -1 the store could not say. */
+static int agent_active(struct broker *b, const char *id, struct arena *a)
+{
+    struct store_agent ag;
+    struct store_human h;
+    struct err e;
+    int r = b->store->ops->agent_get(b->store, id, a, &ag, &e);
+
+    if (r == 0 && strcmp(ag.status, "active") == 0) {
+        r = b->store->ops->human_get(b->store, ag.owner, a, &h, &e);
+        if (r == 0) {
+            return strcmp(h.status, "active") == 0;
+        }
+    } else if (r == 0) {
+        return 0;
+    }
+    return r == ERR_NOTFOUND ? 0 : -1;
+}
+
 void broker_tasks_registry_changed(struct broker *b, const char *ev)
 {
     struct broker_tasks *tt = TT(b);
     struct btask **live = NULL;
+    struct map seen = {NULL, 0, 0};
     size_t n = 0, i;
     struct arena a;
-    const char *last_agent = NULL;
-    int last_active = 1;
 
     if (tt == NULL || ev == NULL ||
         (strcmp(ev, "agent.status") != 0 && strcmp(ev, "human.offboard") != 0 &&
          strcmp(ev, "agent.offboard") != 0)) {
         return;
     }
-    /* Collect the live tasks (references), then look at their agents
-     * without holding the table lock. */
+    /* Collect the live tasks (references), then look at their agents (each
+     * once) without holding the table lock. */
     pthread_rwlock_rdlock(&tt->lock);
     live = calloc(tt->nheap ? tt->nheap : 1, sizeof(*live));
     for (i = 0; live && i < tt->nheap; i++) {
@@ -1338,28 +1357,29 @@ void broker_tasks_registry_changed(struct broker *b, const char *ev)
         }
     }
     pthread_rwlock_unlock(&tt->lock);
-    if (live == NULL) {
+    if (live == NULL || map_init(&seen, 256) != 0) {
         log_event(LOG_ERROR, "tasks", NULL, "msg", "out of memory reconciling tasks",
                   (const char *)NULL);
+        for (i = 0; i < n; i++) {
+            btask_put(live[i]);
+        }
+        free(live);
         return;
     }
     arena_init(&a, 4096, 0);
     for (i = 0; i < n; i++) {
         struct btask *t = live[i];
-        if (last_agent == NULL || strcmp(last_agent, t->agent) != 0) {
-            struct store_agent ag;
-            struct store_human h;
-            struct err e;
-            int r = b->store->ops->agent_get(b->store, t->agent, &a, &ag, &e);
-            last_active = r == 0 && strcmp(ag.status, "active") == 0;
-            if (last_active) {
-                r = b->store->ops->human_get(b->store, ag.owner, &a, &h, &e);
-                last_active = r == 0 && strcmp(h.status, "active") == 0;
+        size_t kl = strlen(t->agent);
+        intptr_t st = (intptr_t)map_get(&seen, t->agent, kl);
+        struct err e;
+
+        if (st == 0) {
+            st = agent_active(b, t->agent, &a) + 2; /* 1 unknown, 2 inactive, 3 active */
+            if (map_put(&seen, t->agent, kl, (void *)st) != 0) {
+                st = 1;
             }
-            last_agent = t->agent;
         }
-        if (!last_active) {
-            struct err e;
+        if (st == 2) {
             pthread_mutex_lock(&t->mu);
             if (strcmp(t->state, "active") == 0 &&
                 tasks_end_locked(b, t, "revoked", "agent_inactive", NULL, "task.revoke", NULL, NULL,
@@ -1368,9 +1388,16 @@ void broker_tasks_registry_changed(struct broker *b, const char *ev)
                           "detail", e.msg, (const char *)NULL);
             }
             pthread_mutex_unlock(&t->mu);
+        } else if (st == 1) {
+            log_event(LOG_WARN, "tasks", NULL, "msg", "agent status unknown: task kept", "task",
+                      t->id, (const char *)NULL);
         }
-        btask_put(t);
     }
+    /* references dropped after the map is done with their agent strings */
+    for (i = 0; i < n; i++) {
+        btask_put(live[i]);
+    }
+    map_free(&seen);
     arena_free(&a);
     free(live);
 }
