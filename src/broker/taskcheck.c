@@ -281,7 +281,7 @@ static int audit_check(struct broker *b, const struct broker_check_req *rq, stru
     x.ev.data_labels = labels;
     x.ev.reasons = reasons;
     x.ev.policy_version = policy_version;
-    r = store_tx(b->store, check_tx_fn, &x, e);
+    r = commitq_run(tasks_commitq(b), b->store, check_tx_fn, &x, e);
     json_decref(labels);
     *seq = x.seq;
     return r;
@@ -395,8 +395,8 @@ static int check_input(const struct broker_check_req *rq, struct err *e)
     return 0;
 }
 
-int broker_check(struct broker *b, const struct broker_check_req *rq, struct arena *a,
-                 struct broker_check_result *out, struct err *e)
+static int check_inner(struct broker *b, const struct broker_check_req *rq, struct arena *a,
+                       struct broker_check_result *out, struct err *e)
 {
     struct tasks_token tk;
     struct broker_policy_snapshot *snap = NULL;
@@ -529,6 +529,18 @@ fail:
     json_decref(ctx);
     broker_policy_release(snap);
     tasks_token_clear(&tk);
+    return r;
+}
+
+int broker_check(struct broker *b, const struct broker_check_req *rq, struct arena *a,
+                 struct broker_check_result *out, struct err *e)
+{
+    struct commitq *q = tasks_commitq(b);
+    int r;
+
+    commitq_enter(q);
+    r = check_inner(b, rq, a, out, e);
+    commitq_leave(q);
     return r;
 }
 

@@ -171,6 +171,7 @@ struct broker_tasks {
     atomic_size_t live;
     atomic_ullong verifies, hits;
 
+    struct commitq *cq; /* group commit of check records */
     pthread_t thread;
     int thread_started;
     pthread_mutex_t stop_mu;
@@ -746,6 +747,11 @@ int broker_tasks_start(struct broker *b, struct err *e)
         tasks_free(tt);
         return err_prefix(e, "tasks: reload: ");
     }
+    if (commitq_start(b->store, &tt->cq, e) != 0) {
+        log_event(LOG_WARN, "tasks", NULL, "msg", "no group commit: one transaction per check",
+                  "detail", e->msg, (const char *)NULL);
+        err_clear(e);
+    }
     b->rt->tasks = tt;
     if (!atomic_load(&sweeper_on)) {
         /* tests sweep by hand */
@@ -772,6 +778,7 @@ void broker_tasks_stop(struct broker *b)
         pthread_mutex_unlock(&tt->stop_mu);
         pthread_join(tt->thread, NULL);
     }
+    commitq_stop(tt->cq);
     b->rt->tasks = NULL;
     tasks_free(tt);
 }
@@ -922,6 +929,13 @@ int tasks_jti_revoked(struct broker *b, const char *jti)
     r = x != NULL && (x->expires_ms == 0 || x->expires_ms > clock_wall_ms());
     pthread_rwlock_unlock(&tt->lock);
     return r;
+}
+
+struct commitq *tasks_commitq(struct broker *b)
+{
+    struct broker_tasks *tt = TT(b);
+
+    return tt ? tt->cq : NULL;
 }
 
 void tasks_count(struct broker *b, int cache_hit)

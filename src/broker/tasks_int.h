@@ -95,6 +95,21 @@ void btask_row(const struct btask *t, struct store_task *row);
 /* The task as JSON (caller holds t->mu). */
 json_t *btask_json_locked(const struct btask *t);
 
+/* Group commit (commitq.c): runs fn inside a store transaction shared with
+ * the other callers waiting at the same moment, returning once it committed.
+ * fn may run twice (alone, after a shared transaction failed). */
+struct commitq;
+int commitq_start(struct store *s, struct commitq **out, struct err *e) MUST_CHECK;
+void commitq_stop(struct commitq *q); /* drains the queue first; NULL fine */
+int commitq_run(struct commitq *q, struct store *s, int (*fn)(struct store *, void *, struct err *),
+                void *ctx, struct err *e) MUST_CHECK; /* q NULL: store_tx */
+/* A caller that will (probably) queue soon: the writer waits a little for
+ * callers in flight before committing a batch.  NULL fine. */
+void commitq_enter(struct commitq *q);
+void commitq_leave(struct commitq *q);
+/* The table's queue (NULL when none). */
+struct commitq *tasks_commitq(struct broker *b);
+
 /* Counts a full token verification or a cache hit (stats). */
 void tasks_count(struct broker *b, int cache_hit);
 

@@ -88,6 +88,12 @@
 #define LIMIT_TASKS_SWEEP_BATCH 4096
 /* Revoked token ids held until their expiry (RFC 7009 revocations). */
 #define LIMIT_TASKS_REVOKED_JTI (1024 * 1024)
+/* Check audit records committed in one transaction (group commit): bounds
+ * the transaction a writer holds while checks wait on it. */
+#define LIMIT_CHECK_COMMIT_BATCH 512
+/* Longest a batch waits for checks already in flight to join it (a fsync
+ * costs milliseconds; waiting a fraction of one saves several). */
+#define LIMIT_CHECK_COMMIT_WAIT_US 1000
 /* Data labels one checked call may name (an intent lists at most 64). */
 #define LIMIT_CHECK_LABELS 64
 /* Method of the original call (htm) and a resource name in a check. */
