@@ -56,8 +56,13 @@ static struct cli_opt serve_opts[] = {
      "missing, the variable MANDATE_KEK holds it",
      NULL, 0, NULL},
     {"policy-errors", "MANDATE_POLICY_ERRORS", "server", "policy_errors", OPT_STRING, "deny", 0, 0,
-     "a policy that errors while deciding: deny (fail closed) or ignore (as plain Cedar)", NULL,
-     0, NULL},
+     "a policy that errors while deciding: deny (fail closed) or ignore (as plain Cedar)", NULL, 0,
+     NULL},
+    {"audit-durability", "MANDATE_AUDIT_DURABILITY", "store", "audit_durability", OPT_STRING,
+     "sync", 0, 0,
+     "sync: answer a check once its audit record is on the disk; async: once it is committed "
+     "but not synced (faster; a power loss or OS crash may lose the last records)",
+     NULL, 0, NULL},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -135,12 +140,27 @@ static int start_runtime(struct broker *b, const char *host, uint16_t port)
 
 static int open_store(struct cli_opt *o, size_t n, int create, struct store **s)
 {
+    const struct cli_opt *dur = cli_opt(o, n, "audit-durability");
     struct store_sqlite_options so = {(int)opti(o, n, "busy-timeout-ms"), create};
+    int async = 0;
     struct err e;
 
     err_clear(&e);
+    if (dur != NULL && dur->value != NULL) {
+        if (strcmp(dur->value, "sync") != 0 && strcmp(dur->value, "async") != 0) {
+            fprintf(stderr, "mandate: --audit-durability: sync or async\n");
+            return -1;
+        }
+        async = strcmp(dur->value, "async") == 0;
+    }
     if (store_sqlite_open(optv(o, n, "db"), &so, s, &e) != 0) {
         fprintf(stderr, "mandate: %s\n", e.msg);
+        return -1;
+    }
+    if (async && store_sqlite_set_async(*s, 1, &e) != 0) {
+        fprintf(stderr, "mandate: %s\n", e.msg);
+        store_close(*s);
+        *s = NULL;
         return -1;
     }
     return 0;

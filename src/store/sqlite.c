@@ -1,9 +1,16 @@
 /*
  * sqlite.c: the embedded SQLite implementation of store.h.
  *
- * One connection, WAL journal, a busy timeout, foreign keys on, guarded by a
- * recursive mutex (a transaction holds it from BEGIN to COMMIT, so other
- * threads wait rather than interleave).  Registry tables are described by
+ * One writer connection, WAL journal, a busy timeout, foreign keys on,
+ * guarded by a recursive mutex (a transaction holds it from BEGIN to COMMIT,
+ * so other writers wait rather than interleave).  Reads outside a
+ * transaction go to a small pool of read-only connections
+ * (LIMIT_STORE_READERS): WAL lets them read the last committed state while
+ * the writer holds its transaction and syncs, so a lookup never queues
+ * behind a commit's fsync.  A thread inside a transaction reads through the
+ * writer (it must see its own uncommitted writes).  Every connection keeps
+ * its prepared statements (LIMIT_STORE_STMT_CACHE) instead of compiling the
+ * same SQL on every call.  Registry tables are described by
  * column tables (struct table) and read and written by four generic
  * functions, so a new table is a description, not another copy of the SQL
  * plumbing.  Migrations are numbered SQL scripts applied in one transaction
@@ -11,6 +18,7 @@
  */
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,24 +129,74 @@ int store_sqlite_latest_version(void)
 
 /* ---- the handle ---------------------------------------------------------- */
 
+/* A connection's prepared statements, found by their SQL text. */
+struct stmt_slot {
+    char *sql;
+    uint64_t hash;
+    sqlite3_stmt *st;
+    uint64_t used; /* for least-recently-used eviction */
+};
+
+struct stmt_cache {
+    struct stmt_slot slot[LIMIT_STORE_STMT_CACHE];
+    size_t n;
+    uint64_t tick;
+};
+
+/* A read-only connection of the pool, used by one thread at a time. */
+struct sqlite_reader {
+    pthread_mutex_t mu;
+    sqlite3 *db;
+    struct stmt_cache sc;
+};
+
 struct sqlite_store {
     struct store base;
-    sqlite3 *db;
+    sqlite3 *db; /* the writer */
     pthread_mutex_t mu;
+    struct stmt_cache sc; /* the writer's statements, under mu */
     int busy_timeout_ms;
+    struct sqlite_reader *readers; /* NULL: every read goes to the writer */
+    size_t nreaders;
+    atomic_uint next_reader;
 };
+
+/* The store whose write transaction this thread is in, if any: its reads
+ * must go through the writer to see its own writes. */
+static _Thread_local struct sqlite_store *tx_owner;
 
 static struct sqlite_store *S(struct store *s)
 {
     return (struct sqlite_store *)s;
 }
 
+static uint64_t sql_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    for (; *s != '\0'; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static void stmt_cache_free(struct stmt_cache *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->n; i++) {
+        sqlite3_finalize(c->slot[i].st);
+        free(c->slot[i].sql);
+    }
+    c->n = 0;
+}
+
 /* Maps an SQLite result to our codes.  Locks, read-only files, full disks
  * and I/O errors are "unavailable": the request may succeed later. */
-static int fail(struct sqlite_store *ss, int rc, struct err *e, const char *what)
+static int fail_db(sqlite3 *db, int rc, struct err *e, const char *what)
 {
     int prim = rc & 0xff;
-    const char *msg = sqlite3_errmsg(ss->db);
+    const char *msg = sqlite3_errmsg(db);
 
     switch (prim) {
     case SQLITE_BUSY:
@@ -157,6 +215,11 @@ static int fail(struct sqlite_store *ss, int rc, struct err *e, const char *what
     }
 }
 
+static int fail(struct sqlite_store *ss, int rc, struct err *e, const char *what)
+{
+    return fail_db(ss->db, rc, e, what);
+}
+
 static int exec(struct sqlite_store *ss, const char *sql, struct err *e)
 {
     char *msg = NULL;
@@ -166,11 +229,116 @@ static int exec(struct sqlite_store *ss, const char *sql, struct err *e)
     return rc == SQLITE_OK ? 0 : fail(ss, rc, e, sql);
 }
 
+/* The prepared statement for sql on db, from the cache when it is there
+ * (reset, bindings cleared); give it back with stmt_put. */
+static int stmt_get(sqlite3 *db, struct stmt_cache *c, const char *sql, sqlite3_stmt **st,
+                    struct err *e)
+{
+    uint64_t h = sql_hash(sql);
+    struct stmt_slot *victim;
+    char *copy;
+    size_t i;
+    int rc;
+
+    *st = NULL;
+    c->tick++;
+    for (i = 0; i < c->n; i++) {
+        if (c->slot[i].hash == h && strcmp(c->slot[i].sql, sql) == 0) {
+            c->slot[i].used = c->tick;
+            *st = c->slot[i].st;
+            return 0;
+        }
+    }
+    rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    if (rc != SQLITE_OK) {
+        *st = NULL;
+        return fail_db(db, rc, e, "prepare");
+    }
+    copy = strdup(sql);
+    if (copy == NULL) {
+        return 0; /* works uncached: stmt_put finalizes what it cannot find */
+    }
+    if (c->n < LIMIT_STORE_STMT_CACHE) {
+        victim = &c->slot[c->n++];
+    } else {
+        victim = &c->slot[0];
+        for (i = 1; i < c->n; i++) {
+            if (c->slot[i].used < victim->used) {
+                victim = &c->slot[i];
+            }
+        }
+        sqlite3_finalize(victim->st);
+        free(victim->sql);
+    }
+    victim->sql = copy;
+    victim->hash = h;
+    victim->st = *st;
+    victim->used = c->tick;
+    return 0;
+}
+
+/* Gives a statement back to the cache c (finalized when c does not hold
+ * it); st may be NULL. */
+static void stmt_put(struct stmt_cache *c, sqlite3_stmt *st)
+{
+    size_t i;
+
+    if (st == NULL) {
+        return;
+    }
+    for (i = 0; i < c->n; i++) {
+        if (c->slot[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            return;
+        }
+    }
+    sqlite3_finalize(st);
+}
+
 static int prepare(struct sqlite_store *ss, const char *sql, sqlite3_stmt **st, struct err *e)
 {
-    int rc = sqlite3_prepare_v2(ss->db, sql, -1, st, NULL);
+    return stmt_get(ss->db, &ss->sc, sql, st, e);
+}
 
-    return rc == SQLITE_OK ? 0 : fail(ss, rc, e, "prepare");
+/* A connection for one read: a free reader of the pool, or the writer when
+ * this thread is inside a write transaction (or there is no pool). */
+struct rconn {
+    sqlite3 *db;
+    struct stmt_cache *sc;
+    pthread_mutex_t *mu;
+};
+
+static void read_begin(struct sqlite_store *ss, struct rconn *c)
+{
+    size_t i, start;
+
+    if (ss->nreaders == 0 || tx_owner == ss) {
+        pthread_mutex_lock(&ss->mu);
+        c->db = ss->db;
+        c->sc = &ss->sc;
+        c->mu = &ss->mu;
+        return;
+    }
+    start = atomic_fetch_add(&ss->next_reader, 1) % ss->nreaders;
+    for (i = 0; i < ss->nreaders; i++) {
+        struct sqlite_reader *r = &ss->readers[(start + i) % ss->nreaders];
+        if (pthread_mutex_trylock(&r->mu) == 0) {
+            c->db = r->db;
+            c->sc = &r->sc;
+            c->mu = &r->mu;
+            return;
+        }
+    }
+    pthread_mutex_lock(&ss->readers[start].mu);
+    c->db = ss->readers[start].db;
+    c->sc = &ss->readers[start].sc;
+    c->mu = &ss->readers[start].mu;
+}
+
+static void read_end(struct rconn *c)
+{
+    pthread_mutex_unlock(c->mu);
 }
 
 /* ---- transactions -------------------------------------------------------- */
@@ -184,6 +352,8 @@ static int tx_begin(struct store *s, struct err *e)
     r = exec(ss, "BEGIN IMMEDIATE", e);
     if (r != 0) {
         pthread_mutex_unlock(&ss->mu);
+    } else {
+        tx_owner = ss;
     }
     return r;
 }
@@ -196,6 +366,7 @@ static int tx_commit(struct store *s, struct err *e)
     if (r != 0) {
         (void)exec(ss, "ROLLBACK", NULL);
     }
+    tx_owner = NULL;
     pthread_mutex_unlock(&ss->mu);
     return r;
 }
@@ -205,6 +376,7 @@ static void tx_rollback(struct store *s)
     struct sqlite_store *ss = S(s);
 
     (void)exec(ss, "ROLLBACK", NULL);
+    tx_owner = NULL;
     pthread_mutex_unlock(&ss->mu);
 }
 
@@ -503,7 +675,7 @@ static int row_insert_id(struct store *s, const struct table *t, const void *rec
             *rowid = sqlite3_last_insert_rowid(ss->db);
         }
     }
-    sqlite3_finalize(st);
+    stmt_put(&ss->sc, st);
     pthread_mutex_unlock(&ss->mu);
     buf_free(&sql);
     return r;
@@ -544,7 +716,7 @@ static int row_update(struct store *s, const struct table *t, const void *rec, s
             r = err_set(e, ERR_NOTFOUND, "no %s \"%s\"", t->what, *(const char *const *)rec);
         }
     }
-    sqlite3_finalize(st);
+    stmt_put(&ss->sc, st);
     pthread_mutex_unlock(&ss->mu);
     buf_free(&sql);
     return r;
@@ -577,7 +749,7 @@ static int run_sql(struct store *s, const char *sql, const char *const *params, 
             *changes = sqlite3_changes(ss->db);
         }
     }
-    sqlite3_finalize(st);
+    stmt_put(&ss->sc, st);
     pthread_mutex_unlock(&ss->mu);
     return r;
 }
@@ -590,6 +762,7 @@ static int row_select(struct store *s, const struct table *t, const char *tail,
 {
     struct sqlite_store *ss = S(s);
     sqlite3_stmt *st = NULL;
+    struct rconn c;
     struct buf sql;
     char *items = NULL;
     size_t count = 0, i;
@@ -610,8 +783,8 @@ static int row_select(struct store *s, const struct table *t, const char *tail,
         buf_free(&sql);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    pthread_mutex_lock(&ss->mu);
-    r = prepare(ss, sql.data, &st, e);
+    read_begin(ss, &c);
+    r = stmt_get(c.db, c.sc, sql.data, &st, e);
     if (r == 0) {
         for (i = 0; i < np && rc == SQLITE_OK; i++) {
             rc = params[i] ? sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_STATIC)
@@ -629,11 +802,11 @@ static int row_select(struct store *s, const struct table *t, const char *tail,
             rc = SQLITE_OK;
         }
         if (r == 0 && rc != SQLITE_DONE && rc != SQLITE_OK && rc != SQLITE_ROW) {
-            r = fail(ss, rc, e, t->what);
+            r = fail_db(c.db, rc, e, t->what);
         }
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&ss->mu);
+    stmt_put(c.sc, st);
+    read_end(&c);
     buf_free(&sql);
     if (r == 0) {
         *out = items;
@@ -698,7 +871,7 @@ static int row_delete(struct store *s, const struct table *t, const char *id, st
             r = err_set(e, ERR_NOTFOUND, "no %s \"%s\"", t->what, id);
         }
     }
-    sqlite3_finalize(st);
+    stmt_put(&ss->sc, st);
     pthread_mutex_unlock(&ss->mu);
     return r;
 }
@@ -978,8 +1151,7 @@ static int task_list(struct store *s, const char *owner, const char *agent,
 }
 
 static int task_list_unexpired(struct store *s, int64_t now_ms, const struct store_page *p,
-                               struct arena *a, struct store_task **out, size_t *n,
-                               struct err *e)
+                               struct arena *a, struct store_task **out, size_t *n, struct err *e)
 {
     char now[24];
     const char *params[] = {now, p->after};
@@ -992,8 +1164,7 @@ static int task_list_unexpired(struct store *s, int64_t now_ms, const struct sto
 }
 
 static int revocation_list(struct store *s, int64_t now_ms, const struct store_page *p,
-                           struct arena *a, struct store_revocation **out, size_t *n,
-                           struct err *e)
+                           struct arena *a, struct store_revocation **out, size_t *n, struct err *e)
 {
     char now[24];
     const char *params[] = {now, p->after};
@@ -1057,20 +1228,21 @@ static int apikey_get(struct store *s, const char *id, struct arena *a, struct s
 static int scalar_i64(struct sqlite_store *ss, const char *sql, int64_t *out, struct err *e)
 {
     sqlite3_stmt *st = NULL;
+    struct rconn c;
     int r, rc;
 
-    pthread_mutex_lock(&ss->mu);
-    r = prepare(ss, sql, &st, e);
+    read_begin(ss, &c);
+    r = stmt_get(c.db, c.sc, sql, &st, e);
     if (r == 0) {
         rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             *out = sqlite3_column_int64(st, 0);
         } else {
-            r = fail(ss, rc, e, sql);
+            r = fail_db(c.db, rc, e, sql);
         }
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&ss->mu);
+    stmt_put(c.sc, st);
+    read_end(&c);
     return r;
 }
 
@@ -1120,7 +1292,15 @@ static int ping(struct store *s, int write_probe, struct err *e)
 static void sqlite_close(struct store *s)
 {
     struct sqlite_store *ss = S(s);
+    size_t i;
 
+    for (i = 0; i < ss->nreaders; i++) {
+        stmt_cache_free(&ss->readers[i].sc);
+        sqlite3_close_v2(ss->readers[i].db);
+        pthread_mutex_destroy(&ss->readers[i].mu);
+    }
+    free(ss->readers);
+    stmt_cache_free(&ss->sc);
     if (ss->db != NULL) {
         /* Checkpoint so the main file is whole without the WAL. */
         (void)sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
@@ -1246,6 +1426,63 @@ static int migrate(struct sqlite_store *ss, struct err *e)
     return 0;
 }
 
+/* Opens the pool of read connections.  Without it (an in-memory or URI
+ * path, or a reader that cannot open) every read goes through the writer,
+ * which is correct, only slower under load. */
+static void open_readers(struct sqlite_store *ss, const char *path)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+    struct sqlite_reader *rd;
+    size_t i;
+
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
+        return;
+    }
+    rd = calloc(LIMIT_STORE_READERS, sizeof(*rd));
+    if (rd == NULL) {
+        return;
+    }
+    for (i = 0; i < LIMIT_STORE_READERS; i++) {
+        /* NOMUTEX: each reader is used under its own mutex. */
+        if (sqlite3_open_v2(path, &rd[i].db, flags, NULL) != SQLITE_OK ||
+            sqlite3_exec(rd[i].db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK) {
+            break;
+        }
+        sqlite3_extended_result_codes(rd[i].db, 1);
+        sqlite3_busy_timeout(rd[i].db, ss->busy_timeout_ms);
+        pthread_mutex_init(&rd[i].mu, NULL);
+    }
+    if (i < LIMIT_STORE_READERS) {
+        size_t n = i;
+        sqlite3_close_v2(rd[n].db);
+        for (i = 0; i < n; i++) {
+            sqlite3_close_v2(rd[i].db);
+            pthread_mutex_destroy(&rd[i].mu);
+        }
+        free(rd);
+        return;
+    }
+    ss->readers = rd;
+    ss->nreaders = LIMIT_STORE_READERS;
+}
+
+int store_sqlite_set_async(struct store *s, int async, struct err *e)
+{
+    struct sqlite_store *ss;
+    int r;
+
+    if (s == NULL || s->ops != &sqlite_ops) {
+        return 0;
+    }
+    ss = S(s);
+    /* FULL: the WAL is synced at every commit.  NORMAL: at checkpoints only,
+     * so a commit survives the process dying but not the machine. */
+    pthread_mutex_lock(&ss->mu);
+    r = exec(ss, async ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", e);
+    pthread_mutex_unlock(&ss->mu);
+    return r;
+}
+
 int store_sqlite_open(const char *path, const struct store_sqlite_options *opts, struct store **out,
                       struct err *e)
 {
@@ -1287,6 +1524,7 @@ int store_sqlite_open(const char *path, const struct store_sqlite_options *opts,
         sqlite_close(&ss->base);
         return r;
     }
+    open_readers(ss, path);
     *out = &ss->base;
     return 0;
 }

@@ -316,8 +316,7 @@ struct store_ops {
     /* Tasks of any state whose expiry is after now_ms, in id order after
      * p->after: what a restart loads back into memory. */
     int (*task_list_unexpired)(struct store *s, int64_t now_ms, const struct store_page *p,
-                               struct arena *a, struct store_task **out, size_t *n,
-                               struct err *e);
+                               struct arena *a, struct store_task **out, size_t *n, struct err *e);
     /* Revocations that may not be forgotten yet (expires_ms 0 or after
      * now_ms), in id order after p->after. */
     int (*revocation_list)(struct store *s, int64_t now_ms, const struct store_page *p,
@@ -351,6 +350,13 @@ struct store_sqlite_options {
  * than this program knows (ERR_UNSUPPORTED). */
 int store_sqlite_open(const char *path, const struct store_sqlite_options *opts, struct store **out,
                       struct err *e) MUST_CHECK;
+
+/* How a commit reaches the disk.  0 (the default): a commit returns once it
+ * is on the disk (synchronous=FULL, one fsync).  1: commits are not synced
+ * (synchronous=NORMAL): a commit survives the process dying but not a power
+ * loss or an OS crash (`serve --audit-durability async`).  No-op for a store
+ * that is not SQLite. */
+int store_sqlite_set_async(struct store *s, int async, struct err *e) MUST_CHECK;
 
 /* The newest schema version this program knows. */
 int store_sqlite_latest_version(void);

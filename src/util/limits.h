@@ -225,6 +225,34 @@
 /* Downstream audiences a token may carry besides "mandate". */
 #define LIMIT_ACCESS_AUDIENCES LIMIT_INTENT_DOWNSTREAM
 
+/* ---- the check path's speed (P1: store readers, API key cache) ---------- */
+
+/* Read-only SQLite connections beside the one writer: reads (API key and
+ * registry lookups, lists) run on them in WAL mode and never wait behind a
+ * write transaction's fsync.  A small pool: SQLite readers are cheap, and
+ * more than the HTTP worker threads would sit idle. */
+#define LIMIT_STORE_READERS 8
+/* Prepared statements each connection keeps (the store's SQL is a few dozen
+ * distinct texts); beyond this the least recently used one is finalized. */
+#define LIMIT_STORE_STMT_CACHE 48
+/* Authenticated API keys kept in memory (SHA-256 of the whole key -> the
+ * caller): enough for every enforcement point and operator of a large
+ * deployment; a miss only costs one store read. */
+#define LIMIT_APIKEY_CACHE 1024
+/* How long a cached key is trusted without reading the store again.  Every
+ * revocation or human change made through this process empties the cache at
+ * once; this bounds only changes made behind the server's back (another
+ * process writing the same store file). */
+#define LIMIT_APIKEY_CACHE_TTL_MS 30000
+
+/* ---- mandate demo (D1) ------------------------------------------------------ */
+
+/* Largest answer the demo reads from the server: its answers are a few KiB;
+ * more means it is not talking to Mandate. */
+#define LIMIT_DEMO_RESPONSE_MAX (256 * 1024)
+/* One demo request, connect to last byte: loopback answers in milliseconds. */
+#define LIMIT_DEMO_HTTP_TIMEOUT_MS 10000
+
 /* ---- logging ------------------------------------------------------------ */
 
 /* One log line; longer messages are truncated, never split. */
