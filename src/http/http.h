@@ -20,6 +20,9 @@ struct http_config {
     uint16_t port;    /* 0: pick a free port (see http_server_port) */
     unsigned threads; /* 0: one per online core */
     size_t body_max;  /* 0: LIMIT_HTTP_BODY_MAX */
+    /* A directory with api.cedar and api.cedarschema authorising the API
+     * (NULL: the policies/ built into the program); see api_authz.c. */
+    const char *api_policies;
 };
 
 struct http_server;

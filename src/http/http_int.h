@@ -28,6 +28,7 @@ struct http_req {
     size_t discarded; /* body bytes dropped after the cap */
     int64_t start_ns;
     struct broker_caller caller;
+    const struct http_authz *authz; /* the API policies (api_authz.c) */
     const char *params[HTTP_MAX_PARAMS]; /* path parameters in route order */
     /* the answer */
     unsigned status;
@@ -63,6 +64,23 @@ extern const struct http_route http_routes_oauth[];
 extern const size_t http_routes_oauth_n;
 extern const struct http_route http_routes_check[];
 extern const size_t http_routes_check_n;
+
+/* ---- the API policies (api_authz.c) ------------------------------------------ */
+
+struct http_authz; /* compiled policies/api.cedar + the route -> action map */
+
+/* Compiles the API policies: the built-in ones (dir NULL) or dir/api.cedar
+ * and dir/api.cedarschema.  ERR_INVALID with file:line:col when they do not
+ * compile.  A route without an API action is admin-only (and logged).  *out: free
+ * with http_authz_free (NULL accepted). */
+int http_authz_load(const char *dir, struct http_authz **out, struct err *e) MUST_CHECK;
+void http_authz_free(struct http_authz *z);
+
+/* The second gate after the route's role mask: 0 when the API policies
+ * allow the caller the route's action on its resource; -1 after answering
+ * (403; 404 for an owner and an agent it does not own; 503 when the store
+ * cannot answer), the refusal recorded. */
+int http_authz_check(struct http_req *rq, const struct http_route *r) MUST_CHECK;
 
 /* ---- answers (response.c) -------------------------------------------------- */
 

@@ -33,6 +33,7 @@ struct http_server {
     size_t body_max;
     uint16_t port;
     atomic_int inflight;
+    struct http_authz *authz; /* the API policies (api_authz.c) */
 };
 
 /* ---- request objects ---------------------------------------------------- */
@@ -68,6 +69,7 @@ static struct http_req *req_new(struct http_server *srv, struct MHD_Connection *
     arena_init(&rq->arena, 8192, 0);
     rq->conn = c;
     rq->broker = srv->broker;
+    rq->authz = srv->authz;
     rq->start_ns = clock_mono_ns();
     new_id(rq->id);
     rq->method = arena_strdup(&rq->arena, method);
@@ -169,7 +171,8 @@ static int authenticate(struct http_req *rq, const struct http_route *r)
                            "the role of this API key may not do this", NULL);
         return -1;
     }
-    return 0;
+    /* The second gate: the API policies (Cedar). */
+    return http_authz_check(rq, r);
 }
 
 static void dispatch(struct http_req *rq)
@@ -386,6 +389,13 @@ int http_server_start(const struct http_config *cfg, struct broker *b, struct ht
     }
     srv->broker = b;
     srv->body_max = cfg->body_max ? cfg->body_max : LIMIT_HTTP_BODY_MAX;
+    {
+        int ar = http_authz_load(cfg->api_policies, &srv->authz, e);
+        if (ar != 0) {
+            free(srv);
+            return ar;
+        }
+    }
     atomic_init(&srv->inflight, 0);
     {
         /* The logger goes first so that MHD reports option errors through it. */
@@ -403,6 +413,7 @@ int http_server_start(const struct http_config *cfg, struct broker *b, struct ht
                                        MHD_OPTION_END);
     }
     if (srv->daemon == NULL) {
+        http_authz_free(srv->authz);
         free(srv);
         return err_set(e, ERR_IO, "cannot listen on %s:%u (in use, or not an address of this host)",
                        host, (unsigned)cfg->port);
@@ -439,5 +450,6 @@ void http_server_stop(struct http_server *srv, int grace_ms)
         nanosleep(&ts, NULL);
     }
     MHD_stop_daemon(srv->daemon);
+    http_authz_free(srv->authz);
     free(srv);
 }

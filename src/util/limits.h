@@ -245,6 +245,13 @@
  * process writing the same store file). */
 #define LIMIT_APIKEY_CACHE_TTL_MS 30000
 
+/* ---- the API policies (D1: policies/api.cedar) -------------------------------- */
+
+/* policies/api.cedar and its schema: a few dozen rules about roles and
+ * endpoints fit in a few KiB; a file this large is not one. */
+#define LIMIT_API_POLICY_TEXT (256 * 1024)
+#define LIMIT_API_POLICY_SCHEMA (64 * 1024)
+
 /* ---- mandate demo (D1) ------------------------------------------------------ */
 
 /* Largest answer the demo reads from the server: its answers are a few KiB;
