@@ -58,6 +58,10 @@ static struct cli_opt serve_opts[] = {
     {"policy-errors", "MANDATE_POLICY_ERRORS", "server", "policy_errors", OPT_STRING, "deny", 0, 0,
      "a policy that errors while deciding: deny (fail closed) or ignore (as plain Cedar)", NULL, 0,
      NULL},
+    {"api-policies", "MANDATE_API_POLICIES", "server", "api_policies", OPT_STRING, NULL, 0, 0,
+     "directory with api.cedar and api.cedarschema authorising Mandate's own API (default: "
+     "policies/ as built into the program); a file that does not compile refuses to start",
+     NULL, 0, NULL},
     {"audit-durability", "MANDATE_AUDIT_DURABILITY", "store", "audit_durability", OPT_STRING,
      "sync", 0, 0,
      "sync: answer a check once its audit record is on the disk; async: once it is committed "
@@ -194,6 +198,7 @@ int cmd_serve(int argc, char **argv)
     hc.host = host;
     hc.threads = (unsigned)opti(serve_opts, NSERVE, "threads");
     hc.body_max = (size_t)opti(serve_opts, NSERVE, "body-max");
+    hc.api_policies = optv(serve_opts, NSERVE, "api-policies");
     if (open_store(serve_opts, NSERVE, 0, &s) != 0) {
         r = CLI_NO;
         goto out;
