@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "broker/broker_int.h"
+#include "broker/keycache.h"
 #include "util/clock.h"
 #include "util/wipe.h"
 
@@ -85,8 +86,10 @@ static int sha256(const void *p, size_t n, unsigned char out[32])
     return EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32 ? 0 : ERR_INTERNAL;
 }
 
-int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct arena *a,
-                       struct broker_caller *out, struct err *e)
+/* The key checked against the store (its id, then its secret's hash in
+ * constant time), live, and the human it acts for still active. */
+static int auth_store(struct broker *b, const char *key, struct arena *a, struct broker_caller *out,
+                      struct err *e)
 {
     const size_t pl = sizeof(BROKER_APIKEY_PREFIX) - 1;
     char id[KEY_ID_HEX + 1];
@@ -94,12 +97,6 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
     struct store_apikey k;
     int r;
 
-    memset(out, 0, sizeof(*out));
-    if (len != KEY_LEN || memcmp(key, BROKER_APIKEY_PREFIX, pl) != 0 ||
-        key[pl + KEY_ID_HEX] != '_' || !is_hex(key + pl, KEY_ID_HEX) ||
-        !is_hex(key + pl + KEY_ID_HEX + 1, KEY_SECRET_HEX)) {
-        return err_set(e, ERR_AUTH, "malformed API key");
-    }
     memcpy(id, key + pl, KEY_ID_HEX);
     id[KEY_ID_HEX] = '\0';
     r = b->store->ops->apikey_get(b->store, id, a, &k, e);
@@ -112,7 +109,9 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
     if (sha256(key + pl + KEY_ID_HEX + 1, KEY_SECRET_HEX, h) != 0) {
         return err_set(e, ERR_INTERNAL, "hashing failed");
     }
-    if (CRYPTO_memcmp(h, k.hash, sizeof(h)) != 0) {
+    r = CRYPTO_memcmp(h, k.hash, sizeof(h));
+    wipe(h, sizeof(h));
+    if (r != 0) {
         return err_set(e, ERR_AUTH, "wrong secret for API key %s", id);
     }
     if (k.revoked_ms != 0) {
@@ -139,6 +138,38 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
     return 0;
 }
 
+int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct arena *a,
+                       struct broker_caller *out, struct err *e)
+{
+    const size_t pl = sizeof(BROKER_APIKEY_PREFIX) - 1;
+    unsigned char hk[KEYCACHE_HASH_LEN];
+    uint64_t gen = 0;
+    int64_t now = clock_wall_ms();
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    if (len != KEY_LEN || memcmp(key, BROKER_APIKEY_PREFIX, pl) != 0 ||
+        key[pl + KEY_ID_HEX] != '_' || !is_hex(key + pl, KEY_ID_HEX) ||
+        !is_hex(key + pl + KEY_ID_HEX + 1, KEY_SECRET_HEX)) {
+        return err_set(e, ERR_AUTH, "malformed API key");
+    }
+    /* The cache: SHA-256 of the whole key, compared in constant time. */
+    if (b->keycache != NULL) {
+        if (sha256(key, len, hk) != 0) {
+            return err_set(e, ERR_INTERNAL, "hashing failed");
+        }
+        if (keycache_get(b, hk, now, a, out, &gen)) {
+            wipe(hk, sizeof(hk));
+            return 0;
+        }
+    }
+    r = auth_store(b, key, a, out, e);
+    if (r == 0 && b->keycache != NULL) {
+        keycache_put(b, hk, gen, now, out);
+    }
+    wipe(hk, sizeof(hk));
+    return r;
+}
 static int apikey_apply(struct store *s, struct broker_change *ch, struct err *e)
 {
     return s->ops->apikey_insert(s, ch->ctx, e);
@@ -208,5 +239,37 @@ out:
     wipe(rnd, sizeof(rnd));
     wipe(sechex, sizeof(sechex));
     free(key);
+    return r;
+}
+
+static int apikey_revoke_apply(struct store *s, struct broker_change *ch, struct err *e)
+{
+    return s->ops->apikey_revoke(s, ch->ctx, clock_wall_ms(), e);
+}
+
+int broker_apikey_revoke(struct broker *b, const struct broker_caller *c, const char *id,
+                         struct err *e)
+{
+    struct broker_change ch;
+    struct arena a;
+    int r;
+
+    if (c != NULL && (c->role & (ROLE_ADMIN | ROLE_SECURITY)) == 0) {
+        return err_set(e, ERR_FORBIDDEN, "only admin and security revoke API keys");
+    }
+    if (strlen(id) != KEY_ID_HEX || !is_hex(id, KEY_ID_HEX)) {
+        return err_set(e, ERR_NOTFOUND, "no live API key \"%.64s\"", id);
+    }
+    arena_init(&a, 0, 0);
+    memset(&ch, 0, sizeof(ch));
+    ch.c = c;
+    ch.a = &a;
+    ch.ctx = (void *)id;
+    ch.apply = apikey_revoke_apply;
+    ch.ev.event = "apikey.revoke";
+    ch.ev.resource = arena_printf(&a, "apikey:%s", id);
+    /* broker_change_run empties the API key cache after the commit. */
+    r = ch.ev.resource ? broker_change_run(b, &ch, e) : err_set(e, ERR_NOMEM, "out of memory");
+    arena_free(&a);
     return r;
 }

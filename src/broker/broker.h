@@ -63,6 +63,7 @@ struct broker {
     struct store *store;
     struct broker_hooks hooks; /* zero: shape checks only */
     struct broker_runtime *rt; /* the access path's runtime (broker/access.h), or NULL */
+    struct broker_keycache *keycache; /* authenticated API keys (keycache.h), or NULL */
 };
 
 /* The caller of one request.  A NULL caller (the CLI, the system itself) may
@@ -86,6 +87,11 @@ struct broker_caller {
  * the store cannot answer. */
 int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct arena *a,
                        struct broker_caller *out, struct err *e) MUST_CHECK;
+
+/* Revokes a live key (admin, security): from the moment this returns no
+ * request authenticates with it.  ERR_NOTFOUND when no live key has the id. */
+int broker_apikey_revoke(struct broker *b, const struct broker_caller *c, const char *id,
+                         struct err *e) MUST_CHECK;
 
 /* Creates a key with a role; *key_out (malloc'd, wipe and free it) is the
  * full key, shown once.  *id_out is allocated in a. */

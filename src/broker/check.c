@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "broker/broker_int.h"
+#include "broker/keycache.h"
 #include "util/clock.h"
 #include "util/limits.h"
 
@@ -228,6 +229,10 @@ int broker_change_run(struct broker *b, struct broker_change *ch, struct err *e)
 {
     int r = store_tx(b->store, change_tx, ch, e);
 
+    /* Keys and the humans behind them may have changed: the API key cache
+     * forgets everything before the caller hears of the change (even after a
+     * failure: a commit's outcome may be unknown). */
+    broker_keycache_invalidate(b);
     if (r == 0 && b->hooks.registry_changed != NULL) {
         b->hooks.registry_changed(b->hooks.ctx, ch->ev.event);
     }

@@ -18,6 +18,7 @@
 
 #include "broker/access.h"
 #include "broker/broker.h"
+#include "broker/keycache.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "http/http.h"
@@ -204,6 +205,11 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     b.store = s;
+    if (broker_keycache_start(&b, &e) != 0) {
+        fprintf(stderr, "mandate serve: %s\n", e.msg);
+        r = CLI_NO;
+        goto out;
+    }
     /* With a fixed port the runtime is up before the first request; with
      * port 0 the issuer needs the bound port (token requests answer 503 in
      * the moment before). */
@@ -244,6 +250,7 @@ int cmd_serve(int argc, char **argv)
 out:
     http_server_stop(srv, 0);
     broker_runtime_stop(&b);
+    broker_keycache_stop(&b);
     store_close(s);
     free(host);
     cli_opts_free(serve_opts, NSERVE);

@@ -244,6 +244,19 @@ out:
     wipe_free_str(key);
 }
 
+/* POST /v1/api-keys/{id}/revoke: no request authenticates with the key
+ * once this has answered. */
+static void apikey_revoke(struct http_req *rq)
+{
+    struct err e;
+    int r;
+
+    err_clear(&e);
+    r = broker_apikey_revoke(rq->broker, &rq->caller, rq->params[0], &e);
+    answer(rq, r, &e, MHD_HTTP_OK,
+           r == 0 ? json_pack("{s:s, s:b}", "id", rq->params[0], "revoked", 1) : NULL);
+}
+
 #define ADMIN ROLE_ADMIN
 #define READERS ROLE_READERS
 
@@ -283,6 +296,7 @@ const struct http_route http_routes_registry[] = {
     {"PATCH", "/v1/intents/{id}", intents_patch, ADMIN},
     {"DELETE", "/v1/intents/{id}", intents_delete, ADMIN},
     {"POST", "/v1/api-keys", apikey_create, ADMIN},
+    {"POST", "/v1/api-keys/{id}/revoke", apikey_revoke, ADMIN | ROLE_SECURITY},
 };
 const size_t http_routes_registry_n =
     sizeof(http_routes_registry) / sizeof(http_routes_registry[0]);

@@ -27,6 +27,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/limits.h"
+#include "util/log.h"
 
 /* ---- migrations ---------------------------------------------------------- */
 
@@ -207,6 +208,8 @@ static int fail_db(sqlite3 *db, int rc, struct err *e, const char *what)
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_PROTOCOL:
+        log_event(LOG_WARN, "store_unavailable", NULL, "what", what, "detail", msg,
+                  (const char *)NULL);
         return err_set(e, ERR_UNAVAILABLE, "store unavailable: %s: %s", what, msg);
     case SQLITE_CONSTRAINT:
         return err_set(e, ERR_CONFLICT, "%s: %s", what, msg);
@@ -1225,6 +1228,18 @@ static int apikey_get(struct store *s, const char *id, struct arena *a, struct s
     return row_get(s, &T_APIKEYS, id, a, out, e);
 }
 
+static int apikey_revoke(struct store *s, const char *id, int64_t now_ms, struct err *e)
+{
+    int64_t n = 0;
+    int r = run_sql(s, "UPDATE api_keys SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms = 0", &id,
+                    1, 1, now_ms, &n, e);
+
+    if (r == 0 && n == 0) {
+        r = err_set(e, ERR_NOTFOUND, "no live API key \"%s\"", id);
+    }
+    return r;
+}
+
 static int scalar_i64(struct sqlite_store *ss, const char *sql, int64_t *out, struct err *e)
 {
     sqlite3_stmt *st = NULL;
@@ -1381,6 +1396,7 @@ static const struct store_ops sqlite_ops = {
     .audit_list = audit_list,
     .signing_key_insert = signing_key_insert,
     .signing_key_list = signing_key_list,
+    .apikey_revoke = apikey_revoke,
 };
 
 static int migrate(struct sqlite_store *ss, struct err *e)

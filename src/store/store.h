@@ -334,6 +334,10 @@ struct store_ops {
     /* Every stored key, oldest first (at most LIMIT_LIST_PAGE_MAX). */
     int (*signing_key_list)(struct store *s, struct arena *a, struct store_signing_key **out,
                             size_t *n, struct err *e);
+
+    /* Sets a live API key's revoked_ms; ERR_NOTFOUND when no live key has
+     * the id. */
+    int (*apikey_revoke)(struct store *s, const char *id, int64_t now_ms, struct err *e);
 };
 
 struct store {
