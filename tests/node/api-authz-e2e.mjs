@@ -186,6 +186,10 @@ try {
   t.check('a policy that errors denies (auditor /v1/audit 403)', r.status === 403, `${r.status} ${r.text}`);
   r = await call(h, 'GET', '/v1/audit?limit=1', null, k.security);
   t.check('the rest still decides (security /v1/audit 200)', r.status === 200, `${r.status} ${r.text}`);
+  // Under ASan/LSan the server reports leaks and errors on its stderr at exit.
+  await h.stopServer();
+  t.check('the server exits clean (no sanitizer report)',
+    !/AddressSanitizer|LeakSanitizer|runtime error/.test(h.stderr), h.stderr.slice(-2000));
 } catch (err) {
   t.check('api authz e2e ran', false, String(err && err.stack || err));
 } finally {

@@ -51,7 +51,7 @@ function runLocal(db, listen) {
     p.stderr.on('data', (d) => { err += d; });
     p.on('exit', (code) => { clearTimeout(timer); rej(new Error(`run-local exited ${code}: ${err}`)); });
   });
-  return { p, ready, exited: new Promise((res) => p.on('exit', (c, s) => res({ c, s }))) };
+  return { p, ready, stderr: () => err, exited: new Promise((res) => p.on('exit', (c, s) => res({ c, s }))) };
 }
 
 function demo(args) {
@@ -123,6 +123,9 @@ try {
   if (rl) {
     rl.p.kill('SIGTERM');
     await rl.exited;
+    // Under ASan/LSan the server reports leaks and errors on its stderr at exit.
+    t.check('the server exits clean (no sanitizer report)',
+      !/AddressSanitizer|LeakSanitizer|runtime error/.test(rl.stderr()), rl.stderr().slice(-2000));
   }
 }
 const rn = demo(['--url', `http://127.0.0.1:${port}`, '--key', 'x']);
