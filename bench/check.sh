@@ -4,6 +4,9 @@
 # with the raw ES256 ceilings and nginx answering a static 200 on loopback,
 # all in one run (see bench/check_bench.c and docs/performance.md).
 #   bench/check.sh [BUILD_DIR] [SECONDS_PER_ROW] [SERVER_THREADS]
+# A second server with `--audit-durability async` gives the rows marked
+# "async" (answer once the audit record is committed, before it is synced);
+# ASYNC=0 skips it.
 # SERVER_THREADS (default 32): `serve --threads`; checks waiting on the group
 # commit of their audit records share one fsync, so more requests in flight
 # means bigger batches.
@@ -18,9 +21,10 @@ case $build in /*) ;; *) build=$top/$build ;; esac
 [ -f "$build/build.ninja" ] || meson setup "$build" "$top" --buildtype=release >/dev/null
 ninja -C "$build" src/cli/mandate bench/check_bench >/dev/null
 dir=$(mktemp -d /tmp/mandate-bench-XXXXXX)
-srv=""; ngx=""
+srv=""; ngx=""; asrv=""
 cleanup() {
     [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null
+    [ -n "$asrv" ] && kill "$asrv" 2>/dev/null && wait "$asrv" 2>/dev/null
     [ -n "$ngx" ] && kill "$ngx" 2>/dev/null
     [ -n "${KEEP_LOG:-}" ] && cp "$dir/serve.log" "$KEEP_LOG"
     rm -rf "$dir"
@@ -36,6 +40,20 @@ i=0
 until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do
     i=$((i + 1)); [ $i -lt 100 ] || { cat "$dir/serve.log"; exit 1; }; sleep 0.05
 done
+async_args=""
+if [ "${ASYNC:-1}" != 0 ]; then
+    aport=$(freeport)
+    akey=$("$build/src/cli/mandate" init --db "$dir/a.db" --kek-file "$dir/akek" --key-only)
+    "$build/src/cli/mandate" serve --db "$dir/a.db" --kek-file "$dir/akek" \
+        --listen "127.0.0.1:$aport" --threads "$threads" --audit-durability async \
+        --log-level "${LOG_LEVEL:-error}" 2>"$dir/aserve.log" &
+    asrv=$!
+    i=0
+    until curl -sf "http://127.0.0.1:$aport/readyz" >/dev/null; do
+        i=$((i + 1)); [ $i -lt 100 ] || { cat "$dir/aserve.log"; exit 1; }; sleep 0.05
+    done
+    async_args="http://127.0.0.1:$aport $akey"
+fi
 nginx_url=-
 if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then
     nport=$(freeport)
@@ -59,4 +77,4 @@ NGX
     nginx_url="http://127.0.0.1:$nport"
 fi
 "$build/bench/check_bench" "http://127.0.0.1:$port" "$key" "$nginx_url" \
-    "$top/examples/policies.cedar" "$top/examples/schema.cedarschema" "$secs"
+    "$top/examples/policies.cedar" "$top/examples/schema.cedarschema" "$secs" $async_args

@@ -20,7 +20,12 @@
  * Clients share the machine with the server (like nginx's clients do): the
  * figures compare, they do not certify.  A table, not a test.
  *
- * Usage: check_bench MANDATE_URL ADMIN_KEY NGINX_URL|- POLICIES SCHEMA [SECONDS]
+ * With ASYNC_URL (a second server, `serve --audit-durability async`), steps
+ * 1-3 run against it too: the rows marked "async" answer once the audit
+ * record is committed but before it is synced to the disk.
+ *
+ * Usage: check_bench MANDATE_URL ADMIN_KEY NGINX_URL|- POLICIES SCHEMA [SECONDS
+ *        [ASYNC_URL ASYNC_ADMIN_KEY]]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -486,6 +491,9 @@ static void setup(const char *policies, const char *schema)
     char *text;
     struct err e;
 
+    jose_jwk_free(svid_key);
+    jose_jwk_free(agent_key);
+    svid_key = agent_key = NULL;
     if (jose_jwk_generate(JOSE_ALG_ES256, "bench-1", &svid_key, &e) != 0 ||
         jose_jwk_generate(JOSE_ALG_ES256, NULL, &agent_key, &e) != 0 ||
         jose_jwk_to_json(svid_key, 0, &pub, &e) != 0) {
@@ -694,40 +702,26 @@ static struct result nginx(const char *url, double rate)
     return r;
 }
 
-int main(int argc, char **argv)
-{
-    char base[128], *toks_d[NTASKS], *toks_b[NTASKS], vs[160];
-    struct result dmax, bmax, dhalf, bhalf, ng, nghalf, xr;
-    double verify_rate, sign_rate, xbound;
-    size_t i, nd;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = ncpu > 0 && ncpu <= 8 ? (int)ncpu : 2;
-    struct conn c;
+/* What one server measures: exchanges, then checks (DPoP and bearer) at
+ * maximum load and at half of it. */
+struct srvres {
+    struct result xr, dmax, bmax, dhalf, bhalf;
+};
 
-    if (argc < 6) {
-        fprintf(stderr, "usage: check_bench MANDATE_URL ADMIN_KEY NGINX_URL|- POLICIES SCHEMA "
-                        "[SECONDS]\n");
-        return 2;
-    }
-    if (argc > 6) {
-        secs = strtod(argv[6], NULL);
-    }
-    snprintf(base, sizeof(base), "%s", argv[1]);
+static void measure(const char *url, const char *key, const char *policies, const char *schema,
+                    double xbound, double verify_rate, struct srvres *out)
+{
+    char base[128], *toks_d[NTASKS], *toks_b[NTASKS];
+    struct conn c;
+    size_t i, nd;
+
+    snprintf(base, sizeof(base), "%s", url);
     if (parse_url(base, host, &port) != 0) {
         die("bad url", base);
     }
-    admin = argv[2];
-    setup(argv[4], argv[5]);
-
-    /* crypto ceilings, in this run, on as many threads as the server has */
-    {
-        char *p = proof("POST", TOOL_URL, "x");
-        verify_rate = crypto_rate(agent_key, p, 0, threads, 1.0);
-        sign_rate = crypto_rate(agent_key, NULL, 1, threads, 1.0);
-        free(p);
-        xbound = 1.0 / (2.0 / verify_rate + 1.0 / sign_rate);
-    }
-    xr = exchanges(base, xbound);
+    admin = key;
+    setup(policies, schema);
+    out->xr = exchanges(base, xbound);
 
     /* tokens for the checks: NTASKS of each kind */
     conn_open(&c, host, port);
@@ -746,10 +740,87 @@ int main(int argc, char **argv)
     close(c.fd);
 
     nd = (size_t)(verify_rate * secs * 1.3) + 1000; /* proofs cannot be reused */
-    dmax = checks(toks_d, 1, 0, nd);
-    bmax = checks(toks_b, 0, 0, nd * 4);
-    dhalf = checks(toks_d, 1, dmax.rps / 2, nd);
-    bhalf = checks(toks_b, 0, bmax.rps / 2, nd * 4);
+    out->dmax = checks(toks_d, 1, 0, nd);
+    out->bmax = checks(toks_b, 0, 0, nd * 4);
+    out->dhalf = checks(toks_d, 1, out->dmax.rps / 2, nd);
+    out->bhalf = checks(toks_b, 0, out->bmax.rps / 2, nd * 4);
+    for (i = 0; i < NTASKS; i++) {
+        free(toks_d[i]);
+        free(toks_b[i]);
+    }
+}
+
+static void rows(const struct srvres *m, const char *mode, double xbound, double verify_rate,
+                 const struct result *ng)
+{
+    char what[64], vs[160];
+
+    snprintf(vs, sizeof(vs), "%.0f%% of bound (>= 60%%), %lu/%lu ok", 100 * m->xr.rps / xbound,
+             m->xr.ok, m->xr.ok + m->xr.fail);
+    snprintf(what, sizeof(what), "POST /oauth2/token (DPoP)%s", mode);
+    row(what, m->xr.rps, m->xr.p50, m->xr.p99, vs);
+    snprintf(vs, sizeof(vs), "%.0f%% of verify (>= 80%%), %lu allow",
+             100 * m->dmax.rps / verify_rate, m->dmax.allow);
+    snprintf(what, sizeof(what), "POST /v1/check, DPoP, max%s", mode);
+    row(what, m->dmax.rps, m->dmax.p50, m->dmax.p99, vs);
+    snprintf(vs, sizeof(vs), "p99 < 2 ms: %s", m->dhalf.p99 < 2.0 ? "yes" : "no");
+    snprintf(what, sizeof(what), "POST /v1/check, DPoP, half%s", mode);
+    row(what, m->dhalf.rps, m->dhalf.p50, m->dhalf.p99, vs);
+    if (ng->rps > 0) {
+        snprintf(vs, sizeof(vs), "%.0f%% of nginx (>= 50%%), %lu allow",
+                 100 * m->bmax.rps / ng->rps, m->bmax.allow);
+    } else {
+        snprintf(vs, sizeof(vs), "no nginx; %lu allow", m->bmax.allow);
+    }
+    snprintf(what, sizeof(what), "POST /v1/check, bearer, max%s", mode);
+    row(what, m->bmax.rps, m->bmax.p50, m->bmax.p99, vs);
+    snprintf(vs, sizeof(vs), "p99 < 2 ms: %s", m->bhalf.p99 < 2.0 ? "yes" : "no");
+    snprintf(what, sizeof(what), "POST /v1/check, bearer, half%s", mode);
+    row(what, m->bhalf.rps, m->bhalf.p50, m->bhalf.p99, vs);
+    if (m->dmax.fail + m->bmax.fail + m->dhalf.fail + m->bhalf.fail > 0 ||
+        m->dmax.allow + 100 < m->dmax.ok || m->bmax.allow + 100 < m->bmax.ok) {
+        printf("| %-46s | note: failures or denies: dpop %lu/%lu allow, bearer %lu/%lu allow\n",
+               mode, m->dmax.allow, m->dmax.ok + m->dmax.fail, m->bmax.allow,
+               m->bmax.ok + m->bmax.fail);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct srvres sync_m, async_m;
+    struct result ng, nghalf;
+    double verify_rate, sign_rate, xbound;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = ncpu > 0 && ncpu <= 8 ? (int)ncpu : 2;
+    int with_async = argc > 8;
+
+    if (argc < 6) {
+        fprintf(stderr, "usage: check_bench MANDATE_URL ADMIN_KEY NGINX_URL|- POLICIES SCHEMA "
+                        "[SECONDS [ASYNC_URL ASYNC_ADMIN_KEY]]\n");
+        return 2;
+    }
+    if (argc > 6) {
+        secs = strtod(argv[6], NULL);
+    }
+
+    /* crypto ceilings, in this run, on as many threads as the server has */
+    {
+        char *p;
+        struct err e;
+        if (jose_jwk_generate(JOSE_ALG_ES256, NULL, &agent_key, &e) != 0) {
+            die("keys", e.msg);
+        }
+        p = proof("POST", TOOL_URL, "x");
+        verify_rate = crypto_rate(agent_key, p, 0, threads, 1.0);
+        sign_rate = crypto_rate(agent_key, NULL, 1, threads, 1.0);
+        free(p);
+        xbound = 1.0 / (2.0 / verify_rate + 1.0 / sign_rate);
+    }
+    measure(argv[1], argv[2], argv[4], argv[5], xbound, verify_rate, &sync_m);
+    memset(&async_m, 0, sizeof(async_m));
+    if (with_async) {
+        measure(argv[7], argv[8], argv[4], argv[5], xbound, verify_rate, &async_m);
+    }
     memset(&ng, 0, sizeof(ng));
     memset(&nghalf, 0, sizeof(nghalf));
     if (strcmp(argv[3], "-") != 0) {
@@ -767,35 +838,13 @@ int main(int argc, char **argv)
     row("raw ES256 verify (jose_jws_verify_key)", verify_rate, 0, 0, "the DPoP check ceiling");
     row("raw ES256 sign", sign_rate, 0, 0, "");
     row("exchange crypto bound (2 verify + 1 sign)", xbound, 0, 0, "");
-    snprintf(vs, sizeof(vs), "%.0f%% of bound (>= 60%%), %lu/%lu ok", 100 * xr.rps / xbound, xr.ok,
-             xr.ok + xr.fail);
-    row("POST /oauth2/token (DPoP)", xr.rps, xr.p50, xr.p99, vs);
-    snprintf(vs, sizeof(vs), "%.0f%% of verify (>= 80%%), %lu allow", 100 * dmax.rps / verify_rate,
-             dmax.allow);
-    row("POST /v1/check, cached token + DPoP, max", dmax.rps, dmax.p50, dmax.p99, vs);
-    snprintf(vs, sizeof(vs), "p99 < 2 ms: %s", dhalf.p99 < 2.0 ? "yes" : "no");
-    row("POST /v1/check, cached token + DPoP, half", dhalf.rps, dhalf.p50, dhalf.p99, vs);
-    if (ng.rps > 0) {
-        snprintf(vs, sizeof(vs), "%.0f%% of nginx (>= 50%%), %lu allow", 100 * bmax.rps / ng.rps,
-                 bmax.allow);
-    } else {
-        snprintf(vs, sizeof(vs), "no nginx; %lu allow", bmax.allow);
+    rows(&sync_m, "", xbound, verify_rate, &ng);
+    if (with_async) {
+        rows(&async_m, ", async", xbound, verify_rate, &ng);
     }
-    row("POST /v1/check, bearer, max", bmax.rps, bmax.p50, bmax.p99, vs);
-    snprintf(vs, sizeof(vs), "p99 < 2 ms: %s", bhalf.p99 < 2.0 ? "yes" : "no");
-    row("POST /v1/check, bearer, half", bhalf.rps, bhalf.p50, bhalf.p99, vs);
     if (ng.rps > 0) {
         row("nginx static 200, max", ng.rps, ng.p50, ng.p99, "");
         row("nginx static 200, half", nghalf.rps, nghalf.p50, nghalf.p99, "");
-    }
-    if (dmax.fail + bmax.fail + dhalf.fail + bhalf.fail > 0 || dmax.allow + 100 < dmax.ok ||
-        bmax.allow + 100 < bmax.ok) {
-        printf("\nnote: failures or denies: dpop %lu/%lu allow, bearer %lu/%lu allow\n", dmax.allow,
-               dmax.ok + dmax.fail, bmax.allow, bmax.ok + bmax.fail);
-    }
-    for (i = 0; i < NTASKS; i++) {
-        free(toks_d[i]);
-        free(toks_b[i]);
     }
     jose_jwk_free(svid_key);
     jose_jwk_free(agent_key);

@@ -14,6 +14,13 @@
  *
  * Batches grow with the number of requests in flight (the server's worker
  * threads, `serve --threads`): with one thread there is no batching at all.
+ * Everything queued while a commit (and its fsync) runs goes into the next
+ * one.  Each waiter sleeps on its own condition variable and is woken alone
+ * when its item is done (no herd of waiters rechecking on every commit).
+ * The writer waits for checks still in flight to join a batch only while
+ * commits are slow (a sync takes milliseconds); when they are fast (the
+ * store does not sync, `--audit-durability async`) waiting would cost more
+ * than it saves.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,20 +39,27 @@ struct citem {
     int rc;
     int done;
     struct err e;
+    pthread_cond_t cv; /* signalled once done is set */
     struct citem *next;
 };
 
 struct commitq {
     struct store *s;
     pthread_mutex_t mu;
-    pthread_cond_t work, done;
+    pthread_cond_t work;
     struct citem *head, **tail;
     int stop;
     pthread_t th;
     unsigned long batches, items; /* for the log at stop */
     size_t queued;
     atomic_int inflight; /* callers between commitq_enter and commitq_leave */
+    long last_commit_us; /* how long the last batch's commit took */
 };
+
+static long elapsed_us(const struct timespec *a, const struct timespec *b)
+{
+    return (long)(b->tv_sec - a->tv_sec) * 1000000L + (b->tv_nsec - a->tv_nsec) / 1000L;
+}
 
 struct batch {
     struct citem *items;
@@ -72,7 +86,8 @@ static void *writer(void *arg)
     pthread_mutex_lock(&q->mu);
     for (;;) {
         struct batch b = {NULL, 0};
-        struct citem *it, *last = NULL;
+        struct citem *it, *last = NULL, *next;
+        struct timespec t0, t1;
         struct err e;
         int r;
 
@@ -86,7 +101,8 @@ static void *writer(void *arg)
          * join this batch if they arrive within a short wait: one fsync for
          * all of them instead of one each.  Nobody waits when every caller
          * in flight is queued already (a lone check commits at once). */
-        if (!q->stop && q->queued < (size_t)atomic_load(&q->inflight)) {
+        if (!q->stop && q->last_commit_us >= LIMIT_CHECK_COMMIT_WAIT_US &&
+            q->queued < (size_t)atomic_load(&q->inflight)) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += LIMIT_CHECK_COMMIT_WAIT_US * 1000L;
@@ -115,7 +131,9 @@ static void *writer(void *arg)
         err_clear(&e);
         q->batches++;
         q->items += b.n;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         r = store_tx(q->s, batch_fn, &b, &e);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         for (it = b.items; it != NULL; it = it->next) {
             if (r == 0) {
                 it->rc = 0;
@@ -128,10 +146,12 @@ static void *writer(void *arg)
             }
         }
         pthread_mutex_lock(&q->mu);
-        for (it = b.items; it != NULL; it = it->next) {
+        q->last_commit_us = elapsed_us(&t0, &t1);
+        for (it = b.items; it != NULL; it = next) {
+            next = it->next; /* it belongs to its caller once done is set */
             it->done = 1;
+            pthread_cond_signal(&it->cv);
         }
-        pthread_cond_broadcast(&q->done);
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
@@ -149,11 +169,10 @@ int commitq_start(struct store *s, struct commitq **out, struct err *e)
     q->tail = &q->head;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
-    pthread_cond_init(&q->done, NULL);
+    q->last_commit_us = LIMIT_CHECK_COMMIT_WAIT_US; /* until measured: assume a sync */
     if (pthread_create(&q->th, NULL, writer, q) != 0) {
         pthread_mutex_destroy(&q->mu);
         pthread_cond_destroy(&q->work);
-        pthread_cond_destroy(&q->done);
         free(q);
         return err_set(e, ERR_INTERNAL, "commitq: cannot start the writer thread");
     }
@@ -180,7 +199,6 @@ void commitq_stop(struct commitq *q)
     }
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
-    pthread_cond_destroy(&q->done);
     free(q);
 }
 
@@ -214,14 +232,16 @@ int commitq_run(struct commitq *q, struct store *s, int (*fn)(struct store *, vo
         pthread_mutex_unlock(&q->mu);
         return store_tx(s, fn, ctx, e);
     }
+    pthread_cond_init(&it.cv, NULL);
     *q->tail = &it;
     q->tail = &it.next;
     q->queued++;
     pthread_cond_signal(&q->work);
     while (!it.done) {
-        pthread_cond_wait(&q->done, &q->mu);
+        pthread_cond_wait(&it.cv, &q->mu);
     }
     pthread_mutex_unlock(&q->mu);
+    pthread_cond_destroy(&it.cv);
     if (it.rc != 0 && e != NULL) {
         *e = it.e;
     }

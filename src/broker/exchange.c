@@ -20,6 +20,7 @@
 
 #include "broker/access_int.h"
 #include "broker/broker_int.h"
+#include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"
@@ -661,7 +662,8 @@ static int record(struct xch *x, int store_task, struct err *e)
     ev.actor_chain = chain;
     ev.data_labels = json_object_get(x->granted, "data_labels");
     ev.policy_version = x->policy_version;
-    r = store_tx(x->b->store, audit_fn, &t, e);
+    /* Group commit with the checks: one fsync for everything in flight. */
+    r = commitq_run(tasks_commitq(x->b), x->b->store, audit_fn, &t, e);
     json_decref(chain);
     json_decref(detail);
     x->out->audit_seq = t.seq;
