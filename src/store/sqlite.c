@@ -160,6 +160,14 @@ struct sqlite_store {
     struct sqlite_reader *readers; /* NULL: every read goes to the writer */
     size_t nreaders;
     atomic_uint next_reader;
+    /* the checkpoint thread (with the pool only) */
+    char *path;
+    pthread_t ckpt_th;
+    int ckpt_started;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
+    int ckpt_pending, ckpt_stop;
+    unsigned long ckpts;
 };
 
 /* The store whose write transaction this thread is in, if any: its reads
@@ -1309,6 +1317,16 @@ static void sqlite_close(struct store *s)
     struct sqlite_store *ss = S(s);
     size_t i;
 
+    if (ss->ckpt_started) {
+        pthread_mutex_lock(&ss->ckpt_mu);
+        ss->ckpt_stop = 1;
+        pthread_cond_signal(&ss->ckpt_cv);
+        pthread_mutex_unlock(&ss->ckpt_mu);
+        pthread_join(ss->ckpt_th, NULL);
+        pthread_mutex_destroy(&ss->ckpt_mu);
+        pthread_cond_destroy(&ss->ckpt_cv);
+    }
+    free(ss->path);
     for (i = 0; i < ss->nreaders; i++) {
         stmt_cache_free(&ss->readers[i].sc);
         sqlite3_close_v2(ss->readers[i].db);
@@ -1442,6 +1460,84 @@ static int migrate(struct sqlite_store *ss, struct err *e)
     return 0;
 }
 
+/* Checkpoints off the commit path: the writer's WAL hook (called after each
+ * commit with the WAL's size) wakes this thread, which copies the WAL into
+ * the database on a connection of its own (PASSIVE: it never blocks the
+ * writer or the readers).  Replaces SQLite's automatic checkpoint, which
+ * runs inside the commit that crosses the threshold. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct sqlite_store *ss = arg;
+
+    (void)db;
+    (void)name;
+    if (pages >= LIMIT_STORE_CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&ss->ckpt_mu);
+        ss->ckpt_pending = 1;
+        pthread_cond_signal(&ss->ckpt_cv);
+        pthread_mutex_unlock(&ss->ckpt_mu);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpointer(void *arg)
+{
+    struct sqlite_store *ss = arg;
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(
+        ss->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, ss->busy_timeout_ms);
+        /* A connection learns the file is in WAL mode on its first read;
+         * until then a checkpoint is a no-op. */
+        rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+    }
+    pthread_mutex_lock(&ss->ckpt_mu);
+    for (;;) {
+        while (!ss->ckpt_pending && !ss->ckpt_stop) {
+            pthread_cond_wait(&ss->ckpt_cv, &ss->ckpt_mu);
+        }
+        if (ss->ckpt_stop) {
+            break;
+        }
+        ss->ckpt_pending = 0;
+        pthread_mutex_unlock(&ss->ckpt_mu);
+        if (rc == SQLITE_OK) {
+            (void)sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        } else {
+            /* no connection of its own: the writer does it, as SQLite would */
+            pthread_mutex_lock(&ss->mu);
+            (void)sqlite3_wal_checkpoint_v2(ss->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+            pthread_mutex_unlock(&ss->mu);
+        }
+        pthread_mutex_lock(&ss->ckpt_mu);
+        ss->ckpts++;
+    }
+    pthread_mutex_unlock(&ss->ckpt_mu);
+    sqlite3_close_v2(db);
+    return NULL;
+}
+
+static void start_checkpointer(struct sqlite_store *ss, const char *path)
+{
+    ss->path = strdup(path);
+    if (ss->path == NULL) {
+        return; /* SQLite's automatic checkpoints stay */
+    }
+    pthread_mutex_init(&ss->ckpt_mu, NULL);
+    pthread_cond_init(&ss->ckpt_cv, NULL);
+    if (pthread_create(&ss->ckpt_th, NULL, checkpointer, ss) != 0) {
+        pthread_mutex_destroy(&ss->ckpt_mu);
+        pthread_cond_destroy(&ss->ckpt_cv);
+        return;
+    }
+    ss->ckpt_started = 1;
+    pthread_mutex_lock(&ss->mu);
+    sqlite3_wal_hook(ss->db, wal_hook, ss);
+    pthread_mutex_unlock(&ss->mu);
+}
+
 /* Opens the pool of read connections.  Without it (an in-memory or URI
  * path, or a reader that cannot open) every read goes through the writer,
  * which is correct, only slower under load. */
@@ -1480,6 +1576,7 @@ static void open_readers(struct sqlite_store *ss, const char *path)
     }
     ss->readers = rd;
     ss->nreaders = LIMIT_STORE_READERS;
+    start_checkpointer(ss, path);
 }
 
 int store_sqlite_set_async(struct store *s, int async, struct err *e)

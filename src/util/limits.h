@@ -232,6 +232,10 @@
  * write transaction's fsync.  A small pool: SQLite readers are cheap, and
  * more than the HTTP worker threads would sit idle. */
 #define LIMIT_STORE_READERS 8
+/* WAL pages after which a commit asks the checkpoint thread to copy the
+ * WAL back into the database (SQLite's own default is 1000, run inside the
+ * commit that crosses it: a stall of several fsyncs for its waiters). */
+#define LIMIT_STORE_CHECKPOINT_PAGES 1000
 /* Prepared statements each connection keeps (the store's SQL is a few dozen
  * distinct texts); beyond this the least recently used one is finalized. */
 #define LIMIT_STORE_STMT_CACHE 48

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -333,6 +335,55 @@ static void test_readers(void **state)
     assert_int_equal(store_sqlite_set_async(f->s, 0, &e), 0);
 }
 
+/* The WAL is copied back by the checkpoint thread: after ~30 MiB of
+ * commits it stays far below that (without checkpoints it would hold them
+ * all). */
+struct bulk {
+    int tx;
+    char *name;
+};
+
+static int bulk_fn(struct store *s, void *ctx, struct err *e)
+{
+    struct bulk *b = ctx;
+    char id[32];
+    int i, r = 0;
+
+    for (i = 0; i < 100 && r == 0; i++) {
+        struct store_team t = {id, b->name, T0};
+        snprintf(id, sizeof(id), "bulk-%d-%d", b->tx, i);
+        r = s->ops->team_insert(s, &t, e);
+    }
+    return r;
+}
+
+static void test_wal_checkpointed(void **state)
+{
+    struct fx *f = *state;
+    struct bulk b;
+    char wal[128];
+    struct stat st;
+    struct err e;
+    int i;
+
+    err_clear(&e);
+    assert_int_equal(store_sqlite_set_async(f->s, 1, &e), 0); /* no fsync per commit */
+    b.name = malloc(10000);
+    memset(b.name, 'x', 9999);
+    b.name[9999] = '\0';
+    for (i = 0; i < 30; i++) {
+        b.tx = i;
+        assert_int_equal(store_tx(f->s, bulk_fn, &b, &e), 0);
+        if (i % 10 == 9) {
+            usleep(200 * 1000); /* let the checkpoint thread run */
+        }
+    }
+    free(b.name);
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    assert_int_equal(stat(wal, &st), 0);
+    assert_true(st.st_size < 20 * 1024 * 1024);
+}
+
 /* ---- group commit ------------------------------------------------------------------ */
 
 #define CQ_THREADS 8
@@ -416,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stale_put_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_cache_still_authenticates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_checkpointed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
     };
 
