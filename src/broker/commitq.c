@@ -23,6 +23,7 @@
  * than it saves.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <stdio.h>
@@ -160,6 +161,8 @@ static void *writer(void *arg)
 int commitq_start(struct store *s, struct commitq **out, struct err *e)
 {
     struct commitq *q = calloc(1, sizeof(*q));
+    sigset_t all, old;
+    int rc;
 
     *out = NULL;
     if (q == NULL) {
@@ -170,7 +173,13 @@ int commitq_start(struct store *s, struct commitq **out, struct err *e)
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     q->last_commit_us = LIMIT_CHECK_COMMIT_WAIT_US; /* until measured: assume a sync */
-    if (pthread_create(&q->th, NULL, writer, q) != 0) {
+    /* The writer takes no signals (`serve` waits for them in its main
+     * thread; the runtime may start before it blocks them). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&q->th, NULL, writer, q);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         pthread_mutex_destroy(&q->mu);
         pthread_cond_destroy(&q->work);
         free(q);

@@ -196,6 +196,13 @@ int cmd_serve(int argc, char **argv)
         r = CLI_USAGE;
         goto out;
     }
+    /* Block the signals before any thread starts (the store's and the
+     * runtime's too) so that all inherit it and only sigwait() below takes
+     * them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     hc.host = host;
     hc.threads = (unsigned)opti(serve_opts, NSERVE, "threads");
     hc.body_max = (size_t)opti(serve_opts, NSERVE, "body-max");
@@ -216,11 +223,6 @@ int cmd_serve(int argc, char **argv)
     if (hc.port != 0 && (r = start_runtime(&b, host, hc.port)) != CLI_OK) {
         goto out;
     }
-    /* Block the signals before any thread starts so that all inherit it. */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (http_server_start(&hc, &b, &srv, &e) != 0) {
         fprintf(stderr, "mandate serve: %s\n", e.msg);

@@ -17,6 +17,7 @@
  * each; the schema_version table records which ran and when.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1521,13 +1522,22 @@ static void *checkpointer(void *arg)
 
 static void start_checkpointer(struct sqlite_store *ss, const char *path)
 {
+    sigset_t all, old;
+    int rc;
+
     ss->path = strdup(path);
     if (ss->path == NULL) {
         return; /* SQLite's automatic checkpoints stay */
     }
     pthread_mutex_init(&ss->ckpt_mu, NULL);
     pthread_cond_init(&ss->ckpt_cv, NULL);
-    if (pthread_create(&ss->ckpt_th, NULL, checkpointer, ss) != 0) {
+    /* The thread takes no signals: `serve` waits for SIGTERM in its main
+     * thread, and the store is opened before it blocks them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&ss->ckpt_th, NULL, checkpointer, ss);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         pthread_mutex_destroy(&ss->ckpt_mu);
         pthread_cond_destroy(&ss->ckpt_cv);
         return;
