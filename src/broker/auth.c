@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/broker.h"
+#include "broker/broker_int.h"
 #include "util/clock.h"
 #include "util/wipe.h"
 
@@ -122,15 +122,33 @@ int broker_auth_apikey(struct broker *b, const char *key, size_t len, struct are
     if (out->role == ROLE_NONE) {
         return err_set(e, ERR_AUTH, "API key %s has an unknown role", id);
     }
+    if (k.subject != NULL) {
+        /* A key acting for a human dies with the human's offboarding. */
+        struct store_human who;
+        r = b->store->ops->human_get(b->store, k.subject, a, &who, e);
+        if (r == ERR_NOTFOUND || (r == 0 && strcmp(who.status, "active") != 0)) {
+            return err_set(e, ERR_AUTH, "API key %s acts for %s human %s", id,
+                           r ? "a missing" : who.status, k.subject);
+        }
+        if (r != 0) {
+            return r;
+        }
+    }
     out->key_id = k.id;
     out->subject = k.subject;
     return 0;
 }
 
-int broker_apikey_create(struct broker *b, const char *name, enum broker_role role,
-                         const char *subject, struct arena *a, char **key_out, const char **id_out,
-                         struct err *e)
+static int apikey_apply(struct store *s, struct broker_change *ch, struct err *e)
 {
+    return s->ops->apikey_insert(s, ch->ctx, e);
+}
+
+int broker_apikey_create(struct broker *b, const struct broker_caller *c, const char *name,
+                         enum broker_role role, const char *subject, struct arena *a,
+                         char **key_out, const char **id_out, struct err *e)
+{
+    struct broker_change ch;
     unsigned char rnd[KEY_ID_BYTES + KEY_SECRET_BYTES];
     char idhex[KEY_ID_HEX + 1], sechex[KEY_SECRET_HEX + 1];
     struct store_apikey k;
@@ -162,7 +180,19 @@ int broker_apikey_create(struct broker *b, const char *name, enum broker_role ro
         r = err_set(e, ERR_INTERNAL, "hashing failed");
         goto out;
     }
-    r = b->store->ops->apikey_insert(b->store, &k, e);
+    /* Audited like any registry change; the record names the key, never
+     * its secret. */
+    memset(&ch, 0, sizeof(ch));
+    ch.c = c;
+    ch.a = a;
+    ch.ctx = &k;
+    ch.apply = apikey_apply;
+    ch.ev.event = "apikey.create";
+    ch.ev.human = subject;
+    ch.ev.resource = arena_printf(a, "apikey:%s", k.id);
+    ch.ev.detail = json_pack("{s:s, s:s}", "name", name, "role", k.role);
+    r = ch.ev.detail ? broker_change_run(b, &ch, e) : err_set(e, ERR_NOMEM, "out of memory");
+    json_decref(ch.ev.detail);
     if (r != 0) {
         goto out;
     }

@@ -108,7 +108,7 @@ int cmd_serve(int argc, char **argv)
     struct http_config hc;
     struct http_server *srv = NULL;
     struct store *s = NULL;
-    struct broker b;
+    struct broker b = {0};
     struct err e;
     sigset_t set;
     char *host = NULL;
@@ -212,7 +212,7 @@ static void make_parent(const char *path)
 int cmd_init(int argc, char **argv)
 {
     struct store *s = NULL;
-    struct broker b;
+    struct broker b = {0};
     struct arena a;
     struct err e;
     char *key = NULL;
@@ -249,7 +249,7 @@ int cmd_init(int argc, char **argv)
         r = CLI_OK;
         goto out;
     }
-    if (broker_apikey_create(&b, "initial admin", ROLE_ADMIN, NULL, &a, &key, &id, &e) != 0) {
+    if (broker_apikey_create(&b, NULL, "initial admin", ROLE_ADMIN, NULL, &a, &key, &id, &e) != 0) {
         fprintf(stderr, "mandate init: %s\n", e.msg);
         r = CLI_NO;
         goto out;

@@ -1,8 +1,13 @@
 /*
- * api_registry.c: /v1/humans, /v1/teams, /v1/agents and /v1/api-keys.
+ * api_registry.c: /v1/humans, /v1/teams, /v1/agents (with their status and
+ * standing entitlements), /v1/trust-issuers, /v1/tools, /v1/intents and
+ * /v1/api-keys.
  *
- * Thin: parse the body, call the broker, map its answer.  Readers are admin,
- * security, owner and auditor; writers are admin.
+ * Thin: parse the body, call the broker with the caller, map its answer.
+ * The route table says which roles may call at all; the broker decides the
+ * rest (an owner's view is limited to its own agents).  Readers are admin,
+ * security, owner and auditor; writers are admin, except where a route says
+ * otherwise.  The pep role reads nothing here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,22 +17,47 @@
 #include "util/num.h"
 #include "util/wipe.h"
 
-typedef int (*create_fn)(struct broker *, json_t *, struct arena *, json_t **, struct err *);
+int http_page_params(struct http_req *rq, const char **after, size_t *limit)
+{
+    const char *lim = http_query(rq, "limit");
+    uint64_t v = 100;
+    struct err e;
 
-static void create(struct http_req *rq, create_fn fn)
+    *after = http_query(rq, "after");
+    if (lim != NULL && (num_parse_u64(lim, strlen(lim), LIMIT_LIST_PAGE_MAX, &v) != 0 || v == 0)) {
+        err_set(&e, ERR_INVALID, "limit: must be an integer from 1 to %d", LIMIT_LIST_PAGE_MAX);
+        http_reply_err(rq, &e);
+        return -1;
+    }
+    *limit = (size_t)v;
+    return 0;
+}
+
+/* Answers the broker's result: out as JSON with status, or the error. */
+static void answer(struct http_req *rq, int r, const struct err *e, unsigned status, json_t *out)
+{
+    if (r != 0) {
+        json_decref(out);
+        http_reply_err(rq, e);
+    } else if (out == NULL) {
+        http_reply_empty(rq, status);
+    } else {
+        http_reply_json(rq, status, out);
+    }
+}
+
+static void create(struct http_req *rq, broker_create_fn fn)
 {
     json_t *in = http_body_json(rq), *out = NULL;
     struct err e;
+    int r;
 
     if (in == NULL) {
         return;
     }
     err_clear(&e);
-    if (fn(rq->broker, in, &rq->arena, &out, &e) != 0) {
-        http_reply_err(rq, &e);
-    } else {
-        http_reply_json(rq, MHD_HTTP_CREATED, out);
-    }
+    r = fn(rq->broker, &rq->caller, in, &rq->arena, &out, &e);
+    answer(rq, r, &e, MHD_HTTP_CREATED, out);
     json_decref(in);
 }
 
@@ -35,48 +65,37 @@ static void get(struct http_req *rq, enum broker_kind k)
 {
     json_t *out = NULL;
     struct err e;
+    int r;
 
     err_clear(&e);
-    if (broker_get(rq->broker, k, rq->params[0], &rq->arena, &out, &e) != 0) {
-        http_reply_err(rq, &e);
-        return;
-    }
-    http_reply_json(rq, MHD_HTTP_OK, out);
+    r = broker_get(rq->broker, &rq->caller, k, rq->params[0], &rq->arena, &out, &e);
+    answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void list(struct http_req *rq, enum broker_kind k)
 {
-    const char *after = http_query(rq, "after"), *lim = http_query(rq, "limit");
-    uint64_t limit = 100;
+    const char *after;
+    size_t limit;
     json_t *out = NULL;
     struct err e;
+    int r;
 
+    if (http_page_params(rq, &after, &limit) != 0) {
+        return;
+    }
     err_clear(&e);
-    if (lim != NULL && num_parse_u64(lim, strlen(lim), LIMIT_LIST_PAGE_MAX, &limit) != 0) {
-        err_set(&e, ERR_INVALID, "limit: must be an integer from 1 to %d", LIMIT_LIST_PAGE_MAX);
-        http_reply_err(rq, &e);
-        return;
-    }
-    if (limit == 0) {
-        limit = 1;
-    }
-    if (broker_list(rq->broker, k, after, (size_t)limit, &rq->arena, &out, &e) != 0) {
-        http_reply_err(rq, &e);
-        return;
-    }
-    http_reply_json(rq, MHD_HTTP_OK, out);
+    r = broker_list(rq->broker, &rq->caller, k, after, limit, &rq->arena, &out, &e);
+    answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void del(struct http_req *rq, enum broker_kind k)
 {
     struct err e;
+    int r;
 
     err_clear(&e);
-    if (broker_delete(rq->broker, k, rq->params[0], &e) != 0) {
-        http_reply_err(rq, &e);
-        return;
-    }
-    http_reply_empty(rq, MHD_HTTP_NO_CONTENT);
+    r = broker_delete(rq->broker, &rq->caller, k, rq->params[0], &e);
+    answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
 }
 
 #define KIND_HANDLERS(name, K, createfn)                                                           \
@@ -100,6 +119,74 @@ static void del(struct http_req *rq, enum broker_kind k)
 KIND_HANDLERS(humans, BROKER_HUMAN, broker_human_create)
 KIND_HANDLERS(teams, BROKER_TEAM, broker_team_create)
 KIND_HANDLERS(agents, BROKER_AGENT, broker_agent_create)
+KIND_HANDLERS(issuers, BROKER_ISSUER, broker_issuer_create)
+KIND_HANDLERS(tools, BROKER_TOOL, broker_tool_create)
+KIND_HANDLERS(intents, BROKER_INTENT, broker_intent_create)
+
+/* Handlers that act on one object named by params[0] with a JSON body. */
+typedef int (*object_fn)(struct broker *, const struct broker_caller *, const char *, json_t *,
+                         struct arena *, json_t **, struct err *);
+
+static void on_object(struct http_req *rq, object_fn fn, unsigned status, int body_optional)
+{
+    json_t *in = NULL, *out = NULL;
+    struct err e;
+    int r;
+
+    if (!(body_optional && rq->body.len == 0) && (in = http_body_json(rq)) == NULL) {
+        return;
+    }
+    err_clear(&e);
+    r = fn(rq->broker, &rq->caller, rq->params[0], in, &rq->arena, &out, &e);
+    answer(rq, r, &e, status, out);
+    json_decref(in);
+}
+
+static void intents_patch(struct http_req *rq)
+{
+    on_object(rq, broker_intent_update, MHD_HTTP_OK, 0);
+}
+
+static void agents_patch(struct http_req *rq)
+{
+    on_object(rq, broker_agent_update, MHD_HTTP_OK, 0);
+}
+
+static void agents_status(struct http_req *rq)
+{
+    on_object(rq, broker_agent_set_status, MHD_HTTP_OK, 0);
+}
+
+static void humans_offboard(struct http_req *rq)
+{
+    on_object(rq, broker_human_offboard, MHD_HTTP_OK, 1);
+}
+
+static void entitlements_add(struct http_req *rq)
+{
+    on_object(rq, broker_entitlement_add, MHD_HTTP_CREATED, 0);
+}
+
+static void entitlements_list(struct http_req *rq)
+{
+    json_t *out = NULL;
+    struct err e;
+    int r;
+
+    err_clear(&e);
+    r = broker_entitlement_list(rq->broker, &rq->caller, rq->params[0], &rq->arena, &out, &e);
+    answer(rq, r, &e, MHD_HTTP_OK, out);
+}
+
+static void entitlements_remove(struct http_req *rq)
+{
+    struct err e;
+    int r;
+
+    err_clear(&e);
+    r = broker_entitlement_remove(rq->broker, &rq->caller, rq->params[0], rq->params[1], &e);
+    answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
+}
 
 /* POST /v1/api-keys {"name":..., "role":..., "subject":...}: the key is in
  * the answer once and never again. */
@@ -139,7 +226,12 @@ static void apikey_create(struct http_req *rq)
         err_set(&e, ERR_INVALID, "role: one of admin, security, owner, auditor, pep");
         goto out;
     }
-    if (broker_apikey_create(rq->broker, name, ro, subject, &rq->arena, &key, &key_id, &e) == 0) {
+    if (ro == ROLE_OWNER && subject == NULL) {
+        err_set(&e, ERR_INVALID, "subject: an owner key names the human it acts for");
+        goto out;
+    }
+    if (broker_apikey_create(rq->broker, &rq->caller, name, ro, subject, &rq->arena, &key, &key_id,
+                             &e) == 0) {
         http_reply_json(rq, MHD_HTTP_CREATED,
                         json_pack("{s:s, s:s, s:s, s:s}", "id", key_id, "name", name, "role", role,
                                   "key", key));
@@ -152,20 +244,45 @@ out:
     wipe_free_str(key);
 }
 
+#define ADMIN ROLE_ADMIN
+#define READERS ROLE_READERS
+
+/* Order matters where patterns overlap: the agent's sub-resources come before
+ * "/v1/agents/{id*}" (agent ids cannot hold the reserved segments). */
 const struct http_route http_routes_registry[] = {
-    {"POST", "/v1/humans", humans_create, ROLE_ADMIN},
-    {"GET", "/v1/humans", humans_list, ROLE_READERS},
-    {"GET", "/v1/humans/{id}", humans_get, ROLE_READERS},
-    {"DELETE", "/v1/humans/{id}", humans_delete, ROLE_ADMIN},
-    {"POST", "/v1/teams", teams_create, ROLE_ADMIN},
-    {"GET", "/v1/teams", teams_list, ROLE_READERS},
-    {"GET", "/v1/teams/{id}", teams_get, ROLE_READERS},
-    {"DELETE", "/v1/teams/{id}", teams_delete, ROLE_ADMIN},
-    {"POST", "/v1/agents", agents_create, ROLE_ADMIN},
-    {"GET", "/v1/agents", agents_list, ROLE_READERS},
-    {"GET", "/v1/agents/{id*}", agents_get, ROLE_READERS},
-    {"DELETE", "/v1/agents/{id*}", agents_delete, ROLE_ADMIN},
-    {"POST", "/v1/api-keys", apikey_create, ROLE_ADMIN},
+    {"POST", "/v1/humans", humans_create, ADMIN},
+    {"GET", "/v1/humans", humans_list, READERS},
+    {"POST", "/v1/humans/{id}/offboard", humans_offboard, ADMIN | ROLE_SECURITY},
+    {"GET", "/v1/humans/{id}", humans_get, READERS},
+    {"DELETE", "/v1/humans/{id}", humans_delete, ADMIN},
+    {"POST", "/v1/teams", teams_create, ADMIN},
+    {"GET", "/v1/teams", teams_list, READERS},
+    {"GET", "/v1/teams/{id}", teams_get, READERS},
+    {"DELETE", "/v1/teams/{id}", teams_delete, ADMIN},
+    {"POST", "/v1/agents", agents_create, ADMIN},
+    {"GET", "/v1/agents", agents_list, READERS},
+    {"POST", "/v1/agents/{id*}/status", agents_status, ADMIN | ROLE_SECURITY | ROLE_OWNER},
+    {"POST", "/v1/agents/{id*}/entitlements", entitlements_add, ADMIN},
+    {"GET", "/v1/agents/{id*}/entitlements", entitlements_list, READERS},
+    {"DELETE", "/v1/agents/{id*}/entitlements/{intent}", entitlements_remove,
+     ADMIN | ROLE_SECURITY | ROLE_OWNER},
+    {"GET", "/v1/agents/{id*}", agents_get, READERS},
+    {"PATCH", "/v1/agents/{id*}", agents_patch, ADMIN},
+    {"DELETE", "/v1/agents/{id*}", agents_delete, ADMIN | ROLE_OWNER},
+    {"POST", "/v1/trust-issuers", issuers_create, ADMIN},
+    {"GET", "/v1/trust-issuers", issuers_list, READERS},
+    {"GET", "/v1/trust-issuers/{id}", issuers_get, READERS},
+    {"DELETE", "/v1/trust-issuers/{id}", issuers_delete, ADMIN},
+    {"POST", "/v1/tools", tools_create, ADMIN},
+    {"GET", "/v1/tools", tools_list, READERS},
+    {"GET", "/v1/tools/{id}", tools_get, READERS},
+    {"DELETE", "/v1/tools/{id}", tools_delete, ADMIN},
+    {"POST", "/v1/intents", intents_create, ADMIN},
+    {"GET", "/v1/intents", intents_list, READERS},
+    {"GET", "/v1/intents/{id}", intents_get, READERS},
+    {"PATCH", "/v1/intents/{id}", intents_patch, ADMIN},
+    {"DELETE", "/v1/intents/{id}", intents_delete, ADMIN},
+    {"POST", "/v1/api-keys", apikey_create, ADMIN},
 };
 const size_t http_routes_registry_n =
     sizeof(http_routes_registry) / sizeof(http_routes_registry[0]);

@@ -57,6 +57,8 @@ extern const struct http_route http_routes_system[];
 extern const size_t http_routes_system_n;
 extern const struct http_route http_routes_registry[];
 extern const size_t http_routes_registry_n;
+extern const struct http_route http_routes_policies[];
+extern const size_t http_routes_policies_n;
 
 /* ---- answers (response.c) -------------------------------------------------- */
 
@@ -78,6 +80,10 @@ void http_reply_empty(struct http_req *rq, unsigned status);
 /* Parses the request body as one JSON object (duplicate keys refused).
  * Returns NULL after answering 400 (with the byte offset) itself. */
 json_t *http_body_json(struct http_req *rq);
+
+/* Parses the ?after= and ?limit= of a list (limit 1..LIMIT_LIST_PAGE_MAX,
+ * default 100); answers 400 itself and returns -1 on a bad limit. */
+int http_page_params(struct http_req *rq, const char **after, size_t *limit);
 
 /* A query parameter or NULL. */
 const char *http_query(struct http_req *rq, const char *name);

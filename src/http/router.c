@@ -10,13 +10,13 @@
 #include "http/http_int.h"
 #include "util/limits.h"
 
-/* Matches path against pattern; on success stores parameters (arena copies)
- * in rq->params. */
-static int match(const char *pattern, const char *path, struct http_req *rq)
+/* Matches path s against pattern p from parameter np on; on success stores
+ * parameters (arena copies) in rq->params.  A "{x*}" followed by more
+ * pattern takes the longest run of the path that lets the rest match
+ * ("/v1/agents/{id*}/entitlements/{intent}"); recursion is bounded by
+ * HTTP_MAX_PARAMS. */
+static int match_at(const char *p, const char *s, struct http_req *rq, int np)
 {
-    const char *p = pattern, *s = path;
-    int np = 0;
-
     while (*p != '\0') {
         if (*p == '{') {
             const char *close = strchr(p, '}');
@@ -25,8 +25,15 @@ static int match(const char *pattern, const char *path, struct http_req *rq)
                 return 0;
             }
             if (close[-1] == '*') {
-                n = strlen(s);
-            } else {
+                for (n = strlen(s); n > 0; n--) {
+                    if (match_at(close + 1, s + n, rq, np + 1)) {
+                        rq->params[np] = arena_strndup(&rq->arena, s, n);
+                        return rq->params[np] != NULL;
+                    }
+                }
+                return 0;
+            }
+            {
                 const char *slash = strchr(s, '/');
                 n = slash ? (size_t)(slash - s) : strlen(s);
             }
@@ -45,6 +52,11 @@ static int match(const char *pattern, const char *path, struct http_req *rq)
         }
     }
     return *s == '\0';
+}
+
+static int match(const char *pattern, const char *path, struct http_req *rq)
+{
+    return match_at(pattern, path, rq, 0);
 }
 
 const struct http_route *http_route_find(const struct http_route *routes, size_t n,

@@ -100,6 +100,7 @@ static const struct {
 } tables[] = {
     {http_routes_system, &http_routes_system_n},
     {http_routes_registry, &http_routes_registry_n},
+    {http_routes_policies, &http_routes_policies_n},
 };
 
 static const struct http_route *route(struct http_req *rq)
@@ -155,7 +156,13 @@ static int authenticate(struct http_req *rq, const struct http_route *r)
         http_reply_err(rq, &e);
         return -1;
     }
+    rq->caller.request_id = rq->id;
     if ((rq->caller.role & r->roles) == 0) {
+        /* Refusals are decisions too: they go to the trail (a failure to
+         * write it is logged, the answer stays 403). */
+        if (broker_audit_refusal(rq->broker, &rq->caller, rq->method, rq->path, "role", &e) != 0) {
+            log_event(LOG_WARN, "audit_failed", rq->id, "detail", e.msg, (const char *)NULL);
+        }
         http_reply_problem(rq, MHD_HTTP_FORBIDDEN, "Forbidden",
                            "the role of this API key may not do this", NULL);
         return -1;

@@ -40,6 +40,73 @@ static const char *const migrations[] = {
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,"
     "  subject TEXT REFERENCES humans(id), hash BLOB NOT NULL CHECK (length(hash) = 32),"
     "  created_ms INTEGER NOT NULL, revoked_ms INTEGER NOT NULL DEFAULT 0);",
+    /* 2: the access path's registry: trust issuers, tools, intents,
+     * entitlements, versioned policies, tasks, revocations, the audit trail;
+     * agents gain their attesting issuer and status transitions. */
+    "CREATE TABLE trust_issuers ("
+    "  id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('spiffe','oidc')),"
+    "  principals TEXT NOT NULL CHECK (principals IN ('agents','humans')),"
+    "  issuer TEXT NOT NULL,"
+    "  jwks_source TEXT NOT NULL CHECK (jwks_source IN ('inline','file','url')),"
+    "  jwks TEXT NOT NULL, audiences TEXT NOT NULL, algs TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  CHECK (kind = 'oidc' OR principals = 'agents'));"
+    "CREATE UNIQUE INDEX trust_issuers_issuer ON trust_issuers(principals, issuer);"
+    "ALTER TABLE agents ADD COLUMN issuer TEXT REFERENCES trust_issuers(id);"
+    "ALTER TABLE agents ADD COLUMN subject TEXT;"
+    "ALTER TABLE agents ADD COLUMN status_changed_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE agents ADD COLUMN status_reason TEXT;"
+    "CREATE UNIQUE INDEX agents_subject ON agents(issuer, subject) WHERE issuer IS NOT NULL;"
+    "CREATE TABLE tools ("
+    "  id TEXT PRIMARY KEY, downstream TEXT NOT NULL,"
+    "  sensitivity INTEGER NOT NULL CHECK (sensitivity BETWEEN 0 AND 3),"
+    "  tool_group TEXT, description TEXT, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE intents ("
+    "  id TEXT PRIMARY KEY, description TEXT, tools TEXT NOT NULL, data_labels TEXT NOT NULL,"
+    "  downstream TEXT NOT NULL, max_ttl_s INTEGER NOT NULL CHECK (max_ttl_s > 0),"
+    "  call_budget INTEGER NOT NULL CHECK (call_budget > 0),"
+    "  rate_per_min INTEGER NOT NULL CHECK (rate_per_min > 0),"
+    "  dpop_required INTEGER NOT NULL CHECK (dpop_required IN (0,1)),"
+    "  on_drift TEXT NOT NULL CHECK (on_drift IN ('deny','revoke')),"
+    "  needs_approval INTEGER NOT NULL CHECK (needs_approval IN (0,1)),"
+    "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+    "CREATE TABLE intent_tools ("
+    "  intent TEXT NOT NULL REFERENCES intents(id) ON DELETE CASCADE,"
+    "  tool TEXT NOT NULL REFERENCES tools(id), PRIMARY KEY (intent, tool));"
+    "CREATE INDEX intent_tools_tool ON intent_tools(tool);"
+    "CREATE TABLE agent_entitlements ("
+    "  agent TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+    "  intent TEXT NOT NULL REFERENCES intents(id),"
+    "  created_ms INTEGER NOT NULL, created_by TEXT, PRIMARY KEY (agent, intent));"
+    "CREATE INDEX agent_entitlements_intent ON agent_entitlements(intent);"
+    "CREATE TABLE policies ("
+    "  version INTEGER PRIMARY KEY, cedar TEXT NOT NULL, schema TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL, created_by TEXT,"
+    "  active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0,1)),"
+    "  activated_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE UNIQUE INDEX policies_one_active ON policies(active) WHERE active = 1;"
+    "CREATE TABLE tasks ("
+    "  id TEXT PRIMARY KEY, agent TEXT NOT NULL REFERENCES agents(id),"
+    "  intent TEXT NOT NULL REFERENCES intents(id), on_behalf_of TEXT REFERENCES humans(id),"
+    "  scope TEXT NOT NULL, parent TEXT REFERENCES tasks(id),"
+    "  state TEXT NOT NULL"
+    "    CHECK (state IN ('pending','active','completed','revoked','expired')),"
+    "  created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, jkt TEXT,"
+    "  calls INTEGER NOT NULL DEFAULT 0, ended_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX tasks_live_expiry ON tasks(expires_ms) WHERE state IN ('pending','active');"
+    "CREATE INDEX tasks_agent ON tasks(agent);"
+    "CREATE TABLE revocations ("
+    "  id TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('token','task')),"
+    "  reason TEXT NOT NULL, time_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE audit ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL, event TEXT NOT NULL,"
+    "  request_id TEXT, caller TEXT, actor_chain TEXT NOT NULL, agent TEXT, human TEXT,"
+    "  intent TEXT, task TEXT, tool TEXT, action TEXT, resource TEXT, data_labels TEXT,"
+    "  downstream TEXT, decision TEXT NOT NULL, reasons TEXT NOT NULL,"
+    "  policy_version INTEGER NOT NULL DEFAULT 0, detail TEXT, prev_hash TEXT, hash TEXT);"
+    "CREATE INDEX audit_time ON audit(time_ms);"
+    "CREATE INDEX audit_agent ON audit(agent, seq);"
+    "CREATE INDEX audit_task ON audit(task, seq);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -156,7 +223,8 @@ int store_tx(struct store *s, int (*fn)(struct store *s, void *ctx, struct err *
 
 /* ---- generic rows -------------------------------------------------------- */
 
-enum col_type { COL_TEXT, COL_TEXT_NULL, COL_INT, COL_HASH };
+/* COL_SEQ: an INTEGER PRIMARY KEY the store assigns (bound NULL when 0). */
+enum col_type { COL_TEXT, COL_TEXT_NULL, COL_INT, COL_HASH, COL_SEQ };
 
 struct col {
     const char *name;
@@ -188,10 +256,96 @@ static const struct col team_cols[] = {
     COL(store_team, created_ms, COL_INT),
 };
 static const struct col agent_cols[] = {
-    COL(store_agent, id, COL_TEXT),          COL(store_agent, owner, COL_TEXT),
-    COL(store_agent, team, COL_TEXT_NULL),   COL(store_agent, purpose, COL_TEXT),
-    COL(store_agent, environment, COL_TEXT), COL(store_agent, risk_tier, COL_INT),
-    COL(store_agent, status, COL_TEXT),      COL(store_agent, created_ms, COL_INT),
+    COL(store_agent, id, COL_TEXT),
+    COL(store_agent, owner, COL_TEXT),
+    COL(store_agent, team, COL_TEXT_NULL),
+    COL(store_agent, purpose, COL_TEXT),
+    COL(store_agent, environment, COL_TEXT),
+    COL(store_agent, risk_tier, COL_INT),
+    COL(store_agent, status, COL_TEXT),
+    COL(store_agent, created_ms, COL_INT),
+    COL(store_agent, issuer, COL_TEXT_NULL),
+    COL(store_agent, subject, COL_TEXT_NULL),
+    COL(store_agent, status_changed_ms, COL_INT),
+    COL(store_agent, status_reason, COL_TEXT_NULL),
+};
+static const struct col issuer_cols[] = {
+    COL(store_issuer, id, COL_TEXT),          COL(store_issuer, kind, COL_TEXT),
+    COL(store_issuer, principals, COL_TEXT),  COL(store_issuer, issuer, COL_TEXT),
+    COL(store_issuer, jwks_source, COL_TEXT), COL(store_issuer, jwks, COL_TEXT),
+    COL(store_issuer, audiences, COL_TEXT),   COL(store_issuer, algs, COL_TEXT),
+    COL(store_issuer, created_ms, COL_INT),
+};
+static const struct col tool_cols[] = {
+    COL(store_tool, id, COL_TEXT),
+    COL(store_tool, downstream, COL_TEXT),
+    COL(store_tool, sensitivity, COL_INT),
+    COL(store_tool, tool_group, COL_TEXT_NULL),
+    COL(store_tool, description, COL_TEXT_NULL),
+    COL(store_tool, created_ms, COL_INT),
+};
+static const struct col intent_cols[] = {
+    COL(store_intent, id, COL_TEXT),
+    COL(store_intent, description, COL_TEXT_NULL),
+    COL(store_intent, tools, COL_TEXT),
+    COL(store_intent, data_labels, COL_TEXT),
+    COL(store_intent, downstream, COL_TEXT),
+    COL(store_intent, max_ttl_s, COL_INT),
+    COL(store_intent, call_budget, COL_INT),
+    COL(store_intent, rate_per_min, COL_INT),
+    COL(store_intent, dpop_required, COL_INT),
+    COL(store_intent, on_drift, COL_TEXT),
+    COL(store_intent, needs_approval, COL_INT),
+    COL(store_intent, created_ms, COL_INT),
+    COL(store_intent, updated_ms, COL_INT),
+};
+static const struct col entitlement_cols[] = {
+    COL(store_entitlement, agent, COL_TEXT),
+    COL(store_entitlement, intent, COL_TEXT),
+    COL(store_entitlement, created_ms, COL_INT),
+    COL(store_entitlement, created_by, COL_TEXT_NULL),
+};
+static const struct col policy_cols[] = {
+    COL(store_policy, version, COL_SEQ),          COL(store_policy, cedar, COL_TEXT),
+    COL(store_policy, schema, COL_TEXT),          COL(store_policy, created_ms, COL_INT),
+    COL(store_policy, created_by, COL_TEXT_NULL), COL(store_policy, active, COL_INT),
+    COL(store_policy, activated_ms, COL_INT),
+};
+static const struct col task_cols[] = {
+    COL(store_task, id, COL_TEXT),        COL(store_task, agent, COL_TEXT),
+    COL(store_task, intent, COL_TEXT),    COL(store_task, on_behalf_of, COL_TEXT_NULL),
+    COL(store_task, scope, COL_TEXT),     COL(store_task, parent, COL_TEXT_NULL),
+    COL(store_task, state, COL_TEXT),     COL(store_task, created_ms, COL_INT),
+    COL(store_task, expires_ms, COL_INT), COL(store_task, jkt, COL_TEXT_NULL),
+    COL(store_task, calls, COL_INT),      COL(store_task, ended_ms, COL_INT),
+};
+static const struct col revocation_cols[] = {
+    COL(store_revocation, id, COL_TEXT),        COL(store_revocation, kind, COL_TEXT),
+    COL(store_revocation, reason, COL_TEXT),    COL(store_revocation, time_ms, COL_INT),
+    COL(store_revocation, expires_ms, COL_INT),
+};
+static const struct col audit_cols[] = {
+    COL(store_audit, seq, COL_SEQ),
+    COL(store_audit, time_ms, COL_INT),
+    COL(store_audit, event, COL_TEXT),
+    COL(store_audit, request_id, COL_TEXT_NULL),
+    COL(store_audit, caller, COL_TEXT_NULL),
+    COL(store_audit, actor_chain, COL_TEXT),
+    COL(store_audit, agent, COL_TEXT_NULL),
+    COL(store_audit, human, COL_TEXT_NULL),
+    COL(store_audit, intent, COL_TEXT_NULL),
+    COL(store_audit, task, COL_TEXT_NULL),
+    COL(store_audit, tool, COL_TEXT_NULL),
+    COL(store_audit, action, COL_TEXT_NULL),
+    COL(store_audit, resource, COL_TEXT_NULL),
+    COL(store_audit, data_labels, COL_TEXT_NULL),
+    COL(store_audit, downstream, COL_TEXT_NULL),
+    COL(store_audit, decision, COL_TEXT),
+    COL(store_audit, reasons, COL_TEXT),
+    COL(store_audit, policy_version, COL_INT),
+    COL(store_audit, detail, COL_TEXT_NULL),
+    COL(store_audit, prev_hash, COL_TEXT_NULL),
+    COL(store_audit, hash, COL_TEXT_NULL),
 };
 static const struct col apikey_cols[] = {
     COL(store_apikey, id, COL_TEXT),        COL(store_apikey, name, COL_TEXT),
@@ -208,6 +362,17 @@ static const struct table T_HUMANS = TABLE("humans", "human", human_cols, store_
 static const struct table T_TEAMS = TABLE("teams", "team", team_cols, store_team);
 static const struct table T_AGENTS = TABLE("agents", "agent", agent_cols, store_agent);
 static const struct table T_APIKEYS = TABLE("api_keys", "API key", apikey_cols, store_apikey);
+static const struct table T_ISSUERS =
+    TABLE("trust_issuers", "trust issuer", issuer_cols, store_issuer);
+static const struct table T_TOOLS = TABLE("tools", "tool", tool_cols, store_tool);
+static const struct table T_INTENTS = TABLE("intents", "intent", intent_cols, store_intent);
+static const struct table T_ENTITLEMENTS =
+    TABLE("agent_entitlements", "entitlement", entitlement_cols, store_entitlement);
+static const struct table T_POLICIES = TABLE("policies", "policy", policy_cols, store_policy);
+static const struct table T_TASKS = TABLE("tasks", "task", task_cols, store_task);
+static const struct table T_REVOCATIONS =
+    TABLE("revocations", "revocation", revocation_cols, store_revocation);
+static const struct table T_AUDIT = TABLE("audit", "audit record", audit_cols, store_audit);
 
 /* "a, b, c" of the table's columns */
 static int col_list(const struct table *t, struct buf *b)
@@ -240,6 +405,10 @@ static int bind_cols(sqlite3_stmt *st, const struct table *t, const void *rec)
         case COL_INT:
             rc = sqlite3_bind_int64(st, k, *(const int64_t *)f);
             break;
+        case COL_SEQ:
+            rc = *(const int64_t *)f ? sqlite3_bind_int64(st, k, *(const int64_t *)f)
+                                     : sqlite3_bind_null(st, k);
+            break;
         case COL_HASH:
             rc = sqlite3_bind_blob(st, k, f, STORE_KEY_HASH_LEN, SQLITE_STATIC);
             break;
@@ -271,6 +440,7 @@ static int read_cols(sqlite3_stmt *st, const struct table *t, struct arena *a, v
             break;
         }
         case COL_INT:
+        case COL_SEQ:
             *(int64_t *)f = sqlite3_column_int64(st, k);
             break;
         case COL_HASH:
@@ -284,7 +454,9 @@ static int read_cols(sqlite3_stmt *st, const struct table *t, struct arena *a, v
     return 0;
 }
 
-static int row_insert(struct store *s, const struct table *t, const void *rec, struct err *e)
+/* INSERT one record; *rowid (may be NULL) gets the row id SQLite assigned. */
+static int row_insert_id(struct store *s, const struct table *t, const void *rec, int64_t *rowid,
+                         struct err *e)
 {
     struct sqlite_store *ss = S(s);
     sqlite3_stmt *st = NULL;
@@ -313,10 +485,12 @@ static int row_insert(struct store *s, const struct table *t, const void *rec, s
         }
         if (rc != SQLITE_DONE) {
             r = fail(ss, rc, e, t->what);
-            if (r == ERR_CONFLICT) {
+            if (r == ERR_CONFLICT && t->cols[0].type != COL_SEQ) {
                 err_set(e, ERR_CONFLICT, "%s \"%s\" already exists or names a missing record",
                         t->what, *(const char *const *)rec);
             }
+        } else if (rowid != NULL) {
+            *rowid = sqlite3_last_insert_rowid(ss->db);
         }
     }
     sqlite3_finalize(st);
@@ -325,16 +499,91 @@ static int row_insert(struct store *s, const struct table *t, const void *rec, s
     return r;
 }
 
-/* SELECT cols FROM t <tail>, binding text params; collects up to max rows. */
-static int row_select(struct store *s, const struct table *t, const char *tail, const char *p1,
-                      int64_t limit, struct arena *a, void **out, size_t *n, struct err *e)
+static int row_insert(struct store *s, const struct table *t, const void *rec, struct err *e)
+{
+    return row_insert_id(s, t, rec, NULL, e);
+}
+
+/* UPDATE every column but the key (cols[0]) of the record the key names. */
+static int row_update(struct store *s, const struct table *t, const void *rec, struct err *e)
+{
+    struct sqlite_store *ss = S(s);
+    sqlite3_stmt *st = NULL;
+    struct buf sql;
+    size_t i;
+    int r, rc;
+
+    buf_init(&sql, 4096);
+    r = buf_printf(&sql, "UPDATE %s SET ", t->name);
+    for (i = 1; i < t->ncols && r == 0; i++) {
+        r = buf_printf(&sql, "%s%s = ?%zu", i > 1 ? ", " : "", t->cols[i].name, i + 1);
+    }
+    r = r ? r : buf_printf(&sql, " WHERE %s = ?1", t->cols[0].name);
+    if (r != 0) {
+        buf_free(&sql);
+        return err_set(e, ERR_INTERNAL, "store: building SQL failed");
+    }
+    pthread_mutex_lock(&ss->mu);
+    r = prepare(ss, sql.data, &st, e);
+    if (r == 0) {
+        rc = bind_cols(st, t, rec);
+        rc = rc == SQLITE_OK ? sqlite3_step(st) : rc;
+        if (rc != SQLITE_DONE) {
+            r = fail(ss, rc, e, t->what);
+        } else if (sqlite3_changes(ss->db) == 0) {
+            r = err_set(e, ERR_NOTFOUND, "no %s \"%s\"", t->what, *(const char *const *)rec);
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&ss->mu);
+    buf_free(&sql);
+    return r;
+}
+
+/* Runs one statement with text parameters ?1..?np (NULL binds NULL) and an
+ * integer ?np+1 (when has_int); *changes (may be NULL) gets the rows changed. */
+static int run_sql(struct store *s, const char *sql, const char *const *params, size_t np,
+                   int has_int, int64_t iv, int64_t *changes, struct err *e)
+{
+    struct sqlite_store *ss = S(s);
+    sqlite3_stmt *st = NULL;
+    size_t i;
+    int r, rc = SQLITE_OK;
+
+    pthread_mutex_lock(&ss->mu);
+    r = prepare(ss, sql, &st, e);
+    if (r == 0) {
+        for (i = 0; i < np && rc == SQLITE_OK; i++) {
+            rc = params[i] ? sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_STATIC)
+                           : sqlite3_bind_null(st, (int)i + 1);
+        }
+        if (rc == SQLITE_OK && has_int) {
+            rc = sqlite3_bind_int64(st, (int)np + 1, iv);
+        }
+        rc = rc == SQLITE_OK ? sqlite3_step(st) : rc;
+        if (rc != SQLITE_DONE) {
+            r = fail(ss, rc, e, "statement");
+        } else if (changes != NULL) {
+            *changes = sqlite3_changes(ss->db);
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&ss->mu);
+    return r;
+}
+
+/* SELECT cols FROM t <tail>, binding text params ?1..?np and the row limit
+ * as ?np+1; collects up to limit rows. */
+static int row_select(struct store *s, const struct table *t, const char *tail,
+                      const char *const *params, size_t np, int64_t limit, struct arena *a,
+                      void **out, size_t *n, struct err *e)
 {
     struct sqlite_store *ss = S(s);
     sqlite3_stmt *st = NULL;
     struct buf sql;
     char *items = NULL;
-    size_t count = 0;
-    int r, rc;
+    size_t count = 0, i;
+    int r, rc = SQLITE_OK;
 
     *out = NULL;
     *n = 0;
@@ -354,9 +603,12 @@ static int row_select(struct store *s, const struct table *t, const char *tail, 
     pthread_mutex_lock(&ss->mu);
     r = prepare(ss, sql.data, &st, e);
     if (r == 0) {
-        rc = p1 ? sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
+        for (i = 0; i < np && rc == SQLITE_OK; i++) {
+            rc = params[i] ? sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_STATIC)
+                           : sqlite3_bind_null(st, (int)i + 1);
+        }
         if (rc == SQLITE_OK) {
-            rc = sqlite3_bind_int64(st, 2, limit);
+            rc = sqlite3_bind_int64(st, (int)np + 1, limit);
         }
         while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW && count < (size_t)limit) {
             if (read_cols(st, t, a, items + count * t->size) != 0) {
@@ -380,12 +632,14 @@ static int row_select(struct store *s, const struct table *t, const char *tail, 
     return r;
 }
 
-static int row_get(struct store *s, const struct table *t, const char *id, struct arena *a,
-                   void *out, struct err *e)
+/* The first row of a select, or ERR_NOTFOUND naming `id`. */
+static int row_one(struct store *s, const struct table *t, const char *tail,
+                   const char *const *params, size_t np, const char *id, struct arena *a, void *out,
+                   struct err *e)
 {
     void *items;
     size_t n;
-    int r = row_select(s, t, "WHERE id = ?1 LIMIT ?2", id, 1, a, &items, &n, e);
+    int r = row_select(s, t, tail, params, np, 1, a, &items, &n, e);
 
     if (r != 0) {
         return r;
@@ -397,12 +651,18 @@ static int row_get(struct store *s, const struct table *t, const char *id, struc
     return 0;
 }
 
+static int row_get(struct store *s, const struct table *t, const char *id, struct arena *a,
+                   void *out, struct err *e)
+{
+    return row_one(s, t, "WHERE id = ?1 LIMIT ?2", &id, 1, id, a, out, e);
+}
+
 static int row_list(struct store *s, const struct table *t, const struct store_page *p,
                     struct arena *a, void **out, size_t *n, struct err *e)
 {
     size_t limit = p->limit == 0 || p->limit > LIMIT_LIST_PAGE_MAX ? LIMIT_LIST_PAGE_MAX : p->limit;
 
-    return row_select(s, t, "WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2", p->after,
+    return row_select(s, t, "WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2", &p->after, 1,
                       (int64_t)limit, a, out, n, e);
 }
 
@@ -458,6 +718,258 @@ static int row_delete(struct store *s, const struct table *t, const char *id, st
 ROW_OPS(human, T_HUMANS, store_human)
 ROW_OPS(team, T_TEAMS, store_team)
 ROW_OPS(agent, T_AGENTS, store_agent)
+ROW_OPS(issuer, T_ISSUERS, store_issuer)
+ROW_OPS(tool, T_TOOLS, store_tool)
+ROW_OPS(intent, T_INTENTS, store_intent)
+
+static size_t page_limit(const struct store_page *p)
+{
+    return p->limit == 0 || p->limit > LIMIT_LIST_PAGE_MAX ? LIMIT_LIST_PAGE_MAX : p->limit;
+}
+
+/* ---- agents and humans (migration 2) ---------------------------------------- */
+
+static int human_update(struct store *s, const struct store_human *h, struct err *e)
+{
+    return row_update(s, &T_HUMANS, h, e);
+}
+
+static int agent_update(struct store *s, const struct store_agent *ag, struct err *e)
+{
+    return row_update(s, &T_AGENTS, ag, e);
+}
+
+static int agent_list_owner(struct store *s, const char *owner, const struct store_page *p,
+                            struct arena *a, struct store_agent **out, size_t *n, struct err *e)
+{
+    const char *params[] = {owner, p->after};
+
+    return row_select(s, &T_AGENTS,
+                      "WHERE owner = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3", params,
+                      2, (int64_t)page_limit(p), a, (void **)out, n, e);
+}
+
+static int agent_by_subject(struct store *s, const char *issuer, const char *subject,
+                            struct arena *a, struct store_agent *out, struct err *e)
+{
+    const char *params[] = {issuer, subject};
+
+    return row_one(s, &T_AGENTS, "WHERE issuer = ?1 AND subject = ?2 LIMIT ?3", params, 2, subject,
+                   a, out, e);
+}
+
+/* ---- intents' tools and agents' entitlements --------------------------------- */
+
+static int intent_update(struct store *s, const struct store_intent *x, struct err *e)
+{
+    return row_update(s, &T_INTENTS, x, e);
+}
+
+static int intent_tools_set(struct store *s, const char *intent, const char *const *tools, size_t n,
+                            struct err *e)
+{
+    size_t i;
+    int r = run_sql(s, "DELETE FROM intent_tools WHERE intent = ?1", &intent, 1, 0, 0, NULL, e);
+
+    for (i = 0; i < n && r == 0; i++) {
+        const char *params[] = {intent, tools[i]};
+        r = run_sql(s, "INSERT INTO intent_tools (intent, tool) VALUES (?1, ?2)", params, 2, 0, 0,
+                    NULL, e);
+        if (r == ERR_CONFLICT) {
+            r = err_set(e, ERR_CONFLICT, "intent \"%s\": tool \"%s\" is not registered", intent,
+                        tools[i]);
+        }
+    }
+    return r;
+}
+
+static int entitlement_insert(struct store *s, const struct store_entitlement *x, struct err *e)
+{
+    int r = row_insert(s, &T_ENTITLEMENTS, x, e);
+
+    if (r == ERR_CONFLICT) {
+        err_set(e, ERR_CONFLICT, "agent \"%s\" is already entitled to intent \"%s\"", x->agent,
+                x->intent);
+    }
+    return r;
+}
+
+static int entitlement_delete(struct store *s, const char *agent, const char *intent, struct err *e)
+{
+    const char *params[] = {agent, intent};
+    int64_t n = 0;
+    int r = run_sql(s, "DELETE FROM agent_entitlements WHERE agent = ?1 AND intent = ?2", params, 2,
+                    0, 0, &n, e);
+
+    if (r == 0 && n == 0) {
+        r = err_set(e, ERR_NOTFOUND, "agent \"%s\" has no entitlement to intent \"%s\"", agent,
+                    intent);
+    }
+    return r;
+}
+
+static int entitlement_list(struct store *s, const char *agent, struct arena *a,
+                            struct store_entitlement **out, size_t *n, struct err *e)
+{
+    return row_select(s, &T_ENTITLEMENTS, "WHERE agent = ?1 ORDER BY intent LIMIT ?2", &agent, 1,
+                      LIMIT_LIST_PAGE_MAX, a, (void **)out, n, e);
+}
+
+static int entitlement_clear(struct store *s, const char *agent, int64_t *n, struct err *e)
+{
+    return run_sql(s, "DELETE FROM agent_entitlements WHERE agent = ?1", &agent, 1, 0, 0, n, e);
+}
+
+/* ---- policies ------------------------------------------------------------------ */
+
+static int policy_insert(struct store *s, const struct store_policy *p, int64_t *version,
+                         struct err *e)
+{
+    struct store_policy q = *p;
+
+    q.version = 0; /* INTEGER PRIMARY KEY without AUTOINCREMENT: max + 1 */
+    q.active = 0;
+    q.activated_ms = 0;
+    return row_insert_id(s, &T_POLICIES, &q, version, e);
+}
+
+static int policy_get(struct store *s, int64_t version, struct arena *a, struct store_policy *out,
+                      struct err *e)
+{
+    char v[24];
+    const char *pv = v;
+
+    snprintf(v, sizeof(v), "%lld", (long long)version);
+    return row_one(s, &T_POLICIES, "WHERE version = CAST(?1 AS INTEGER) LIMIT ?2", &pv, 1, v, a,
+                   out, e);
+}
+
+static int policy_get_active(struct store *s, struct arena *a, struct store_policy *out,
+                             struct err *e)
+{
+    return row_one(s, &T_POLICIES, "WHERE active = 1 LIMIT ?1", NULL, 0, "active", a, out, e);
+}
+
+static int policy_list(struct store *s, int64_t after, size_t limit, struct arena *a,
+                       struct store_policy **out, size_t *n, struct err *e)
+{
+    char v[24];
+    const char *pv = v;
+
+    snprintf(v, sizeof(v), "%lld", (long long)after);
+    if (limit == 0 || limit > LIMIT_LIST_PAGE_MAX) {
+        limit = LIMIT_LIST_PAGE_MAX;
+    }
+    return row_select(s, &T_POLICIES,
+                      "WHERE version > CAST(?1 AS INTEGER) ORDER BY version LIMIT ?2", &pv, 1,
+                      (int64_t)limit, a, (void **)out, n, e);
+}
+
+/* Two statements; callers run it inside store_tx so no reader sees none active. */
+static int policy_activate(struct store *s, int64_t version, int64_t now_ms, struct err *e)
+{
+    char v[24];
+    const char *pv = v;
+    int64_t n = 0;
+    int r;
+
+    snprintf(v, sizeof(v), "%lld", (long long)version);
+    r = run_sql(s,
+                "UPDATE policies SET active = 0 WHERE active = 1 AND version <> CAST(?1 AS "
+                "INTEGER)",
+                &pv, 1, 0, 0, NULL, e);
+    r = r ? r
+          : run_sql(s,
+                    "UPDATE policies SET active = 1, activated_ms = ?2"
+                    " WHERE version = CAST(?1 AS INTEGER)",
+                    &pv, 1, 1, now_ms, &n, e);
+    if (r == 0 && n == 0) {
+        r = err_set(e, ERR_NOTFOUND, "no policy version %s", v);
+    }
+    return r;
+}
+
+/* ---- tasks and revocations -------------------------------------------------------- */
+
+static int task_insert(struct store *s, const struct store_task *t, struct err *e)
+{
+    return row_insert(s, &T_TASKS, t, e);
+}
+
+static int task_get(struct store *s, const char *id, struct arena *a, struct store_task *out,
+                    struct err *e)
+{
+    return row_get(s, &T_TASKS, id, a, out, e);
+}
+
+static int task_revoke_agent(struct store *s, const char *agent, const char *reason, int64_t now_ms,
+                             int64_t *n, struct err *e)
+{
+    const char *params[] = {agent, reason};
+    int r;
+
+    *n = 0;
+    r = run_sql(s,
+                "INSERT OR IGNORE INTO revocations (id, kind, reason, time_ms, expires_ms)"
+                " SELECT id, 'task', ?2, ?3, expires_ms FROM tasks"
+                " WHERE agent = ?1 AND state IN ('pending','active')",
+                params, 2, 1, now_ms, NULL, e);
+    return r ? r
+             : run_sql(s,
+                       "UPDATE tasks SET state = 'revoked', ended_ms = ?2"
+                       " WHERE agent = ?1 AND state IN ('pending','active')",
+                       params, 1, 1, now_ms, n, e);
+}
+
+static int task_sweep(struct store *s, int64_t now_ms, size_t max, int64_t *n, struct err *e)
+{
+    char m[24];
+    const char *pm = m;
+
+    *n = 0;
+    snprintf(m, sizeof(m), "%zu", max);
+    return run_sql(s,
+                   "UPDATE tasks SET state = 'expired', ended_ms = ?2 WHERE id IN ("
+                   " SELECT id FROM tasks INDEXED BY tasks_live_expiry"
+                   " WHERE state IN ('pending','active') AND expires_ms <= ?2"
+                   " LIMIT CAST(?1 AS INTEGER))",
+                   &pm, 1, 1, now_ms, n, e);
+}
+
+static int revocation_insert(struct store *s, const struct store_revocation *x, struct err *e)
+{
+    return row_insert(s, &T_REVOCATIONS, x, e);
+}
+
+static int revocation_get(struct store *s, const char *id, struct arena *a,
+                          struct store_revocation *out, struct err *e)
+{
+    return row_get(s, &T_REVOCATIONS, id, a, out, e);
+}
+
+/* ---- audit ---------------------------------------------------------------------------- */
+
+static int audit_append(struct store *s, const struct store_audit *x, int64_t *seq, struct err *e)
+{
+    struct store_audit q = *x;
+
+    q.seq = 0; /* AUTOINCREMENT: never reused, even after a delete */
+    return row_insert_id(s, &T_AUDIT, &q, seq, e);
+}
+
+static int audit_list(struct store *s, int64_t after, size_t limit, struct arena *a,
+                      struct store_audit **out, size_t *n, struct err *e)
+{
+    char v[24];
+    const char *pv = v;
+
+    snprintf(v, sizeof(v), "%lld", (long long)after);
+    if (limit == 0 || limit > LIMIT_LIST_PAGE_MAX) {
+        limit = LIMIT_LIST_PAGE_MAX;
+    }
+    return row_select(s, &T_AUDIT, "WHERE seq > CAST(?1 AS INTEGER) ORDER BY seq LIMIT ?2", &pv, 1,
+                      (int64_t)limit, a, (void **)out, n, e);
+}
 
 static int apikey_insert(struct store *s, const struct store_apikey *k, struct err *e)
 {
@@ -576,6 +1088,41 @@ static const struct store_ops sqlite_ops = {
     .apikey_insert = apikey_insert,
     .apikey_get = apikey_get,
     .apikey_count = apikey_count,
+    .human_update = human_update,
+    .agent_update = agent_update,
+    .agent_list_owner = agent_list_owner,
+    .agent_by_subject = agent_by_subject,
+    .issuer_insert = issuer_insert,
+    .issuer_get = issuer_get,
+    .issuer_list = issuer_list,
+    .issuer_delete = issuer_delete,
+    .tool_insert = tool_insert,
+    .tool_get = tool_get,
+    .tool_list = tool_list,
+    .tool_delete = tool_delete,
+    .intent_insert = intent_insert,
+    .intent_get = intent_get,
+    .intent_list = intent_list,
+    .intent_delete = intent_delete,
+    .intent_update = intent_update,
+    .intent_tools_set = intent_tools_set,
+    .entitlement_insert = entitlement_insert,
+    .entitlement_delete = entitlement_delete,
+    .entitlement_list = entitlement_list,
+    .entitlement_clear = entitlement_clear,
+    .policy_insert = policy_insert,
+    .policy_get = policy_get,
+    .policy_get_active = policy_get_active,
+    .policy_list = policy_list,
+    .policy_activate = policy_activate,
+    .task_insert = task_insert,
+    .task_get = task_get,
+    .task_revoke_agent = task_revoke_agent,
+    .task_sweep = task_sweep,
+    .revocation_insert = revocation_insert,
+    .revocation_get = revocation_get,
+    .audit_append = audit_append,
+    .audit_list = audit_list,
 };
 
 static int migrate(struct sqlite_store *ss, struct err *e)

@@ -47,6 +47,121 @@ struct store_agent {
     int64_t risk_tier;
     const char *status; /* "active", "suspended", "offboarded" */
     int64_t created_ms;
+    /* migration 2 */
+    const char *issuer;        /* trust issuer id that attests it, or NULL */
+    const char *subject;       /* its subject at that issuer, or NULL */
+    int64_t status_changed_ms; /* last status transition; 0: never changed */
+    const char *status_reason; /* why the last transition, or NULL */
+};
+
+/* A trust issuer: who may vouch for a workload (kind "spiffe": a trust
+ * domain; "oidc": an issuer URL) or for a human ("oidc" only). */
+struct store_issuer {
+    const char *id;
+    const char *kind;        /* "spiffe" or "oidc" */
+    const char *principals;  /* "agents" or "humans" */
+    const char *issuer;      /* trust domain (spiffe) or issuer URL (oidc) */
+    const char *jwks_source; /* "inline", "file" or "url" */
+    const char *jwks;        /* the JWKS JSON text, a file path or a URL */
+    const char *audiences;   /* JSON array of strings */
+    const char *algs;        /* JSON array of JWS alg names */
+    int64_t created_ms;
+};
+
+struct store_tool {
+    const char *id; /* "payments.refund" */
+    const char *downstream;
+    int64_t sensitivity;     /* 0..3 */
+    const char *tool_group;  /* or NULL */
+    const char *description; /* or NULL */
+    int64_t created_ms;
+};
+
+/* An intent: an approved behaviour profile.  The JSON members are stored as
+ * canonical (compact, sorted) JSON text. */
+struct store_intent {
+    const char *id;
+    const char *description; /* or NULL */
+    const char *tools;       /* JSON object: tool id -> array of actions */
+    const char *data_labels; /* JSON array of strings */
+    const char *downstream;  /* JSON array of strings */
+    int64_t max_ttl_s;
+    int64_t call_budget;
+    int64_t rate_per_min;
+    int64_t dpop_required; /* 0 or 1 */
+    const char *on_drift;  /* "deny" or "revoke" */
+    int64_t needs_approval;
+    int64_t created_ms;
+    int64_t updated_ms;
+};
+
+/* A standing entitlement: an intent an agent may pursue. */
+struct store_entitlement {
+    const char *agent;
+    const char *intent;
+    int64_t created_ms;
+    const char *created_by; /* API key id, or NULL */
+};
+
+struct store_policy {
+    int64_t version; /* 1, 2, ...: assigned by policy_insert */
+    const char *cedar;
+    const char *schema;
+    int64_t created_ms;
+    const char *created_by; /* API key id, or NULL */
+    int64_t active;         /* 1 for exactly one version once any is active */
+    int64_t activated_ms;
+};
+
+struct store_task {
+    const char *id;
+    const char *agent;
+    const char *intent;
+    const char *on_behalf_of; /* human id or NULL */
+    const char *scope;        /* granted authorization_details, JSON */
+    const char *parent;       /* parent task id or NULL */
+    const char *state;        /* pending, active, completed, revoked, expired */
+    int64_t created_ms;
+    int64_t expires_ms;
+    const char *jkt; /* DPoP key thumbprint or NULL */
+    int64_t calls;
+    int64_t ended_ms; /* 0 while live */
+};
+
+struct store_revocation {
+    const char *id;   /* a token jti or a task id */
+    const char *kind; /* "token" or "task" */
+    const char *reason;
+    int64_t time_ms;
+    int64_t expires_ms; /* after this the entry may be forgotten; 0: never */
+};
+
+/* One audit record.  seq is assigned by audit_append, strictly increasing.
+ * JSON members are text; NULL members mean "not applicable".  prev_hash and
+ * hash are reserved for the tamper-evident trail (hex SHA-256 over the
+ * record's canonical form), NULL until that is built. */
+struct store_audit {
+    int64_t seq;
+    int64_t time_ms;
+    const char *event;       /* "agent.create", "policy.activate", "check", ... */
+    const char *request_id;  /* or NULL */
+    const char *caller;      /* API key id, or NULL (CLI, system) */
+    const char *actor_chain; /* JSON array, outermost actor first */
+    const char *agent;
+    const char *human;
+    const char *intent;
+    const char *task;
+    const char *tool;
+    const char *action;
+    const char *resource;    /* the object acted on ("intent:refunds") */
+    const char *data_labels; /* JSON array or NULL */
+    const char *downstream;
+    const char *decision;   /* "allow", "deny", "escalate", "ok" (admin change) */
+    const char *reasons;    /* JSON array */
+    int64_t policy_version; /* 0: none */
+    const char *detail;     /* JSON object: what changed */
+    const char *prev_hash;
+    const char *hash;
 };
 
 struct store_apikey {
@@ -104,6 +219,88 @@ struct store_ops {
     int (*apikey_get)(struct store *s, const char *id, struct arena *a, struct store_apikey *out,
                       struct err *e);
     int (*apikey_count)(struct store *s, int64_t *out, struct err *e);
+
+    /* ---- migration 2 ---- */
+    /* Updates every column of the record named by its id; ERR_NOTFOUND. */
+    int (*human_update)(struct store *s, const struct store_human *h, struct err *e);
+    int (*agent_update)(struct store *s, const struct store_agent *ag, struct err *e);
+    /* Agents of one owner, in id order after p->after. */
+    int (*agent_list_owner)(struct store *s, const char *owner, const struct store_page *p,
+                            struct arena *a, struct store_agent **out, size_t *n, struct err *e);
+    /* The agent an issuer's subject maps to; ERR_NOTFOUND. */
+    int (*agent_by_subject)(struct store *s, const char *issuer, const char *subject,
+                            struct arena *a, struct store_agent *out, struct err *e);
+
+    int (*issuer_insert)(struct store *s, const struct store_issuer *x, struct err *e);
+    int (*issuer_get)(struct store *s, const char *id, struct arena *a, struct store_issuer *out,
+                      struct err *e);
+    int (*issuer_list)(struct store *s, const struct store_page *p, struct arena *a,
+                       struct store_issuer **out, size_t *n, struct err *e);
+    int (*issuer_delete)(struct store *s, const char *id, struct err *e);
+
+    int (*tool_insert)(struct store *s, const struct store_tool *x, struct err *e);
+    int (*tool_get)(struct store *s, const char *id, struct arena *a, struct store_tool *out,
+                    struct err *e);
+    int (*tool_list)(struct store *s, const struct store_page *p, struct arena *a,
+                     struct store_tool **out, size_t *n, struct err *e);
+    int (*tool_delete)(struct store *s, const char *id, struct err *e);
+
+    int (*intent_insert)(struct store *s, const struct store_intent *x, struct err *e);
+    int (*intent_get)(struct store *s, const char *id, struct arena *a, struct store_intent *out,
+                      struct err *e);
+    int (*intent_list)(struct store *s, const struct store_page *p, struct arena *a,
+                       struct store_intent **out, size_t *n, struct err *e);
+    int (*intent_delete)(struct store *s, const char *id, struct err *e);
+    int (*intent_update)(struct store *s, const struct store_intent *x, struct err *e);
+    /* Replaces the set of tools an intent names (the foreign keys that keep
+     * a tool from being deleted while an intent uses it). */
+    int (*intent_tools_set)(struct store *s, const char *intent, const char *const *tools, size_t n,
+                            struct err *e);
+
+    int (*entitlement_insert)(struct store *s, const struct store_entitlement *x, struct err *e);
+    int (*entitlement_delete)(struct store *s, const char *agent, const char *intent,
+                              struct err *e);
+    /* Entitlements of one agent in intent order (at most LIMIT_LIST_PAGE_MAX). */
+    int (*entitlement_list)(struct store *s, const char *agent, struct arena *a,
+                            struct store_entitlement **out, size_t *n, struct err *e);
+    /* Removes every entitlement of an agent; *n how many. */
+    int (*entitlement_clear)(struct store *s, const char *agent, int64_t *n, struct err *e);
+
+    /* Stores p as a new version (p->version and p->active are ignored: the
+     * new version is max + 1 and inactive); *version is the one assigned. */
+    int (*policy_insert)(struct store *s, const struct store_policy *p, int64_t *version,
+                         struct err *e);
+    int (*policy_get)(struct store *s, int64_t version, struct arena *a, struct store_policy *out,
+                      struct err *e);
+    /* ERR_NOTFOUND when no version is active yet. */
+    int (*policy_get_active)(struct store *s, struct arena *a, struct store_policy *out,
+                             struct err *e);
+    /* Versions after `after` (0: from the first), ascending. */
+    int (*policy_list)(struct store *s, int64_t after, size_t limit, struct arena *a,
+                       struct store_policy **out, size_t *n, struct err *e);
+    /* Makes version the only active one; ERR_NOTFOUND. */
+    int (*policy_activate)(struct store *s, int64_t version, int64_t now_ms, struct err *e);
+
+    int (*task_insert)(struct store *s, const struct store_task *t, struct err *e);
+    int (*task_get)(struct store *s, const char *id, struct arena *a, struct store_task *out,
+                    struct err *e);
+    /* Revokes an agent's live (pending or active) tasks, writing a revocation
+     * for each; *n how many. */
+    int (*task_revoke_agent)(struct store *s, const char *agent, const char *reason, int64_t now_ms,
+                             int64_t *n, struct err *e);
+    /* Marks at most max live tasks whose expiry is <= now_ms as expired
+     * (uses the expiry index: cost is the number swept); *n how many. */
+    int (*task_sweep)(struct store *s, int64_t now_ms, size_t max, int64_t *n, struct err *e);
+
+    int (*revocation_insert)(struct store *s, const struct store_revocation *r, struct err *e);
+    int (*revocation_get)(struct store *s, const char *id, struct arena *a,
+                          struct store_revocation *out, struct err *e);
+
+    /* Appends one record; *seq (may be NULL) gets its sequence number. */
+    int (*audit_append)(struct store *s, const struct store_audit *r, int64_t *seq, struct err *e);
+    /* Records after seq `after`, ascending, at most limit. */
+    int (*audit_list)(struct store *s, int64_t after, size_t limit, struct arena *a,
+                      struct store_audit **out, size_t *n, struct err *e);
 };
 
 struct store {

@@ -39,6 +39,40 @@
 /* Free text such as a name, an email or a purpose. */
 #define LIMIT_TEXT_LEN 1024
 
+/* ---- the access path's registry (broker) --------------------------------- */
+
+/* Tools one intent may name: an intent is a narrow profile; a long list is a
+ * sign it should be split, and scope checks walk this list. */
+#define LIMIT_INTENT_TOOLS 64
+/* Actions allowed per tool in an intent ("read", "create", ...). */
+#define LIMIT_TOOL_ACTIONS 16
+/* Data labels and downstream systems one intent may list. */
+#define LIMIT_INTENT_LABELS 64
+#define LIMIT_INTENT_DOWNSTREAM 32
+/* Longest task an intent may allow: task tokens live minutes, a day at most. */
+#define LIMIT_INTENT_TTL_MAX_S 86400
+/* Calls a task may make, and calls per minute: bounded so counters stay small
+ * and an intent cannot be a standing privilege in disguise. */
+#define LIMIT_INTENT_BUDGET_MAX 1000000
+#define LIMIT_INTENT_RATE_MAX 100000
+/* Audiences and algorithms one trust issuer lists. */
+#define LIMIT_ISSUER_AUDIENCES 16
+#define LIMIT_ISSUER_ALGS 8
+/* An audience string (a URI or a name). */
+#define LIMIT_AUDIENCE_LEN 256
+/* An issuer URL, a JWKS URL or a JWKS file path. */
+#define LIMIT_URL_LEN 2048
+/* Keys in an inline JWKS, and its size as JSON text: issuers publish a few
+ * keys (current and previous); more is a misconfiguration. */
+#define LIMIT_JWKS_KEYS 32
+#define LIMIT_JWKS_TEXT (64 * 1024)
+/* Cedar policy text and schema of one version: the largest legitimate bodies
+ * (the HTTP body cap, 1 MiB, holds both). */
+#define LIMIT_POLICY_TEXT (512 * 1024)
+#define LIMIT_POLICY_SCHEMA (256 * 1024)
+/* Bracket nesting in the policy shape check (it keeps a stack). */
+#define LIMIT_POLICY_NESTING 64
+
 /* ---- JSON --------------------------------------------------------------- */
 
 /* Nesting depth of any JSON document we accept (jansson recurses). */

@@ -5,8 +5,12 @@
  * store, then drives it with libcurl: the declarative cases in cases.json
  * (method, path, key, body, expected status, JSON members and headers), and
  * the cases that need more than one request: an oversized body, a locked
- * store, keep-alive, config precedence, and a clean SIGTERM shutdown.
- * Usage: test_e2e MANDATE_BIN CASES_JSON
+ * store, keep-alive, config precedence, the audit record of a change, and a
+ * clean SIGTERM shutdown.  Several case files run in order against one
+ * server.  A case's "auth" may be a list: one case per caller (role
+ * matrices).  Keys for "security", "pep", "owner:<human>" are made on first
+ * use through the admin key.
+ * Usage: test_e2e MANDATE_BIN CASES_JSON...
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -273,13 +277,64 @@ static void expand(json_t *v)
     }
 }
 
+/* Keys made on demand: "security", "pep", "owner:alice", "owner" (no subject). */
+static struct {
+    char name[64];
+    char key[128];
+} extra_keys[16];
+
+static const char *make_key(const char *auth)
+{
+    const char *colon = strchr(auth, ':');
+    char body[256], role[32];
+    CURL *c;
+    struct resp *r;
+    json_t *j;
+    size_t i;
+
+    for (i = 0; i < 16 && extra_keys[i].name[0] != '\0'; i++) {
+        if (strcmp(extra_keys[i].name, auth) == 0) {
+            return extra_keys[i].key;
+        }
+    }
+    assert_true(i < 16);
+    snprintf(role, sizeof(role), "%.*s", colon ? (int)(colon - auth) : (int)strlen(auth), auth);
+    if (colon != NULL) {
+        snprintf(body, sizeof(body), "{\"name\":\"t\",\"role\":\"%s\",\"subject\":\"%s\"}", role,
+                 colon + 1);
+    } else {
+        snprintf(body, sizeof(body), "{\"name\":\"t\",\"role\":\"%s\"}", role);
+    }
+    c = curl_easy_init();
+    r = malloc(sizeof(*r));
+    http(c, "POST", "/v1/api-keys", srv.admin, body, strlen(body), r);
+    if (r->status != 201) {
+        fail_msg("making a %s key: %ld %s", auth, r->status, r->body);
+    }
+    j = body_json(r);
+    snprintf(extra_keys[i].name, sizeof(extra_keys[i].name), "%s", auth);
+    snprintf(extra_keys[i].key, sizeof(extra_keys[i].key), "%s",
+             json_string_value(json_object_get(j, "key")));
+    json_decref(j);
+    free(r);
+    curl_easy_cleanup(c);
+    return extra_keys[i].key;
+}
+
 static const char *key_for(const char *auth)
 {
+    if (auth == NULL || strcmp(auth, "none") == 0) {
+        return NULL;
+    }
     if (strcmp(auth, "admin") == 0) {
         return srv.admin;
     }
     if (strcmp(auth, "auditor") == 0) {
         return srv.auditor;
+    }
+    if (strcmp(auth, "security") == 0 || strcmp(auth, "pep") == 0 ||
+        strncmp(auth, "owner", 5) == 0) {
+        return make_key(auth);
     }
     if (strcmp(auth, "bad") == 0) {
         return "mdk_000000000000_0000000000000000000000000000000000000000000000000000000000000000";
@@ -326,8 +381,10 @@ static void check_case(CURL *c, json_t *tc)
     got = body_json(&r);
     json_object_foreach(want, k, v)
     {
-        json_t *g = got ? json_object_get(got, k) : NULL;
-        if (g == NULL || !json_equal(g, v)) {
+        /* "#items": 3 checks the length of an array member */
+        json_t *g = got ? json_object_get(got, k[0] == '#' ? k + 1 : k) : NULL;
+        if (k[0] == '#' ? json_array_size(g) != (size_t)json_integer_value(v)
+                        : g == NULL || !json_equal(g, v)) {
             fail_msg("%s: member %s differs: %s", name, k, r.body);
         }
     }
@@ -446,6 +503,61 @@ static void config_precedence(void **state)
     assert_int_equal(stop_server(pid, out), 0);
 }
 
+/* A change's audit record names the caller's key and the request id the
+ * answer carried. */
+static void audit_of_a_change(void **state)
+{
+    CURL *c = curl_easy_init();
+    const char *h = "{\"id\":\"audited\",\"email\":\"a@x.io\"}";
+    char rid[64] = "", path[64];
+    struct resp *r = malloc(sizeof(*r));
+    json_t *j, *items, *last;
+    const char *p;
+    size_t n;
+
+    (void)state;
+    http(c, "GET", "/v1/audit?limit=1000", srv.admin, NULL, 0, r);
+    assert_int_equal(r->status, 200);
+    j = body_json(r);
+    n = json_array_size(json_object_get(j, "items"));
+    json_decref(j);
+    http(c, "POST", "/v1/humans", srv.admin, h, strlen(h), r);
+    assert_int_equal(r->status, 201);
+    p = strstr(r->headers, "X-Request-Id: ");
+    assert_non_null(p);
+    snprintf(rid, sizeof(rid), "%.32s", p + 14);
+    snprintf(path, sizeof(path), "/v1/audit?after=%zu", n);
+    http(c, "GET", path, srv.auditor, NULL, 0, r);
+    assert_int_equal(r->status, 200);
+    j = body_json(r);
+    items = json_object_get(j, "items");
+    assert_int_equal(json_array_size(items), 1);
+    last = json_array_get(items, 0);
+    assert_string_equal(json_string_value(json_object_get(last, "event")), "human.create");
+    assert_string_equal(json_string_value(json_object_get(last, "request_id")), rid);
+    assert_string_equal(json_string_value(json_object_get(last, "human")), "audited");
+    assert_non_null(json_string_value(json_object_get(last, "caller")));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(last, "actor_chain"), 0), "role")),
+                        "admin");
+    json_decref(j);
+    /* the pep and owner roles read no trail */
+    http(c, "GET", "/v1/audit", make_key("pep"), NULL, 0, r);
+    assert_int_equal(r->status, 403);
+    /* ... and that refusal is on the trail, after the change */
+    snprintf(path, sizeof(path), "/v1/audit?after=%zu", n + 1);
+    http(c, "GET", path, srv.admin, NULL, 0, r);
+    j = body_json(r);
+    last = json_array_get(json_object_get(j, "items"), 0);
+    assert_string_equal(json_string_value(json_object_get(last, "event")), "request.refused");
+    assert_string_equal(json_string_value(json_object_get(last, "decision")), "deny");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(last, "detail"), "path")),
+                        "/v1/audit");
+    json_decref(j);
+    free(r);
+    curl_easy_cleanup(c);
+}
+
 static void clean_shutdown(void **state)
 {
     (void)state;
@@ -459,7 +571,7 @@ int main(int argc, char **argv)
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(oversized_body),    cmocka_unit_test(keep_alive),
         cmocka_unit_test(locked_store),      cmocka_unit_test(config_precedence),
-        cmocka_unit_test(clean_shutdown),
+        cmocka_unit_test(audit_of_a_change), cmocka_unit_test(clean_shutdown),
     };
     const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
     struct CMUnitTest *tests;
@@ -469,15 +581,42 @@ int main(int argc, char **argv)
     int r;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: test_e2e MANDATE_BIN CASES_JSON\n");
+        fprintf(stderr, "usage: test_e2e MANDATE_BIN CASES_JSON...\n");
         return 2;
     }
     bin = argv[1];
     cases_path = argv[2];
-    cases = json_load_file(cases_path, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_array(cases)) {
-        fprintf(stderr, "%s:%d: %s\n", cases_path, je.line, je.text);
-        return 2;
+    cases = json_array();
+    for (i = 2; i < (size_t)argc; i++) {
+        json_t *file = json_load_file(argv[i], JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_array(file)) {
+            fprintf(stderr, "%s:%d: %s\n", argv[i], je.line, je.text);
+            return 2;
+        }
+        json_array_foreach(file, n, tc)
+        {
+            json_t *auth = json_object_get(tc, "auth"), *a;
+            size_t k;
+            if (!json_is_array(auth)) {
+                json_array_append(cases, tc);
+                continue;
+            }
+            /* one case per caller */
+            json_array_foreach(auth, k, a)
+            {
+                json_t *one = json_deep_copy(tc);
+                char *nm = NULL;
+                size_t len = strlen(json_string_value(json_object_get(tc, "name"))) + 64;
+                nm = malloc(len);
+                snprintf(nm, len, "%s [%s]", json_string_value(json_object_get(tc, "name")),
+                         json_string_value(a));
+                json_object_set_new(one, "name", json_string(nm));
+                json_object_set(one, "auth", a);
+                json_array_append_new(cases, one);
+                free(nm);
+            }
+        }
+        json_decref(file);
     }
     n = json_array_size(cases);
     tests = calloc(n + nfixed, sizeof(*tests));

@@ -23,6 +23,9 @@ static const struct http_route routes[] = {
     {"GET", "/v1/humans/{id}", h_dummy, 0},
     {"GET", "/v1/agents/{id*}", h_dummy, 0},
     {"POST", "/v1/tasks/{id}/complete", h_dummy, 0},
+    {"POST", "/v1/things/{id*}/status", h_dummy, 0},
+    {"DELETE", "/v1/things/{id*}/ents/{intent}", h_dummy, 0},
+    {"GET", "/v1/things/{id*}", h_dummy, 0},
 };
 
 struct rcase {
@@ -30,23 +33,34 @@ struct rcase {
     int index; /* -1: no route */
     unsigned status;
     const char *p0;
+    const char *p1;
 };
 
 static void router(void **state)
 {
     static const struct rcase cases[] = {
-        {"GET", "/v1/humans", 0, 0, NULL},
-        {"POST", "/v1/humans", 1, 0, NULL},
-        {"DELETE", "/v1/humans", -1, 405, NULL},
-        {"GET", "/v1/humans/alice", 2, 0, "alice"},
-        {"GET", "/v1/humans/alice/extra", -1, 404, NULL},
-        {"GET", "/v1/humans/", -1, 404, NULL},
-        {"GET", "/v1/agents/spiffe://td/a/b", 3, 0, "spiffe://td/a/b"},
-        {"GET", "/v1/agents/", -1, 404, NULL},
-        {"POST", "/v1/tasks/t1/complete", 4, 0, "t1"},
-        {"GET", "/v1/tasks/t1/complete", -1, 405, NULL},
-        {"GET", "/v1/humansx", -1, 404, NULL},
-        {"GET", "/", -1, 404, NULL},
+        {"GET", "/v1/humans", 0, 0, NULL, NULL},
+        {"POST", "/v1/humans", 1, 0, NULL, NULL},
+        {"DELETE", "/v1/humans", -1, 405, NULL, NULL},
+        {"GET", "/v1/humans/alice", 2, 0, "alice", NULL},
+        {"GET", "/v1/humans/alice/extra", -1, 404, NULL, NULL},
+        {"GET", "/v1/humans/", -1, 404, NULL, NULL},
+        {"GET", "/v1/agents/spiffe://td/a/b", 3, 0, "spiffe://td/a/b", NULL},
+        {"GET", "/v1/agents/", -1, 404, NULL, NULL},
+        {"POST", "/v1/tasks/t1/complete", 4, 0, "t1", NULL},
+        {"GET", "/v1/tasks/t1/complete", -1, 405, NULL, NULL},
+        {"GET", "/v1/humansx", -1, 404, NULL, NULL},
+        {"GET", "/", -1, 404, NULL, NULL},
+        /* a tail parameter followed by more pattern takes what lets the rest match */
+        {"POST", "/v1/things/spiffe://td/a/b/status", 5, 0, "spiffe://td/a/b", NULL},
+        {"DELETE", "/v1/things/spiffe://td/a/ents/refunds", 6, 0, "spiffe://td/a", "refunds"},
+        {"GET", "/v1/things/spiffe://td/a/status", 7, 0, "spiffe://td/a/status", NULL},
+        {"POST", "/v1/things//status", -1, 405, NULL, NULL},
+        {"POST", "/v1/things/status", -1, 405, NULL, NULL},
+        {"DELETE", "/v1/things/x/ents/", -1, 405, NULL, NULL},
+        {"PUT", "/v1/thingsx/a/status", -1, 404, NULL, NULL},
+        {"DELETE", "/v1/things/x/ents/a/b", -1, 405, NULL, NULL},
+        {"DELETE", "/v1/things/x/ents/ents/b", 6, 0, "x/ents", "b"},
     };
     size_t i;
 
@@ -73,6 +87,9 @@ static void router(void **state)
             assert_ptr_equal(r, &routes[cases[i].index]);
             if (cases[i].p0) {
                 assert_string_equal(rq.params[0], cases[i].p0);
+            }
+            if (cases[i].p1) {
+                assert_string_equal(rq.params[1], cases[i].p1);
             }
         }
         arena_free(&rq.arena);

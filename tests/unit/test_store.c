@@ -88,7 +88,13 @@ static void migrations_and_versions(void **state)
 static void records_and_constraints(void **state)
 {
     struct fx *f = *state;
-    struct store_agent ag = {"spiffe://td/a", "alice", NULL, "p", "prod", 1, "active", 5};
+    struct store_agent ag = {.id = "spiffe://td/a",
+                             .owner = "alice",
+                             .purpose = "p",
+                             .environment = "prod",
+                             .risk_tier = 1,
+                             .status = "active",
+                             .created_ms = 5};
     struct store_agent got;
     struct store_human h;
     struct err e;
@@ -177,6 +183,358 @@ static void locked_store_is_unavailable(void **state)
     assert_int_equal(f->s->ops->ping(f->s, 1, &e), 0);
 }
 
+/* ---- migration 2 ------------------------------------------------------------ */
+
+static void add_agent(struct fx *f, const char *id, const char *owner)
+{
+    struct store_agent ag = {.id = id,
+                             .owner = owner,
+                             .purpose = "p",
+                             .environment = "prod",
+                             .risk_tier = 1,
+                             .status = "active",
+                             .created_ms = 5};
+    struct err e;
+
+    assert_int_equal(f->s->ops->agent_insert(f->s, &ag, &e), 0);
+}
+
+static void add_task(struct fx *f, const char *id, const char *agent, const char *state,
+                     int64_t expires)
+{
+    struct store_task t = {.id = id,
+                           .agent = agent,
+                           .intent = "i",
+                           .scope = "[]",
+                           .state = state,
+                           .created_ms = 1,
+                           .expires_ms = expires};
+    struct err e;
+
+    assert_int_equal(f->s->ops->task_insert(f->s, &t, &e), 0);
+}
+
+static void add_intent(struct fx *f, const char *id)
+{
+    struct store_tool t = {
+        .id = "crm.read", .downstream = "crm", .sensitivity = 1, .created_ms = 1};
+    struct store_intent in = {.id = id,
+                              .tools = "{}",
+                              .data_labels = "[]",
+                              .downstream = "[]",
+                              .max_ttl_s = 60,
+                              .call_budget = 1,
+                              .rate_per_min = 1,
+                              .dpop_required = 1,
+                              .on_drift = "revoke",
+                              .created_ms = 1,
+                              .updated_ms = 1};
+    struct err e;
+
+    (void)f->s->ops->tool_insert(f->s, &t, &e);
+    assert_int_equal(f->s->ops->intent_insert(f->s, &in, &e), 0);
+}
+
+static void updates_and_owner_lists(void **state)
+{
+    struct fx *f = *state;
+    struct store_agent got, *v;
+    struct store_human h;
+    struct store_page p = {NULL, 10};
+    struct err e;
+    size_t n;
+
+    add_human(f, "alice");
+    add_human(f, "bob");
+    add_agent(f, "spiffe://td/a", "alice");
+    add_agent(f, "spiffe://td/b", "bob");
+    add_agent(f, "spiffe://td/c", "alice");
+    assert_int_equal(f->s->ops->agent_list_owner(f->s, "alice", &p, &f->a, &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[1].id, "spiffe://td/c");
+    p.after = "spiffe://td/a";
+    assert_int_equal(f->s->ops->agent_list_owner(f->s, "alice", &p, &f->a, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    /* a full-row update, and a missing row */
+    assert_int_equal(f->s->ops->agent_get(f->s, "spiffe://td/a", &f->a, &got, &e), 0);
+    got.status = "suspended";
+    got.status_reason = "why";
+    got.status_changed_ms = 77;
+    assert_int_equal(f->s->ops->agent_update(f->s, &got, &e), 0);
+    assert_int_equal(f->s->ops->agent_get(f->s, "spiffe://td/a", &f->a, &got, &e), 0);
+    assert_string_equal(got.status, "suspended");
+    assert_string_equal(got.status_reason, "why");
+    assert_int_equal(got.status_changed_ms, 77);
+    got.id = "spiffe://td/zzz";
+    assert_int_equal(f->s->ops->agent_update(f->s, &got, &e), ERR_NOTFOUND);
+    /* the CHECK constraint still guards the status */
+    got.id = "spiffe://td/a";
+    got.status = "sleeping";
+    assert_int_equal(f->s->ops->agent_update(f->s, &got, &e), ERR_CONFLICT);
+    assert_int_equal(f->s->ops->human_get(f->s, "bob", &f->a, &h, &e), 0);
+    h.status = "offboarded";
+    assert_int_equal(f->s->ops->human_update(f->s, &h, &e), 0);
+    assert_int_equal(f->s->ops->human_get(f->s, "bob", &f->a, &h, &e), 0);
+    assert_string_equal(h.status, "offboarded");
+}
+
+static void issuer_subjects_unique(void **state)
+{
+    struct fx *f = *state;
+    struct store_issuer is = {"corp",         "spiffe",      "agents",
+                              "corp.example", "url",         "https://x/j",
+                              "[\"m\"]",      "[\"ES256\"]", 1};
+    struct store_issuer bad = is;
+    struct store_agent ag = {.id = "spiffe://corp.example/a",
+                             .owner = "alice",
+                             .purpose = "p",
+                             .environment = "prod",
+                             .status = "active",
+                             .issuer = "corp",
+                             .subject = "spiffe://corp.example/a"};
+    struct store_agent got;
+    struct err e;
+
+    add_human(f, "alice");
+    assert_int_equal(f->s->ops->issuer_insert(f->s, &is, &e), 0);
+    bad.id = "corp2"; /* same trust domain for agents */
+    assert_int_equal(f->s->ops->issuer_insert(f->s, &bad, &e), ERR_CONFLICT);
+    bad.kind = "spiffe";
+    bad.principals = "humans"; /* SPIFFE for humans: CHECK */
+    bad.issuer = "other.example";
+    assert_int_equal(f->s->ops->issuer_insert(f->s, &bad, &e), ERR_CONFLICT);
+    assert_int_equal(f->s->ops->agent_insert(f->s, &ag, &e), 0);
+    assert_int_equal(
+        f->s->ops->agent_by_subject(f->s, "corp", "spiffe://corp.example/a", &f->a, &got, &e), 0);
+    assert_string_equal(got.id, "spiffe://corp.example/a");
+    assert_int_equal(
+        f->s->ops->agent_by_subject(f->s, "corp", "spiffe://corp.example/b", &f->a, &got, &e),
+        ERR_NOTFOUND);
+    ag.id = "spiffe://corp.example/b"; /* same subject again */
+    assert_int_equal(f->s->ops->agent_insert(f->s, &ag, &e), ERR_CONFLICT);
+    ag.issuer = "nobody";
+    ag.subject = "s";
+    assert_int_equal(f->s->ops->agent_insert(f->s, &ag, &e), ERR_CONFLICT);
+    /* the issuer is referenced */
+    assert_int_equal(f->s->ops->issuer_delete(f->s, "corp", &e), ERR_CONFLICT);
+}
+
+static void intents_tools_entitlements(void **state)
+{
+    struct fx *f = *state;
+    const char *tools[] = {"crm.read"}, *missing[] = {"nope"};
+    struct store_entitlement en = {"spiffe://td/a", "refunds", 1, "k"}, *v;
+    struct store_intent in;
+    struct err e;
+    size_t n;
+    int64_t cleared = 0;
+
+    add_human(f, "alice");
+    add_agent(f, "spiffe://td/a", "alice");
+    add_intent(f, "refunds");
+    assert_int_equal(f->s->ops->intent_tools_set(f->s, "refunds", tools, 1, &e), 0);
+    assert_int_equal(f->s->ops->intent_tools_set(f->s, "refunds", missing, 1, &e), ERR_CONFLICT);
+    assert_non_null(strstr(e.msg, "nope"));
+    assert_int_equal(f->s->ops->intent_tools_set(f->s, "refunds", tools, 1, &e), 0);
+    assert_int_equal(f->s->ops->tool_delete(f->s, "crm.read", &e), ERR_CONFLICT);
+    assert_int_equal(f->s->ops->intent_get(f->s, "refunds", &f->a, &in, &e), 0);
+    in.call_budget = 9;
+    assert_int_equal(f->s->ops->intent_update(f->s, &in, &e), 0);
+    assert_int_equal(f->s->ops->intent_get(f->s, "refunds", &f->a, &in, &e), 0);
+    assert_int_equal(in.call_budget, 9);
+    assert_int_equal(f->s->ops->entitlement_insert(f->s, &en, &e), 0);
+    assert_int_equal(f->s->ops->entitlement_insert(f->s, &en, &e), ERR_CONFLICT);
+    en.intent = "ghost";
+    assert_int_equal(f->s->ops->entitlement_insert(f->s, &en, &e), ERR_CONFLICT);
+    assert_int_equal(f->s->ops->entitlement_list(f->s, "spiffe://td/a", &f->a, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].created_by, "k");
+    assert_int_equal(f->s->ops->intent_delete(f->s, "refunds", &e), ERR_CONFLICT);
+    assert_int_equal(f->s->ops->entitlement_delete(f->s, "spiffe://td/a", "ghost", &e),
+                     ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->entitlement_clear(f->s, "spiffe://td/a", &cleared, &e), 0);
+    assert_int_equal(cleared, 1);
+    /* with no entitlement left the intent goes, and its tool links with it */
+    assert_int_equal(f->s->ops->intent_delete(f->s, "refunds", &e), 0);
+    assert_int_equal(f->s->ops->tool_delete(f->s, "crm.read", &e), 0);
+}
+
+static void policies_one_active(void **state)
+{
+    struct fx *f = *state;
+    struct store_policy p = {.cedar = "permit(principal, action, resource);",
+                             .schema = "",
+                             .created_ms = 1,
+                             .active = 1},
+                        got, *v;
+    struct err e;
+    int64_t v1 = 0, v2 = 0;
+    size_t n;
+
+    assert_int_equal(f->s->ops->policy_get_active(f->s, &f->a, &got, &e), ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->policy_insert(f->s, &p, &v1, &e), 0);
+    assert_int_equal(f->s->ops->policy_insert(f->s, &p, &v2, &e), 0);
+    assert_int_equal(v1, 1);
+    assert_int_equal(v2, 2);
+    /* inserting never activates, whatever the record says */
+    assert_int_equal(f->s->ops->policy_get_active(f->s, &f->a, &got, &e), ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->policy_activate(f->s, 2, 50, &e), 0);
+    assert_int_equal(f->s->ops->policy_activate(f->s, 1, 60, &e), 0);
+    assert_int_equal(f->s->ops->policy_activate(f->s, 1, 70, &e), 0);
+    assert_int_equal(f->s->ops->policy_get_active(f->s, &f->a, &got, &e), 0);
+    assert_int_equal(got.version, 1);
+    assert_int_equal(got.activated_ms, 70);
+    assert_int_equal(f->s->ops->policy_get(f->s, 2, &f->a, &got, &e), 0);
+    assert_int_equal(got.active, 0);
+    assert_int_equal(f->s->ops->policy_activate(f->s, 3, 80, &e), ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->policy_get(f->s, 3, &f->a, &got, &e), ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->policy_list(f->s, 1, 10, &f->a, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].version, 2);
+}
+
+static void tasks_sweep_and_revoke(void **state)
+{
+    struct fx *f = *state;
+    struct store_revocation rv = {"jti-1", "token", "logout", 5, 0}, got;
+    struct store_task t;
+    struct err e;
+    int64_t n = 0;
+
+    add_human(f, "alice");
+    add_agent(f, "spiffe://td/a", "alice");
+    add_agent(f, "spiffe://td/b", "alice");
+    add_intent(f, "i");
+    add_task(f, "t1", "spiffe://td/a", "active", 100);
+    add_task(f, "t2", "spiffe://td/a", "active", 300);
+    add_task(f, "t3", "spiffe://td/a", "completed", 50);
+    add_task(f, "t4", "spiffe://td/b", "pending", 150);
+    add_task(f, "t5", "spiffe://td/b", "active", 400);
+    /* a bad state is refused */
+    t = (struct store_task){.id = "t9",
+                            .agent = "spiffe://td/a",
+                            .intent = "i",
+                            .scope = "[]",
+                            .state = "zombie",
+                            .expires_ms = 1};
+    assert_int_equal(f->s->ops->task_insert(f->s, &t, &e), ERR_CONFLICT);
+    /* sweep at 200, at most 1 then the rest: t1 and t4 expire, t3 stays completed */
+    assert_int_equal(f->s->ops->task_sweep(f->s, 200, 1, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(f->s->ops->task_sweep(f->s, 200, 100, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(f->s->ops->task_sweep(f->s, 200, 100, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(f->s->ops->task_get(f->s, "t4", &f->a, &t, &e), 0);
+    assert_string_equal(t.state, "expired");
+    assert_int_equal(t.ended_ms, 200);
+    assert_int_equal(f->s->ops->task_get(f->s, "t3", &f->a, &t, &e), 0);
+    assert_string_equal(t.state, "completed");
+    /* revoking an agent's live tasks: only t2 is live for a */
+    assert_int_equal(f->s->ops->task_revoke_agent(f->s, "spiffe://td/a", "offboarded", 250, &n, &e),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(f->s->ops->task_get(f->s, "t2", &f->a, &t, &e), 0);
+    assert_string_equal(t.state, "revoked");
+    assert_int_equal(f->s->ops->revocation_get(f->s, "t2", &f->a, &got, &e), 0);
+    assert_string_equal(got.kind, "task");
+    assert_string_equal(got.reason, "offboarded");
+    assert_int_equal(got.expires_ms, 300);
+    assert_int_equal(f->s->ops->revocation_get(f->s, "t1", &f->a, &got, &e), ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->task_get(f->s, "t5", &f->a, &t, &e), 0);
+    assert_string_equal(t.state, "active");
+    assert_int_equal(f->s->ops->revocation_insert(f->s, &rv, &e), 0);
+    assert_int_equal(f->s->ops->revocation_insert(f->s, &rv, &e), ERR_CONFLICT);
+    assert_int_equal(f->s->ops->revocation_get(f->s, "jti-1", &f->a, &got, &e), 0);
+    assert_string_equal(got.reason, "logout");
+}
+
+static void audit_sequence(void **state)
+{
+    struct fx *f = *state;
+    struct store_audit r = {.time_ms = 1,
+                            .event = "x.create",
+                            .actor_chain = "[]",
+                            .decision = "ok",
+                            .reasons = "[]",
+                            .agent = "spiffe://td/a"},
+                       *v;
+    struct err e;
+    int64_t s1 = 0, s2 = 0;
+    size_t n;
+    sqlite3 *db;
+
+    assert_int_equal(f->s->ops->audit_append(f->s, &r, &s1, &e), 0);
+    r.seq = 999; /* ignored: the store numbers */
+    assert_int_equal(f->s->ops->audit_append(f->s, &r, &s2, &e), 0);
+    assert_int_equal(s2, s1 + 1);
+    /* sequence numbers are never reused, even after a (forbidden) delete */
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DELETE FROM audit WHERE seq = 2", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(f->s->ops->audit_append(f->s, &r, &s2, &e), 0);
+    assert_int_equal(s2, 3);
+    assert_int_equal(f->s->ops->audit_list(f->s, 1, 10, &f->a, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].seq, 3);
+    assert_string_equal(v[0].agent, "spiffe://td/a");
+    assert_null(v[0].hash);
+    /* a record without its decision is refused (NOT NULL) */
+    r.decision = NULL;
+    assert_int_equal(f->s->ops->audit_append(f->s, &r, NULL, &e), ERR_CONFLICT);
+}
+
+/* A store made by migration 1 with data upgrades in place. */
+static void migration_2_upgrades_data(void **state)
+{
+    struct fx *f = *state;
+    struct store_sqlite_options o = {200, 0};
+    struct store *s2;
+    struct store_agent got;
+    struct err e;
+    sqlite3 *db;
+    char path[128];
+    int v;
+
+    snprintf(path, sizeof(path), "%s/v1.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+                     " applied_ms INTEGER NOT NULL);"
+                     "INSERT INTO schema_version VALUES (1, 0);"
+                     "CREATE TABLE humans (id TEXT PRIMARY KEY, email TEXT NOT NULL, name TEXT,"
+                     " status TEXT NOT NULL CHECK (status IN ('active','offboarded')),"
+                     " created_ms INTEGER NOT NULL);"
+                     "CREATE TABLE teams (id TEXT PRIMARY KEY, name TEXT, created_ms INTEGER NOT "
+                     "NULL);"
+                     "CREATE TABLE agents (id TEXT PRIMARY KEY, owner TEXT NOT NULL REFERENCES "
+                     "humans(id), team TEXT REFERENCES teams(id), purpose TEXT NOT NULL,"
+                     " environment TEXT NOT NULL, risk_tier INTEGER NOT NULL,"
+                     " status TEXT NOT NULL CHECK (status IN ('active','suspended','offboarded')),"
+                     " created_ms INTEGER NOT NULL);"
+                     "CREATE INDEX agents_owner ON agents(owner);"
+                     "CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT "
+                     "NOT NULL, subject TEXT REFERENCES humans(id), hash BLOB NOT NULL CHECK "
+                     "(length(hash) = 32), created_ms INTEGER NOT NULL, revoked_ms INTEGER NOT "
+                     "NULL DEFAULT 0);"
+                     "INSERT INTO humans VALUES ('al', 'a@x.io', NULL, 'active', 1);"
+                     "INSERT INTO agents VALUES ('spiffe://td/old', 'al', NULL, 'p', 'prod', 1,"
+                     " 'active', 2);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_sqlite_open(path, &o, &s2, &e), 0);
+    assert_int_equal(s2->ops->schema_version(s2, &v, &e), 0);
+    assert_int_equal(v, store_sqlite_latest_version());
+    assert_int_equal(s2->ops->agent_get(s2, "spiffe://td/old", &f->a, &got, &e), 0);
+    assert_null(got.issuer);
+    assert_int_equal(got.status_changed_ms, 0);
+    assert_string_equal(got.status, "active");
+    store_close(s2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,6 +543,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(pages, setup, teardown),
         cmocka_unit_test_setup_teardown(tx_rolls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(locked_store_is_unavailable, setup, teardown),
+        cmocka_unit_test_setup_teardown(updates_and_owner_lists, setup, teardown),
+        cmocka_unit_test_setup_teardown(issuer_subjects_unique, setup, teardown),
+        cmocka_unit_test_setup_teardown(intents_tools_entitlements, setup, teardown),
+        cmocka_unit_test_setup_teardown(policies_one_active, setup, teardown),
+        cmocka_unit_test_setup_teardown(tasks_sweep_and_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(audit_sequence, setup, teardown),
+        cmocka_unit_test_setup_teardown(migration_2_upgrades_data, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -1,0 +1,160 @@
+/*
+ * api_policies.c: /v1/policies (versioned Cedar policy sets) and /v1/audit
+ * (reading the trail).
+ *
+ * Versions are positive integers in the path; anything else is a 400 naming
+ * "version".  Storing and activating are admin's; reading policies is for
+ * the registry readers; reading the trail is for admin, security and
+ * auditor (an owner reads its agents through other endpoints).
+ */
+#include <string.h>
+
+#include "http/http_int.h"
+#include "util/limits.h"
+#include "util/num.h"
+
+static int version_param(struct http_req *rq, const char *s, int64_t *out)
+{
+    uint64_t v = 0;
+    struct err e;
+
+    if (num_parse_u64(s, strlen(s), INT64_MAX, &v) != 0 || v == 0) {
+        err_set(&e, ERR_INVALID, "version: must be a positive integer");
+        http_reply_err(rq, &e);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+static void reply(struct http_req *rq, int r, const struct err *e, unsigned status, json_t *out)
+{
+    if (r != 0) {
+        http_reply_err(rq, e);
+    } else {
+        http_reply_json(rq, status, out);
+    }
+}
+
+static void policies_create(struct http_req *rq)
+{
+    json_t *in = http_body_json(rq), *out = NULL;
+    struct err e;
+    int r;
+
+    if (in == NULL) {
+        return;
+    }
+    err_clear(&e);
+    r = broker_policy_create(rq->broker, &rq->caller, in, &rq->arena, &out, &e);
+    reply(rq, r, &e, MHD_HTTP_CREATED, out);
+    json_decref(in);
+}
+
+static void policies_activate(struct http_req *rq)
+{
+    json_t *out = NULL;
+    int64_t v;
+    struct err e;
+    int r;
+
+    if (version_param(rq, rq->params[0], &v) != 0) {
+        return;
+    }
+    if (rq->body.len != 0) {
+        http_reply_problem(rq, MHD_HTTP_BAD_REQUEST, "Invalid request",
+                           "body: activation takes no body", json_pack("{s:s}", "field", "body"));
+        return;
+    }
+    err_clear(&e);
+    r = broker_policy_activate(rq->broker, &rq->caller, v, &rq->arena, &out, &e);
+    reply(rq, r, &e, MHD_HTTP_OK, out);
+}
+
+static void policies_get(struct http_req *rq)
+{
+    json_t *out = NULL;
+    int64_t v;
+    struct err e;
+    int r;
+
+    if (version_param(rq, rq->params[0], &v) != 0) {
+        return;
+    }
+    err_clear(&e);
+    r = broker_policy_get(rq->broker, v, &rq->arena, &out, &e);
+    reply(rq, r, &e, MHD_HTTP_OK, out);
+}
+
+static void policies_active(struct http_req *rq)
+{
+    json_t *out = NULL;
+    struct err e;
+    int r;
+
+    err_clear(&e);
+    r = broker_policy_get(rq->broker, 0, &rq->arena, &out, &e);
+    reply(rq, r, &e, MHD_HTTP_OK, out);
+}
+
+/* ?after=N (a version or a sequence number) and ?limit. */
+static int seq_page(struct http_req *rq, int64_t *after, size_t *limit)
+{
+    const char *a;
+    uint64_t v = 0;
+    struct err e;
+
+    if (http_page_params(rq, &a, limit) != 0) {
+        return -1;
+    }
+    if (a != NULL && num_parse_u64(a, strlen(a), INT64_MAX, &v) != 0) {
+        err_set(&e, ERR_INVALID, "after: must be a non-negative integer");
+        http_reply_err(rq, &e);
+        return -1;
+    }
+    *after = (int64_t)v;
+    return 0;
+}
+
+static void policies_list(struct http_req *rq)
+{
+    json_t *out = NULL;
+    int64_t after;
+    size_t limit;
+    struct err e;
+    int r;
+
+    if (seq_page(rq, &after, &limit) != 0) {
+        return;
+    }
+    err_clear(&e);
+    r = broker_policy_list(rq->broker, after, limit, &rq->arena, &out, &e);
+    reply(rq, r, &e, MHD_HTTP_OK, out);
+}
+
+static void audit_list(struct http_req *rq)
+{
+    json_t *out = NULL;
+    int64_t after;
+    size_t limit;
+    struct err e;
+    int r;
+
+    if (seq_page(rq, &after, &limit) != 0) {
+        return;
+    }
+    err_clear(&e);
+    r = broker_audit_list(rq->broker, after, limit, &rq->arena, &out, &e);
+    reply(rq, r, &e, MHD_HTTP_OK, out);
+}
+
+const struct http_route http_routes_policies[] = {
+    {"POST", "/v1/policies", policies_create, ROLE_ADMIN},
+    {"GET", "/v1/policies", policies_list, ROLE_READERS},
+    {"GET", "/v1/policies/active", policies_active, ROLE_READERS},
+    {"GET", "/v1/policies/{version}", policies_get, ROLE_READERS},
+    {"POST", "/v1/policies/{version}/activate", policies_activate, ROLE_ADMIN},
+    {"GET", "/v1/audit", audit_list, ROLE_ADMIN | ROLE_SECURITY | ROLE_AUDITOR},
+};
+const size_t http_routes_policies_n =
+    sizeof(http_routes_policies) / sizeof(http_routes_policies[0]);
