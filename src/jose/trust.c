@@ -56,6 +56,7 @@ struct issuer {
     char *ca_file;
 
     pthread_mutex_t mu;
+    pthread_cond_t loaded; /* signalled when a refresh ends */
     struct keyset *ks;
     int64_t last_attempt_s; /* 0: never tried */
     int refreshing;
@@ -125,6 +126,7 @@ static void issuer_free(struct issuer *is)
     free(is->jwks_file);
     free(is->jwks_uri);
     free(is->ca_file);
+    pthread_cond_destroy(&is->loaded);
     pthread_mutex_destroy(&is->mu);
     free(is);
 }
@@ -421,6 +423,7 @@ static int acquire_keys(struct issuer *is, int force, struct keyset **out, struc
         r = load_keyset(is, prev_seq, &fresh, &le);
         pthread_mutex_lock(&is->mu);
         is->refreshing = 0;
+        pthread_cond_broadcast(&is->loaded);
         if (r == 0) {
             old = is->ks;
             is->ks = fresh;
@@ -432,6 +435,11 @@ static int acquire_keys(struct issuer *is, int force, struct keyset **out, struc
             log_event(LOG_WARN, "trust_refresh_failed", NULL, "issuer", is->name, "error", le.msg,
                       (char *)NULL);
         }
+    }
+    /* No keys at all yet and another thread is fetching them: wait for it
+     * (bounded by the fetch time limits) rather than fail the request. */
+    while (is->ks == NULL && is->refreshing) {
+        pthread_cond_wait(&is->loaded, &is->mu);
     }
     ks = is->ks;
     if (ks == NULL) {
@@ -604,6 +612,11 @@ int jose_trust_add(struct jose_trust_store *ts, const struct jose_trust_issuer *
     if (pthread_mutex_init(&is->mu, NULL) != 0) {
         free(is);
         return err_set(e, ERR_INTERNAL, "pthread_mutex_init failed");
+    }
+    if (pthread_cond_init(&is->loaded, NULL) != 0) {
+        pthread_mutex_destroy(&is->mu);
+        free(is);
+        return err_set(e, ERR_INTERNAL, "pthread_cond_init failed");
     }
     r = copy_conf(is, conf, e);
     if (r == 0 && load_now) {
