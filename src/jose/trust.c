@@ -91,6 +91,11 @@ static int64_t pick(int64_t v, int64_t def)
     return v > 0 ? v : def;
 }
 
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 static void keyset_unref(struct issuer *is, struct keyset *ks)
 {
     int last;
@@ -316,15 +321,69 @@ out:
     return r;
 }
 
+int jose_trust_parse_keys(enum jose_trust_kind kind, unsigned alg_mask, const char *text,
+                          size_t len, int64_t prev_seq, struct jose_verifier **out, int64_t *hint,
+                          int64_t *seq, struct err *e)
+{
+    json_t *doc = NULL, *set = NULL;
+    struct jose_jwks *jwks = NULL;
+    struct jose_verifier *v = NULL;
+    struct buf b = {(char *)text, len, len, len};
+    size_t skipped = 0;
+    int r;
+
+    *out = NULL;
+    *hint = 0;
+    *seq = -1;
+    doc = load_json(&b, kind == JOSE_TRUST_SPIFFE ? "bundle" : "JWKS", e);
+    if (doc == NULL) {
+        return e != NULL && e->code != 0 ? e->code : ERR_INVALID;
+    }
+    if (kind == JOSE_TRUST_SPIFFE) {
+        r = opt_int(doc, "spiffe_refresh_hint", hint, e);
+        if (r == 0) {
+            r = opt_int(doc, "spiffe_sequence", seq, e);
+        }
+        if (r == 0 && json_object_get(doc, "spiffe_sequence") == NULL) {
+            *seq = -1;
+        }
+        if (r == 0 && *seq >= 0 && prev_seq >= 0 && *seq < prev_seq) {
+            r = err_set(e, ERR_INVALID, "bundle: spiffe_sequence went back from %lld to %lld",
+                        (long long)prev_seq, (long long)*seq);
+        }
+        if (r == 0) {
+            r = spiffe_keys(doc, &set, e);
+        }
+    } else {
+        set = json_incref(doc);
+        r = 0;
+    }
+    if (r == 0) {
+        r = jose_jwks_from_json(set, JOSE_JWKS_SKIP_UNSUPPORTED, &jwks, &skipped, e);
+    }
+    if (r == 0) {
+        r = jose_verifier_new(jwks, alg_mask, &v, e);
+    }
+    if (r == 0 && kind == JOSE_TRUST_SPIFFE) {
+        r = jose_verifier_set_use(v, "jwt-svid", e);
+    }
+    if (r == 0) {
+        *out = v;
+        v = NULL;
+    }
+    jose_verifier_free(v);
+    jose_jwks_free(jwks);
+    json_decref(set);
+    json_decref(doc);
+    return r;
+}
+
 /* Loads the issuer's keys into a new keyset (no lock held: may be slow). */
 static int load_keyset(struct issuer *is, int64_t prev_seq, struct keyset **out, struct err *e)
 {
     struct buf b;
-    json_t *doc = NULL, *set = NULL;
-    struct jose_jwks *jwks = NULL;
     struct keyset *ks = NULL;
     int64_t hint = 0, seq = -1;
-    size_t skipped = 0;
     int r;
 
     *out = NULL;
@@ -333,53 +392,25 @@ static int load_keyset(struct issuer *is, int64_t prev_seq, struct keyset **out,
     if (r != 0) {
         goto out;
     }
-    doc = load_json(&b, is->jwks_file ? is->jwks_file : "JWKS", e);
-    if (doc == NULL) {
-        r = e != NULL && e->code != 0 ? e->code : ERR_INVALID;
-        goto out;
-    }
-    if (is->kind == JOSE_TRUST_SPIFFE) {
-        r = opt_int(doc, "spiffe_refresh_hint", &hint, e);
-        if (r == 0) {
-            r = opt_int(doc, "spiffe_sequence", &seq, e);
-        }
-        if (r == 0 && json_object_get(doc, "spiffe_sequence") == NULL) {
-            seq = -1;
-        }
-        if (r == 0 && seq >= 0 && prev_seq >= 0 && seq < prev_seq) {
-            r = err_set(e, ERR_INVALID, "bundle: spiffe_sequence went back from %lld to %lld",
-                        (long long)prev_seq, (long long)seq);
-        }
-        if (r == 0) {
-            r = spiffe_keys(doc, &set, e);
-        }
-    } else {
-        set = json_incref(doc);
-    }
-    if (r != 0) {
-        goto out;
-    }
-    r = jose_jwks_from_json(set, JOSE_JWKS_SKIP_UNSUPPORTED, &jwks, &skipped, e);
-    if (r != 0) {
-        goto out;
-    }
     ks = calloc(1, sizeof *ks);
     if (ks == NULL) {
         r = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
-    r = jose_verifier_new(jwks, is->alg_mask, &ks->v, e);
-    if (r == 0 && is->kind == JOSE_TRUST_SPIFFE) {
-        r = jose_verifier_set_use(ks->v, "jwt-svid", e);
-    }
+    r = jose_trust_parse_keys(is->kind, is->alg_mask, b.data, b.len, prev_seq, &ks->v, &hint, &seq,
+                              e);
     if (r != 0) {
+        if (is->jwks_file != NULL) {
+            err_prefix(e, "%s: ", is->jwks_file);
+        }
         goto out;
     }
     ks->refs = 1;
     ks->loaded_s = clock_wall_s();
+    /* The bundle's hint is clamped: a huge one must not keep keys forever. */
     ks->refresh_s = is->refresh_s > 0 ? is->refresh_s
-                    : hint > 0        ? hint
-                                      : LIMIT_JOSE_TRUST_REFRESH_S;
+                    : hint > 0 ? clamp(hint, is->min_refresh_s, LIMIT_JOSE_TRUST_PERIOD_MAX_S)
+                               : LIMIT_JOSE_TRUST_REFRESH_S;
     ks->sequence = seq;
     *out = ks;
     ks = NULL;
@@ -389,9 +420,6 @@ out:
         jose_verifier_free(ks->v);
         free(ks);
     }
-    jose_jwks_free(jwks);
-    json_decref(set);
-    json_decref(doc);
     buf_free(&b);
     return r;
 }
@@ -570,11 +598,15 @@ static int copy_conf(struct issuer *is, const struct jose_trust_issuer *c, struc
     is->discovery = c->discovery;
     is->fetch = c->fetch;
     is->fetch.ca_file = is->ca_file;
-    is->refresh_s = c->refresh_s; /* 0: the bundle's hint, else the default */
-    is->stale_s = pick(c->stale_s, LIMIT_JOSE_TRUST_STALE_S);
-    is->min_refresh_s = pick(c->min_refresh_s, LIMIT_JOSE_TRUST_MIN_REFRESH_S);
-    is->skew_s = pick(c->skew_s, LIMIT_JOSE_TRUST_SKEW_S);
-    is->max_lifetime_s = pick(c->max_lifetime_s, LIMIT_JOSE_TRUST_MAX_LIFETIME_S);
+    /* Periods are clamped so that time sums cannot overflow. */
+    is->refresh_s = clamp(c->refresh_s, 0, LIMIT_JOSE_TRUST_PERIOD_MAX_S); /* 0: hint/default */
+    is->stale_s =
+        clamp(pick(c->stale_s, LIMIT_JOSE_TRUST_STALE_S), 1, LIMIT_JOSE_TRUST_PERIOD_MAX_S);
+    is->min_refresh_s = clamp(pick(c->min_refresh_s, LIMIT_JOSE_TRUST_MIN_REFRESH_S), 1,
+                              LIMIT_JOSE_TRUST_PERIOD_MAX_S);
+    is->skew_s = clamp(pick(c->skew_s, LIMIT_JOSE_TRUST_SKEW_S), 0, LIMIT_JOSE_TRUST_PERIOD_MAX_S);
+    is->max_lifetime_s = clamp(pick(c->max_lifetime_s, LIMIT_JOSE_TRUST_MAX_LIFETIME_S), 1,
+                               LIMIT_JOSE_TRUST_PERIOD_MAX_S);
     if (bad) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }

@@ -66,6 +66,10 @@
  * unknown kids: a stream of tokens with random kids must not become a
  * stream of fetches to the IdP. */
 #define LIMIT_JOSE_TRUST_MIN_REFRESH_S 30
+/* Largest refresh, stale or lifetime period we take from configuration or
+ * from a bundle's spiffe_refresh_hint: a year; also keeps time sums far from
+ * overflow. */
+#define LIMIT_JOSE_TRUST_PERIOD_MAX_S (366LL * 24 * 3600)
 /* Clock skew allowed on exp/nbf/iat of workload credentials. */
 #define LIMIT_JOSE_TRUST_SKEW_S 60
 /* Longest accepted workload credential lifetime: JWT-SVIDs and ID tokens

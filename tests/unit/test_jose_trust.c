@@ -395,6 +395,26 @@ static void spiffe_domains_and_sequence(void **state)
     assert_int_equal(st.stale_served, 1);
     free(t);
 
+    /* A huge spiffe_refresh_hint is clamped (no overflow, no keys forever). */
+    {
+        char *bh = dump_set(json_pack("[o]", pub(a, "jwt-svid")), "{sI}", "spiffe_refresh_hint",
+                            (json_int_t)9223372036854775000LL);
+        char *ph = write_tmp("h.bundle", bh);
+        struct jose_trust_issuer ch = {
+            .kind = JOSE_TRUST_SPIFFE, .name = "h.example", .jwks_file = ph, .audiences = AUD};
+
+        assert_int_equal(jose_trust_add(ts, &ch, 1, &e), 0);
+        now_s += 400 * 24 * 3600;
+        t = mint(a, NULL, "{sssssI}", "sub", "spiffe://h.example/w", "aud",
+                 "https://mandate.example", "exp", (json_int_t)(now_s + 300));
+        assert_int_equal(verify(ts, t, NULL, &e), 0);
+        assert_int_equal(jose_trust_stats(ts, "h.example", &st), 0);
+        assert_int_equal(st.fetches, 2); /* refreshed within the clamp */
+        free(t);
+        free(bh);
+        free(ph);
+    }
+
     /* Bad configurations. */
     {
         struct jose_trust_issuer bad = ca;
