@@ -10,7 +10,16 @@
 #include "jose/jose.h"
 
 static const char jwks_text[] =
-    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"ndi4w1oG_48hOsDSkq18TeHTF_aVpGIwHn3UHaD8c_I\",\"y\":\"bo1TwXHTP6RG6oeNCxcuACUS1E8dx0g_INT6kUZ9tOE\",\"kid\":\"es256\",\"alg\":\"ES256\"},{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"HsbZnSzFTdOEpdki_ulUd3zKg16tDogy3-GgcsgysoQ\",\"kid\":\"ed25519\",\"alg\":\"EdDSA\"},{\"kty\":\"RSA\",\"n\":\"wlUdfGmb6VUWRemYXt_sqomEMPn17g4zXiW-3Hv9vwfREodSkvhOZ7y__5ewuPWHcLdoR3qqVOgW8h5jlX-q4_l82agtO_3H63Lr_L_UQqr7L5ToNszp-5da9gVq2WpvXzw7_FQ3JG1ujdSdmXQ433rVPj5ov-nBvWoMMWe6a3lr3wnYxzOLx1WItBnbZWv5zCLo_uG_Tv8atF9hf9bNAWZR7RRvNasqYnPvKPuS8bvobqjsPFvTrnwOdfuJT6JsIDwBVsWdnkd7wiEw2NCHkljwjJJPaueYuHaXlwoM2Y7kAkWml4Z-J5fen1bNksKO8suUFELwMk72WT7uaXxvzQ\",\"e\":\"AQAB\",\"kid\":\"rs256\",\"alg\":\"RS256\"}]}";
+    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"ndi4w1oG_48hOsDSkq18TeHTF_"
+    "aVpGIwHn3UHaD8c_I\",\"y\":\"bo1TwXHTP6RG6oeNCxcuACUS1E8dx0g_INT6kUZ9tOE\",\"kid\":\"es256\","
+    "\"alg\":\"ES256\"},{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"HsbZnSzFTdOEpdki_"
+    "ulUd3zKg16tDogy3-GgcsgysoQ\",\"kid\":\"ed25519\",\"alg\":\"EdDSA\"},{\"kty\":\"RSA\",\"n\":"
+    "\"wlUdfGmb6VUWRemYXt_sqomEMPn17g4zXiW-3Hv9vwfREodSkvhOZ7y__5ewuPWHcLdoR3qqVOgW8h5jlX-q4_"
+    "l82agtO_3H63Lr_L_UQqr7L5ToNszp-5da9gVq2WpvXzw7_FQ3JG1ujdSdmXQ433rVPj5ov-"
+    "nBvWoMMWe6a3lr3wnYxzOLx1WItBnbZWv5zCLo_uG_"
+    "Tv8atF9hf9bNAWZR7RRvNasqYnPvKPuS8bvobqjsPFvTrnwOdfuJT6JsIDwBVsWdnkd7wiEw2NCHkljwjJJPaueYuHaXlw"
+    "oM2Y7kAkWml4Z-J5fen1bNksKO8suUFELwMk72WT7uaXxvzQ\",\"e\":\"AQAB\",\"kid\":\"rs256\",\"alg\":"
+    "\"RS256\"}]}";
 
 static struct jose_verifier *verifier;
 
@@ -18,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct jose_jwt_opts o = {.iss = "https://issuer.example", .aud = "mandate", .skew_s = -1,
-                              .now_s = 1800000000};
+    struct jose_jwt_opts o = {
+        .iss = "https://issuer.example", .aud = "mandate", .skew_s = -1, .now_s = 1800000000};
     json_t *h = NULL, *c = NULL;
     uint8_t *out = NULL;
     size_t olen = 0;

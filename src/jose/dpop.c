@@ -47,9 +47,8 @@ int jose_replay_new(size_t max_entries, struct jose_replay **out, struct err *e)
     if (r == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    r->max = max_entries == 0 || max_entries > LIMIT_JOSE_REPLAY_ENTRIES
-                 ? LIMIT_JOSE_REPLAY_ENTRIES
-                 : max_entries;
+    r->max = max_entries == 0 || max_entries > LIMIT_JOSE_REPLAY_ENTRIES ? LIMIT_JOSE_REPLAY_ENTRIES
+                                                                         : max_entries;
     while (nb < r->max / 2 && nb < 65536) {
         nb *= 2;
     }
@@ -210,8 +209,8 @@ int jose_htu_normalize(const char *uri, char **out, struct err *e)
     }
     hostlen = (size_t)(host_end - auth);
     pathlen = strcspn(aend, "?#");
-    s = malloc(schemelen + 3 + hostlen + 1 + (port != NULL ? (size_t)(aend - port) : 0) +
-               pathlen + 2);
+    s = malloc(schemelen + 3 + hostlen + 1 + (port != NULL ? (size_t)(aend - port) : 0) + pathlen +
+               2);
     if (s == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
@@ -253,8 +252,9 @@ static int proof_key(const json_t *header, struct jose_jwk **key, enum jose_reas
 
     *key = NULL;
     if (typ == NULL || strcasecmp(typ, "dpop+jwt") != 0) {
-        return jose_fail(why, JOSE_R_TYP, e, ERR_AUTH, "DPoP proof typ must be dpop+jwt, got "
-                                                       "\"%.40s\"",
+        return jose_fail(why, JOSE_R_TYP, e, ERR_AUTH,
+                         "DPoP proof typ must be dpop+jwt, got "
+                         "\"%.40s\"",
                          typ != NULL ? typ : "(absent)");
     }
     if (!json_is_object(jwk)) {
@@ -272,8 +272,7 @@ static int proof_key(const json_t *header, struct jose_jwk **key, enum jose_reas
     return 0;
 }
 
-static int check_ath(const json_t *claims, const char *token, enum jose_reason *why,
-                     struct err *e)
+static int check_ath(const json_t *claims, const char *token, enum jose_reason *why, struct err *e)
 {
     const char *ath = json_string_value(json_object_get(claims, "ath"));
     unsigned char md[32];
@@ -290,8 +289,10 @@ static int check_ath(const json_t *claims, const char *token, enum jose_reason *
     }
     ok = strlen(ath) == strlen(want) && CRYPTO_memcmp(ath, want, strlen(want)) == 0;
     free(want);
-    return ok ? 0 : jose_fail(why, JOSE_R_DPOP_ATH, e, ERR_AUTH, "\"ath\" does not match the "
-                                                                 "access token");
+    return ok ? 0
+              : jose_fail(why, JOSE_R_DPOP_ATH, e, ERR_AUTH,
+                          "\"ath\" does not match the "
+                          "access token");
 }
 
 static int check_claims(const json_t *c, const struct jose_dpop_opts *o, int64_t now,
@@ -310,13 +311,15 @@ static int check_claims(const json_t *c, const struct jose_dpop_opts *o, int64_t
         return jose_fail(why, JOSE_R_MISSING_CLAIM, e, ERR_AUTH, "\"jti\" missing or bad");
     }
     if (!json_is_integer(iatj)) {
-        return jose_fail(why, JOSE_R_MISSING_CLAIM, e, ERR_AUTH, "\"iat\" missing or not an "
-                                                                 "integer");
+        return jose_fail(why, JOSE_R_MISSING_CLAIM, e, ERR_AUTH,
+                         "\"iat\" missing or not an "
+                         "integer");
     }
     iat = (int64_t)json_integer_value(iatj);
     if (iat > now + skew || iat < now - max_age) {
-        return jose_fail(why, JOSE_R_IAT, e, ERR_AUTH, "iat %lld outside [now-%lld, now+%lld], "
-                                                       "now %lld",
+        return jose_fail(why, JOSE_R_IAT, e, ERR_AUTH,
+                         "iat %lld outside [now-%lld, now+%lld], "
+                         "now %lld",
                          (long long)iat, (long long)max_age, (long long)skew, (long long)now);
     }
     if (htm == NULL || o->htm == NULL || strcmp(htm, o->htm) != 0) {
@@ -332,8 +335,9 @@ static int check_claims(const json_t *c, const struct jose_dpop_opts *o, int64_t
     free(a);
     free(b);
     if (!same) {
-        return jose_fail(why, JOSE_R_DPOP_HTU, e, ERR_AUTH, "htu \"%.200s\" does not match the "
-                                                            "request",
+        return jose_fail(why, JOSE_R_DPOP_HTU, e, ERR_AUTH,
+                         "htu \"%.200s\" does not match the "
+                         "request",
                          htu);
     }
     if (o->nonce != NULL) {
@@ -384,8 +388,8 @@ int jose_dpop_verify(const char *proof, size_t len, const struct jose_dpop_opts 
         r = jose_fail(why, JOSE_R_INTERNAL, e, r, "thumbprint failed");
         goto out;
     }
-    if (o->jkt != NULL && (strlen(o->jkt) != JOSE_JKT_LEN ||
-                           CRYPTO_memcmp(o->jkt, jkt, JOSE_JKT_LEN) != 0)) {
+    if (o->jkt != NULL &&
+        (strlen(o->jkt) != JOSE_JKT_LEN || CRYPTO_memcmp(o->jkt, jkt, JOSE_JKT_LEN) != 0)) {
         r = jose_fail(why, JOSE_R_DPOP_JKT, e, ERR_AUTH, "proof key %s is not the bound key", jkt);
         goto out;
     }
@@ -440,7 +444,8 @@ int jose_dpop_create(const struct jose_jwk *key, enum jose_alg alg, const char *
     int r;
 
     *out = NULL;
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1 || jose_b64url_encode(rnd, sizeof(rnd), &jti, NULL) != 0 ||
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+        jose_b64url_encode(rnd, sizeof(rnd), &jti, NULL) != 0 ||
         (access_token != NULL && ath_of(access_token, &ath) != 0)) {
         r = err_set(e, ERR_INTERNAL, "random or hash failed");
         goto out;
@@ -455,7 +460,8 @@ int jose_dpop_create(const struct jose_jwk *key, enum jose_alg alg, const char *
     h = json_pack("{sssO}", "typ", "dpop+jwt", "jwk", pub);
     c = json_pack("{sssssssI}", "jti", jti, "htm", htm, "htu", htu, "iat",
                   (json_int_t)(now_s != 0 ? now_s : clock_wall_s()));
-    if (h == NULL || c == NULL || (ath != NULL && json_object_set_new(c, "ath", json_string(ath))) ||
+    if (h == NULL || c == NULL ||
+        (ath != NULL && json_object_set_new(c, "ath", json_string(ath))) ||
         (nonce != NULL && json_object_set_new(c, "nonce", json_string(nonce)) != 0) ||
         (text = json_dumps(c, JSON_COMPACT)) == NULL) {
         r = err_set(e, ERR_NOMEM, "out of memory");

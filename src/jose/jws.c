@@ -36,7 +36,10 @@ static const EVP_MD *alg_md(enum jose_alg alg)
     }
 }
 
-static size_t ec_len(enum jose_alg alg) { return alg == JOSE_ALG_ES384 ? 48 : 32; }
+static size_t ec_len(enum jose_alg alg)
+{
+    return alg == JOSE_ALG_ES384 ? 48 : 32;
+}
 
 static int set_padding(EVP_PKEY_CTX *pc, enum jose_alg alg)
 {
@@ -139,8 +142,8 @@ int jose_sig_verify(const struct jose_jwk *k, enum jose_alg alg, const void *dat
     }
     if (alg == JOSE_ALG_ES256 || alg == JOSE_ALG_ES384) {
         if (siglen != 2 * ec_len(alg)) {
-            r = err_set(e, ERR_AUTH, "ECDSA signature must be %zu bytes, got %zu",
-                        2 * ec_len(alg), siglen);
+            r = err_set(e, ERR_AUTH, "ECDSA signature must be %zu bytes, got %zu", 2 * ec_len(alg),
+                        siglen);
             goto out;
         }
         if (!ecdsa_raw_to_der(sig, ec_len(alg), &der, &derlen)) {
@@ -444,7 +447,8 @@ static int build_header(const struct jose_jwk *key, enum jose_alg alg, const jso
         json_decref(h);
         return err_set(e, ERR_INVALID, "extra header must be an object");
     }
-    json_object_foreach((json_t *)extra, name, v) {
+    json_object_foreach((json_t *)extra, name, v)
+    {
         if (strcmp(name, "alg") != 0 && json_object_set(h, name, v) != 0) {
             json_decref(h);
             return err_set(e, ERR_NOMEM, "out of memory");

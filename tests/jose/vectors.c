@@ -101,8 +101,7 @@ static json_t *group_jwk(const json_t *g, const char *type)
     }
     {
         json_t *j = json_pack("{ss}", "kty", "RSA");
-        json_object_set_new(j, "n",
-                            hex_b64(json_string_value(json_object_get(pk, "modulus")), 0));
+        json_object_set_new(j, "n", hex_b64(json_string_value(json_object_get(pk, "modulus")), 0));
         json_object_set_new(j, "e",
                             hex_b64(json_string_value(json_object_get(pk, "publicExponent")), 0));
         return j;
@@ -171,7 +170,8 @@ static void run_primitive(const char *dir, const char *name)
         failed++;
         return;
     }
-    json_array_foreach(json_object_get(d, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(d, "testGroups"), gi, g)
+    {
         const char *type = json_string_value(json_object_get(g, "type"));
         enum jose_alg alg = group_alg(g, type);
         json_t *kj = group_jwk(g, type);
@@ -182,7 +182,8 @@ static void run_primitive(const char *dir, const char *name)
         if (kr != 0 && verbose) {
             printf("note %s group %zu: key refused: %s\n", name, gi, e.msg);
         }
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             long tc = (long)json_integer_value(json_object_get(t, "tcId"));
             const char *res = json_string_value(json_object_get(t, "result"));
             size_t ml, sl;
@@ -256,7 +257,8 @@ static void run_jws_file(const char *dir)
         failed++;
         return;
     }
-    json_array_foreach(json_object_get(d, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(d, "testGroups"), gi, g)
+    {
         const json_t *kj = json_object_get(g, "public");
         struct jose_jwks *set = jose_jwks_new();
         struct jose_jwk *k = NULL;
@@ -266,7 +268,8 @@ static void run_jws_file(const char *dir)
             kj = json_object_get(g, "private");
         }
         key_ok = jose_jwk_from_json(kj, &k, NULL) == 0 && jose_jwks_add(set, k, NULL) == 0;
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             long tc = (long)json_integer_value(json_object_get(t, "tcId"));
             const char *res = json_string_value(json_object_get(t, "result"));
             const char *jws = json_string_value(json_object_get(t, "jws"));
@@ -302,7 +305,8 @@ static void run_jwk_file(const char *dir)
         failed++;
         return;
     }
-    json_array_foreach(json_object_get(d, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(d, "testGroups"), gi, g)
+    {
         const json_t *kj = json_object_get(g, "public");
         struct jose_jwks *set = NULL;
         struct err e = {0};
@@ -315,7 +319,8 @@ static void run_jwk_file(const char *dir)
         if (!set_ok && verbose) {
             printf("note %s group %zu: set refused: %s\n", name, gi, e.msg);
         }
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             long tc = (long)json_integer_value(json_object_get(t, "tcId"));
             const char *res = json_string_value(json_object_get(t, "result"));
             const char *jws = json_string_value(json_object_get(t, "jws"));
@@ -333,8 +338,7 @@ static void run_jwk_file(const char *dir)
  * (when supported), a flipped signature does not; when si/want are given
  * (reproducible), our signature over si equals want. */
 static void cookbook_one(const char *rel, int idx, const char *compact, const json_t *key,
-                         const char *alg_name, int expect_valid, const char *si,
-                         const char *want)
+                         const char *alg_name, int expect_valid, const char *si, const char *want)
 {
     struct jose_jwk *k = NULL, *pk = NULL;
     struct jose_jwks *set = jose_jwks_new();
@@ -343,8 +347,7 @@ static void cookbook_one(const char *rel, int idx, const char *compact, const js
     int ok, sup;
 
     sup = alg != JOSE_ALG_UNKNOWN && jose_jwk_from_json(key, &k, NULL) == 0;
-    if (sup && jose_jwk_to_json(k, 0, &pub, NULL) == 0 &&
-        jose_jwk_from_json(pub, &pk, NULL) == 0) {
+    if (sup && jose_jwk_to_json(k, 0, &pub, NULL) == 0 && jose_jwk_from_json(pub, &pk, NULL) == 0) {
         sup = jose_jwks_add(set, pk, NULL) == 0;
     }
     ok = sup && verify_with_set(set, compact);
@@ -405,10 +408,11 @@ static void run_cookbook(const char *dir, const char *rel, int expect_valid)
         return;
     }
     sigs = json_object_get(json_object_get(out, "json"), "signatures");
-    json_array_foreach(sigs, i, sj) {
+    json_array_foreach(sigs, i, sj)
+    {
         const char *prot = json_string_value(json_object_get(sj, "protected"));
-        const char *payload = json_string_value(json_object_get(json_object_get(out, "json"),
-                                                                "payload"));
+        const char *payload =
+            json_string_value(json_object_get(json_object_get(out, "json"), "payload"));
         const char *sig = json_string_value(json_object_get(sj, "signature"));
         const json_t *key = json_object_get(in, "key"), *alg = json_object_get(in, "alg");
         char *c;
@@ -420,8 +424,7 @@ static void run_cookbook(const char *dir, const char *rel, int expect_valid)
         }
         if (prot == NULL || payload == NULL || sig == NULL) {
             skipped++;
-            printf("%-45s #%zu skipped: no protected header, not expressible as compact\n", rel,
-                   i);
+            printf("%-45s #%zu skipped: no protected header, not expressible as compact\n", rel, i);
             continue;
         }
         n = strlen(prot) + strlen(payload) + strlen(sig) + 3;

@@ -126,11 +126,11 @@ static json_t *public_json(const char *name)
 static void test_b64(void **state)
 {
     static const char *const good[][2] = {
-        {"", ""},         {"f", "Zg"},         {"fo", "Zm8"},         {"foo", "Zm9v"},
+        {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
         {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"},
     };
-    static const char *const bad[] = {"Zg==", "Zg=", "Zh", "Z", "Zm9v YmFy", "Zm9v\n", "+/8",
-                                      "Zm9vY",  "Zm8=", "Zm9", "Zm9vYmFy\t", "\xc3\xa9"};
+    static const char *const bad[] = {"Zg==", "Zg=",   "Zh",   "Z",   "Zm9v YmFy",  "Zm9v\n",
+                                      "+/8",  "Zm9vY", "Zm8=", "Zm9", "Zm9vYmFy\t", "\xc3\xa9"};
     size_t i, n;
     uint8_t *out;
     char *s;
@@ -224,11 +224,11 @@ static void test_jwk_rejects(void **state)
         {"ed25519", "crv", "\"Ed448\""},
         {"ed25519", "x", "\"AAAA\""},
         {"ed25519", "d", "\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\""},
-        {"rs256", "e", "\"AQ\""},    /* e = 1 */
-        {"rs256", "e", "\"AQAA\""},  /* e even */
-        {"rs256", "e", "\"Ag\""},    /* e = 2 */
-        {"rs256", "n", "\"AQAB\""},  /* tiny modulus */
-        {"rs256", "dp", NULL},       /* incomplete private key */
+        {"rs256", "e", "\"AQ\""},   /* e = 1 */
+        {"rs256", "e", "\"AQAA\""}, /* e even */
+        {"rs256", "e", "\"Ag\""},   /* e = 2 */
+        {"rs256", "n", "\"AQAB\""}, /* tiny modulus */
+        {"rs256", "dp", NULL},      /* incomplete private key */
         {"rs256", "alg", "\"ES256\""},
         {"rs256", "e", "\"AQAB=\""}, /* padding */
     };
@@ -288,16 +288,15 @@ static void test_jwks_rules(void **state)
     snprintf(text, sizeof(text), mixed, sa, sb);
     if (jose_jwks_parse(text, strlen(text), 0, &set, &e) == 0) {
         assert_int_equal(jose_jwks_find(set, NULL, JOSE_ALG_ES256, NULL, &found, &e), ERR_CONFLICT);
-        assert_int_equal(jose_jwks_find(set, NULL, JOSE_ALG_ES384, NULL, &found, &e),
-                         ERR_NOTFOUND);
+        assert_int_equal(jose_jwks_find(set, NULL, JOSE_ALG_ES384, NULL, &found, &e), ERR_NOTFOUND);
         jose_jwks_free(set);
     }
     /* Unsupported keys are skipped on request, else refused. */
     snprintf(text, sizeof(text), "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}");
     assert_int_not_equal(jose_jwks_parse(text, strlen(text), 0, &set, &e), 0);
-    assert_int_equal(jose_jwks_parse(text, strlen(text), JOSE_JWKS_SKIP_UNSUPPORTED |
-                                                             JOSE_JWKS_ALLOW_PRIVATE,
-                                     &set, &e),
+    assert_int_equal(jose_jwks_parse(text, strlen(text),
+                                     JOSE_JWKS_SKIP_UNSUPPORTED | JOSE_JWKS_ALLOW_PRIVATE, &set,
+                                     &e),
                      0);
     assert_int_equal(jose_jwks_count(set), 0);
     jose_jwks_free(set);
@@ -405,7 +404,8 @@ static void merge(json_t *dst, const json_t *src)
     const char *name;
     json_t *v;
 
-    json_object_foreach((json_t *)src, name, v) {
+    json_object_foreach((json_t *)src, name, v)
+    {
         if (json_is_null(v)) {
             json_object_del(dst, name);
         } else {
@@ -513,8 +513,9 @@ static char *text_op(char *tok, const char *op)
     } else if (strcmp(op, "empty") == 0) {
         tok[0] = '\0';
     } else if (strcmp(op, "header_not_json") == 0 || strcmp(op, "header_dup_alg") == 0) {
-        const char *h = op[7] == 'n' ? "{not json" : "{\"alg\":\"ES256\",\"alg\":\"ES256\","
-                                                     "\"kid\":\"es256\"}";
+        const char *h = op[7] == 'n' ? "{not json"
+                                     : "{\"alg\":\"ES256\",\"alg\":\"ES256\","
+                                       "\"kid\":\"es256\"}";
         char *enc = b64(h, strlen(h)), *out = join3(enc, dot1 + 1, "x");
         free(enc);
         out = replace_sig(out, last + 1);
@@ -580,8 +581,8 @@ static char *build_token(const json_t *row, int index, int dpop)
     if (dpop) {
         char jti[32];
         snprintf(jti, sizeof(jti), "jti-%d", index);
-        claims = json_pack("{sssssssI}", "jti", jti, "htm", "POST", "htu", HTU, "iat",
-                           (json_int_t)NOW);
+        claims =
+            json_pack("{sssssssI}", "jti", jti, "htm", "POST", "htu", HTU, "iat", (json_int_t)NOW);
         json_object_set_new(header, "typ", json_string("dpop+jwt"));
         {
             const char *of = json_string_value(json_object_get(row, "jwk_of"));
@@ -633,8 +634,8 @@ static char *build_token(const json_t *row, int index, int dpop)
     ptext = raw != NULL ? strdup(raw) : json_dumps(claims, JSON_COMPACT);
     /* The pad rows produce tokens over the verifier's limit, but the signer
      * refuses those too: build them by hand. */
-    if (jose_jws_sign(k, alg_name != NULL ? jose_alg_from_name(alg_name) : JOSE_ALG_UNKNOWN,
-                      header, ptext, strlen(ptext), &tok, &e) != 0) {
+    if (jose_jws_sign(k, alg_name != NULL ? jose_alg_from_name(alg_name) : JOSE_ALG_UNKNOWN, header,
+                      ptext, strlen(ptext), &tok, &e) != 0) {
         char *hb = b64_json(header), *pb = b64(ptext, strlen(ptext));
         assert_int_equal(e.code, ERR_LIMIT);
         tok = join3(hb, pb, "AAAA");
@@ -790,8 +791,8 @@ static void test_attack_table(void **state)
         if ((r == 0) != (strcmp(expect, "ok") == 0) ||
             !expect_matches(expect, jose_reason_name(why))) {
             fprintf(stderr, "attack row %d \"%s\": expected %s, got %s (%s)\n", index,
-                    json_string_value(json_object_get(row, "name")), expect,
-                    jose_reason_name(why), r == 0 ? "accepted" : e.msg);
+                    json_string_value(json_object_get(row, "name")), expect, jose_reason_name(why),
+                    r == 0 ? "accepted" : e.msg);
             failed++;
         }
         free(tok);
@@ -890,7 +891,7 @@ static void test_htu_normalize(void **state)
         {"https://example.com/A", "https://example.com/A"},
         {"https://example.com?q", "https://example.com/"},
     };
-    static const char *const bad[] = {"ftp://x/",       "https://",           "https://u@h/",
+    static const char *const bad[] = {"ftp://x/",      "https://",        "https://u@h/",
                                       "https://h:8x/", "//example.com/a", "https://[::1/"};
     size_t i;
     char *s;
