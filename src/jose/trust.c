@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jose/jose.h"
+#include "jose/jose_int.h"
 #include "jose/trust_int.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -138,6 +138,14 @@ static void issuer_free(struct issuer *is)
 
 /* ---- loading keys ------------------------------------------------------- */
 
+/* The configuration may lower the body cap, never raise it. */
+static size_t body_max(const struct issuer *is)
+{
+    size_t m = is->fetch.max_body;
+
+    return m > 0 && m < LIMIT_JOSE_FETCH_BODY_MAX ? m : LIMIT_JOSE_FETCH_BODY_MAX;
+}
+
 static int read_file(const char *path, struct buf *out, struct err *e)
 {
     char chunk[4096];
@@ -162,23 +170,20 @@ static int read_file(const char *path, struct buf *out, struct err *e)
     return r;
 }
 
+/* Duplicate members refused, depth limited, an object required. */
 static json_t *load_json(const struct buf *b, const char *what, struct err *e)
 {
-    json_error_t je;
-    json_t *j;
+    json_t *j = NULL;
 
     if (b->len == 0) {
         err_set(e, ERR_INVALID, "%s: empty document", what);
         return NULL;
     }
-    j = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &je);
-    if (j == NULL) {
-        err_set(e, ERR_INVALID, "%s:%d:%d: %s", what, je.line, je.column, je.text);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        err_set(e, ERR_INVALID, "%s: not a JSON object", what);
+    if (jose_json_load_object(b->data, b->len, &j, e) != 0) {
+        if (e != NULL) {
+            e->code = ERR_INVALID;
+        }
+        err_prefix(e, "%s: ", what);
         return NULL;
     }
     return j;
@@ -196,7 +201,7 @@ static int discover(struct issuer *is, char **uri, struct err *e)
     int r;
 
     *uri = NULL;
-    buf_init(&b, pick((int64_t)is->fetch.max_body, LIMIT_JOSE_FETCH_BODY_MAX));
+    buf_init(&b, body_max(is));
     url = malloc(n + 40);
     if (url == NULL) {
         r = err_set(e, ERR_NOMEM, "out of memory");
@@ -387,7 +392,7 @@ static int load_keyset(struct issuer *is, int64_t prev_seq, struct keyset **out,
     int r;
 
     *out = NULL;
-    buf_init(&b, pick((int64_t)is->fetch.max_body, LIMIT_JOSE_FETCH_BODY_MAX));
+    buf_init(&b, body_max(is));
     r = fetch_doc(is, &b, e);
     if (r != 0) {
         goto out;
@@ -717,13 +722,12 @@ static json_t *peek_claims(const char *token, size_t len, struct err *e)
         err_set(e, ERR_AUTH, "malformed: payload is not base64url");
         return NULL;
     }
-    j = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL);
-    free(raw);
-    if (!json_is_object(j)) {
-        json_decref(j);
+    if (jose_json_load_object((const char *)raw, rawlen, &j, NULL) != 0) {
+        free(raw);
         err_set(e, ERR_AUTH, "malformed: payload is not a JSON object");
         return NULL;
     }
+    free(raw);
     return j;
 }
 
