@@ -993,6 +993,70 @@ static void keyring_at_rest(void **state)
     jose_keyring_free(NULL);
 }
 
+/* Signing from threads while the keyring rotates past its capacity. */
+struct signer {
+    struct jose_keyring *kr;
+    volatile int *stop;
+    int ok, total;
+};
+
+static void *sign_loop(void *p)
+{
+    struct signer *s = p;
+    json_t *claims = json_pack("{ss}", "sub", "agent");
+    struct err e;
+    char *tok;
+
+    while (!*s->stop) {
+        if (jose_keyring_sign(s->kr, claims, NULL, &tok, &e) == 0) {
+            s->ok++;
+            free(tok);
+        }
+        s->total++;
+    }
+    json_decref(claims);
+    return NULL;
+}
+
+static void keyring_concurrent(void **state)
+{
+    struct jose_kek *k = kek(KEK1);
+    struct jose_keyring_conf conf = {.alg = JOSE_ALG_EDDSA};
+    struct jose_keyring *kr = NULL;
+    struct signer s[2];
+    pthread_t th[2];
+    volatile int stop = 0;
+    char *env, **kids;
+    size_t n, i;
+    struct err e;
+
+    (void)state;
+    assert_int_equal(jose_keyring_new(&conf, k, &kr, &e), 0);
+    assert_int_equal(jose_keyring_rotate(kr, &env, &e), 0);
+    free(env);
+    for (i = 0; i < 2; i++) {
+        s[i] = (struct signer){kr, &stop, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, sign_loop, &s[i]), 0);
+    }
+    for (i = 0; i < 40; i++) { /* more than LIMIT_JOSE_KEYRING_KEYS */
+        assert_int_equal(jose_keyring_rotate(kr, &env, &e), 0);
+        free(env);
+    }
+    stop = 1;
+    for (i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(s[i].ok, s[i].total);
+    }
+    assert_int_equal(jose_keyring_kids(kr, &kids, &n, &e), 0);
+    assert_true(n <= 16);
+    for (i = 0; i < n; i++) {
+        free(kids[i]);
+    }
+    free(kids);
+    jose_keyring_free(kr);
+    jose_kek_free(k);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1032,6 +1096,7 @@ int main(void)
         cmocka_unit_test(kek_loading),
         cmocka_unit_test(keyring_rotation),
         cmocka_unit_test(keyring_at_rest),
+        cmocka_unit_test(keyring_concurrent),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
