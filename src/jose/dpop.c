@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -349,6 +350,34 @@ static int check_claims(const json_t *c, const struct jose_dpop_opts *o, int64_t
     return o->access_token != NULL ? check_ath(c, o->access_token, why, e) : 0;
 }
 
+/* Records the proof's jti, scoped by its key so that one client cannot burn
+ * another's jti values, until the proof could no longer pass the iat window.
+ * Runs last: proofs failing another check never fill the cache. */
+static int replay_record(const struct jose_dpop_opts *o, const char *jkt, const json_t *claims,
+                         int64_t now, enum jose_reason *why, struct err *e)
+{
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    int64_t max_age = o->max_age_s > 0 ? o->max_age_s : DEFAULT_MAX_AGE_S;
+    size_t n = strlen(jkt) + strlen(jti) + 2;
+    char *key = malloc(n);
+    int r;
+
+    if (key == NULL) {
+        return jose_fail(why, JOSE_R_INTERNAL, e, ERR_NOMEM, "out of memory");
+    }
+    snprintf(key, n, "%s:%s", jkt, jti);
+    r = jose_replay_check(o->replay, key, now + max_age + DEFAULT_FUTURE_SKEW_S + 1, now);
+    free(key);
+    if (r == ERR_CONFLICT) {
+        return jose_fail(why, JOSE_R_DPOP_REPLAY, e, ERR_AUTH, "jti seen before");
+    }
+    if (r != 0) {
+        return jose_fail(why, JOSE_R_INTERNAL, e, r, "jti cache %s",
+                         r == ERR_LIMIT ? "full (failing closed)" : "failed");
+    }
+    return 0;
+}
+
 void jose_dpop_result_clear(struct jose_dpop_result *res)
 {
     if (res == NULL) {
@@ -393,16 +422,8 @@ int jose_dpop_verify(const char *proof, size_t len, const struct jose_dpop_opts 
         r = jose_fail(why, JOSE_R_DPOP_JKT, e, ERR_AUTH, "proof key %s is not the bound key", jkt);
         goto out;
     }
-    if (o->replay != NULL) {
-        const char *jti = json_string_value(json_object_get(claims, "jti"));
-        int64_t max_age = o->max_age_s > 0 ? o->max_age_s : DEFAULT_MAX_AGE_S;
-        r = jose_replay_check(o->replay, jti, now + max_age + DEFAULT_FUTURE_SKEW_S + 1, now);
-        if (r != 0) {
-            r = jose_fail(why, r == ERR_CONFLICT ? JOSE_R_DPOP_REPLAY : JOSE_R_INTERNAL, e,
-                          r == ERR_CONFLICT ? ERR_AUTH : r, "jti %s",
-                          r == ERR_CONFLICT ? "seen before" : "cache full or failed");
-            goto out;
-        }
+    if (o->replay != NULL && (r = replay_record(o, jkt, claims, now, why, e)) != 0) {
+        goto out;
     }
     memcpy(res->jkt, jkt, sizeof(jkt));
     res->header = p.header;

@@ -566,10 +566,56 @@ int jose_jwk_parse(const char *text, size_t len, struct jose_jwk **out, struct e
     return r;
 }
 
+/* Sets kty and nid of k from its EVP_PKEY. */
+static int pkey_kind(struct jose_jwk *k, struct err *e)
+{
+    char group[32];
+
+    if (EVP_PKEY_is_a(k->pkey, "ED25519")) {
+        k->kty = JOSE_KTY_OKP;
+        k->nid = NID_ED25519;
+    } else if (EVP_PKEY_is_a(k->pkey, "RSA")) {
+        k->kty = JOSE_KTY_RSA;
+        k->nid = NID_rsaEncryption;
+    } else if (EVP_PKEY_is_a(k->pkey, "EC")) {
+        k->kty = JOSE_KTY_EC;
+        if (EVP_PKEY_get_utf8_string_param(k->pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+                                           sizeof(group), NULL) != 1) {
+            return err_set(e, ERR_INVALID, "EC key without a named group");
+        }
+        k->nid = OBJ_sn2nid(group);
+        if (k->nid != NID_X9_62_prime256v1 && k->nid != NID_secp384r1) {
+            return err_set(e, ERR_UNSUPPORTED, "EC curve %s is not supported", group);
+        }
+    } else {
+        return err_set(e, ERR_UNSUPPORTED, "key type not supported");
+    }
+    return 0;
+}
+
+static int pkey_is_private(const struct jose_jwk *k)
+{
+    BIGNUM *priv = NULL;
+    uint8_t raw[64];
+    size_t rl = sizeof(raw);
+    int yes;
+
+    if (k->kty == JOSE_KTY_OKP) {
+        yes = EVP_PKEY_get_raw_private_key(k->pkey, raw, &rl) == 1;
+        wipe(raw, sizeof(raw));
+        return yes;
+    }
+    yes = EVP_PKEY_get_bn_param(
+              k->pkey, k->kty == JOSE_KTY_EC ? OSSL_PKEY_PARAM_PRIV_KEY : OSSL_PKEY_PARAM_RSA_D,
+              &priv) == 1;
+    BN_clear_free(priv);
+    return yes;
+}
+
 int jose_jwk_from_pkey(EVP_PKEY *pkey, enum jose_alg alg, const char *kid, struct jose_jwk **out,
                        struct err *e)
 {
-    struct jose_jwk *k;
+    struct jose_jwk *k, *chk = NULL;
     json_t *pub = NULL;
     int r;
 
@@ -578,51 +624,15 @@ int jose_jwk_from_pkey(EVP_PKEY *pkey, enum jose_alg alg, const char *kid, struc
         return err_set(e, ERR_INVALID, "no key");
     }
     k = jwk_new();
-    if (k == NULL) {
+    if (k == NULL || EVP_PKEY_up_ref(pkey) != 1) {
+        free(k);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    if (EVP_PKEY_up_ref(pkey) != 1) {
-        free(k);
-        return err_set(e, ERR_INTERNAL, "EVP_PKEY_up_ref failed");
-    }
     k->pkey = pkey;
-    if (EVP_PKEY_is_a(pkey, "ED25519")) {
-        k->kty = JOSE_KTY_OKP;
-        k->nid = NID_ED25519;
-    } else if (EVP_PKEY_is_a(pkey, "EC")) {
-        char group[32];
-        k->kty = JOSE_KTY_EC;
-        if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
-                                           NULL) != 1) {
-            r = err_set(e, ERR_INVALID, "EC key without a named group");
-            goto out;
-        }
-        k->nid = OBJ_sn2nid(group);
-        if (k->nid != NID_X9_62_prime256v1 && k->nid != NID_secp384r1) {
-            r = err_set(e, ERR_UNSUPPORTED, "EC curve %s is not supported", group);
-            goto out;
-        }
-    } else if (EVP_PKEY_is_a(pkey, "RSA")) {
-        k->kty = JOSE_KTY_RSA;
-        k->nid = NID_rsaEncryption;
-    } else {
-        r = err_set(e, ERR_UNSUPPORTED, "key type not supported");
+    if ((r = pkey_kind(k, e)) != 0) {
         goto out;
     }
-    {
-        BIGNUM *priv = NULL;
-        uint8_t raw[64];
-        size_t rl = sizeof(raw);
-        if (k->kty == JOSE_KTY_OKP) {
-            k->is_private = EVP_PKEY_get_raw_private_key(pkey, raw, &rl) == 1;
-            wipe(raw, sizeof(raw));
-        } else {
-            const char *pn =
-                k->kty == JOSE_KTY_EC ? OSSL_PKEY_PARAM_PRIV_KEY : OSSL_PKEY_PARAM_RSA_D;
-            k->is_private = EVP_PKEY_get_bn_param(pkey, pn, &priv) == 1;
-            BN_clear_free(priv);
-        }
-    }
+    k->is_private = pkey_is_private(k);
     if (alg != JOSE_ALG_UNKNOWN && (family_mask(k->kty, k->nid) & JOSE_ALG_BIT(alg)) == 0) {
         r = err_set(e, ERR_INVALID, "alg %s does not fit the key", jose_alg_name(alg));
         goto out;
@@ -633,21 +643,16 @@ int jose_jwk_from_pkey(EVP_PKEY *pkey, enum jose_alg alg, const char *kid, struc
         r = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
-    /* Re-check the key through the same rules as a parsed JWK. */
-    if ((r = jose_jwk_to_json(k, 0, &pub, e)) != 0) {
+    /* The public half goes through the same checks as a parsed JWK (RSA
+     * size and exponent, ROCA, points on the curve). */
+    if ((r = jose_jwk_to_json(k, 0, &pub, e)) != 0 || (r = jose_jwk_from_json(pub, &chk, e)) != 0) {
         goto out;
-    }
-    if (k->kty == JOSE_KTY_RSA) {
-        struct jose_jwk *chk = NULL;
-        if ((r = jose_jwk_from_json(pub, &chk, e)) != 0) {
-            goto out;
-        }
-        jose_jwk_free(chk);
     }
     *out = k;
     k = NULL;
     r = 0;
 out:
+    jose_jwk_free(chk);
     json_decref(pub);
     jose_jwk_free(k);
     return r;

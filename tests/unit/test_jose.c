@@ -909,6 +909,50 @@ static void test_htu_normalize(void **state)
     }
 }
 
+/* A DPoP proof by key `name` with a chosen jti. */
+static char *proof_with_jti(const char *name, const char *jti)
+{
+    struct jose_jwk *k = key_named(name, 0, 0);
+    json_t *h = json_pack("{ssso}", "typ", "dpop+jwt", "jwk", public_json(name));
+    json_t *c =
+        json_pack("{sssssssI}", "jti", jti, "htm", "POST", "htu", HTU, "iat", (json_int_t)NOW);
+    char *text = json_dumps(c, JSON_COMPACT), *tok = NULL;
+    struct err e = {0};
+
+    assert_int_equal(jose_jws_sign(k, JOSE_ALG_UNKNOWN, h, text, strlen(text), &tok, &e), 0);
+    free(text);
+    json_decref(h);
+    json_decref(c);
+    jose_jwk_free(k);
+    return tok;
+}
+
+static void test_dpop_jti_scoped_by_key(void **state)
+{
+    struct jose_dpop_opts o = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    char *a = proof_with_jti("dpop_es256", "same-jti"), *b = proof_with_jti("dpop_ed", "same-jti");
+    struct jose_dpop_result res;
+    enum jose_reason why;
+
+    (void)state;
+    assert_int_equal(jose_replay_new(0, &o.replay, NULL), 0);
+    assert_int_equal(jose_dpop_verify(a, strlen(a), &o, &res, &why, NULL), 0);
+    jose_dpop_result_clear(&res);
+    /* Another key may use the same jti value... */
+    assert_int_equal(jose_dpop_verify(b, strlen(b), &o, &res, &why, NULL), 0);
+    jose_dpop_result_clear(&res);
+    /* ...but each proof only once, and the proof after its window is stale. */
+    assert_int_not_equal(jose_dpop_verify(a, strlen(a), &o, &res, &why, NULL), 0);
+    assert_int_equal(why, JOSE_R_DPOP_REPLAY);
+    assert_null(res.header);
+    o.now_s = NOW + 301;
+    assert_int_not_equal(jose_dpop_verify(b, strlen(b), &o, &res, &why, NULL), 0);
+    assert_int_equal(why, JOSE_R_IAT);
+    jose_replay_free(o.replay);
+    free(a);
+    free(b);
+}
+
 static void test_binding_and_reasons(void **state)
 {
     json_t *c = json_pack("{s{ss}}", "cnf", "jkt", "abc");
@@ -944,6 +988,7 @@ int main(void)
         cmocka_unit_test(test_replay_cache),
         cmocka_unit_test(test_replay_threads),
         cmocka_unit_test(test_htu_normalize),
+        cmocka_unit_test(test_dpop_jti_scoped_by_key),
         cmocka_unit_test(test_binding_and_reasons),
     };
 
