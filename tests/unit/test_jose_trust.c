@@ -7,6 +7,7 @@
  * with clock_set_wall so refresh, stale and rotation windows need no sleeps.
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -996,7 +997,7 @@ static void keyring_at_rest(void **state)
 /* Signing from threads while the keyring rotates past its capacity. */
 struct signer {
     struct jose_keyring *kr;
-    volatile int *stop;
+    atomic_int *stop;
     int ok, total;
 };
 
@@ -1007,7 +1008,7 @@ static void *sign_loop(void *p)
     struct err e;
     char *tok;
 
-    while (!*s->stop) {
+    while (!atomic_load(s->stop)) {
         if (jose_keyring_sign(s->kr, claims, NULL, &tok, &e) == 0) {
             s->ok++;
             free(tok);
@@ -1025,7 +1026,7 @@ static void keyring_concurrent(void **state)
     struct jose_keyring *kr = NULL;
     struct signer s[2];
     pthread_t th[2];
-    volatile int stop = 0;
+    atomic_int stop = 0;
     char *env, **kids;
     size_t n, i;
     struct err e;
@@ -1042,7 +1043,7 @@ static void keyring_concurrent(void **state)
         assert_int_equal(jose_keyring_rotate(kr, &env, &e), 0);
         free(env);
     }
-    stop = 1;
+    atomic_store(&stop, 1);
     for (i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);
         assert_int_equal(s[i].ok, s[i].total);
