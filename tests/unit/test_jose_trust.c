@@ -18,6 +18,9 @@
 
 #include <cmocka.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 
 #include "jose/jose.h"
@@ -32,6 +35,8 @@ static int64_t fake_wall(void)
 {
     return now_s * 1000;
 }
+
+static char tmpdir[64];
 
 /* ---- the test HTTP server ---------------------------------------------- */
 
@@ -132,6 +137,86 @@ static void srv_start(void)
     snprintf(srv.base, sizeof srv.base, "http://127.0.0.1:%u", srv.port);
 }
 
+/* A second daemon speaks TLS with a self-signed certificate for 127.0.0.1
+ * (made here with OpenSSL), so the https path runs for real. */
+static struct {
+    struct MHD_Daemon *d;
+    char base[64];
+    char *cert_pem, *key_pem;
+    char ca_file[128];
+} tls;
+
+static char *bio_text(BIO *b)
+{
+    char *p = NULL, *s;
+    long n = BIO_get_mem_data(b, &p);
+
+    s = malloc((size_t)n + 1);
+    memcpy(s, p, (size_t)n);
+    s[n] = '\0';
+    return s;
+}
+
+static void make_cert(void)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *name;
+    X509_EXTENSION *ext;
+    X509V3_CTX ctx;
+    BIO *b;
+    FILE *f;
+
+    assert_non_null(pk);
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pk);
+    name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1,
+                               0);
+    X509_set_issuer_name(x, name);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+    assert_non_null(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(b, x);
+    tls.cert_pem = bio_text(b);
+    BIO_free(b);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL);
+    tls.key_pem = bio_text(b);
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    snprintf(tls.ca_file, sizeof tls.ca_file, "%s/ca.pem", tmpdir);
+    f = fopen(tls.ca_file, "w");
+    assert_non_null(f);
+    fputs(tls.cert_pem, f);
+    fclose(f);
+}
+
+static void tls_start(void)
+{
+    const union MHD_DaemonInfo *info;
+
+    make_cert();
+    tls.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                 MHD_USE_TLS,
+                             0, NULL, NULL, answer, NULL, MHD_OPTION_HTTPS_MEM_KEY, tls.key_pem,
+                             MHD_OPTION_HTTPS_MEM_CERT, tls.cert_pem, MHD_OPTION_END);
+    if (tls.d == NULL) {
+        return; /* libmicrohttpd without TLS: the https test skips */
+    }
+    info = MHD_get_daemon_info(tls.d, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(tls.base, sizeof tls.base, "https://127.0.0.1:%u", info->port);
+}
+
 /* ---- keys and tokens ---------------------------------------------------- */
 
 static struct jose_jwk *gen(enum jose_alg alg, const char *kid)
@@ -176,8 +261,6 @@ static char *dump_set(json_t *keys, const char *extra_fmt, ...)
     json_decref(set);
     return s;
 }
-
-static char tmpdir[64];
 
 static char *write_tmp(const char *name, const char *text)
 {
@@ -616,6 +699,39 @@ static void fetch_limits(void **state)
     /* Finally a good one. */
     srv_set(200, body, 0);
     assert_int_equal(jose_trust_add(ts, &c, 1, &e), 0);
+    jose_trust_store_free(ts);
+    jose_jwk_free(k1);
+    free(body);
+}
+
+static void https_fetch(void **state)
+{
+    struct jose_jwk *k1 = gen(JOSE_ALG_ES256, "tls1");
+    char url[128], *body = oidc_jwks(k1, NULL), *t;
+    struct jose_trust_issuer c = {.kind = JOSE_TRUST_OIDC,
+                                  .name = "https://idp.example",
+                                  .jwks_uri = url,
+                                  .audiences = AUD,
+                                  .fetch = {.ca_file = tls.ca_file}};
+    struct jose_trust_store *ts = NULL;
+    struct err e;
+
+    (void)state;
+    if (tls.d == NULL) {
+        skip();
+    }
+    snprintf(url, sizeof url, "%s/jwks", tls.base);
+    srv_set(200, body, 0);
+    assert_int_equal(jose_trust_store_new(&ts, &e), 0);
+    /* Our self-signed certificate is not in the system trust store. */
+    c.fetch.ca_file = NULL;
+    assert_int_equal(jose_trust_add(ts, &c, 1, &e), ERR_UNAVAILABLE);
+    /* With it as the CA file: https works, no allow_http needed. */
+    c.fetch.ca_file = tls.ca_file;
+    assert_int_equal(jose_trust_add(ts, &c, 1, &e), 0);
+    t = id_token(k1, "https://idp.example");
+    assert_int_equal(verify(ts, t, NULL, &e), 0);
+    free(t);
     jose_trust_store_free(ts);
     jose_jwk_free(k1);
     free(body);
@@ -1066,6 +1182,7 @@ static int setup(void **state)
     clock_set_wall(fake_wall);
     log_setup(LOG_ERROR, 2); /* refresh failures are expected here */
     srv_start();
+    tls_start();
     return 0;
 }
 
@@ -1075,6 +1192,11 @@ static int teardown(void **state)
 
     (void)state;
     MHD_stop_daemon(srv.d);
+    if (tls.d != NULL) {
+        MHD_stop_daemon(tls.d);
+    }
+    free(tls.cert_pem);
+    free(tls.key_pem);
     free(srv.jwks);
     free(srv.discovery);
     clock_set_wall(NULL);
@@ -1092,6 +1214,7 @@ int main(void)
         cmocka_unit_test(spiffe_domains_and_sequence),
         cmocka_unit_test(oidc_fetch_refresh_stale),
         cmocka_unit_test(fetch_limits),
+        cmocka_unit_test(https_fetch),
         cmocka_unit_test(oidc_discovery),
         cmocka_unit_test(concurrent_verify),
         cmocka_unit_test(kek_loading),
