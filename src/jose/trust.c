@@ -46,6 +46,7 @@ struct keyset {
 struct issuer {
     enum jose_trust_kind kind;
     char *name;
+    char *jwks_json;
     char *jwks_file;
     char *jwks_uri;
     int discovery;
@@ -128,6 +129,7 @@ static void issuer_free(struct issuer *is)
     }
     free(is->audiences);
     free(is->name);
+    free(is->jwks_json);
     free(is->jwks_file);
     free(is->jwks_uri);
     free(is->ca_file);
@@ -246,6 +248,10 @@ static int fetch_doc(struct issuer *is, struct buf *b, struct err *e)
     char *uri = NULL;
     int r;
 
+    if (is->jwks_json != NULL) {
+        r = buf_append_str(b, is->jwks_json);
+        return r == 0 ? 0 : err_set(e, r, "inline JWKS too large");
+    }
     if (is->jwks_file != NULL) {
         return read_file(is->jwks_file, b, e);
     }
@@ -412,6 +418,16 @@ static int load_keyset(struct issuer *is, int64_t prev_seq, struct keyset **out,
     }
     ks->refs = 1;
     ks->loaded_s = clock_wall_s();
+    if (is->jwks_json != NULL) {
+        /* Inline keys cannot change: "refresh" only after a year, and the
+         * stale window keeps them after that too. */
+        ks->refresh_s = LIMIT_JOSE_TRUST_PERIOD_MAX_S;
+        ks->sequence = seq;
+        *out = ks;
+        ks = NULL;
+        r = 0;
+        goto out;
+    }
     /* The bundle's hint is clamped: a huge one must not keep keys forever. */
     ks->refresh_s = is->refresh_s > 0 ? is->refresh_s
                     : hint > 0 ? clamp(hint, is->min_refresh_s, LIMIT_JOSE_TRUST_PERIOD_MAX_S)
@@ -567,10 +583,12 @@ static int check_conf(const struct jose_trust_issuer *c, struct err *e)
     } else if (strlen(c->name) > LIMIT_JOSE_URL_LEN) {
         return err_set(e, ERR_INVALID, "issuer name too long");
     }
-    sources = (c->jwks_file != NULL) + (c->jwks_uri != NULL) + (c->discovery != 0);
+    sources = (c->jwks_json != NULL) + (c->jwks_file != NULL) + (c->jwks_uri != NULL) +
+              (c->discovery != 0);
     if (sources != 1) {
         return err_set(e, ERR_INVALID,
-                       "trust issuer %s: give exactly one of jwks_file, jwks_uri, discovery",
+                       "trust issuer %s: give exactly one of jwks_json, jwks_file, jwks_uri, "
+                       "discovery",
                        c->name);
     }
     if (c->audiences == NULL || c->audiences[0] == NULL) {
@@ -597,6 +615,7 @@ static int copy_conf(struct issuer *is, const struct jose_trust_issuer *c, struc
     }
     is->kind = c->kind;
     is->name = dup_or_null(c->name, &bad);
+    is->jwks_json = dup_or_null(c->jwks_json, &bad);
     is->jwks_file = dup_or_null(c->jwks_file, &bad);
     is->jwks_uri = dup_or_null(c->jwks_uri, &bad);
     is->ca_file = dup_or_null(c->fetch.ca_file, &bad);

@@ -704,6 +704,46 @@ static void fetch_limits(void **state)
     free(body);
 }
 
+static void inline_jwks(void **state)
+{
+    struct jose_jwk *k1 = gen(JOSE_ALG_PS256, "in1");
+    char *body = oidc_jwks(k1, NULL), *t;
+    struct jose_trust_issuer c = {.kind = JOSE_TRUST_OIDC,
+                                  .name = "https://inline.example",
+                                  .jwks_json = body,
+                                  .audiences = AUD};
+    struct jose_trust_store *ts = NULL;
+    struct jose_trust_stats st;
+    struct err e;
+    int64_t t0 = now_s;
+
+    (void)state;
+    assert_int_equal(jose_trust_store_new(&ts, &e), 0);
+    assert_int_equal(jose_trust_add(ts, &c, 0, &e), 0);
+    t = id_token(k1, "https://inline.example");
+    assert_int_equal(verify(ts, t, NULL, &e), 0);
+    free(t);
+    now_s += 30 * 24 * 3600; /* inline keys need no refresh */
+    t = id_token(k1, "https://inline.example");
+    assert_int_equal(verify(ts, t, NULL, &e), 0);
+    assert_int_equal(jose_trust_stats(ts, "https://inline.example", &st), 0);
+    assert_int_equal(st.fetches, 1);
+    assert_int_equal(st.stale_served, 0);
+    free(t);
+    /* Two sources at once: refused. */
+    c.name = "https://two.example";
+    c.jwks_file = "/dev/null";
+    assert_int_equal(jose_trust_add(ts, &c, 0, &e), ERR_INVALID);
+    /* A broken inline JWKS fails at load. */
+    c.jwks_file = NULL;
+    c.jwks_json = "{\"keys\":";
+    assert_int_equal(jose_trust_add(ts, &c, 1, &e), ERR_INVALID);
+    now_s = t0;
+    jose_trust_store_free(ts);
+    jose_jwk_free(k1);
+    free(body);
+}
+
 static void https_fetch(void **state)
 {
     struct jose_jwk *k1 = gen(JOSE_ALG_ES256, "tls1");
@@ -1214,6 +1254,7 @@ int main(void)
         cmocka_unit_test(spiffe_domains_and_sequence),
         cmocka_unit_test(oidc_fetch_refresh_stale),
         cmocka_unit_test(fetch_limits),
+        cmocka_unit_test(inline_jwks),
         cmocka_unit_test(https_fetch),
         cmocka_unit_test(oidc_discovery),
         cmocka_unit_test(concurrent_verify),
