@@ -314,12 +314,12 @@ static int parse_ec(struct jose_jwk *k, const json_t *obj, struct err *e)
     pt[0] = 4;
     memcpy(pt + 1, x, flen);
     memcpy(pt + 1 + flen, y, flen);
-    r = err_set(e, ERR_NOMEM, "out of memory");
     bld = OSSL_PARAM_BLD_new();
     if (bld == NULL ||
         OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(k->nid), 0) !=
             1 ||
         OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * flen) != 1) {
+        r = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
     if (json_object_get(obj, "d") != NULL) {
@@ -458,10 +458,10 @@ static int parse_rsa(struct jose_jwk *k, const json_t *obj, struct err *e)
         r = err_set(e, ERR_UNSUPPORTED, "JWK: RSA private keys need d, p, q, dp, dq and qi");
         goto out;
     }
-    r = err_set(e, ERR_NOMEM, "out of memory");
     bld = OSSL_PARAM_BLD_new();
     if (bld == NULL || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) != 1 ||
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, ev) != 1) {
+        r = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
     for (i = 0; i < npriv; i++) {
@@ -793,11 +793,11 @@ int jose_jwk_to_json(const struct jose_jwk *k, int with_private, json_t **out, s
         r = err_set(e, r, "JWK: cannot export the key");
         goto out;
     }
-    r = err_set(e, ERR_NOMEM, "out of memory");
     if ((k->kid != NULL && json_object_set_new(o, "kid", json_string(k->kid)) != 0) ||
         (k->use != NULL && json_object_set_new(o, "use", json_string(k->use)) != 0) ||
         (k->alg != JOSE_ALG_UNKNOWN &&
          json_object_set_new(o, "alg", json_string(jose_alg_name(k->alg))) != 0)) {
+        r = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
     if (k->has_key_ops) {
@@ -806,12 +806,16 @@ int jose_jwk_to_json(const struct jose_jwk *k, int with_private, json_t **out, s
             ((k->key_ops & JOSE_OP_SIGN) && with_private &&
              json_array_append_new(ops, json_string("sign")) != 0) ||
             ((k->key_ops & JOSE_OP_VERIFY) &&
-             json_array_append_new(ops, json_string("verify")) != 0) ||
-            json_object_set_new(o, "key_ops", ops) != 0) {
-            ops = NULL;
+             json_array_append_new(ops, json_string("verify")) != 0)) {
+            r = err_set(e, ERR_NOMEM, "out of memory");
             goto out;
         }
+        r = json_object_set_new(o, "key_ops", ops); /* steals ops, even on failure */
         ops = NULL;
+        if (r != 0) {
+            r = err_set(e, ERR_NOMEM, "out of memory");
+            goto out;
+        }
     }
     *out = o;
     o = NULL;

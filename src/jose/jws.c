@@ -485,9 +485,12 @@ int jose_jws_sign(const struct jose_jwk *key, enum jose_alg alg, const json_t *h
         r = err_set(e, r, "payload encoding failed");
         goto out;
     }
-    r = err_set(e, ERR_NOMEM, "out of memory");
-    if (hl + pl > LIMIT_JOSE_TOKEN_MAX || (tok = malloc(hl + pl + 2 + SIG_B64_MAX + 1)) == NULL) {
+    if (hl + pl > LIMIT_JOSE_TOKEN_MAX) {
         r = err_set(e, ERR_LIMIT, "token would exceed %d bytes", LIMIT_JOSE_TOKEN_MAX);
+        goto out;
+    }
+    if ((tok = malloc(hl + pl + 2 + SIG_B64_MAX + 1)) == NULL) {
+        r = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
     memcpy(tok, hb, hl);
