@@ -282,8 +282,10 @@ static int opt_int(const json_t *doc, const char *name, int64_t *out, struct err
 }
 
 /* SPIFFE bundle (SPIFFE Trust Domain and Bundle, section 4): keep the keys
- * whose use is "jwt-svid" (each must have a kid); x509-svid keys and keys of
- * unknown use are ignored, as the spec says. */
+ * whose use is "jwt-svid".  Keys of another or no use (4.2.2: unknown use
+ * values make clients ignore the element) and jwt-svid keys without the kid
+ * the JWT-SVID spec requires are skipped: they can never verify anything,
+ * and one bad element must not take the whole trust domain down. */
 static int spiffe_keys(const json_t *doc, json_t **out, struct err *e)
 {
     const json_t *keys = json_object_get(doc, "keys"), *k;
@@ -303,16 +305,9 @@ static int spiffe_keys(const json_t *doc, json_t **out, struct err *e)
     {
         const char *use = json_string_value(json_object_get(k, "use"));
 
-        if (use == NULL) {
-            r = err_set(e, ERR_INVALID, "bundle: key %zu has no use", i);
-            goto out;
-        }
-        if (strcmp(use, "jwt-svid") != 0) {
+        if (use == NULL || strcmp(use, "jwt-svid") != 0 ||
+            json_string_value(json_object_get(k, "kid")) == NULL) {
             continue;
-        }
-        if (json_string_value(json_object_get(k, "kid")) == NULL) {
-            r = err_set(e, ERR_INVALID, "bundle: jwt-svid key %zu has no kid", i);
-            goto out;
         }
         if (json_array_append(arr, (json_t *)k) != 0) {
             goto out;

@@ -479,6 +479,32 @@ static void spiffe_domains_and_sequence(void **state)
     assert_int_equal(st.stale_served, 1);
     free(t);
 
+    /* Elements without use, of unknown use, or jwt-svid without kid are
+     * ignored; the good key in the same bundle still works. */
+    {
+        json_t *nouse = pub(b, NULL), *nokid = pub(b, "jwt-svid");
+        char *bn, *pn;
+        struct jose_trust_issuer cn = {
+            .kind = JOSE_TRUST_SPIFFE, .name = "n.example", .audiences = AUD};
+
+        json_object_del(nokid, "kid");
+        bn = dump_set(json_pack("[ooo o]", nouse, nokid, pub(b, "future-use"), pub(a, "jwt-svid")),
+                      NULL);
+        pn = write_tmp("n.bundle", bn);
+        cn.jwks_file = pn;
+        assert_int_equal(jose_trust_add(ts, &cn, 1, &e), 0);
+        t = mint(a, NULL, "{sssssI}", "sub", "spiffe://n.example/w", "aud",
+                 "https://mandate.example", "exp", (json_int_t)(now_s + 300));
+        assert_int_equal(verify(ts, t, NULL, &e), 0);
+        free(t);
+        t = mint(b, NULL, "{sssssI}", "sub", "spiffe://n.example/w", "aud",
+                 "https://mandate.example", "exp", (json_int_t)(now_s + 300));
+        assert_int_equal(verify(ts, t, NULL, &e), ERR_AUTH);
+        free(t);
+        free(bn);
+        free(pn);
+    }
+
     /* A huge spiffe_refresh_hint is clamped (no overflow, no keys forever). */
     {
         char *bh = dump_set(json_pack("[o]", pub(a, "jwt-svid")), "{sI}", "spiffe_refresh_hint",
