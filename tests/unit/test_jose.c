@@ -953,6 +953,92 @@ static void test_dpop_jti_scoped_by_key(void **state)
     free(b);
 }
 
+/* ---- allocation failures (jansson) ----------------------------------- */
+
+static long g_alloc_count, g_alloc_fail_at;
+
+static void *failing_malloc(size_t n)
+{
+    if (g_alloc_fail_at != 0 && ++g_alloc_count == g_alloc_fail_at) {
+        return NULL;
+    }
+    return malloc(n);
+}
+
+/* The whole verification flow once; 0 when everything succeeded. */
+static int flow(const char *jwks, const char *tok, const char *proof, const json_t *claims,
+                struct jose_jwk *signer)
+{
+    struct jose_jwt_opts o = {.iss = ISS, .aud = AUD, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_opts d = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_result res;
+    struct jose_jwks *set = NULL;
+    struct jose_verifier *v = NULL;
+    json_t *h = NULL, *c = NULL, *j = NULL;
+    char *t2 = NULL;
+    int r;
+
+    r = jose_jwks_parse(jwks, strlen(jwks), 0, &set, NULL);
+    if (r == 0) {
+        r = jose_verifier_new(set, 0, &v, NULL);
+    }
+    if (r == 0) {
+        r = jose_jwt_verify(v, tok, strlen(tok), &o, &h, &c, NULL, NULL);
+    }
+    if (r == 0 && (r = jose_dpop_verify(proof, strlen(proof), &d, &res, NULL, NULL)) == 0) {
+        jose_dpop_result_clear(&res);
+    }
+    if (r == 0) {
+        r = jose_jwk_to_json(signer, 1, &j, NULL);
+    }
+    if (r == 0) {
+        r = jose_jwt_sign(signer, JOSE_ALG_UNKNOWN, NULL, claims, &t2, NULL);
+    }
+    free(t2);
+    json_decref(j);
+    json_decref(h);
+    json_decref(c);
+    jose_verifier_free(v);
+    jose_jwks_free(set);
+    return r;
+}
+
+static void test_alloc_failures(void **state)
+{
+    json_t *pj = public_json("es256"), *set = json_pack("{s[O]}", "keys", pj);
+    json_t *claims = json_pack("{sssssI}", "iss", ISS, "aud", AUD, "exp", (json_int_t)(NOW + 60));
+    struct jose_jwk *k = key_named("es256", 0, 0);
+    char *jwks = json_dumps(set, JSON_COMPACT), *tok = NULL,
+         *proof = proof_with_jti("dpop_ed", "x");
+    long n, failures = 0;
+
+    (void)state;
+    assert_int_equal(jose_jwt_sign(k, JOSE_ALG_UNKNOWN, NULL, claims, &tok, NULL), 0);
+    json_set_alloc_funcs(failing_malloc, free);
+    assert_int_equal(flow(jwks, tok, proof, claims, k), 0);
+    for (n = 1; n < 5000; n++) {
+        g_alloc_count = 0;
+        g_alloc_fail_at = n;
+        failures += flow(jwks, tok, proof, claims, k) != 0;
+        g_alloc_fail_at = 0;
+        if (g_alloc_count < n) {
+            break; /* the flow no longer reaches an n-th allocation */
+        }
+    }
+    json_set_alloc_funcs(malloc, free);
+    fprintf(stderr, "allocation failure walk: %ld points, %ld failed cleanly\n", n - 1, failures);
+    assert_true(n > 20);
+    assert_true(failures > 0);
+    assert_int_equal(flow(jwks, tok, proof, claims, k), 0);
+    free(jwks);
+    free(tok);
+    free(proof);
+    json_decref(set);
+    json_decref(pj);
+    json_decref(claims);
+    jose_jwk_free(k);
+}
+
 static void test_binding_and_reasons(void **state)
 {
     json_t *c = json_pack("{s{ss}}", "cnf", "jkt", "abc");
@@ -989,6 +1075,7 @@ int main(void)
         cmocka_unit_test(test_replay_threads),
         cmocka_unit_test(test_htu_normalize),
         cmocka_unit_test(test_dpop_jti_scoped_by_key),
+        cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_binding_and_reasons),
     };
 
