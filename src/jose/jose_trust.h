@@ -152,6 +152,8 @@ struct jose_keyring_conf {
                            0: LIMIT_JOSE_KEY_RETAIN_S */
 };
 
+/* A keyring may be used from several threads: signing, JWKS and maintenance
+ * take its lock briefly (signing itself runs outside it on a key reference). */
 struct jose_keyring;
 
 /* Creates a keyring; the KEK is borrowed and must outlive the keyring. */
