@@ -1039,6 +1039,85 @@ static void test_alloc_failures(void **state)
     jose_jwk_free(k);
 }
 
+/* ---- concurrency: one verifier and one replay cache, four threads ----- */
+
+struct vthr {
+    struct jose_verifier *v;
+    struct jose_replay *r;
+    const char *tok;
+    char *proofs[50];
+    int ok, replays;
+};
+
+static void *verify_thread(void *arg)
+{
+    struct jose_jwt_opts o = {.iss = ISS, .aud = AUD, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_opts d = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_result res;
+    struct vthr *t = arg;
+    int i;
+
+    d.replay = t->r;
+    for (i = 0; i < 50; i++) {
+        enum jose_reason why = JOSE_R_OK;
+        t->ok += jose_jwt_verify(t->v, t->tok, strlen(t->tok), &o, NULL, NULL, NULL, NULL) == 0;
+        if (jose_dpop_verify(t->proofs[i], strlen(t->proofs[i]), &d, &res, &why, NULL) == 0) {
+            jose_dpop_result_clear(&res);
+        } else if (why == JOSE_R_DPOP_REPLAY) {
+            t->replays++;
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_verify(void **state)
+{
+    struct jose_jwks *set = jose_jwks_new();
+    struct jose_jwk *k = key_named("ed25519", 0, 0), *pub = NULL;
+    json_t *pj = public_json("ed25519");
+    json_t *claims = json_pack("{sssssI}", "iss", ISS, "aud", AUD, "exp", (json_int_t)(NOW + 60));
+    struct vthr t[4];
+    pthread_t th[4];
+    char *tok = NULL, jti[16];
+    int i, j, ok = 0, replays = 0;
+
+    (void)state;
+    assert_int_equal(jose_jwk_from_json(pj, &pub, NULL), 0);
+    assert_int_equal(jose_jwks_add(set, pub, NULL), 0);
+    memset(t, 0, sizeof(t));
+    assert_int_equal(jose_verifier_new(set, 0, &t[0].v, NULL), 0);
+    assert_int_equal(jose_replay_new(0, &t[0].r, NULL), 0);
+    assert_int_equal(jose_jwt_sign(k, JOSE_ALG_UNKNOWN, NULL, claims, &tok, NULL), 0);
+    for (i = 0; i < 4; i++) {
+        t[i].v = t[0].v;
+        t[i].r = t[0].r;
+        t[i].tok = tok;
+        for (j = 0; j < 50; j++) { /* the same 50 proofs in every thread */
+            snprintf(jti, sizeof(jti), "c%d", j);
+            t[i].proofs[j] = proof_with_jti("dpop_es256", jti);
+        }
+        assert_int_equal(pthread_create(&th[i], NULL, verify_thread, &t[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += t[i].ok;
+        replays += t[i].replays;
+        for (j = 0; j < 50; j++) {
+            free(t[i].proofs[j]);
+        }
+    }
+    assert_int_equal(ok, 200);
+    assert_int_equal(replays, 150); /* each proof accepted once in all */
+    jose_verifier_free(t[0].v);
+    jose_replay_free(t[0].r);
+    jose_jwks_free(set);
+    jose_jwk_free(k);
+    jose_jwk_free(pub);
+    json_decref(pj);
+    json_decref(claims);
+    free(tok);
+}
+
 static void test_binding_and_reasons(void **state)
 {
     json_t *c = json_pack("{s{ss}}", "cnf", "jkt", "abc");
@@ -1076,6 +1155,7 @@ int main(void)
         cmocka_unit_test(test_htu_normalize),
         cmocka_unit_test(test_dpop_jti_scoped_by_key),
         cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_concurrent_verify),
         cmocka_unit_test(test_binding_and_reasons),
     };
 
