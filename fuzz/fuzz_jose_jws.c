@@ -45,6 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (jose_b64url_decode((const char *)data, size, &out, &olen, NULL) == 0) {
         free(out);
     }
+    /* Round trip: decode(encode(x)) == x, and the encoding is canonical. */
+    {
+        char *enc = NULL;
+        size_t elen = 0;
+        if (jose_b64url_encode(data, size, &enc, &elen) == 0) {
+            if (jose_b64url_decode(enc, elen, &out, &olen, NULL) != 0 || olen != size ||
+                (size > 0 && memcmp(out, data, size) != 0)) {
+                abort();
+            }
+            free(out);
+            free(enc);
+        }
+    }
     tok = malloc(size + 1);
     if (tok == NULL) {
         return 0;
