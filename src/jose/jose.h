@@ -113,9 +113,11 @@ struct jose_jwk; /* opaque, reference counted, immutable */
 
 /* Parses one JWK from JSON text (duplicate keys refused) or a jansson object.
  * Refuses: unknown kty, oct keys, curves other than Ed25519/P-256/P-384,
- * points off the curve, RSA under 2048 bits, e even or < 3, a private part
- * that does not match the public one, `alg` that does not fit kty/crv,
- * malformed `use`/`key_ops`. */
+ * points off the curve or short coordinates, RSA outside 2048..8192 bits, e
+ * even, < 3 or over 64 bits, the ROCA fingerprint, RSA private keys without
+ * all CRT members, a private part that does not match the public one, an
+ * `alg` we do not support or that does not fit kty/crv, malformed
+ * `kid`/`use`/`key_ops`. */
 int jose_jwk_parse(const char *text, size_t len, struct jose_jwk **out, struct err *e) MUST_CHECK;
 int jose_jwk_from_json(const json_t *obj, struct jose_jwk **out, struct err *e) MUST_CHECK;
 
@@ -124,7 +126,8 @@ int jose_jwk_from_json(const json_t *obj, struct jose_jwk **out, struct err *e) 
 int jose_jwk_generate(enum jose_alg alg, const char *kid, struct jose_jwk **out,
                       struct err *e) MUST_CHECK;
 
-/* Builds a public key from an OpenSSL key (takes a reference on pkey). */
+/* Wraps an OpenSSL key, public or private (takes a reference on pkey); the
+ * same checks as jose_jwk_from_json apply. */
 int jose_jwk_from_pkey(EVP_PKEY *pkey, enum jose_alg alg, const char *kid, struct jose_jwk **out,
                        struct err *e) MUST_CHECK;
 
@@ -160,11 +163,13 @@ EVP_PKEY *jose_jwk_pkey(const struct jose_jwk *k);
 
 struct jose_jwks; /* a set of keys; immutable once shared */
 
-/* Flags for jose_jwks_from_json. */
-#define JOSE_JWKS_SKIP_UNSUPPORTED                                                                 \
-    0x1u                             /* skip keys we cannot use (oct, RSA-1024, enc)               \
-                                        instead of failing the whole set */
-#define JOSE_JWKS_ALLOW_PRIVATE 0x2u /* allow private keys (default: refused) */
+/* Flags for jose_jwks_from_json.  SKIP_UNSUPPORTED: skip, instead of
+ * refusing the whole set, each key we cannot use (oct, other curves, unknown
+ * alg such as RSA-OAEP, weak or malformed keys); use it for JWKS published by
+ * others.  Tokens signed by a skipped key then fail with key_not_found.
+ * ALLOW_PRIVATE: accept private keys (default: refused). */
+#define JOSE_JWKS_SKIP_UNSUPPORTED 0x1u
+#define JOSE_JWKS_ALLOW_PRIVATE 0x2u
 
 /* Parses {"keys":[...]}.  Refuses: a set that mixes public and private keys,
  * duplicate kid, more than LIMIT_JOSE_JWKS_KEYS keys, unsupported keys (unless

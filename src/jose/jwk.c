@@ -962,8 +962,9 @@ static int jwks_add_json(struct jose_jwks *set, const json_t *kj, size_t idx, un
     struct jose_jwk *k = NULL;
     int r = jose_jwk_from_json(kj, &k, e);
 
-    if (r == ERR_UNSUPPORTED && (flags & JOSE_JWKS_SKIP_UNSUPPORTED)) {
+    if (r != 0 && r != ERR_NOMEM && (flags & JOSE_JWKS_SKIP_UNSUPPORTED)) {
         (*skipped)++;
+        err_clear(e);
         return 0;
     }
     if (r == 0 && k->is_private && !(flags & JOSE_JWKS_ALLOW_PRIVATE)) {

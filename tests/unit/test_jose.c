@@ -300,6 +300,26 @@ static void test_jwks_rules(void **state)
                      0);
     assert_int_equal(jose_jwks_count(set), 0);
     jose_jwks_free(set);
+    /* A weak key in a published set: refused, or skipped on request while
+     * the good key stays usable. */
+    {
+        json_t *weak = public_json("rs256"), *good = public_json("es256"), *ks;
+        size_t skipped = 0;
+        json_object_set_new(weak, "e", json_string("AQ"));
+        ks = json_pack("{s[OO]}", "keys", weak, good);
+        assert_int_not_equal(jose_jwks_from_json(ks, 0, &set, NULL, &e), 0);
+        assert_int_equal(jose_jwks_from_json(ks, JOSE_JWKS_SKIP_UNSUPPORTED, &set, &skipped, &e),
+                         0);
+        assert_int_equal(skipped, 1);
+        assert_int_equal(jose_jwks_count(set), 1);
+        assert_int_equal(jose_jwks_find(set, "es256", JOSE_ALG_ES256, NULL, &found, &e), 0);
+        assert_int_equal(jose_jwks_find(set, "rs256", JOSE_ALG_RS256, NULL, &found, &e),
+                         ERR_NOTFOUND);
+        jose_jwks_free(set);
+        json_decref(ks);
+        json_decref(weak);
+        json_decref(good);
+    }
     free(sa);
     free(sb);
     json_decref(a);
