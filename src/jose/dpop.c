@@ -9,6 +9,7 @@
  * any other check do not fill the cache.
  */
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -240,6 +241,83 @@ int jose_htu_normalize(const char *uri, char **out, struct err *e)
     return 0;
 }
 
+/* ---- stateless server nonces ----------------------------------------- */
+
+#define NONCE_TIME_LEN 8
+#define NONCE_MAC_LEN 16
+
+static int nonce_mac(const uint8_t *key, const uint8_t t[NONCE_TIME_LEN],
+                     uint8_t mac[NONCE_MAC_LEN])
+{
+    static const char label[] = "mandate dpop nonce v1";
+    uint8_t in[sizeof(label) + NONCE_TIME_LEN], full[32];
+    size_t flen = 0;
+    int ok;
+
+    memcpy(in, label, sizeof(label));
+    memcpy(in + sizeof(label), t, NONCE_TIME_LEN);
+    ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, JOSE_DPOP_NONCE_KEY_LEN, in, sizeof(in),
+                   full, sizeof(full), &flen) != NULL &&
+         flen == sizeof(full);
+    memcpy(mac, full, NONCE_MAC_LEN);
+    OPENSSL_cleanse(full, sizeof(full));
+    return ok ? 0 : ERR_INTERNAL;
+}
+
+int jose_dpop_nonce_make(const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN], int64_t now_s, char **out,
+                         struct err *e)
+{
+    uint8_t raw[NONCE_TIME_LEN + NONCE_MAC_LEN];
+    uint64_t t = (uint64_t)(now_s != 0 ? now_s : clock_wall_s());
+    int i;
+
+    *out = NULL;
+    for (i = 0; i < NONCE_TIME_LEN; i++) {
+        raw[i] = (uint8_t)(t >> (56 - 8 * i));
+    }
+    if (nonce_mac(key, raw, raw + NONCE_TIME_LEN) != 0 ||
+        jose_b64url_encode(raw, sizeof(raw), out, NULL) != 0) {
+        return err_set(e, ERR_INTERNAL, "nonce: HMAC failed");
+    }
+    return 0;
+}
+
+int jose_dpop_nonce_check(const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN], const char *nonce,
+                          int64_t max_age_s, int64_t now_s, struct err *e)
+{
+    uint8_t *raw = NULL, mac[NONCE_MAC_LEN];
+    size_t len = 0;
+    uint64_t t = 0;
+    int64_t now = now_s != 0 ? now_s : clock_wall_s(), age = max_age_s > 0 ? max_age_s : 300;
+    int i, r = ERR_AUTH;
+
+    if (nonce == NULL || strlen(nonce) > 64 ||
+        jose_b64url_decode(nonce, strlen(nonce), &raw, &len, NULL) != 0 ||
+        len != NONCE_TIME_LEN + NONCE_MAC_LEN) {
+        r = err_set(e, ERR_AUTH, "nonce: malformed");
+        goto out;
+    }
+    if (nonce_mac(key, raw, mac) != 0) {
+        r = err_set(e, ERR_INTERNAL, "nonce: HMAC failed");
+        goto out;
+    }
+    if (CRYPTO_memcmp(mac, raw + NONCE_TIME_LEN, NONCE_MAC_LEN) != 0) {
+        r = err_set(e, ERR_AUTH, "nonce: not ours");
+        goto out;
+    }
+    for (i = 0; i < NONCE_TIME_LEN; i++) {
+        t = t << 8 | raw[i];
+    }
+    if (t > (uint64_t)INT64_MAX || (int64_t)t < now - age || (int64_t)t > now + 5) {
+        r = err_set(e, ERR_AUTH, "nonce: expired");
+        goto out;
+    }
+    r = 0;
+out:
+    free(raw);
+    return r;
+}
+
 /* ---- proof validation ------------------------------------------------- */
 
 static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
@@ -341,10 +419,14 @@ static int check_claims(const json_t *c, const struct jose_dpop_opts *o, int64_t
                          "request",
                          htu);
     }
-    if (o->nonce != NULL) {
+    if (o->nonce != NULL || o->nonce_key != NULL) {
         const char *nonce = json_string_value(json_object_get(c, "nonce"));
-        if (nonce == NULL || strcmp(nonce, o->nonce) != 0) {
+        if (nonce == NULL || (o->nonce != NULL && strcmp(nonce, o->nonce) != 0)) {
             return jose_fail(why, JOSE_R_DPOP_NONCE, e, ERR_AUTH, "nonce missing or wrong");
+        }
+        if (o->nonce_key != NULL &&
+            jose_dpop_nonce_check(o->nonce_key, nonce, o->nonce_max_age_s, now, e) != 0) {
+            return jose_fail(why, JOSE_R_DPOP_NONCE, e, ERR_AUTH, "%s", e != NULL ? e->msg : "");
         }
     }
     return o->access_token != NULL ? check_ath(c, o->access_token, why, e) : 0;

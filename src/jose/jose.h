@@ -284,7 +284,23 @@ struct jose_dpop_opts {
     unsigned alg_mask;          /* 0: JOSE_ALGS_ALL */
     struct jose_replay *replay; /* NULL: no replay check (tests only) */
     int64_t now_s;              /* 0: clock_wall_s() */
+    /* Stateless server nonces (RFC 9449 section 8): when nonce_key is
+     * non-NULL (JOSE_DPOP_NONCE_KEY_LEN bytes), the proof must carry a nonce
+     * made by jose_dpop_nonce_make with that key, at most nonce_max_age_s old
+     * (0: default 300).  Checked in addition to `nonce` when both are set. */
+    const uint8_t *nonce_key;
+    int64_t nonce_max_age_s;
 };
+
+/* Server nonces without server state: b64url(issue time || HMAC-SHA-256
+ * truncated to 128 bits over it).  Rotating the key invalidates them all. */
+#define JOSE_DPOP_NONCE_KEY_LEN 32
+int jose_dpop_nonce_make(const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN], int64_t now_s, char **out,
+                         struct err *e) MUST_CHECK;
+/* 0 when nonce was made with key and is at most max_age_s old (0: 300 s) and
+ * not from the future (5 s skew); ERR_AUTH otherwise. */
+int jose_dpop_nonce_check(const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN], const char *nonce,
+                          int64_t max_age_s, int64_t now_s, struct err *e) MUST_CHECK;
 
 struct jose_dpop_result {
     char jkt[JOSE_JKT_LEN + 1]; /* thumbprint of the proof's jwk */

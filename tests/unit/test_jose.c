@@ -1138,6 +1138,49 @@ static void test_concurrent_verify(void **state)
     free(tok);
 }
 
+static void test_dpop_server_nonce(void **state)
+{
+    static const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    static const uint8_t other[JOSE_DPOP_NONCE_KEY_LEN] = {9, 8, 7};
+    struct jose_dpop_opts o = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_result res;
+    struct jose_jwk *k = key_named("dpop_es256", 0, 0);
+    enum jose_reason why;
+    char *n = NULL, *stale = NULL, *p = NULL;
+
+    (void)state;
+    assert_int_equal(jose_dpop_nonce_make(key, NOW - 10, &n, NULL), 0);
+    assert_int_equal(jose_dpop_nonce_make(key, NOW - 400, &stale, NULL), 0);
+    assert_int_equal(jose_dpop_nonce_check(key, n, 0, NOW, NULL), 0);
+    assert_int_equal(jose_dpop_nonce_check(other, n, 0, NOW, NULL), ERR_AUTH);
+    assert_int_equal(jose_dpop_nonce_check(key, stale, 0, NOW, NULL), ERR_AUTH);
+    assert_int_equal(jose_dpop_nonce_check(key, n, 0, NOW - 60, NULL), ERR_AUTH); /* future */
+    assert_int_equal(jose_dpop_nonce_check(key, "AAAA", 0, NOW, NULL), ERR_AUTH);
+    assert_int_equal(jose_dpop_nonce_check(key, NULL, 0, NOW, NULL), ERR_AUTH);
+    n[3] = n[3] == 'A' ? 'B' : 'A';
+    assert_int_equal(jose_dpop_nonce_check(key, n, 0, NOW, NULL), ERR_AUTH);
+    n[3] = n[3] == 'A' ? 'B' : 'A';
+    /* Through proof validation. */
+    o.nonce_key = key;
+    assert_int_equal(jose_dpop_create(k, JOSE_ALG_UNKNOWN, "POST", HTU, NULL, n, NOW, &p, NULL), 0);
+    assert_int_equal(jose_dpop_verify(p, strlen(p), &o, &res, &why, NULL), 0);
+    jose_dpop_result_clear(&res);
+    free(p);
+    assert_int_equal(jose_dpop_create(k, JOSE_ALG_UNKNOWN, "POST", HTU, NULL, stale, NOW, &p, NULL),
+                     0);
+    assert_int_not_equal(jose_dpop_verify(p, strlen(p), &o, &res, &why, NULL), 0);
+    assert_int_equal(why, JOSE_R_DPOP_NONCE);
+    free(p);
+    assert_int_equal(jose_dpop_create(k, JOSE_ALG_UNKNOWN, "POST", HTU, NULL, NULL, NOW, &p, NULL),
+                     0);
+    assert_int_not_equal(jose_dpop_verify(p, strlen(p), &o, &res, &why, NULL), 0);
+    assert_int_equal(why, JOSE_R_DPOP_NONCE);
+    free(p);
+    free(n);
+    free(stale);
+    jose_jwk_free(k);
+}
+
 static void test_binding_and_reasons(void **state)
 {
     json_t *c = json_pack("{s{ss}}", "cnf", "jkt", "abc");
@@ -1174,6 +1217,7 @@ int main(void)
         cmocka_unit_test(test_replay_threads),
         cmocka_unit_test(test_htu_normalize),
         cmocka_unit_test(test_dpop_jti_scoped_by_key),
+        cmocka_unit_test(test_dpop_server_nonce),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_concurrent_verify),
         cmocka_unit_test(test_binding_and_reasons),
