@@ -361,6 +361,10 @@ int jose_verifier_new(const struct jose_jwks *set, unsigned alg_mask, struct jos
     int r;
 
     *out = NULL;
+    if (alg_mask != 0 && (alg_mask & JOSE_ALGS_ALL) == 0) {
+        free(v);
+        return err_set(e, ERR_INVALID, "verifier: no supported algorithm allowed");
+    }
     if (v == NULL || (v->set = jose_jwks_new()) == NULL) {
         free(v);
         return err_set(e, ERR_NOMEM, "out of memory");

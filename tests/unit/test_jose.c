@@ -1198,6 +1198,12 @@ static void test_binding_and_reasons(void **state)
     for (i = 0; i <= JOSE_R_INTERNAL; i++) {
         assert_int_equal(jose_reason_from_name(jose_reason_name((enum jose_reason)i)), i);
     }
+    {
+        struct jose_verifier *v = NULL;
+        /* An allow-list naming nothing we support must not mean "all". */
+        assert_int_equal(jose_verifier_new(NULL, 1u << 20, &v, NULL), ERR_INVALID);
+        assert_null(v);
+    }
     assert_int_equal(jose_alg_from_name("none"), JOSE_ALG_UNKNOWN);
     assert_int_equal(jose_alg_from_name("HS256"), JOSE_ALG_UNKNOWN);
     assert_int_equal(jose_alg_from_name("es256"), JOSE_ALG_UNKNOWN);
