@@ -78,12 +78,75 @@
 /* Nesting depth of any JSON document we accept (jansson recurses). */
 #define LIMIT_JSON_DEPTH 64
 
+/* ---- jose: trust store and keyring (J2) ---------------------------------- */
+
+/* Longest jwks_uri / issuer URL we fetch; URLs are short, a huge one is junk. */
+#define LIMIT_JOSE_URL_LEN 2048
+/* Largest JWKS, bundle or discovery document we read: real JWKS are a few
+ * KiB; 256 KiB leaves room for big RSA sets and x509-svid certs in a bundle. */
+#define LIMIT_JOSE_FETCH_BODY_MAX (256 * 1024)
+/* Connect and total time for one fetch: a verifier thread waits on it. */
+#define LIMIT_JOSE_FETCH_CONNECT_MS 3000
+#define LIMIT_JOSE_FETCH_TOTAL_MS 5000
+/* Issuers in one trust store. */
+#define LIMIT_JOSE_TRUST_ISSUERS 256
+/* Default refresh interval of fetched keys (SPIFFE bundles suggest one). */
+#define LIMIT_JOSE_TRUST_REFRESH_S 300
+/* How long keys past their refresh time are still used while refreshing
+ * fails (stale-while-error): an IdP outage must not stop every agent at
+ * once, but old keys (maybe revoked) must not live forever. */
+#define LIMIT_JOSE_TRUST_STALE_S 3600
+/* Fewest seconds between two refreshes of one issuer caused by failures or
+ * unknown kids: a stream of tokens with random kids must not become a
+ * stream of fetches to the IdP. */
+#define LIMIT_JOSE_TRUST_MIN_REFRESH_S 30
+/* Largest refresh, stale or lifetime period we take from configuration or
+ * from a bundle's spiffe_refresh_hint: a year; also keeps time sums far from
+ * overflow. */
+#define LIMIT_JOSE_TRUST_PERIOD_MAX_S (366LL * 24 * 3600)
+/* Clock skew allowed on exp/nbf/iat of workload credentials. */
+#define LIMIT_JOSE_TRUST_SKEW_S 60
+/* Longest accepted workload credential lifetime: JWT-SVIDs and ID tokens
+ * live minutes to an hour; a day-long one is a misconfigured issuer. */
+#define LIMIT_JOSE_TRUST_MAX_LIFETIME_S (24 * 3600)
+/* Default rotation age of Mandate's current signing key. */
+#define LIMIT_JOSE_KEY_ROTATE_S (7 * 24 * 3600)
+/* Default time a replaced key stays published: longer than any task token
+ * lives (tokens are minutes) with margin for caches downstream. */
+#define LIMIT_JOSE_KEY_RETAIN_S (24 * 3600)
+/* Keys in the keyring (current + previous). */
+#define LIMIT_JOSE_KEYRING_KEYS 16
+/* Largest key envelope we parse (an RSA-4096 private JWK is ~3.2 KiB). */
+#define LIMIT_JOSE_ENVELOPE_MAX (16 * 1024)
+
 /* ---- buffers ------------------------------------------------------------ */
 
 /* Default cap of a growable buffer when the caller names none. */
 #define LIMIT_BUF_DEFAULT_MAX (16 * 1024 * 1024)
 /* Largest single arena block; bigger requests fail with ERR_LIMIT. */
 #define LIMIT_ARENA_BLOCK_MAX (64 * 1024 * 1024)
+
+/* ---- jose (J1: tokens, keys, DPoP) -------------------------------------- */
+
+/* Largest compact JWS we look at; refused before any decoding.  Task tokens
+ * with RFC 9396 authorization_details are a few KiB; ID tokens rarely pass 4. */
+#define LIMIT_JOSE_TOKEN_MAX (16 * 1024)
+/* Largest JWK or JWKS JSON text we parse (a JWKS of 64 RSA-4096 keys fits). */
+#define LIMIT_JOSE_JWKS_TEXT_MAX (256 * 1024)
+/* Keys in one JWKS: lookup is linear and every key is checked on load. */
+#define LIMIT_JOSE_JWKS_KEYS 64
+/* Largest RSA modulus accepted: verification cost grows with the size, and an
+ * attacker-supplied DPoP jwk must not make us do 16k-bit operations. */
+#define LIMIT_JOSE_RSA_BITS_MAX 8192
+/* Smallest RSA modulus accepted (NIST SP 800-131A). */
+#define LIMIT_JOSE_RSA_BITS_MIN 2048
+/* Members in a JWS header / JWT claims set: bounds the checks per token. */
+#define LIMIT_JOSE_JSON_MEMBERS 256
+/* Length of a kid, jti, nonce, htm or htu we accept. */
+#define LIMIT_JOSE_STR_LEN 2048
+/* DPoP jti entries the replay cache holds; past this (all live) new proofs are
+ * refused rather than forgetting one early (fail closed).  ~100 bytes each. */
+#define LIMIT_JOSE_REPLAY_ENTRIES (1024 * 1024)
 
 /* ---- logging ------------------------------------------------------------ */
 
