@@ -321,7 +321,7 @@ static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *ou
         }
         break;
     default:
-        return jerr(c, "unexpected %s", jtype_name(j));
+        return jerr(c, "%s is not a Cedar value", jtype_name(j));
     }
     c->depth--;
     return r;
