@@ -395,7 +395,10 @@ static int parse_record(struct parser *p, struct cedar_expr **out)
                 return perr(p, &p->tok, "'%.*s' is a reserved identifier", (int)p->tok.len,
                             p->tok.p);
             }
-            k.ptr = p->tok.p;
+            k.ptr = arena_strndup(p->a, p->tok.p, p->tok.len);
+            if (k.ptr == NULL) {
+                return nomem(p);
+            }
             k.len = p->tok.len;
         } else {
             return perr(p, &p->tok, "expected a record key");
@@ -622,7 +625,10 @@ static int parse_member(struct parser *p, struct cedar_expr **out)
                 return nomem(p);
             }
             g->a[0] = x;
-            g->name.ptr = name.p;
+            g->name.ptr = arena_strndup(p->a, name.p, name.len);
+            if (g->name.ptr == NULL) {
+                return nomem(p);
+            }
             g->name.len = name.len;
             x = g;
         } else if (p->tok.kind == TK_LBRACKET) {
@@ -798,7 +804,10 @@ static int parse_has(struct parser *p, struct cedar_expr *lhs, const struct ceda
             if (n == LIMIT_CEDAR_DEPTH) {
                 return perr(p, &p->tok, "attribute path too long");
             }
-            names[n].ptr = p->tok.p;
+            names[n].ptr = arena_strndup(p->a, p->tok.p, p->tok.len);
+            if (names[n].ptr == NULL) {
+                return nomem(p);
+            }
             names[n].len = p->tok.len;
             n++;
             if ((r = advance(p)) != 0) {
@@ -1145,7 +1154,10 @@ static int parse_annotation(struct parser *p, struct cedar_annotation *an)
     if (p->tok.kind != TK_IDENT) {
         return perr(p, &p->tok, "expected an annotation name");
     }
-    an->key.ptr = p->tok.p;
+    an->key.ptr = arena_strndup(p->a, p->tok.p, p->tok.len);
+    if (an->key.ptr == NULL) {
+        return nomem(p);
+    }
     an->key.len = p->tok.len;
     an->value.ptr = "";
     an->value.len = 0;
