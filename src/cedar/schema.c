@@ -269,9 +269,11 @@ static int str_value(struct sp *p, struct cedar_str *out)
     return 0;
 }
 
+/* The current token's text, copied into the arena: the schema must not
+ * point into the caller's text.  ptr is NULL when memory runs out. */
 static struct cedar_str tok_str(const struct sp *p)
 {
-    struct cedar_str s = {p->tok.p, p->tok.len};
+    struct cedar_str s = {arena_strndup(p->a, p->tok.p, p->tok.len), p->tok.len};
     return s;
 }
 
@@ -332,6 +334,9 @@ static int parse_annotations(struct sp *p, const struct cedar_annotation **out, 
                         LIMIT_CEDAR_SCHEMA_ANNOTATIONS);
         }
         struct cedar_annotation an = {tok_str(p), {"", 0}};
+        if (an.key.ptr == NULL) {
+            return nomem(p);
+        }
         for (size_t i = 0; i < n; i++) {
             if (str_cmp(arr[i].key, an.key) == 0) {
                 return perr(p, p->tok.line, p->tok.col, "duplicate annotation @%.*s",
@@ -466,6 +471,7 @@ static int parse_record(struct sp *p, struct cedar_stype **out)
             r = str_value(p, &at->name);
         } else if (p->tok.kind == S_IDENT) {
             at->name = tok_str(p);
+            r = at->name.ptr ? 0 : nomem(p);
         } else {
             r = expect(p, S_IDENT, "an attribute name or '}'");
         }
@@ -866,6 +872,7 @@ static int parse_action(struct sp *p, const struct cedar_annotation *annos, size
             r = str_value(p, nm);
         } else if (p->tok.kind == S_IDENT) {
             *nm = tok_str(p);
+            r = nm->ptr ? 0 : nomem(p);
         } else {
             r = expect(p, S_STR, "an action name");
         }
@@ -972,6 +979,9 @@ static int parse_common(struct sp *p, const struct cedar_annotation *annos, size
         return nomem(p);
     }
     struct cedar_str nm = tok_str(p);
+    if (nm.ptr == NULL) {
+        return nomem(p);
+    }
     pc->line = p->tok.line;
     pc->col = p->tok.col;
     if (reserved_type_name(nm) || str_is(nm, "__cedar")) {

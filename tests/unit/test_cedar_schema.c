@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -134,6 +135,33 @@ static void test_schema_basic(void **state)
     assert_true(str_eq(ed->parents[2].id, "write it"));
     assert_true(cedar_schema_is_action_type(s, "Action", 6));
     assert_false(cedar_schema_is_action_type(s, "User", 4));
+    cedar_schema_free(s);
+}
+
+/* The schema must not point into the caller's text: parse a heap copy,
+ * scribble over it and free it, then read every name (ASan checks the rest). */
+static void test_schema_owns_its_strings(void **state)
+{
+    (void)state;
+    const char *text = "@k(\"v\") entity User { name: String };\n"
+                       "action view, \"edit\" in [view] appliesTo { principal: User, "
+                       "resource: User, context: { flag: Bool } };\ntype T = Long;";
+    size_t n = strlen(text);
+    char *copy = malloc(n);
+    assert_non_null(copy);
+    memcpy(copy, text, n);
+    struct cedar_schema *s = NULL;
+    struct err e;
+    assert_int_equal(cedar_schema_parse(copy, n, "t", &s, &e), 0);
+    memset(copy, 'X', n);
+    free(copy);
+    const struct cedar_sentity *u = ent(s, "User");
+    assert_true(str_eq(u->annos[0].key, "k"));
+    assert_true(str_eq(u->attrs->attrs[0].name, "name"));
+    const struct cedar_saction *v = act(s, "Action", "view");
+    assert_true(str_eq(v->context->attrs[0].name, "flag"));
+    assert_true(str_eq(act(s, "Action", "edit")->parents[0].id, "view"));
+    assert_true(str_eq(s->commons[0].name, "T"));
     cedar_schema_free(s);
 }
 
@@ -523,6 +551,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_basic),
         cmocka_unit_test(test_schema_resolution),
+        cmocka_unit_test(test_schema_owns_its_strings),
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_schema_limits),
         cmocka_unit_test(test_entities_schema_directed),
