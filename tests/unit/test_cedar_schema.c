@@ -143,9 +143,10 @@ static void test_schema_basic(void **state)
 static void test_schema_owns_its_strings(void **state)
 {
     (void)state;
-    const char *text = "@k(\"v\") entity User { name: String };\n"
-                       "action view, \"edit\" in [view] appliesTo { principal: User, "
-                       "resource: User, context: { flag: Bool } };\ntype T = Long;";
+    const char *text =
+        "@k(\"v\") entity User { name: String };\n"
+        "action view appliesTo { principal: User, "
+        "resource: User, context: { flag: Bool } };\naction \"edit\" in [view];\ntype T = Long;";
     size_t n = strlen(text);
     char *copy = malloc(n);
     assert_non_null(copy);
