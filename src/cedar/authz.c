@@ -331,19 +331,31 @@ bool cedar_scope_match(const struct cedar_entities *es, const struct cedar_polic
 
 struct cand {
     uint32_t *v;
-    size_t n;
-    uint8_t *seen; /* bitmap over policies */
+    size_t n, cap;
+    struct arena *a;
+    bool oom;
 };
 
 static void cand_add_list(struct cand *c, const uint32_t *pols, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t k = pols[i];
-        if (!(c->seen[k >> 3] & (1u << (k & 7)))) {
-            c->seen[k >> 3] |= (uint8_t)(1u << (k & 7));
-            c->v[c->n++] = k;
+    if (c->n + n > c->cap) {
+        size_t nc = c->cap ? c->cap : 32;
+        while (nc < c->n + n) {
+            nc *= 2;
         }
+        uint32_t *nv = arena_alloc(c->a, nc * sizeof(*nv));
+        if (nv == NULL) {
+            c->oom = true;
+            return;
+        }
+        if (c->n) {
+            memcpy(nv, c->v, c->n * sizeof(*nv));
+        }
+        c->v = nv;
+        c->cap = nc;
     }
+    memcpy(c->v + c->n, pols, n * sizeof(*pols));
+    c->n += n;
 }
 
 static void cand_add_uid(struct cand *c, const struct cedar_index_map *m,
@@ -368,7 +380,8 @@ static void cand_add_uid(struct cand *c, const struct cedar_index_map *m,
         }
     } else {
         for (size_t i = 0; i < m->cap; i++) {
-            if (m->slots[i].key && cedar_entities_in(es, u, m->slots[i].key)) {
+            if (m->slots[i].key && !cedar_uid_eq(m->slots[i].key, u) &&
+                cedar_entities_in(es, u, m->slots[i].key)) {
                 cand_add_list(c, m->slots[i].pols, m->slots[i].n);
             }
         }
@@ -393,21 +406,31 @@ int cedar_authorize(const struct cedar_policyset *ps, const struct cedar_entitie
     if (es != NULL && !es->finished) {
         return err_set(e, ERR_INTERNAL, "entity store not finished");
     }
-    size_t n = ps->n;
-    struct cand c = {arena_alloc(a, (n ? n : 1) * sizeof(uint32_t)), 0,
-                     arena_calloc(a, n / 8 + 1, 1)};
-    const char **permits = arena_alloc(a, (n ? n : 1) * sizeof(char *));
-    const char **forbids = arena_alloc(a, (n ? n : 1) * sizeof(char *));
-    struct cedar_policy_error *errs = arena_alloc(a, (n ? n : 1) * sizeof(*errs));
-    if (c.v == NULL || c.seen == NULL || permits == NULL || forbids == NULL || errs == NULL) {
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
+    struct cand c = {NULL, 0, 0, a, false};
     cand_add_uid(&c, &ps->by_principal, es, &req->principal);
     cand_add_uid(&c, &ps->by_resource, es, &req->resource);
     cand_add_uid(&c, &ps->by_action, es, &req->action);
     cand_add_list(&c, ps->residual, ps->nresidual);
+    if (c.oom) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
     if (c.n > 1) {
+        /* a policy can sit under several action keys: sort, then drop repeats */
         qsort(c.v, c.n, sizeof(uint32_t), cmp_u32);
+        size_t m = 1;
+        for (size_t i = 1; i < c.n; i++) {
+            if (c.v[i] != c.v[m - 1]) {
+                c.v[m++] = c.v[i];
+            }
+        }
+        c.n = m;
+    }
+    size_t n = c.n ? c.n : 1;
+    const char **permits = arena_alloc(a, n * sizeof(char *));
+    const char **forbids = arena_alloc(a, n * sizeof(char *));
+    struct cedar_policy_error *errs = arena_alloc(a, n * sizeof(*errs));
+    if (permits == NULL || forbids == NULL || errs == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
     }
     size_t np = 0, nf = 0, ne = 0;
     struct err ee;
