@@ -1432,9 +1432,15 @@ static int check_dups(struct sp *p)
 
 static int resolve_all(struct sp *p)
 {
-    qsort(p->ents.p, p->ents.n, sizeof(void *), pent_cmp);
-    qsort(p->coms.p, p->coms.n, sizeof(void *), pcom_cmp);
-    qsort(p->acts.p, p->acts.n, sizeof(void *), pact_cmp);
+    if (p->ents.n > 1) {
+        qsort(p->ents.p, p->ents.n, sizeof(void *), pent_cmp);
+    }
+    if (p->coms.n > 1) {
+        qsort(p->coms.p, p->coms.n, sizeof(void *), pcom_cmp);
+    }
+    if (p->acts.n > 1) {
+        qsort(p->acts.p, p->acts.n, sizeof(void *), pact_cmp);
+    }
     int r = check_dups(p);
     for (size_t i = 0; i < p->coms.n && r == 0; i++) {
         const struct cedar_stype *t;
