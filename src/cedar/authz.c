@@ -338,6 +338,9 @@ struct cand {
 
 static void cand_add_list(struct cand *c, const uint32_t *pols, size_t n)
 {
+    if (n == 0) {
+        return;
+    }
     if (c->n + n > c->cap) {
         size_t nc = c->cap ? c->cap : 32;
         while (nc < c->n + n) {
