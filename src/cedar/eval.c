@@ -185,11 +185,18 @@ static int eval_getattr(struct cedar_eval *ev, const struct cedar_expr *x, struc
     return 0;
 }
 
-static bool like_match(const struct cedar_pattern *p, const char *s, size_t n)
+/* Wildcard matching with one backtrack point (the last star): O(n * m) in the
+ * worst case, so every step is charged to the evaluation budget.  Returns 1
+ * match, 0 no match, -1 budget exhausted. */
+static int like_match(struct cedar_eval *ev, const struct cedar_pattern *p, const char *s,
+                      size_t n)
 {
-    /* iterative wildcard matching with one backtrack point: linear-ish */
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
     while (si < n) {
+        if (ev->steps == 0) {
+            return -1;
+        }
+        ev->steps--;
         if (pi < p->n && p->elems[pi] == -1) {
             star_p = pi++;
             star_s = si;
@@ -200,7 +207,7 @@ static bool like_match(const struct cedar_pattern *p, const char *s, size_t n)
             pi = star_p + 1;
             si = ++star_s;
         } else {
-            return false;
+            return 0;
         }
     }
     while (pi < p->n && p->elems[pi] == -1) {
@@ -651,7 +658,11 @@ static int eval_node(struct cedar_eval *ev, const struct cedar_expr *x, struct c
         if ((r = eval_kind(ev, x->a[0], CEDAR_STRING, "'like' needs a string", &a)) != 0) {
             return r;
         }
-        *out = cedar_value_bool(like_match(x->pat, a.u.s.ptr, a.u.s.len));
+        r = like_match(ev, x->pat, a.u.s.ptr, a.u.s.len);
+        if (r < 0) {
+            return err_set(ev->e, ERR_LIMIT, "evaluation step budget exhausted");
+        }
+        *out = cedar_value_bool(r == 1);
         return 0;
     case OP_IS:
         return eval_is(ev, x, out);

@@ -6,6 +6,7 @@
  * "agents.cedar:12:7: expected ')' near 'when'".
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cedar/cedar_int.h"
@@ -378,6 +379,34 @@ static int make_call(struct parser *p, const struct cedar_token *at, const struc
     return 0;
 }
 
+static int key_cmp(const void *x, const void *y)
+{
+    const struct cedar_str *a = x, *b = y;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->ptr, b->ptr, n) : 0;
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* Sorting a copy keeps the duplicate check n log n for big literals. */
+static bool has_dup_key(struct parser *p, const struct cedar_str *keys, size_t n)
+{
+    if (n < 2) {
+        return false;
+    }
+    struct cedar_str *c = arena_alloc(p->a, n * sizeof(*c));
+    if (c == NULL) {
+        return true;
+    }
+    memcpy(c, keys, n * sizeof(*c));
+    qsort(c, n, sizeof(*c), key_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (key_cmp(&c[i - 1], &c[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int parse_record(struct parser *p, struct cedar_expr **out)
 {
     /* Record ::= '{' [RecInit {',' RecInit} [',']] '}' ; RecInit ::= (IDENT|STR) ':' Expr */
@@ -402,11 +431,6 @@ static int parse_record(struct parser *p, struct cedar_expr **out)
             k.len = p->tok.len;
         } else {
             return perr(p, &p->tok, "expected a record key");
-        }
-        for (size_t i = 0; r == 0 && i < vals.n; i++) {
-            if (keys[i].len == k.len && memcmp(keys[i].ptr, k.ptr, k.len) == 0) {
-                return perr(p, &p->tok, "duplicate key in record literal");
-            }
         }
         struct cedar_expr *x;
         if (r != 0 || (r = advance(p)) != 0 || (r = expect(p, TK_COLON)) != 0 ||
@@ -440,6 +464,9 @@ static int parse_record(struct parser *p, struct cedar_expr **out)
     }
     if (r != 0 || (r = advance(p)) != 0) {
         return r;
+    }
+    if (has_dup_key(p, keys, vals.n)) {
+        return perr(p, &at, "duplicate key in record literal");
     }
     struct cedar_expr *x = node(p, OP_RECORD, &at, vals.n);
     if (x == NULL) {

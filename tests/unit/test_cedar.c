@@ -229,6 +229,22 @@ static void test_entities(void **state)
     assert_int_equal(cedar_entities_count(es), 5);
     cedar_entities_free(es);
     cedar_entities_free(NULL);
+
+    /* a chain of 3000 groups (with a cycle back to the start): closure once */
+    assert_int_equal(cedar_entities_new(&es), 0);
+    char id[32], pid[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof(id), "g%d", i);
+        snprintf(pid, sizeof(pid), "g%d", (i + 1) % 3000);
+        struct cedar_uid u = uid("G", id), pu = uid("G", pid);
+        assert_int_equal(cedar_entities_add(es, &u, NULL, NULL, &pu, 1, false, &e), 0);
+    }
+    assert_int_equal(cedar_entities_finish(es, &e), 0);
+    struct cedar_uid first = uid("G", "g0"), last = uid("G", "g2999"), other = uid("G", "x");
+    assert_true(cedar_entities_in(es, &first, &last));
+    assert_true(cedar_entities_in(es, &last, &first));
+    assert_false(cedar_entities_in(es, &first, &other));
+    cedar_entities_free(es);
 }
 
 static char *repeat_policy(const char *head, const char *unit, size_t n, const char *tail)
@@ -286,6 +302,22 @@ static void test_limits(void **state)
     assert_int_equal(decide(steps, "alice", "doc1", r, er), CEDAR_DENY);
     assert_string_equal(er, "policy0");
     free(steps);
+    /* like: the O(n*m) worst case is charged to the step budget */
+    size_t big_n = 200000;
+    char *like = malloc(2 * big_n + 200);
+    assert_non_null(like);
+    size_t k = (size_t)snprintf(like, 100, "permit(principal, action, resource) when { \"");
+    memset(like + k, 'a', big_n / 2);
+    k += big_n / 2;
+    k += (size_t)snprintf(like + k, 100, "\" like \"");
+    like[k++] = '*';
+    for (size_t i = 0; i < big_n / 4; i++) {
+        like[k++] = 'a';
+    }
+    snprintf(like + k, 100, "b\" };");
+    assert_int_equal(decide(like, "alice", "doc1", r, er), CEDAR_DENY);
+    assert_string_equal(er, "policy0");
+    free(like);
     /* set values built in C */
     struct arena a;
     arena_init(&a, 0, 0);
