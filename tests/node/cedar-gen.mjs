@@ -418,7 +418,7 @@ class PolicyGen {
     bool(d) {
         const r = this.r;
         const e = (t) => this.paren(this.ex(t, d - 1));
-        switch (r.int(22)) {
+        switch (r.int(24)) {
         case 0: return '!' + e(T.Bool);
         case 1: case 2: return e(T.Bool) + ' && ' + e(T.Bool);
         case 3: case 4: return e(T.Bool) + ' || ' + e(T.Bool);
@@ -457,8 +457,66 @@ class PolicyGen {
             return p.base + ' has ' + attrName(p.k) + ' && ' + this.paren(p.e + ' == ' + this.leaf(p.t));
         }
         case 19: return e(T.dec) + ' ' + r.pick(['<', '>=']) + ' ' + e(T.dec);
+        case 20: case 21: return this.tricky(d);
         default: return this.leaf(T.Bool);
         }
+    }
+
+    // Hand-picked corners: type errors inside short-circuits, entity chains,
+    // equality of structured and extension values, overflow at the edges.
+    tricky(d) {
+        const r = this.r;
+        const L = (t) => this.leaf(t);
+        const E = (t) => this.paren(this.ex(t, d - 1));
+        const u = () => this.uid(r.pick(['User', 'Team', 'Doc', 'Folder']));
+        const t = [
+            () => 'false && ' + E(this.anyType()),
+            () => 'true || ' + E(this.anyType()),
+            () => 'true && ' + E(this.anyType()),
+            () => 'false || ' + E(this.anyType()),
+            () => 'if ' + E(this.anyType()) + ' then true else false',
+            () => 'principal has boss && principal.boss has boss && principal.boss.boss == ' + u(),
+            () => 'resource has owner && resource.owner has team && resource.owner.team in ' + this.uid('Team'),
+            () => 'resource.owner == principal',
+            () => 'principal.team in principal',
+            () => '[' + L(T.ip) + ', ' + L(T.ip) + '].contains(' + L(T.ip) + ')',
+            () => '[' + L(T.dec) + ', ' + L(T.dec) + '] == [' + L(T.dec) + ', ' + L(T.dec) + ']',
+            () => '{a: ' + L(T.Long) + ', b: [' + L(T.String) + ']} == {b: [' + L(T.String) + '], a: ' + L(T.Long) + '}',
+            () => '[[1, 2], [3]].contains([2, 1])',
+            () => '[' + u() + ', ' + u() + '].containsAny([principal, resource])',
+            () => 'principal in [' + u() + ', ' + L(T.Long) + ']',
+            () => u() + ' in ' + u(),
+            () => 'action in [' + this.act('read') + ', ' + this.act('edit') + ']',
+            () => 'action.foo == 1',
+            () => 'action has foo',
+            () => L(T.Long) + ' < ' + L(T.String),
+            () => L(T.dt) + ' == ' + L(T.dt) + '.offset(duration("0ms"))',
+            () => 'datetime("9999-12-31T23:59:59Z").offset(' + L(T.dur) + ') > ' + L(T.dt),
+            () => L(T.dt) + '.toDate() == ' + L(T.dt) + '.toDate()',
+            () => L(T.dt) + '.toTime().toMilliseconds() ' + r.pick(['<', '>=']) + ' ' + L(T.Long),
+            () => L(T.dt) + '.durationSince(' + L(T.dt) + ').toDays() == ' + L(T.Long),
+            () => '9223372036854775807 + ' + L(T.Long) + ' > 0',
+            () => '-9223372036854775808 - ' + L(T.Long) + ' < 0',
+            () => L(T.Long) + ' * ' + r.pick(LONGS_BIG) + ' != 0',
+            () => '-(' + L(T.Long) + ') == ' + L(T.Long),
+            () => L(T.String) + ' like "' + r.pick(['', '*', '\\*', 'a*a', '\\u{e9}', '\\0*']) + '"',
+            () => 'resource.getTag(' + E(T.String) + ') == ' + L(this.anyType()),
+            () => 'principal.hasTag(' + E(this.anyType()) + ')',
+            () => 'context == context',
+            () => 'context has meta && context.meta has z && context.meta.z like "*"',
+            () => 'principal is ' + this.S.q('User') + ' && principal has name && principal.name == ' + L(T.String),
+            () => 'resource is ' + this.S.q(r.pick(['Doc', 'Folder'])) + ' in [' + this.uid('Folder') + ', ' + this.uid('Folder') + ']',
+            () => this.S.q('Color') + '::' + str(r.pick(['red', 'green', '', 'blue'])) + ' == ' + L(ent('Color')),
+            () => 'ip(' + E(T.String) + ').isInRange(ip("0.0.0.0/0"))',
+            () => 'decimal(' + str(r.pick(DECIMALS_OK)) + ') == decimal(' + str(r.pick(DECIMALS_OK)) + ')',
+            () => 'ip(' + str(r.pick(IPS_OK)) + ') == ip(' + str(r.pick(IPS_OK)) + ')',
+            () => 'duration(' + str(r.pick(DURATIONS_OK)) + ') == duration(' + str(r.pick(DURATIONS_OK)) + ')',
+            () => '[].isEmpty() && [' + L(T.Long) + '].isEmpty()',
+            () => '{"" : 1, "a b": 2}["a b"] == 2 && {"": 1}[""] == 1',
+            () => '!(' + E(T.Bool) + ') == !' + E(T.Bool),
+            () => '(if ' + E(T.Bool) + ' then ' + L(T.Long) + ' else ' + L(T.String) + ') == ' + L(T.Long),
+        ];
+        return r.pick(t)();
     }
 
     scope() {
