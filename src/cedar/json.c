@@ -241,6 +241,7 @@ static int enter(struct jctx *c)
 
 static int parse_set(struct jctx *c, const json_t *j, const struct cedar_stype *elem,
                      struct cedar_value *out);
+static int check_uid(struct jctx *c, const struct cedar_uid *u, const struct cedar_sentity **out);
 static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype *t,
                        struct cedar_value *out);
 
@@ -452,6 +453,12 @@ static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype
         if (u.type.len != t->name.len || memcmp(u.type.ptr, t->name.ptr, u.type.len) != 0) {
             return jerr(c, "expected an entity of type %.*s, found one of type %.*s",
                         (int)t->name.len, t->name.ptr, (int)u.type.len, u.type.ptr);
+        }
+        if (c->schema != NULL) { /* an enum entity must name one of its ids */
+            const struct cedar_sentity *se;
+            if ((r = check_uid(c, &u, &se)) != 0) {
+                return r;
+            }
         }
         r = cedar_value_entity(c->a, u.type.ptr, u.type.len, u.id.ptr, u.id.len, out);
         if (r != 0) {

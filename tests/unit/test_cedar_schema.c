@@ -388,6 +388,8 @@ static const struct ent_bad ent_bad_cases[] = {
     {"{}", "expected an array"},
     {"[{\"uid\":{\"type\":\"Nope\",\"id\":\"a\"}}]", "entity type `Nope` is not declared"},
     {"[{\"uid\":{\"type\":\"Color\",\"id\":\"blue\"}}]", "not one of the ids"},
+    {"[{" U_OK ",\"attrs\":{" A_OK ",\"color\":{\"type\":\"Color\",\"id\":\"blue\"}}}]",
+     "attribute `color`: `blue` is not one of the ids of enum entity type `Color`"},
     {"[{" U_OK ",\"attrs\":{" A_OK "}, \"extra\":1}]", "unknown field \"extra\""},
     {"[{" U_OK ",\"attrs\":{\"name\":\"n\"}}]", "required attribute `at` is missing"},
     {"[{" U_OK ",\"attrs\":{" A_OK ",\"zzz\":1}}]", "attribute `zzz` is not declared"},
