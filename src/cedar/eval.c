@@ -163,6 +163,7 @@ static int eval_getattr(struct cedar_eval *ev, const struct cedar_expr *x, struc
         return r;
     }
     const struct cedar_record *rec;
+    char where[160] = "record";
     if (a.kind == CEDAR_RECORD) {
         rec = a.u.rec;
     } else if (a.kind == CEDAR_ENTITY) {
@@ -173,13 +174,15 @@ static int eval_getattr(struct cedar_eval *ev, const struct cedar_expr *x, struc
             return err_set(ev->e, ERR_INVALID, "entity %s does not exist", b);
         }
         rec = ent->attrs;
+        uid_str(a.u.uid, where, sizeof(where));
     } else {
         return type_err(ev, "attribute access needs an entity or a record", a.kind);
     }
     const struct cedar_value *v = cedar_record_get(rec, x->name.ptr, x->name.len);
     if (v == NULL) {
         int n = (int)(x->name.len > 64 ? 64 : x->name.len);
-        return err_set(ev->e, ERR_INVALID, "attribute '%.*s' does not exist", n, x->name.ptr);
+        return err_set(ev->e, ERR_INVALID, "%s does not have the attribute '%.*s'", where, n,
+                       x->name.ptr);
     }
     *out = *v;
     return 0;
@@ -400,7 +403,9 @@ static int tag_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
     }
     if (v == NULL) {
         int n = (int)(b->u.s.len > 64 ? 64 : b->u.s.len);
-        return err_set(ev->e, ERR_INVALID, "tag '%.*s' does not exist", n, b->u.s.ptr);
+        char buf[160];
+        uid_str(a->u.uid, buf, sizeof(buf));
+        return err_set(ev->e, ERR_INVALID, "%s does not have the tag '%.*s'", buf, n, b->u.s.ptr);
     }
     *out = *v;
     return 0;

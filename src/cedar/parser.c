@@ -1269,6 +1269,10 @@ static int parse_policy(struct parser *p)
             return r;
         }
     }
+    /* the reference accepts a trailing comma after the resource */
+    if (p->tok.kind == TK_COMMA && (r = advance(p)) != 0) {
+        return r;
+    }
     if ((r = expect(p, TK_RPAREN)) != 0) {
         return r;
     }
