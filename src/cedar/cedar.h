@@ -275,6 +275,14 @@ void cedar_schema_free(struct cedar_schema *s);
 size_t cedar_schema_entity_count(const struct cedar_schema *s);
 size_t cedar_schema_action_count(const struct cedar_schema *s);
 
+/* Validates a request against the schema as the reference does when asked
+ * to (validateRequest): the action is declared, the principal and resource
+ * types are in its appliesTo lists, enum entities name declared ids.  (The
+ * context's conformance is checked when it is parsed with the schema:
+ * cedar_context_from_jansson.)  0 or ERR_INVALID with the reason. */
+int cedar_schema_validate_request(const struct cedar_schema *s, const struct cedar_request *req,
+                                  struct err *e) MUST_CHECK;
+
 /* Parses an entities JSON document (an array of {"uid", "attrs", "parents",
  * "tags"}) into a new finished store.  With a schema (may be NULL), parsing
  * is schema-directed as in the reference: attribute and tag types drive the

@@ -1640,3 +1640,60 @@ size_t cedar_schema_action_count(const struct cedar_schema *s)
 {
     return s ? s->nactions : 0;
 }
+
+/* ---- request validation ------------------------------------------------------ */
+
+static bool type_listed(const struct cedar_str *types, size_t n, const struct cedar_uid *u)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (str_cmp(types[i], u->type) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int check_enum_uid(const struct cedar_schema *s, const struct cedar_uid *u, const char *what,
+                          struct err *e)
+{
+    const struct cedar_sentity *se = cedar_schema_entity(s, u->type.ptr, u->type.len);
+    if (se == NULL || !se->is_enum) {
+        return 0;
+    }
+    for (size_t i = 0; i < se->nenum; i++) {
+        if (str_cmp(se->enum_ids[i], u->id) == 0) {
+            return 0;
+        }
+    }
+    return err_set(e, ERR_INVALID, "%s: `%.*s` is not one of the ids of enum entity type `%.*s`",
+                   what, (int)u->id.len, u->id.ptr, (int)u->type.len, u->type.ptr);
+}
+
+int cedar_schema_validate_request(const struct cedar_schema *s, const struct cedar_request *req,
+                                  struct err *e)
+{
+    const struct cedar_saction *sa = cedar_schema_action(s, &req->action);
+    if (sa == NULL) {
+        return err_set(e, ERR_INVALID,
+                       "request: action %.*s::\"%.*s\" is not declared in the schema",
+                       (int)req->action.type.len, req->action.type.ptr, (int)req->action.id.len,
+                       req->action.id.ptr);
+    }
+    if (!type_listed(sa->principals, sa->nprincipals, &req->principal)) {
+        return err_set(e, ERR_INVALID,
+                       "request: principal type `%.*s` is not valid for action `%.*s`",
+                       (int)req->principal.type.len, req->principal.type.ptr, (int)sa->uid.id.len,
+                       sa->uid.id.ptr);
+    }
+    if (!type_listed(sa->resources, sa->nresources, &req->resource)) {
+        return err_set(e, ERR_INVALID,
+                       "request: resource type `%.*s` is not valid for action `%.*s`",
+                       (int)req->resource.type.len, req->resource.type.ptr, (int)sa->uid.id.len,
+                       sa->uid.id.ptr);
+    }
+    int r = check_enum_uid(s, &req->principal, "request principal", e);
+    if (r == 0) {
+        r = check_enum_uid(s, &req->resource, "request resource", e);
+    }
+    return r;
+}

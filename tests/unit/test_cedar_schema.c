@@ -549,6 +549,41 @@ static void test_context(void **state)
     cedar_schema_free(s);
 }
 
+static void test_validate_request(void **state)
+{
+    (void)state;
+    struct cedar_schema *s = parse_ok("entity U; entity C enum [\"a\"];\n"
+                                      "action go appliesTo { principal: [U, C], resource: C };\n"
+                                      "action bare;");
+    const struct {
+        const char *pt, *pid, *act, *rt, *rid;
+        const char *err; /* NULL: valid */
+    } t[] = {
+        {"U", "x", "go", "C", "a", NULL},
+        {"C", "a", "go", "C", "a", NULL},
+        {"C", "b", "go", "C", "a", "request principal: `b` is not one of the ids"},
+        {"U", "x", "go", "C", "z", "request resource: `z` is not one of the ids"},
+        {"U", "x", "go", "U", "y", "resource type `U` is not valid for action `go`"},
+        {"X", "x", "go", "C", "a", "principal type `X` is not valid"},
+        {"U", "x", "nope", "C", "a", "action Action::\"nope\" is not declared"},
+        {"U", "x", "bare", "C", "a", "principal type `U` is not valid for action `bare`"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct cedar_request req;
+        struct err e;
+        err_clear(&e);
+        cedar_uid_init(&req.principal, t[i].pt, strlen(t[i].pt), t[i].pid, strlen(t[i].pid));
+        cedar_uid_init(&req.action, "Action", 6, t[i].act, strlen(t[i].act));
+        cedar_uid_init(&req.resource, t[i].rt, strlen(t[i].rt), t[i].rid, strlen(t[i].rid));
+        req.context = cedar_value_empty_record();
+        int r = cedar_schema_validate_request(s, &req, &e);
+        if (t[i].err == NULL ? r != 0 : (r != ERR_INVALID || strstr(e.msg, t[i].err) == NULL)) {
+            fail_msg("case %zu: %d \"%s\"", i, r, e.msg);
+        }
+    }
+    cedar_schema_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -561,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_entities_errors),
         cmocka_unit_test(test_entities_schemaless),
         cmocka_unit_test(test_context),
+        cmocka_unit_test(test_validate_request),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
