@@ -296,9 +296,15 @@ int cedar_entities_finish(struct cedar_entities *es, struct err *e)
     struct ulist found = {0}, stack = {0};
     struct seen seen = {0};
     int r = 0;
+    size_t total = 0;
     for (size_t i = 0; i < es->cap && r == 0; i++) {
         if (es->slots[i] != NULL) {
             r = closure_one(es, es->slots[i], &found, &stack, &seen, e);
+            total += es->slots[i]->nanc;
+            if (r == 0 && total > LIMIT_CEDAR_CLOSURE_TOTAL) {
+                r = err_set(e, ERR_LIMIT, "entity hierarchy too large: more than %d ancestor links",
+                            LIMIT_CEDAR_CLOSURE_TOTAL);
+            }
         }
     }
     free(found.v);

@@ -71,6 +71,9 @@
 #define LIMIT_CEDAR_ANCESTORS 100000
 /* Entities in one store. */
 #define LIMIT_CEDAR_ENTITIES 10000000
+/* Sum of all entities' ancestor counts: a long chain makes the closure
+ * quadratic, so its total size (memory and load time) is capped. */
+#define LIMIT_CEDAR_CLOSURE_TOTAL 4000000
 
 /* ---- Cedar (schema and JSON data) --------------------------------------- */
 

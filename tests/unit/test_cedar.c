@@ -230,20 +230,31 @@ static void test_entities(void **state)
     cedar_entities_free(es);
     cedar_entities_free(NULL);
 
-    /* a chain of 3000 groups (with a cycle back to the start): closure once */
+    /* a chain of 1500 groups (with a cycle back to the start): closure once */
     assert_int_equal(cedar_entities_new(&es), 0);
     char id[32], pid[32];
-    for (int i = 0; i < 3000; i++) {
+    for (int i = 0; i < 1500; i++) {
         snprintf(id, sizeof(id), "g%d", i);
-        snprintf(pid, sizeof(pid), "g%d", (i + 1) % 3000);
+        snprintf(pid, sizeof(pid), "g%d", (i + 1) % 1500);
         struct cedar_uid u = uid("G", id), pu = uid("G", pid);
         assert_int_equal(cedar_entities_add(es, &u, NULL, NULL, &pu, 1, false, &e), 0);
     }
     assert_int_equal(cedar_entities_finish(es, &e), 0);
-    struct cedar_uid first = uid("G", "g0"), last = uid("G", "g2999"), other = uid("G", "x");
+    struct cedar_uid first = uid("G", "g0"), last = uid("G", "g1499"), other = uid("G", "x");
     assert_true(cedar_entities_in(es, &first, &last));
     assert_true(cedar_entities_in(es, &last, &first));
     assert_false(cedar_entities_in(es, &first, &other));
+    cedar_entities_free(es);
+
+    /* a chain of 3000 makes 4.5M ancestor links: over LIMIT_CEDAR_CLOSURE_TOTAL */
+    assert_int_equal(cedar_entities_new(&es), 0);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof(id), "g%d", i);
+        snprintf(pid, sizeof(pid), "g%d", i + 1);
+        struct cedar_uid u = uid("G", id), pu = uid("G", pid);
+        assert_int_equal(cedar_entities_add(es, &u, NULL, NULL, &pu, 1, false, &e), 0);
+    }
+    assert_int_equal(cedar_entities_finish(es, &e), ERR_LIMIT);
     cedar_entities_free(es);
 }
 
@@ -326,6 +337,11 @@ static void test_limits(void **state)
     assert_non_null(items);
     assert_int_equal(cedar_value_set(&a, items, LIMIT_CEDAR_SET_MAX + 1, &v, &e), ERR_LIMIT);
     free(items);
+    struct cedar_attr *attrs = calloc(LIMIT_CEDAR_RECORD_MAX + 1, sizeof(*attrs));
+    assert_non_null(attrs);
+    assert_int_equal(cedar_value_record(&a, attrs, LIMIT_CEDAR_RECORD_MAX + 1, &v, &e),
+                     ERR_LIMIT);
+    free(attrs);
     arena_free(&a);
 }
 
