@@ -67,8 +67,8 @@ static int read_file(const char *path, char **out, size_t *lenp, struct err *e)
     return 0;
 }
 
-static int load_policies(const char *path, const char *label, struct cedar_policyset **out,
-                         struct err *e)
+static int load_policies(const char *path, const char *label, unsigned flags,
+                         struct cedar_policyset **out, struct err *e)
 {
     char *text;
     size_t len;
@@ -76,7 +76,7 @@ static int load_policies(const char *path, const char *label, struct cedar_polic
     if (r != 0) {
         return r;
     }
-    r = cedar_policyset_parse(text, len, label, 0, out, e);
+    r = cedar_policyset_parse(text, len, label, flags, out, e);
     free(text);
     return r;
 }
@@ -187,9 +187,12 @@ static int policy_check(int argc, char **argv)
 {
     const char *schema_path = NULL;
     int bad = 0, files = 0;
+    unsigned flags = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--schema") == 0 && i + 1 < argc) {
             schema_path = argv[++i];
+        } else if (strcmp(argv[i], "--id-annotation") == 0) {
+            flags |= CEDAR_PARSE_ID_ANNOTATION;
         }
     }
     struct err e;
@@ -207,10 +210,13 @@ static int policy_check(int argc, char **argv)
             i++;
             continue;
         }
+        if (strcmp(argv[i], "--id-annotation") == 0) {
+            continue;
+        }
         files++;
         struct cedar_policyset *ps = NULL;
         err_clear(&e);
-        if (load_policies(argv[i], argv[i], &ps, &e) != 0) {
+        if (load_policies(argv[i], argv[i], flags, &ps, &e) != 0) {
             fprintf(stderr, "%s\n", e.msg);
             bad++;
         } else {
@@ -275,6 +281,7 @@ static int policy_eval(int argc, char **argv)
 {
     const char *pol = NULL, *ent = NULL, *sch = NULL, *reqarg = NULL;
     bool batch = false;
+    unsigned flags = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -292,6 +299,8 @@ static int policy_eval(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--batch") == 0) {
             batch = true;
+        } else if (strcmp(a, "--id-annotation") == 0) {
+            flags |= CEDAR_PARSE_ID_ANNOTATION;
         } else {
             fprintf(stderr, "mandate policy eval: unknown argument '%s'\n", a);
             return CLI_USAGE;
@@ -307,7 +316,7 @@ static int policy_eval(int argc, char **argv)
     err_clear(&e);
     int rc = CLI_USAGE;
     if ((sch && load_schema(sch, sch, &c.schema, &e) != 0) ||
-        load_policies(pol, pol, &c.ps, &e) != 0) {
+        load_policies(pol, pol, flags, &c.ps, &e) != 0) {
         fprintf(stderr, "%s\n", e.msg);
         goto out;
     }
@@ -410,7 +419,7 @@ static void conf_load(struct conf *c, const char *pol, const char *ent, const ch
     c->sch_path = sch ? strdup(sch) : NULL;
     char *p = join(c->dir, pol);
     err_clear(&e);
-    c->pol_ok = p && load_policies(p, pol, &c->ps, &e) == 0;
+    c->pol_ok = p && load_policies(p, pol, 0, &c->ps, &e) == 0;
     snprintf(c->pol_err, sizeof(c->pol_err), "%s", e.msg);
     free(p);
     c->sch_ok = true;
@@ -756,9 +765,11 @@ int cmd_policy(int argc, char **argv)
 {
     if (argc < 2 || cli_wants_help(argc, argv)) {
         fprintf(argc < 2 ? stderr : stdout,
-                "usage: mandate policy check FILE... [--schema S]\n"
+                "usage: mandate policy check FILE... [--schema S] [--id-annotation]\n"
                 "       mandate policy eval --policies P [--entities E] [--schema S] "
-                "(--request R | --batch)\n"
+                "(--request R | --batch) [--id-annotation]\n"
+                "         R is a request JSON or a file holding one; --batch reads one per line\n"
+                "         --id-annotation: a policy's id is its @id(\"..\") when present\n"
                 "       mandate policy conformance DIR\n");
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
