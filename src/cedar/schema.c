@@ -803,6 +803,7 @@ static int parse_action_ref(struct sp *p, struct aref *ref)
 static int parse_applies(struct sp *p, struct paction *pa)
 {
     bool seen[3] = {false, false, false};
+    int line = p->tok.line, col = p->tok.col;
     int r = next(p);
     if (r != 0 || (r = expect(p, S_LBRACE, "'{'")) != 0) {
         return r;
@@ -827,6 +828,23 @@ static int parse_applies(struct sp *p, struct paction *pa)
         if ((r = next(p)) != 0 || (r = expect(p, S_COLON, "':'")) != 0) {
             return r;
         }
+        if (which < 2 && p->tok.kind == S_LBRACKET) {
+            /* `[]` is refused: the list must name at least one type */
+            size_t save_pos = p->pos, save_ls = p->line_start;
+            int save_line = p->line;
+            struct stoken save = p->tok;
+            if ((r = next(p)) != 0) {
+                return r;
+            }
+            if (p->tok.kind == S_RBRACKET) {
+                return perr(p, save.line, save.col, "`%s` needs at least one entity type",
+                            which == 0 ? "principal" : "resource");
+            }
+            p->pos = save_pos;
+            p->line = save_line;
+            p->line_start = save_ls;
+            p->tok = save;
+        }
         if (which == 0) {
             r = parse_ent_types(p, &pa->principals, &pa->act.nprincipals);
         } else if (which == 1) {
@@ -849,7 +867,13 @@ static int parse_applies(struct sp *p, struct paction *pa)
             return r;
         }
     }
-    return expect(p, S_RBRACE, "',' or '}'");
+    if ((r = expect(p, S_RBRACE, "',' or '}'")) != 0) {
+        return r;
+    }
+    if (!seen[0] || !seen[1]) {
+        return perr(p, line, col, "appliesTo needs both `principal` and `resource`");
+    }
+    return 0;
 }
 
 /* Action := Annotations 'action' Names ['in' RefOrRefs] [AppliesTo] ';'
@@ -1057,6 +1081,12 @@ static int parse_schema(struct sp *p)
         }
         if (str_is(ns->name, "__cedar") || strncmp(ns->name.ptr, "__cedar::", 9) == 0) {
             return perr(p, l, c, "`__cedar` is a reserved namespace");
+        }
+        for (size_t i = 0; i < p->nss.n; i++) {
+            if (str_cmp(((struct cedar_snamespace *)p->nss.p[i])->name, ns->name) == 0) {
+                return perr(p, l, c, "namespace `%.*s` is declared twice", (int)ns->name.len,
+                            ns->name.ptr);
+            }
         }
         ns->annos = annos;
         ns->nannos = nannos;
@@ -1418,6 +1448,33 @@ static int check_dups(struct sp *p)
             return perr(p, c->line, c->col,
                         "`%.*s` is declared as an entity type and a common type",
                         (int)c->com.name.len, c->com.name.ptr);
+        }
+    }
+    for (size_t i = 0; i < p->ents.n + p->coms.n; i++) {
+        struct cedar_str nm;
+        int line, col;
+        if (i < p->ents.n) {
+            struct pentity *pe = p->ents.p[i];
+            nm = pe->ent.name;
+            line = pe->ent.line;
+            col = pe->ent.col;
+        } else {
+            struct pcommon *pc = p->coms.p[i - p->ents.n];
+            nm = pc->com.name;
+            line = pc->line;
+            col = pc->col;
+        }
+        size_t k = nm.len;
+        while (k > 0 && nm.ptr[k - 1] != ':') {
+            k--;
+        }
+        if (k == 0) {
+            continue; /* declared in the empty namespace */
+        }
+        struct cedar_str base = {nm.ptr + k, nm.len - k};
+        if (find_pent(p, base) != NULL || find_pcom(p, base) != NULL) {
+            return perr(p, line, col, "`%.*s` would shadow `%.*s` declared in the empty namespace",
+                        (int)nm.len, nm.ptr, (int)base.len, base.ptr);
         }
     }
     for (size_t i = 1; i < p->acts.n; i++) {

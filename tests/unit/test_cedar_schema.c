@@ -172,7 +172,6 @@ static void test_schema_resolution(void **state)
     struct cedar_schema *s = parse_ok(
         "type Shared = { x: Long };\n"
         "entity Top;\n"
-        "entity Thing;\n"
         "@ns(\"n\") namespace A::B {\n"
         "  type Ctx = { s: Shared, t: Top, l: Long, th: Thing, q: A::B::Thing, dt: datetime };\n"
         "  entity Thing in [Top] { c: Ctx, o: __cedar::String };\n"
@@ -188,7 +187,7 @@ static void test_schema_resolution(void **state)
     assert_int_equal(attr(attr(ctx, "s")->type, "x")->type->kind, CEDAR_ST_LONG);
     assert_true(str_eq(attr(ctx, "t")->type->name, "Top"));
     assert_int_equal(attr(ctx, "l")->type->kind, CEDAR_ST_LONG);
-    /* the namespace's own Thing wins over the empty namespace's */
+    /* an unqualified name finds the namespace's own declaration first */
     assert_true(str_eq(attr(ctx, "th")->type->name, "A::B::Thing"));
     assert_true(str_eq(attr(ctx, "q")->type->name, "A::B::Thing"));
     /* a common type named like a built-in extension type shadows it */
@@ -221,10 +220,19 @@ static const struct bad_case bad_cases[] = {
     {"type T = { a: U }; type U = Set<T>;", "t.cedarschema:1:"},
     {"action a in [b];", "t.cedarschema:1:14: undeclared action `Action::\"b\"`"},
     {"action a in b; action b in a;", "t.cedarschema:1:"},
-    {"action a appliesTo { principal: [X] };", "t.cedarschema:1:34: undeclared entity type `X`"},
-    {"action a appliesTo { context: Long };", "t.cedarschema:1:31: the context of action `a`"},
-    {"action a appliesTo { principal: [], principal: [] };",
-     "t.cedarschema:1:37: duplicate `principal`"},
+    {"action a appliesTo { principal: [X], resource: X };",
+     "t.cedarschema:1:34: undeclared entity type `X`"},
+    {"entity X; action a appliesTo { principal: [X] };",
+     "t.cedarschema:1:20: appliesTo needs both `principal` and `resource`"},
+    {"entity X; action a appliesTo { principal: [], resource: X };",
+     "t.cedarschema:1:43: `principal` needs at least one entity type"},
+    {"entity X; namespace N { entity X; }", "t.cedarschema:1:32: `N::X` would shadow `X`"},
+    {"type X = Long; namespace N { type X = Bool; }", "t.cedarschema:1:35: `N::X` would shadow"},
+    {"namespace N { } namespace N { }", "t.cedarschema:1:27: namespace `N` is declared twice"},
+    {"entity X; action a appliesTo { principal: X, resource: X, context: Long };",
+     "t.cedarschema:1:68: the context of action `a`"},
+    {"entity X; action a appliesTo { principal: X, principal: X };",
+     "t.cedarschema:1:46: duplicate `principal`"},
     {"action a appliesTo { other: [] };", "t.cedarschema:1:22: expected `principal`"},
     {"namespace A { namespace B {} }", "t.cedarschema:1:15: namespaces cannot be nested"},
     {"entity A { x: __cedar::Nope };", "t.cedarschema:1:15: unknown built-in type"},
