@@ -225,10 +225,12 @@ struct cedar_policy {
     size_t index; /* position in the set */
 };
 
-/* The index: buckets keyed by UID for one scope position each. */
+/* The index: buckets keyed by one UID, or by a (principal, resource) pair. */
 struct cedar_index_entry {
     const struct cedar_uid *key;
-    uint32_t *pols; /* policy indices */
+    const struct cedar_uid *key2; /* pair maps only */
+    uint64_t hash;
+    uint32_t *pols; /* policy indices, ascending */
     size_t n;
     size_t cap;
 };
@@ -245,7 +247,10 @@ struct cedar_policyset {
     size_t n;
     size_t cap;
     /* index (rebuilt after parse/link); templates never enter it */
-    struct cedar_index_map by_principal, by_resource, by_action;
+    /* each policy sits in exactly one place: by_pair when both its principal
+     * and resource scopes name a UID, else by_principal, by_resource,
+     * by_action (one entry per action it names), else residual */
+    struct cedar_index_map by_pair, by_principal, by_resource, by_action;
     uint32_t *residual;
     size_t nresidual;
     bool indexed;
