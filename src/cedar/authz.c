@@ -2,12 +2,14 @@
  * authz.c: policy sets (parse, link, refcount), the scope index, and the
  * authorizer.
  *
- * The index puts each policy in exactly one bucket: by the UID its
- * principal scope names (== or in), else by its resource scope's UID, else
- * by its action UIDs, else in the residual list.  A request gathers the
- * buckets of its principal, resource and action and their ancestors (a
- * `principal in G` policy sits under G, and G is among the principal's
- * ancestors), plus the residual list, so it evaluates only policies that can
+ * The index puts each policy in exactly one bucket: by the (principal UID,
+ * resource UID) pair when both scopes name one (== or in), else by the one
+ * that does, else by its action UIDs, else in the residual list.  A request
+ * looks up its principal and resource and their ancestors (a `principal in
+ * G` policy sits under G, and G is among the principal's ancestors; pairs
+ * take the product of the two key lists, or a scan of the pair map when that
+ * is smaller), its action and the action's groups, plus the residual list,
+ * so it evaluates only policies that can
  * apply: cost stays flat as the set grows.  Decision: forbid overrides
  * permit, default deny; a policy whose evaluation errors is skipped and
  * reported.
