@@ -9,6 +9,9 @@
  * --batch it reads one request JSON per line on stdin and answers one line each.
  * `conformance` runs every test JSON under DIR in the cedar-integration-tests format
  * (see /work/shared/conformance/cedar/README.md) and ends with "N passed, N failed".
+ * Requests are validated against the schema unless "validateRequest" is false (a failure
+ * fails the request, as in the reference harness); "shouldValidate" is counted, not checked,
+ * until the validator exists.
  * Our own cases may add "links": [{"template","id","principal","resource"}] to link
  * templates; that is the only field beyond the upstream format.
  */
@@ -550,7 +553,10 @@ static void conf_request(struct conf *c, const char *file, json_t *rq)
     struct cedar_response resp;
     const char *want = json_string_value(json_object_get(rq, "decision"));
     json_t *wr = json_object_get(rq, "reason"), *we = json_object_get(rq, "errors");
+    json_t *vr = json_object_get(rq, "validateRequest");
+    bool validate = c->schema != NULL && (vr == NULL || json_is_true(vr));
     if (json_request(&a, rq, c->schema, &req, &e) != 0 ||
+        (validate && cedar_schema_validate_request(c->schema, &req, &e) != 0) ||
         cedar_authorize(c->ps, c->es, &req, &a, &resp, &e) != 0) {
         printf("FAIL %s: %s: %s\n", file, desc ? desc : "?", e.msg);
         c->failed++;
