@@ -976,9 +976,9 @@ static int jl_object(struct jl *p, json_t **out)
             r = jl_err(p, "duplicate object key");
             break;
         }
-        if (json_object_setn_new_nocheck(o, key, klen, v) != 0) {
+        if (json_object_setn_new(o, key, klen, v) != 0) { /* checks the key's UTF-8 */
             free(key);
-            r = err_set(p->e, ERR_NOMEM, "out of memory");
+            r = jl_err(p, "invalid UTF-8 in object key");
             break;
         }
         free(key);

@@ -424,6 +424,9 @@ static const struct ent_bad ent_bad_cases[] = {
     {"[{\"uid\":{\"type\":\"Team\"}}]", "an entity reference must be"},
     {"[{\"uid\":{\"type\":\"Team\",\"id\":\"t\"}}] x", "e.json:1:36: trailing characters"},
     {"[{\"uid\":{\"type\":\"Team\",\"id\":\"\\ud800\"}}]", "lone surrogate"},
+    {"[{\"uid\":{\"type\":\"Team\",\"id\":\"\xff\"}}]", "invalid UTF-8 in string"},
+    {"[{\"uid\":{\"type\":\"Team\",\"id\":\"t\"},\"tags\":{\"\xc3\":1}}]",
+     "invalid UTF-8 in object key"},
 };
 
 static void test_entities_errors(void **state)
