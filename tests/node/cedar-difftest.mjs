@@ -3,11 +3,15 @@
 //
 //   node cedar-difftest.mjs --mandate BIN [--n REQUESTS] [--seed S]
 //        [--batch REQUESTS] [--regress DIR] [--keep DIR] [--quiet]
+//        [--parse N] [--schema-parse N]
 //
 // Generates random tests (cedar-gen.mjs) in the conformance format, answered
 // by cedar-wasm, into a temporary folder per batch, runs
 // `BIN policy conformance FOLDER` on them and adds up its counts.  Failing
 // tests are printed and, with --regress DIR, copied there as regression cases.
+// --parse N / --schema-parse N also compare parser acceptance: N random (mostly
+// mutated) policy set / schema texts, accepted or refused by the reference,
+// against `BIN policy check` (each text is one case in the counts).
 // Ends with the line "difftest: N passed, N failed" (requests).  Without
 // node_modules it prints a skip line and exits 77 (meson's "skipped").
 
@@ -17,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 function parseArgs(argv) {
-    const o = { mandate: process.env.MANDATE_BIN || '', n: 2400, seed: 1, batch: 4000, regress: '', keep: '', quiet: false };
+    const o = { mandate: process.env.MANDATE_BIN || '', n: 2400, seed: 1, batch: 4000, regress: '', keep: '', quiet: false, parse: 0, schemaParse: 0 };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const v = () => {
@@ -31,9 +35,11 @@ function parseArgs(argv) {
         else if (a === '--regress') o.regress = v();
         else if (a === '--keep') o.keep = v();
         else if (a === '--quiet') o.quiet = true;
+        else if (a === '--parse') o.parse = Number(v());
+        else if (a === '--schema-parse') o.schemaParse = Number(v());
         else usage('unknown argument ' + a);
     }
-    for (const k of ['n', 'seed', 'batch']) {
+    for (const k of ['n', 'seed', 'batch', 'parse', 'schemaParse']) {
         if (!Number.isInteger(o[k]) || o[k] < 0) usage('--' + k + ' wants a non-negative integer');
     }
     if (!o.mandate) usage('no mandate program (--mandate or MANDATE_BIN)');
@@ -105,6 +111,66 @@ while (made < opt.n) {
     }
     if (!opt.keep) fs.rmSync(dir, { recursive: true, force: true });
 }
+
+// ---- parser acceptance -----------------------------------------------------
+
+function parsePhase(kind, count) {
+    if (!count) return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cedar-parsetest-'));
+    const cases = [];
+    for (let i = 0; i < count; i++) {
+        const seed = opt.seed * 100000007 + 50000000 + i * 7919 + (kind === 'schema' ? 1 : 0);
+        const c = kind === 'schema' ? gen.genSchemaParseCase(seed) : gen.genParseCase(seed);
+        c.file = path.join(dir, kind + i + (kind === 'schema' ? '.cedarschema' : '.cedar'));
+        fs.writeFileSync(c.file, c.text);
+        cases.push(c);
+    }
+    const accepted = new Set();
+    if (kind === 'schema') {
+        const empty = path.join(dir, 'empty.cedar');
+        fs.writeFileSync(empty, '');
+        for (const c of cases) {
+            const run = spawnSync(opt.mandate, ['policy', 'check', empty, '--schema', c.file], { encoding: 'utf8' });
+            if (run.signal) console.log('policy check --schema ' + c.file + ': killed by ' + run.signal);
+            if (run.status === 0) accepted.add(c.file);
+        }
+    } else {
+        for (let i = 0; i < cases.length; i += 200) {
+            const files = cases.slice(i, i + 200).map((c) => c.file);
+            const run = spawnSync(opt.mandate, ['policy', 'check', ...files], { encoding: 'utf8', maxBuffer: 64 << 20 });
+            if (run.signal) console.log('policy check: killed by ' + run.signal);
+            for (const line of (run.stdout || '').split('\n')) {
+                const m = /^(.*): ok \(/.exec(line);
+                if (m) accepted.add(m[1]);
+            }
+        }
+    }
+    let bad = 0;
+    for (const c of cases) {
+        const ours = accepted.has(c.file);
+        if (ours === c.ok) {
+            passed++;
+            continue;
+        }
+        failed++;
+        bad++;
+        if (bad <= 20) {
+            console.log('PARSE MISMATCH (' + kind + '): reference ' + (c.ok ? 'accepts' : 'refuses') + ', mandate ' +
+                (ours ? 'accepts' : 'refuses') + ': ' + JSON.stringify(c.text));
+        }
+        if (opt.regress) {
+            fs.mkdirSync(path.join(opt.regress, 'parse'), { recursive: true });
+            const base = path.join(opt.regress, 'parse', kind + '-s' + opt.seed + '-' + cases.indexOf(c));
+            fs.writeFileSync(base + (kind === 'schema' ? '.cedarschema' : '.cedar'), c.text);
+            fs.writeFileSync(base + '.expect', c.ok ? 'accept\n' : 'refuse\n');
+        }
+    }
+    console.log(kind + ' parse acceptance: ' + (count - bad) + ' agree, ' + bad + ' differ (' +
+        cases.filter((c) => c.ok).length + ' of ' + count + ' accepted by the reference)');
+    fs.rmSync(dir, { recursive: true, force: true });
+}
+parsePhase('policy', opt.parse);
+parsePhase('schema', opt.schemaParse);
 
 if (failingNames.length) {
     console.log('failing tests: ' + failingNames.length + ' (first: ' + failingNames.slice(0, 10).map(([, t]) => t.name).join(' ') + ')');

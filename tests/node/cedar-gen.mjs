@@ -635,3 +635,52 @@ export function genTest(seed, name, nreq = 4) {
     files[name + '.json'] = JSON.stringify(json, null, 1) + '\n';
     return { name, json, files };
 }
+
+// ---- parser acceptance -------------------------------------------------------
+
+const MUTATION_TOKENS = [
+    '(', ')', ',', ';', '"', '\\', '::', 'if', '@', '?principal', '?resource', '-', '.', '[', ']', '{', '}',
+    ' in ', ' has ', ' like ', ' is ', '\\u{', '\\u{110000}', '\\x7f', '\\x80', '0x1', '//', '\n', '==', '=',
+    '!', '&&', '||', '&', '|', '<=', '=>', '9223372036854775808', '_', 'é', '\u0000', '\t', 'then', 'else',
+    'principal', 'resource', 'context', 'action', 'true', 'false', 'when', 'unless', 'permit', 'forbid',
+    '*', '+', '%', '/', 'Action::', '"\\*"', '__cedar::', 'entity', 'type', 'namespace', 'appliesTo',
+    '?', ':', '<', '>', 'Set<', 'Long', 'String', 'enum', 'tags', 'in', '= ',
+];
+
+// Applies 1-3 random edits (on code points, so the text stays valid UTF-8).
+function mutate(r, text) {
+    const cps = [...text];
+    const n = 1 + r.int(3);
+    for (let i = 0; i < n; i++) {
+        const at = r.int(cps.length + 1);
+        switch (r.int(4)) {
+        case 0: cps.splice(at, 1); break;
+        case 1: cps.splice(at, 0, ...r.pick(MUTATION_TOKENS)); break;
+        case 2: if (cps.length) cps.splice(at, 0, cps[r.int(cps.length)]); break;
+        default: { const l = 1 + r.int(8); const from = r.int(cps.length + 1); cps.splice(at, 0, ...cps.slice(from, from + l)); }
+        }
+    }
+    return cps.join('');
+}
+
+// A policy set text (mutated most of the time) and whether the reference
+// parses it.
+export function genParseCase(seed) {
+    const r = rngFrom(seed);
+    const S = genSchema(r);
+    const E = genEntities(r, S);
+    const pols = [];
+    const np = 1 + r.int(3);
+    for (let i = 0; i < np; i++) pols.push(new PolicyGen(r, S, E, r.chance(0.3)).policy());
+    let text = pols.join('\n');
+    if (r.chance(0.85)) text = mutate(r, text);
+    return { text, ok: cedar.checkParsePolicySet({ staticPolicies: text }).type === 'success' };
+}
+
+// A schema text (mutated most of the time) and whether the reference accepts it.
+export function genSchemaParseCase(seed) {
+    const r = rngFrom(seed);
+    let text = genSchema(r).text;
+    if (r.chance(0.85)) text = mutate(r, text);
+    return { text, ok: cedar.checkParseSchema(text).type === 'success' };
+}
