@@ -303,13 +303,10 @@ static size_t format_v6(const uint8_t *a, char *out, size_t cap)
 
 size_t cedar_ip_format(const struct cedar_ip *ip, char *out, size_t cap)
 {
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    /* Always hex groups, even for IPv4-mapped addresses (Rust prints those
+     * as ::ffff:a.b.c.d, which ip() refuses): the text must parse back. */
     char addr[48];
-    if (ip->v6 && memcmp(ip->addr, mapped, 12) == 0) {
-        /* Rust shows IPv4-mapped addresses in dotted form */
-        snprintf(addr, sizeof(addr), "::ffff:%u.%u.%u.%u", ip->addr[12], ip->addr[13], ip->addr[14],
-                 ip->addr[15]);
-    } else if (ip->v6) {
+    if (ip->v6) {
         format_v6(ip->addr, addr, sizeof(addr));
     } else {
         snprintf(addr, sizeof(addr), "%u.%u.%u.%u", ip->addr[0], ip->addr[1], ip->addr[2],

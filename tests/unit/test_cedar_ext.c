@@ -72,7 +72,7 @@ static const struct ip_case ip_cases[] = {
     {"g::", NULL},
     {"::ffff:127.0.0.1", NULL},
     {"::127.0.0.1", NULL},
-    {"::ffff:7f00:1", "::ffff:127.0.0.1/128"},
+    {"::ffff:7f00:1", "::ffff:7f00:1/128"},
     {"::7f00:1", "::7f00:1/128"},
     {"fe80::1%eth0", NULL},
     {"1.2.3.4:80", NULL},
