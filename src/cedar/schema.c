@@ -444,9 +444,16 @@ static struct cedar_stype *new_type(struct sp *p, enum cedar_stype_kind k)
 
 static int parse_type(struct sp *p, struct cedar_stype **out);
 
-static int sattr_cmp(const void *x, const void *y)
+struct iattr {
+    const struct cedar_sattr *a;
+    size_t idx; /* declaration order */
+};
+
+static int iattr_cmp(const void *x, const void *y)
 {
-    return str_cmp(((const struct cedar_sattr *)x)->name, ((const struct cedar_sattr *)y)->name);
+    const struct iattr *a = x, *b = y;
+    int c = str_cmp(a->a->name, b->a->name);
+    return c ? c : (a->idx < b->idx ? -1 : 1);
 }
 
 /* RecType := '{' [AttrDecls] '}'
@@ -513,19 +520,30 @@ static int parse_record(struct sp *p, struct cedar_stype **out)
         r = nomem(p);
         goto out;
     }
+    /* A name declared twice keeps its last declaration, as the reference
+     * (which collects the attributes into a map) does. */
+    struct iattr *ia = calloc(attrs.n ? attrs.n : 1, sizeof(*ia));
+    if (ia == NULL) {
+        r = nomem(p);
+        goto out;
+    }
     for (size_t i = 0; i < attrs.n; i++) {
-        arr[i] = *(struct cedar_sattr *)attrs.p[i];
+        ia[i].a = attrs.p[i];
+        ia[i].idx = i;
     }
-    qsort(arr, attrs.n, sizeof(*arr), sattr_cmp);
-    for (size_t i = 1; i < attrs.n; i++) {
-        if (str_cmp(arr[i - 1].name, arr[i].name) == 0) {
-            r = perr(p, line, col, "duplicate attribute `%.*s` in record type",
-                     (int)arr[i].name.len, arr[i].name.ptr);
-            goto out;
+    if (attrs.n > 1) {
+        qsort(ia, attrs.n, sizeof(*ia), iattr_cmp);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < attrs.n; i++) {
+        if (i + 1 < attrs.n && str_cmp(ia[i].a->name, ia[i + 1].a->name) == 0) {
+            continue; /* a later declaration of the same name follows */
         }
+        arr[k++] = *ia[i].a;
     }
+    free(ia);
     t->attrs = arr;
-    t->nattrs = attrs.n;
+    t->nattrs = k;
     *out = t;
     r = 0;
 out:
