@@ -3,7 +3,7 @@
 //
 //   node cedar-difftest.mjs --mandate BIN [--n REQUESTS] [--seed S]
 //        [--batch REQUESTS] [--regress DIR] [--keep DIR] [--quiet]
-//        [--parse N] [--schema-parse N]
+//        [--parse N] [--schema-parse N] [--data N]
 //
 // Generates random tests (cedar-gen.mjs) in the conformance format, answered
 // by cedar-wasm, into a temporary folder per batch, runs
@@ -11,7 +11,11 @@
 // tests are printed and, with --regress DIR, copied there as regression cases.
 // --parse N / --schema-parse N also compare parser acceptance: N random (mostly
 // mutated) policy set / schema texts, accepted or refused by the reference,
-// against `BIN policy check` (each text is one case in the counts).
+// against `BIN policy check` (each text is one case in the counts).  --data N
+// compares data acceptance: N schemas with entities and a context, often
+// edited into something the reference refuses (wrong types, undeclared
+// attributes, cycles, duplicates...), against `BIN policy eval` (exit 2 =
+// refused).
 // Ends with the line "difftest: N passed, N failed" (requests).  Without
 // node_modules it prints a skip line and exits 77 (meson's "skipped").
 
@@ -21,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 function parseArgs(argv) {
-    const o = { mandate: process.env.MANDATE_BIN || '', n: 2400, seed: 1, batch: 4000, regress: '', keep: '', quiet: false, parse: 0, schemaParse: 0 };
+    const o = { mandate: process.env.MANDATE_BIN || '', n: 2400, seed: 1, batch: 4000, regress: '', keep: '', quiet: false, parse: 0, schemaParse: 0, data: 0 };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         const v = () => {
@@ -37,9 +41,10 @@ function parseArgs(argv) {
         else if (a === '--quiet') o.quiet = true;
         else if (a === '--parse') o.parse = Number(v());
         else if (a === '--schema-parse') o.schemaParse = Number(v());
+        else if (a === '--data') o.data = Number(v());
         else usage('unknown argument ' + a);
     }
-    for (const k of ['n', 'seed', 'batch', 'parse', 'schemaParse']) {
+    for (const k of ['n', 'seed', 'batch', 'parse', 'schemaParse', 'data']) {
         if (!Number.isInteger(o[k]) || o[k] < 0) usage('--' + k + ' wants a non-negative integer');
     }
     if (!o.mandate) usage('no mandate program (--mandate or MANDATE_BIN)');
@@ -171,6 +176,50 @@ function parsePhase(kind, count) {
 }
 parsePhase('policy', opt.parse);
 parsePhase('schema', opt.schemaParse);
+
+function dataPhase(count) {
+    if (!count) return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cedar-datatest-'));
+    const empty = path.join(dir, 'empty.cedar');
+    fs.writeFileSync(empty, '');
+    let bad = 0, okRef = 0;
+    for (let i = 0; i < count; i++) {
+        const c = gen.genDataCase(opt.seed * 100000007 + 70000000 + i * 7919);
+        const base = path.join(dir, 'd' + i);
+        fs.writeFileSync(base + '.entities.json', JSON.stringify(c.entities, null, 1));
+        fs.writeFileSync(base + '.request.json', JSON.stringify(c.request));
+        const args = ['policy', 'eval', '--policies', empty, '--entities', base + '.entities.json', '--request', base + '.request.json'];
+        if (c.schema !== null) {
+            fs.writeFileSync(base + '.cedarschema', c.schema);
+            args.push('--schema', base + '.cedarschema');
+        }
+        const run = spawnSync(opt.mandate, args, { encoding: 'utf8' });
+        if (run.signal) console.log('policy eval ' + base + ': killed by ' + run.signal);
+        const ours = run.status === 0 || run.status === 1;
+        okRef += c.ok;
+        if (ours === c.ok && !run.signal) {
+            passed++;
+            continue;
+        }
+        failed++;
+        bad++;
+        if (bad <= 20) {
+            console.log('DATA MISMATCH: reference ' + (c.ok ? 'accepts' : 'refuses (' + c.why.slice(0, 300) + ')') + ', mandate ' +
+                (ours ? 'accepts' : 'refuses (' + (run.stdout + run.stderr).trim().slice(0, 300) + ')') + ': ' + base);
+        }
+        if (opt.regress) {
+            const out = path.join(opt.regress, 'data', 'data-s' + opt.seed + '-' + i);
+            fs.mkdirSync(path.dirname(out), { recursive: true });
+            for (const ext of ['.entities.json', '.request.json', '.cedarschema']) {
+                if (fs.existsSync(base + ext)) fs.copyFileSync(base + ext, out + ext);
+            }
+            fs.writeFileSync(out + '.expect', (c.ok ? 'accept' : 'refuse: ' + c.why) + '\n');
+        }
+    }
+    console.log('data acceptance: ' + (count - bad) + ' agree, ' + bad + ' differ (' + okRef + ' of ' + count + ' accepted by the reference)');
+    if (!opt.keep) fs.rmSync(dir, { recursive: true, force: true });
+}
+dataPhase(opt.data);
 
 if (failingNames.length) {
     console.log('failing tests: ' + failingNames.length + ' (first: ' + failingNames.slice(0, 10).map(([, t]) => t.name).join(' ') + ')');

@@ -257,6 +257,8 @@ export function genEntities(r, S) {
     // Teams: a chain root <- t0 <- t1 <- t2, t3 under t0 (4 levels).
     const tpar = { root: [], t0: ['root'], t1: ['t0'], t2: ['t1'], t3: ['t0'], '': [] };
     const fpar = { f0: [], f1: ['f0'], f2: ['f1'], pub: [] };
+    if (r.chance(0.1)) tpar.root = ['t2']; // a cycle: root <- t0 <- t1 <- t2 <- root
+    if (r.chance(0.05)) fpar.pub = ['pub', 'f2']; // a self-parent
     const present = {};
     for (const [n, e] of Object.entries(S.ents)) {
         if (e.enumv) continue;
@@ -683,4 +685,66 @@ export function genSchemaParseCase(seed) {
     let text = genSchema(r).text;
     if (r.chance(0.85)) text = mutate(r, text);
     return { text, ok: cedar.checkParseSchema(text).type === 'success' };
+}
+
+// ---- data acceptance (entities and context JSON) ------------------------------
+
+// Edits that a schema (or the schemaless rules) may refuse.
+function mutateValueTree(r, v) {
+    // pick a random spot in a JSON tree and change it
+    const spots = [];
+    const walk = (x, parent, key) => {
+        spots.push([parent, key]);
+        if (Array.isArray(x)) x.forEach((y, i) => walk(y, x, i));
+        else if (x && typeof x === 'object') for (const k of Object.keys(x)) walk(x[k], x, k);
+    };
+    walk(v, null, null);
+    const cand = spots.filter(([p]) => p);
+    if (!cand.length) return;
+    const [p, k] = r.pick(cand);
+    const repl = [1, -1, 'x', '', true, null, [], {}, 1.5, '1.0', '10.0.0.1', '2024-01-01', '1d', 9007199254740991,
+        { __entity: { type: 'User', id: 'alice' } }, { __entity: { type: 'Nope', id: 'x' } },
+        { __extn: { fn: 'ip', arg: '::1' } }, { __extn: { fn: 'decimal', arg: '1' } }, { __extn: { fn: 'nope', arg: 'x' } },
+        { __extn: { fn: 'offset', args: [{ __extn: { fn: 'datetime', arg: '2024-01-01' } }] } },
+        { type: 'User', id: 'bob' }, { type: 'Color', id: 'blue' }, { __entity: { type: 'User' } }, [1, 'a'], [[]]];
+    switch (r.int(3)) {
+    case 0: p[k] = JSON.parse(JSON.stringify(r.pick(repl))); break;
+    case 1: if (Array.isArray(p)) p.splice(k, 1); else delete p[k]; break;
+    default: if (!Array.isArray(p)) p[r.pick(['extra', 'age', 'uid', '__entity', '__extn', 'type', 'id'])] = r.pick(repl);
+        else p.push(JSON.parse(JSON.stringify(r.pick(repl))));
+    }
+}
+
+export function genDataCase(seed) {
+    const r = rngFrom(seed);
+    const S = genSchema(r);
+    const E = genEntities(r, S);
+    const schemaless = r.chance(0.2);
+    const list = JSON.parse(JSON.stringify(E.list));
+    // a request for `del ete` (context {}) or `view`, principal User, resource Doc
+    const action = r.chance(0.5) ? 'view' : 'del ete';
+    let context = jsonValue(r, S.actions[action].app.ctx, S, E.ids);
+    const what = r.int(10);
+    if (what < 5) {
+        for (let i = 0, n = 1 + r.int(2); i < n; i++) mutateValueTree(r, list);
+    } else if (what < 8) {
+        for (let i = 0, n = 1 + r.int(2); i < n; i++) mutateValueTree(r, { c: context });
+        if (!context || typeof context !== 'object' || Array.isArray(context)) context = {};
+    } else if (what === 8 && list.length > 1) {
+        list.push(JSON.parse(JSON.stringify(r.pick(list)))); // duplicate uid
+    } else {
+        const e = r.pick(list);
+        e.parents.push(r.pick([e.uid, { type: S.q('Team'), id: 'root' }, { type: S.q('Doc'), id: 'd0' }, { type: S.q('Nope'), id: 'x' }]));
+    }
+    const actionUid = { type: S.actionType, id: action };
+    // The reference's verdict is what the harness sees: isAuthorized with
+    // the schema (request validated) and no policies.
+    const request = { principal: { type: S.q('User'), id: 'alice' }, action: actionUid, resource: { type: S.q('Doc'), id: 'd0' }, context };
+    const a = cedar.isAuthorized({ ...request, ...(schemaless ? {} : { schema: S.text }), validateRequest: !schemaless,
+        policies: { staticPolicies: '' }, entities: list });
+    return {
+        schema: schemaless ? null : S.text, entities: list, request,
+        ok: a.type === 'success',
+        why: a.type === 'success' ? '' : a.errors.map((e) => e.message).join('; '),
+    };
 }
