@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "cedar/cedar.h"
 #include "util/limits.h"
@@ -365,6 +366,93 @@ static void test_values(void **state)
     arena_free(&a);
 }
 
+/* One shared snapshot and store, four threads deciding at once: no locks,
+ * same answers. */
+struct shared {
+    struct cedar_policyset *ps;
+    struct cedar_entities *es;
+    int allows;
+};
+
+static void *worker(void *arg)
+{
+    struct shared *sh = arg;
+    struct arena a;
+    struct err e;
+    arena_init(&a, 0, 0);
+    sh->allows = 0;
+    for (int i = 0; i < 20000; i++) {
+        struct cedar_request req = {uid("User", i % 2 ? "alice" : "bob"), uid("Action", "view"),
+                                    uid("Doc", "doc1"), cedar_value_empty_record()};
+        struct cedar_response resp;
+        if (cedar_authorize(sh->ps, sh->es, &req, &a, &resp, &e) == 0 &&
+            resp.decision == CEDAR_ALLOW) {
+            sh->allows++;
+        }
+        arena_free(&a);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    const char *t = "permit(principal in Group::\"admins\", action, resource)\n"
+                    "when { resource.owner == principal && [1,2,3].contains(principal.age - 41) };";
+    struct cedar_policyset *ps;
+    struct err e;
+    assert_int_equal(cedar_policyset_parse(t, strlen(t), "t", 0, &ps, &e), 0);
+    struct shared sh[4];
+    pthread_t th[4];
+    struct cedar_entities *es = store();
+    for (int i = 0; i < 4; i++) {
+        sh[i].ps = cedar_policyset_get(ps);
+        sh[i].es = es;
+        assert_int_equal(pthread_create(&th[i], NULL, worker, &sh[i]), 0);
+    }
+    cedar_policyset_put(ps); /* the workers hold their own references */
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(sh[i].allows, 10000);
+        cedar_policyset_put(sh[i].ps);
+    }
+    cedar_entities_free(es);
+}
+
+/* Out of memory in the request arena, at every size: an error, never a crash
+ * or a wrong allow. */
+static void test_alloc_failure(void **state)
+{
+    (void)state;
+    const char *t = "permit(principal, action, resource) when { [principal, resource].contains("
+                    "principal) && {a: [1, 2], b: \"x\"}.a.contains(2) };\n"
+                    "permit(principal, action, resource) when { principal.nope };";
+    struct cedar_policyset *ps;
+    struct err e;
+    assert_int_equal(cedar_policyset_parse(t, strlen(t), "t", 0, &ps, &e), 0);
+    struct cedar_entities *es = store();
+    struct cedar_request req = {uid("User", "alice"), uid("Action", "view"), uid("Doc", "doc1"),
+                                cedar_value_empty_record()};
+    int ok = 0;
+    for (size_t cap = 1; cap < 4096; cap += 8) {
+        struct arena a;
+        struct cedar_response resp;
+        arena_init(&a, 64, cap);
+        int r = cedar_authorize(ps, es, &req, &a, &resp, &e);
+        if (r == 0) {
+            ok++;
+            assert_int_equal(resp.decision, CEDAR_ALLOW);
+            assert_int_equal(resp.nerrors, 1);
+        } else {
+            assert_int_equal(r, ERR_NOMEM);
+        }
+        arena_free(&a);
+    }
+    assert_true(ok > 0);
+    cedar_entities_free(es);
+    cedar_policyset_put(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_errors_skip_policy), cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_templates),         cmocka_unit_test(test_entities),
         cmocka_unit_test(test_limits),            cmocka_unit_test(test_values),
+        cmocka_unit_test(test_threads),           cmocka_unit_test(test_alloc_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
