@@ -16,7 +16,7 @@ const req = (p, r, context = {}) => ({ principal: U(p), action: { type: 'Action'
 
 const CASES = [
     {
-        // 16:27 data acceptance: identical duplicate entities are deduplicated, not an error.
+        // Data acceptance: identical duplicate entities are deduplicated, not an error.
         name: 'data-identical-duplicate',
         entities: [{ uid: U('a'), attrs: { x: 1 }, parents: [] }, { uid: U('a'), attrs: { x: 1 }, parents: [] }],
         policies: 'permit (principal, action, resource) when { principal.x == 1 };',
