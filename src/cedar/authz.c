@@ -211,9 +211,8 @@ static struct cedar_index_entry *map_slot(const struct cedar_index_map *m,
     return &m->slots[i];
 }
 
-static const struct cedar_index_entry *map_find(const struct cedar_index_map *m,
-                                                const struct cedar_uid *a,
-                                                const struct cedar_uid *b)
+static const struct cedar_index_entry *
+map_find(const struct cedar_index_map *m, const struct cedar_uid *a, const struct cedar_uid *b)
 {
     if (m->count == 0) {
         return NULL;
@@ -348,8 +347,7 @@ bool cedar_scope_match(const struct cedar_entities *es, const struct cedar_polic
                        const struct cedar_request *req)
 {
     return scope_one(es, &p->principal, &req->principal) &&
-           scope_one(es, &p->action, &req->action) &&
-           scope_one(es, &p->resource, &req->resource);
+           scope_one(es, &p->action, &req->action) && scope_one(es, &p->resource, &req->resource);
 }
 
 /* ---- authorization ----------------------------------------------------- */
@@ -448,8 +446,7 @@ static void cand_single(struct cand *c, const struct cedar_index_map *m,
 }
 
 static void cand_pair(struct cand *c, const struct cedar_index_map *m,
-                      const struct cedar_entities *es, const struct keys *pk,
-                      const struct keys *rk)
+                      const struct cedar_entities *es, const struct keys *pk, const struct keys *rk)
 {
     if (m->count == 0) {
         return;

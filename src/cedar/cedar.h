@@ -117,7 +117,8 @@ struct cedar_value cedar_value_duration(int64_t ms);
 struct cedar_value cedar_value_ip(const struct cedar_ip *ip);
 
 /* A string value; copies s[0..n) into a.  0 or ERR_NOMEM. */
-int cedar_value_string(struct arena *a, const char *s, size_t n, struct cedar_value *out) MUST_CHECK;
+int cedar_value_string(struct arena *a, const char *s, size_t n,
+                       struct cedar_value *out) MUST_CHECK;
 
 /* An entity reference value; copies the type and id into a. 0 or ERR_NOMEM. */
 int cedar_value_entity(struct arena *a, const char *type, size_t tlen, const char *id, size_t idlen,

@@ -89,7 +89,8 @@ int cedar_entities_add(struct cedar_entities *es, const struct cedar_uid *uid,
                        const struct cedar_uid *parents, size_t nparents, bool replace,
                        struct err *e)
 {
-    if ((attrs != NULL && attrs->kind != CEDAR_RECORD) || (tags != NULL && tags->kind != CEDAR_RECORD)) {
+    if ((attrs != NULL && attrs->kind != CEDAR_RECORD) ||
+        (tags != NULL && tags->kind != CEDAR_RECORD)) {
         return err_set(e, ERR_INVALID, "entity attrs and tags must be records");
     }
     if (es->count >= LIMIT_CEDAR_ENTITIES) {

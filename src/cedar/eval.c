@@ -191,8 +191,7 @@ static int eval_getattr(struct cedar_eval *ev, const struct cedar_expr *x, struc
 /* Wildcard matching with one backtrack point (the last star): O(n * m) in the
  * worst case, so every step is charged to the evaluation budget.  Returns 1
  * match, 0 no match, -1 budget exhausted. */
-static int like_match(struct cedar_eval *ev, const struct cedar_pattern *p, const char *s,
-                      size_t n)
+static int like_match(struct cedar_eval *ev, const struct cedar_pattern *p, const char *s, size_t n)
 {
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
     while (si < n) {
@@ -390,8 +389,7 @@ static int tag_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
                   const struct cedar_value *b, struct cedar_value *out)
 {
     const struct cedar_entity *ent = cedar_entities_find(ev->es, a->u.uid);
-    const struct cedar_value *v =
-        ent ? cedar_record_get(ent->tags, b->u.s.ptr, b->u.s.len) : NULL;
+    const struct cedar_value *v = ent ? cedar_record_get(ent->tags, b->u.s.ptr, b->u.s.len) : NULL;
     if (fn == FN_HAS_TAG) {
         *out = cedar_value_bool(v != NULL);
         return 0;

@@ -81,12 +81,12 @@ struct punct {
 };
 
 static const struct punct puncts[] = {
-    {"::", TK_COLONCOLON}, {"==", TK_EQ},     {"!=", TK_NE},       {"<=", TK_LE},
-    {">=", TK_GE},         {"&&", TK_AND},    {"||", TK_OR},       {"(", TK_LPAREN},
-    {")", TK_RPAREN},      {"{", TK_LBRACE},  {"}", TK_RBRACE},    {"[", TK_LBRACKET},
-    {"]", TK_RBRACKET},    {",", TK_COMMA},   {";", TK_SEMI},      {":", TK_COLON},
-    {".", TK_DOT},         {"@", TK_AT},      {"<", TK_LT},        {">", TK_GT},
-    {"!", TK_BANG},        {"+", TK_PLUS},    {"-", TK_MINUS},     {"*", TK_STAR},
+    {"::", TK_COLONCOLON}, {"==", TK_EQ},    {"!=", TK_NE},    {"<=", TK_LE},
+    {">=", TK_GE},         {"&&", TK_AND},   {"||", TK_OR},    {"(", TK_LPAREN},
+    {")", TK_RPAREN},      {"{", TK_LBRACE}, {"}", TK_RBRACE}, {"[", TK_LBRACKET},
+    {"]", TK_RBRACKET},    {",", TK_COMMA},  {";", TK_SEMI},   {":", TK_COLON},
+    {".", TK_DOT},         {"@", TK_AT},     {"<", TK_LT},     {">", TK_GT},
+    {"!", TK_BANG},        {"+", TK_PLUS},   {"-", TK_MINUS},  {"*", TK_STAR},
     {"=", TK_ASSIGN},
 };
 

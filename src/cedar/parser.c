@@ -76,8 +76,8 @@ static bool is_kw(const struct cedar_token *t, const char *kw)
 
 static bool is_reserved(const struct cedar_token *t)
 {
-    static const char *const words[] = {"true", "false", "if",  "then", "else",
-                                        "in",   "is",    "like", "has", "__cedar"};
+    static const char *const words[] = {"true", "false", "if",   "then", "else",
+                                        "in",   "is",    "like", "has",  "__cedar"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         if (is_kw(t, words[i])) {
             return true;
@@ -1339,8 +1339,8 @@ static int parse_policy(struct parser *p)
     return add_policy(p->ps, pol) == 0 ? 0 : nomem(p);
 }
 
-int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len,
-                     const char *filename, unsigned flags, struct err *e)
+int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, const char *filename,
+                     unsigned flags, struct err *e)
 {
     if (len > LIMIT_CEDAR_POLICY_TEXT) {
         return err_set(e, ERR_LIMIT, "%s: policy text of %zu bytes exceeds the limit of %d",

@@ -331,7 +331,7 @@ const struct cedar_value *cedar_record_get(const struct cedar_record *r, const c
 
 const char *cedar_kind_name(enum cedar_kind k)
 {
-    static const char *const names[] = {"bool",    "long",   "string",   "entity",  "set",
-                                        "record",  "ipaddr", "decimal",  "datetime", "duration"};
+    static const char *const names[] = {"bool",   "long",   "string",  "entity",   "set",
+                                        "record", "ipaddr", "decimal", "datetime", "duration"};
     return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

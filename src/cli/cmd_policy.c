@@ -530,9 +530,9 @@ static int conf_links(struct conf *c, json_t *links, struct err *e)
 
 static void conf_request(struct conf *c, const char *file, json_t *rq)
 {
-    static const char *const keys[] = {"description", "principal", "action", "resource",
-                                       "context",     "validateRequest", "decision", "reason",
-                                       "errors",      NULL};
+    static const char *const keys[] = {
+        "description",     "principal", "action", "resource", "context",
+        "validateRequest", "decision",  "reason", "errors",   NULL};
     const char *desc = json_string_value(json_object_get(rq, "description"));
     struct arena a;
     arena_init(&a, 16 * 1024, 0);
@@ -577,8 +577,7 @@ static void conf_request(struct conf *c, const char *file, json_t *rq)
                want ? want : "?");
         char *rs = json_dumps(wr, JSON_COMPACT | JSON_ENCODE_ANY);
         char *es = json_dumps(we, JSON_COMPACT | JSON_ENCODE_ANY);
-        printf("%s errors=%s\n  actual:   decision=%s reason=", rs ? rs : "?", es ? es : "?",
-               got);
+        printf("%s errors=%s\n  actual:   decision=%s reason=", rs ? rs : "?", es ? es : "?", got);
         print_ids(resp.reasons, resp.nreasons);
         printf(" errors=");
         print_ids(eids, eids ? resp.nerrors : 0);
@@ -761,8 +760,7 @@ static int policy_conformance(int argc, char **argv)
     free(names.v);
     conf_drop(&c);
     printf("%ld test files\n", c.files);
-    printf("validation: %ld verdicts not checked (validator not built)\n",
-           c.unchecked_validation);
+    printf("validation: %ld verdicts not checked (validator not built)\n", c.unchecked_validation);
     printf("%ld passed, %ld failed\n", c.passed, c.failed);
     return c.failed ? CLI_NO : CLI_OK;
 }

@@ -169,16 +169,14 @@ static void test_parse_errors(void **state)
     }
     const char *t = "permit(principal, action, resource);\n\npermit(principal,\n  action) when {};";
     err_clear(&e);
-    assert_int_equal(cedar_policyset_parse(t, strlen(t), "agents.cedar", 0, &ps, &e),
-                     ERR_INVALID);
+    assert_int_equal(cedar_policyset_parse(t, strlen(t), "agents.cedar", 0, &ps, &e), ERR_INVALID);
     assert_non_null(strstr(e.msg, "agents.cedar:4:9: expected ','"));
     /* valid edge cases */
     const char *ok = "@id(\"a\") @x permit(principal, action in [], resource) when {\n"
                      "  -9223372036854775808 < 0 && \"\\u{1F600}\\0\\x41\" != \"\" && !!!!true };";
     err_clear(&e);
-    assert_int_equal(cedar_policyset_parse(ok, strlen(ok), "ok.cedar", CEDAR_PARSE_ID_ANNOTATION,
-                                           &ps, &e),
-                     0);
+    assert_int_equal(
+        cedar_policyset_parse(ok, strlen(ok), "ok.cedar", CEDAR_PARSE_ID_ANNOTATION, &ps, &e), 0);
     assert_string_equal(cedar_policyset_id(ps, 0), "a");
     cedar_policyset_put(ps);
 }
@@ -282,8 +280,8 @@ static void test_limits(void **state)
                                LIMIT_CEDAR_DEPTH + 10, "true");
     assert_int_equal(cedar_policyset_parse(deep, strlen(deep), "d", 0, &ps, &e), ERR_LIMIT);
     free(deep);
-    deep = repeat_policy("permit(principal, action, resource) when { ", "[",
-                         LIMIT_CEDAR_DEPTH + 10, "");
+    deep = repeat_policy("permit(principal, action, resource) when { ", "[", LIMIT_CEDAR_DEPTH + 10,
+                         "");
     assert_int_equal(cedar_policyset_parse(deep, strlen(deep), "d", 0, &ps, &e), ERR_LIMIT);
     free(deep);
     /* policy text size */
@@ -300,9 +298,10 @@ static void test_limits(void **state)
     assert_non_null(strstr(e.msg, "too long"));
     free(str);
     /* set size: the policy errors, the others still count */
-    char *set = repeat_policy("permit(principal, action, resource) when { [", "1,",
-                              LIMIT_CEDAR_SET_MAX + 1, "1].contains(1) };\n"
-                                                       "permit(principal, action, resource);");
+    char *set =
+        repeat_policy("permit(principal, action, resource) when { [", "1,", LIMIT_CEDAR_SET_MAX + 1,
+                      "1].contains(1) };\n"
+                      "permit(principal, action, resource);");
     char r[256], er[256];
     assert_int_equal(decide(set, "alice", "doc1", r, er), CEDAR_ALLOW);
     assert_string_equal(r, "policy1");
@@ -340,8 +339,7 @@ static void test_limits(void **state)
     free(items);
     struct cedar_attr *attrs = calloc(LIMIT_CEDAR_RECORD_MAX + 1, sizeof(*attrs));
     assert_non_null(attrs);
-    assert_int_equal(cedar_value_record(&a, attrs, LIMIT_CEDAR_RECORD_MAX + 1, &v, &e),
-                     ERR_LIMIT);
+    assert_int_equal(cedar_value_record(&a, attrs, LIMIT_CEDAR_RECORD_MAX + 1, &v, &e), ERR_LIMIT);
     free(attrs);
     arena_free(&a);
 }
@@ -456,11 +454,16 @@ static void test_alloc_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_forbid_overrides), cmocka_unit_test(test_hierarchy_and_attrs),
-        cmocka_unit_test(test_errors_skip_policy), cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_templates),         cmocka_unit_test(test_entities),
-        cmocka_unit_test(test_limits),            cmocka_unit_test(test_values),
-        cmocka_unit_test(test_threads),           cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_forbid_overrides),
+        cmocka_unit_test(test_hierarchy_and_attrs),
+        cmocka_unit_test(test_errors_skip_policy),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_templates),
+        cmocka_unit_test(test_entities),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_values),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_alloc_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
