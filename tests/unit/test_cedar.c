@@ -255,6 +255,24 @@ static void test_entities(void **state)
     }
     assert_int_equal(cedar_entities_finish(es, &e), ERR_LIMIT);
     cedar_entities_free(es);
+
+    /* one entity with more direct parents than LIMIT_CEDAR_ANCESTORS */
+    assert_int_equal(cedar_entities_new(&es), 0);
+    struct arena *a = cedar_entities_arena(es);
+    size_t np = LIMIT_CEDAR_ANCESTORS + 1;
+    struct cedar_uid *ps = calloc(np, sizeof(*ps));
+    assert_non_null(ps);
+    for (size_t i = 0; i < np; i++) {
+        char *pid2 = arena_printf(a, "p%zu", i);
+        assert_non_null(pid2);
+        ps[i] = uid("G", pid2);
+    }
+    struct cedar_uid kid = uid("G", "kid");
+    assert_int_equal(cedar_entities_add(es, &kid, NULL, NULL, ps, np, false, &e), 0);
+    free(ps);
+    assert_int_equal(cedar_entities_finish(es, &e), ERR_LIMIT);
+    assert_non_null(strstr(e.msg, "ancestors"));
+    cedar_entities_free(es);
 }
 
 static char *repeat_policy(const char *head, const char *unit, size_t n, const char *tail)
