@@ -51,6 +51,7 @@ static void index_free(struct cedar_policyset *ps)
     free(ps->residual);
     ps->residual = NULL;
     ps->nresidual = 0;
+    ps->residual_cap = 0;
     ps->indexed = false;
 }
 
@@ -120,6 +121,8 @@ const char *cedar_policyset_id(const struct cedar_policyset *ps, size_t i)
     return (ps && i < ps->n) ? ps->pols[i]->id : NULL;
 }
 
+static int index_one(struct cedar_policyset *ps, size_t i);
+
 static int link_slot(struct cedar_policyset *ps, struct cedar_scope *s, const struct cedar_uid *u,
                      const char *name, struct err *e)
 {
@@ -184,7 +187,12 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
     }
     p->index = ps->n;
     ps->pols[ps->n++] = p;
-    return cedar_index_build(ps, e);
+    /* one more entry in the index, not a rebuild: linking n templates stays linear */
+    if (ps->indexed && index_one(ps, p->index) != 0) {
+        ps->indexed = false; /* fail closed: authorize refuses a half-indexed set */
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    return 0;
 }
 
 /* ---- the index --------------------------------------------------------- */
@@ -274,36 +282,55 @@ static bool scope_keyed(const struct cedar_scope *s)
     return (s->op == SCOPE_EQ || s->op == SCOPE_IN || s->op == SCOPE_IS_IN) && s->uid != NULL;
 }
 
+static int residual_add(struct cedar_policyset *ps, uint32_t pol)
+{
+    if (ps->nresidual == ps->residual_cap) {
+        size_t nc = ps->residual_cap ? ps->residual_cap * 2 : 16;
+        uint32_t *nv = realloc(ps->residual, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return ERR_NOMEM;
+        }
+        ps->residual = nv;
+        ps->residual_cap = nc;
+    }
+    ps->residual[ps->nresidual++] = pol;
+    return 0;
+}
+
+/* Puts policy i in its one bucket (templates in none). */
+static int index_one(struct cedar_policyset *ps, size_t i)
+{
+    const struct cedar_policy *p = ps->pols[i];
+    int r = 0;
+    if (p->is_template) {
+        return 0;
+    }
+    bool pk = scope_keyed(&p->principal), rk = scope_keyed(&p->resource);
+    if (pk && rk) {
+        r = map_add(&ps->by_pair, p->principal.uid, p->resource.uid, (uint32_t)i);
+    } else if (pk) {
+        r = map_add(&ps->by_principal, p->principal.uid, NULL, (uint32_t)i);
+    } else if (rk) {
+        r = map_add(&ps->by_resource, p->resource.uid, NULL, (uint32_t)i);
+    } else if (scope_keyed(&p->action)) {
+        r = map_add(&ps->by_action, p->action.uid, NULL, (uint32_t)i);
+    } else if (p->action.op == SCOPE_IN_SET) {
+        /* `action in []` matches nothing and goes nowhere */
+        for (size_t k = 0; k < p->action.nuids && r == 0; k++) {
+            r = map_add(&ps->by_action, &p->action.uids[k], NULL, (uint32_t)i);
+        }
+    } else {
+        r = residual_add(ps, (uint32_t)i);
+    }
+    return r;
+}
+
 int cedar_index_build(struct cedar_policyset *ps, struct err *e)
 {
     index_free(ps);
-    ps->residual = malloc((ps->n ? ps->n : 1) * sizeof(uint32_t));
-    if (ps->residual == NULL) {
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
     for (size_t i = 0; i < ps->n; i++) {
-        const struct cedar_policy *p = ps->pols[i];
-        int r = 0;
-        if (p->is_template) {
-            continue;
-        }
-        bool pk = scope_keyed(&p->principal), rk = scope_keyed(&p->resource);
-        if (pk && rk) {
-            r = map_add(&ps->by_pair, p->principal.uid, p->resource.uid, (uint32_t)i);
-        } else if (pk) {
-            r = map_add(&ps->by_principal, p->principal.uid, NULL, (uint32_t)i);
-        } else if (rk) {
-            r = map_add(&ps->by_resource, p->resource.uid, NULL, (uint32_t)i);
-        } else if (scope_keyed(&p->action)) {
-            r = map_add(&ps->by_action, p->action.uid, NULL, (uint32_t)i);
-        } else if (p->action.op == SCOPE_IN_SET && p->action.nuids > 0) {
-            for (size_t k = 0; k < p->action.nuids && r == 0; k++) {
-                r = map_add(&ps->by_action, &p->action.uids[k], NULL, (uint32_t)i);
-            }
-        } else {
-            ps->residual[ps->nresidual++] = (uint32_t)i;
-        }
-        if (r != 0) {
+        if (index_one(ps, i) != 0) {
+            index_free(ps);
             return err_set(e, ERR_NOMEM, "out of memory");
         }
     }

@@ -251,7 +251,7 @@ struct cedar_policyset {
      * by_action (one entry per action it names), else residual */
     struct cedar_index_map by_pair, by_principal, by_resource, by_action;
     uint32_t *residual;
-    size_t nresidual;
+    size_t nresidual, residual_cap;
     bool indexed;
 };
 
