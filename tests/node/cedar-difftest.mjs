@@ -136,14 +136,20 @@ function parsePhase(kind, count) {
         fs.writeFileSync(empty, '');
         for (const c of cases) {
             const run = spawnSync(opt.mandate, ['policy', 'check', empty, '--schema', c.file], { encoding: 'utf8' });
-            if (run.signal) console.log('policy check --schema ' + c.file + ': killed by ' + run.signal);
+            if (run.signal || ![0, 1, 2].includes(run.status)) {
+                console.log('CRASH policy check --schema ' + c.file + ': ' + (run.signal || 'exit ' + run.status));
+                failed++;
+            }
             if (run.status === 0) accepted.add(c.file);
         }
     } else {
         for (let i = 0; i < cases.length; i += 200) {
             const files = cases.slice(i, i + 200).map((c) => c.file);
             const run = spawnSync(opt.mandate, ['policy', 'check', ...files], { encoding: 'utf8', maxBuffer: 64 << 20 });
-            if (run.signal) console.log('policy check: killed by ' + run.signal);
+            if (run.signal || ![0, 1, 2].includes(run.status)) {
+                console.log('CRASH policy check: ' + (run.signal || 'exit ' + run.status) + '\n' + (run.stderr || '').slice(-3000));
+                failed++;
+            }
             for (const line of (run.stdout || '').split('\n')) {
                 const m = /^(.*): ok \(/.exec(line);
                 if (m) accepted.add(m[1]);
@@ -194,10 +200,14 @@ function dataPhase(count) {
             args.push('--schema', base + '.cedarschema');
         }
         const run = spawnSync(opt.mandate, args, { encoding: 'utf8' });
-        if (run.signal) console.log('policy eval ' + base + ': killed by ' + run.signal);
+        const crashed = run.signal || ![0, 1, 2].includes(run.status);
+        if (crashed) {
+            console.log('CRASH policy eval ' + base + ': ' + (run.signal || 'exit ' + run.status) + '\n' +
+                (run.stderr || '').split('\n').slice(0, 30).join('\n'));
+        }
         const ours = run.status === 0 || run.status === 1;
         okRef += c.ok;
-        if (ours === c.ok && !run.signal) {
+        if (ours === c.ok && !crashed) {
             passed++;
             continue;
         }
