@@ -362,7 +362,9 @@ static void test_entities_schema_directed(void **state)
         "   \"color\":{\"__entity\":{\"type\":\"Color\",\"id\":\"red\"}}},\n"
         "  \"parents\":[{\"type\":\"Team\",\"id\":\"t\"}],\"tags\":{\"k\\u0000\":\"0.5\"}},\n"
         " {\"uid\":{\"__entity\":{\"type\":\"Team\",\"id\":\"t\"}},\"attrs\":{},\"parents\":[]},\n"
-        " {\"uid\":{\"type\":\"Action\",\"id\":\"edit\"},\"attrs\":{},\"parents\":[]}]";
+        " {\"uid\":{\"type\":\"Action\",\"id\":\"edit\"},\"attrs\":{},\"parents\":[\n"
+        "   {\"type\":\"Action\",\"id\":\"all\"}], \"ignored\": 1},\n"
+        " {\"uid\":{\"type\":\"Team\",\"id\":\"t\"},\"attrs\":{},\"parents\":[]}]";
     if (load_entities(s, good, &es, &e) != 0) {
         fail_msg("%s", e.msg);
     }
@@ -400,41 +402,63 @@ struct ent_bad {
 };
 
 #define U_OK "\"uid\":{\"type\":\"User\",\"id\":\"a\"}"
+#define P_OK ",\"parents\":[]"
+#define E_NONE ",\"attrs\":{},\"parents\":[]"
 #define A_OK                                                                                       \
     "\"name\":\"n\",\"ip\":\"1.2.3.4\",\"score\":\"1.0\",\"at\":\"2024-01-01\",\"d\":\"1s\","      \
     "\"tagsx\":[]"
 
 static const struct ent_bad ent_bad_cases[] = {
     {"{}", "expected an array"},
-    {"[{\"uid\":{\"type\":\"Nope\",\"id\":\"a\"}}]", "entity type `Nope` is not declared"},
-    {"[{\"uid\":{\"type\":\"Color\",\"id\":\"blue\"}}]", "not one of the ids"},
-    {"[{" U_OK ",\"attrs\":{" A_OK ",\"color\":{\"type\":\"Color\",\"id\":\"blue\"}}}]",
+    {"[{\"uid\":{\"type\":\"Nope\",\"id\":\"a\"}" E_NONE "}]",
+     "entity type `Nope` is not declared"},
+    {"[{\"uid\":{\"type\":\"Color\",\"id\":\"blue\"}" E_NONE "}]", "not one of the ids"},
+    {"[{" U_OK P_OK ",\"attrs\":{" A_OK ",\"color\":{\"type\":\"Color\",\"id\":\"blue\"}}}]",
      "attribute `color`: `blue` is not one of the ids of enum entity type `Color`"},
-    {"[{" U_OK ",\"attrs\":{" A_OK "}, \"extra\":1}]", "unknown field \"extra\""},
-    {"[{" U_OK ",\"attrs\":{\"name\":\"n\"}}]", "required attribute `at` is missing"},
-    {"[{" U_OK ",\"attrs\":{" A_OK ",\"zzz\":1}}]", "attribute `zzz` is not declared"},
-    {"[{" U_OK ",\"attrs\":{" A_OK ",\"age\":\"1\"}}]", "attribute `age`: expected Long"},
-    {"[{" U_OK ",\"attrs\":{" A_OK ",\"age\":1.5}}]", "a non-integer number is not a Cedar value"},
-    {"[{\"uid\":{\"type\":\"User\",\"id\":\"a\"},\"attrs\":{\"name\":\"n\",\"ip\":\"1.2.3\","
+    {"[{" U_OK ",\"attrs\":{" A_OK "}}]", "an entity needs \"attrs\" and \"parents\""},
+    {"[{" U_OK P_OK "}]", "an entity needs \"attrs\" and \"parents\""},
+    {"[{" U_OK P_OK ",\"attrs\":{\"name\":\"n\"}}]", "required attribute `at` is missing"},
+    {"[{" U_OK P_OK ",\"attrs\":{" A_OK ",\"zzz\":1}}]", "attribute `zzz` is not declared"},
+    {"[{" U_OK P_OK ",\"attrs\":{" A_OK ",\"age\":\"1\"}}]", "attribute `age`: expected Long"},
+    {"[{" U_OK P_OK ",\"attrs\":{" A_OK ",\"age\":1.5}}]",
+     "a non-integer number is not a Cedar value"},
+    {"[{" U_OK P_OK ",\"attrs\":{\"name\":\"n\",\"ip\":\"1.2.3\","
      "\"score\":\"1.0\",\"at\":\"2024-01-01\",\"d\":\"1s\",\"tagsx\":[]}}]",
      "ip(): invalid IP address"},
-    {"[{" U_OK ",\"attrs\":{" A_OK ",\"boss\":{\"type\":\"Team\",\"id\":\"t\"}}}]",
+    {"[{" U_OK P_OK ",\"attrs\":{" A_OK ",\"boss\":{\"type\":\"Team\",\"id\":\"t\"}}}]",
      "expected an entity of type User"},
     {"[{" U_OK ",\"attrs\":{" A_OK "},\"parents\":[{\"type\":\"User\",\"id\":\"b\"}]}]",
      "cannot have a parent of type `User`"},
-    {"[{" U_OK ",\"attrs\":{" A_OK "},\"tags\":{\"t\":\"x\"}}]", "tag `t`: decimal()"},
-    {"[{\"uid\":{\"type\":\"Team\",\"id\":\"t\"},\"tags\":{\"t\":1}}]", "has no tags"},
-    {"[{\"uid\":{\"type\":\"Action\",\"id\":\"nope\"}}]", "action not declared"},
-    {"[{" U_OK ",\"attrs\":{" A_OK "}},{" U_OK ",\"attrs\":{" A_OK "}}]", "duplicate entity"},
-    {"[{" U_OK ",\"attrs\":{\"name\":\"n\",\"ip\":\"1.2.3.4\",\"score\":\"1.0\","
+    {"[{" U_OK P_OK ",\"attrs\":{" A_OK "},\"tags\":{\"t\":\"x\"}}]", "tag `t`: decimal()"},
+    {"[{\"uid\":{\"type\":\"Team\",\"id\":\"t\"}" E_NONE ",\"tags\":{\"t\":1}}]", "has no tags"},
+    {"[{\"uid\":{\"type\":\"Action\",\"id\":\"nope\"}" E_NONE "}]",
+     "found an action entity that the schema does not declare"},
+    {"[{\"uid\":{\"type\":\"N::Action\",\"id\":\"nope\"}" E_NONE "}]",
+     "found an action entity that the schema does not declare"},
+    {"[{\"uid\":{\"type\":\"Action\",\"id\":\"edit\"}" E_NONE "}]",
+     "Action::\"edit\": the definition of this action does not match its schema declaration"},
+    {"[{\"uid\":{\"type\":\"Action\",\"id\":\"all\"},\"attrs\":{\"a\":1},\"parents\":[]}]",
+     "the definition of this action does not match"},
+    {"[{\"uid\":{\"type\":\"Action\",\"id\":\"edit\"},\"attrs\":{},"
+     "\"parents\":[{\"type\":\"Team\",\"id\":\"all\"}]}]",
+     "an action cannot have a non-action parent `Team`"},
+    {"[{" U_OK P_OK ",\"attrs\":{" A_OK "}},{" U_OK P_OK ",\"attrs\":{" A_OK ",\"age\":1}}]",
+     "duplicate entity with a different definition"},
+    {"[{" U_OK P_OK ",\"attrs\":{\"name\":\"n\",\"ip\":\"1.2.3.4\",\"score\":\"1.0\","
      "\"at\":\"2024-01-01\",\"tagsx\":[],\"d\":{\"__extn\":{\"fn\":\"ip\",\"arg\":\"1.2.3.4\"}}}}]",
      "attribute `d`: expected duration, found ipaddr"},
-    {"[{" U_OK ",\"attrs\":{" A_OK ",\"boss\":{\"type\":\"User\",\"id\":1}}}]",
+    {"[{" U_OK P_OK ",\"attrs\":{" A_OK ",\"boss\":{\"type\":\"User\",\"id\":1}}}]",
      "attribute `boss`: an entity reference must be"},
     {"[{\"uid\":{\"type\":\"Team\",\"id\":\"t\"},\"attrs\":{},\"attrs\":{}}]",
      "duplicate object key"},
     {"[{\"uid\":{\"type\":\"Team\"}}]", "an entity reference must be"},
-    {"[{\"uid\":{\"type\":\"Team\",\"id\":\"t\"}}] x", "e.json:1:36: trailing characters"},
+    {"[{\"uid\":{\"type\":\"if\",\"id\":\"t\"}" E_NONE "}]",
+     "`if` is not a valid entity type name"},
+    {"[{\"uid\":{\"type\":\"A :: B\",\"id\":\"t\"}" E_NONE "}]", "not a valid entity type name"},
+    {"[{\"uid\":{\"type\":\"__cedar::A\",\"id\":\"t\"}" E_NONE "}]", "not a valid entity type"},
+    {"[{\"uid\":{\"type\":\"\",\"id\":\"t\"}" E_NONE "}]", "not a valid entity type name"},
+    {"[{\"uid\":{\"type\":\"Team\",\"id\":\"t\"}" E_NONE "}] x",
+     "e.json:1:60: trailing characters"},
     {"[{\"uid\":{\"type\":\"Team\",\"id\":\"\\ud800\"}}]", "lone surrogate"},
     {"[{\"uid\":{\"type\":\"Team\",\"id\":\"\xff\"}}]", "invalid UTF-8 in string"},
     {"[{\"uid\":{\"type\":\"Team\",\"id\":\"t\"},\"tags\":{\"\xc3\":1}}]",
@@ -488,15 +512,39 @@ static void test_entities_schemaless(void **state)
     assert_true(cedar_entities_in(es, &xu, &y));
     cedar_entities_free(es);
 
+    /* the reference's untagged reading: malformed escapes are records, methods
+     * are allowed in __extn, extra keys are ignored */
+    const char *odd = "[{\"uid\":{\"type\":\"T\",\"id\":\"y\",\"x\":0},\"parents\":[],\"zz\":1,"
+                      "\"attrs\":{\"r\":{\"__extn\":{\"fn\":\"ip\"}},"
+                      "\"b\":{\"__extn\":{\"fn\":\"isIpv4\",\"arg\":{\"__extn\":{\"fn\":\"ip\","
+                      "\"arg\":\"1.2.3.4\"}},\"args\":[]}},"
+                      "\"e\":{\"__entity\":{\"type\":\"A\",\"id\":\"b\",\"q\":1},\"w\":2},"
+                      "\"l\":{\"__extn\":{\"fn\":\"toDays\",\"args\":[{\"__extn\":{\"fn\":"
+                      "\"duration\",\"arg\":\"-49h\"}}]}}}}]";
+    es = NULL;
+    if (load_entities(NULL, odd, &es, &e) != 0) {
+        fail_msg("%s", e.msg);
+    }
+    const struct cedar_entity *ty = find(es, "T", "y");
+    assert_int_equal(cedar_record_get(ty->attrs, "r", 1)->kind, CEDAR_RECORD);
+    assert_true(cedar_record_get(ty->attrs, "b", 1)->u.b);
+    assert_int_equal(cedar_record_get(ty->attrs, "e", 1)->kind, CEDAR_ENTITY);
+    assert_int_equal(cedar_record_get(ty->attrs, "l", 1)->u.l, -2);
+    cedar_entities_free(es);
+
     /* bad escapes without a schema */
     const char *bad[] = {
-        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"attrs\":{\"a\":{\"__extn\":{\"fn\":\"nope\","
+        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"parents\":[],\"attrs\":{\"a\":{\"__extn\":{"
+        "\"fn\":\"nope\","
         "\"arg\":\"\"}}}}]",
-        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"attrs\":{\"a\":{\"__expr\":\"1\"}}}]",
-        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"attrs\":{\"a\":null}}]",
-        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"attrs\":{\"a\":{\"__extn\":{\"fn\":\"offset\","
+        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"parents\":[],\"attrs\":{\"a\":{\"__expr\":\"1\"}"
+        "}}]",
+        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"parents\":[],\"attrs\":{\"a\":null}}]",
+        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"parents\":[],\"attrs\":{\"a\":{\"__extn\":{"
+        "\"fn\":\"offset\","
         "\"args\":[1,2]}}}}]",
-        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"attrs\":{\"a\":99999999999999999999}}]",
+        "[{\"uid\":{\"type\":\"T\",\"id\":\"y\"},\"parents\":[],\"attrs\":{\"a\":"
+        "99999999999999999999}}]",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         es = NULL;
