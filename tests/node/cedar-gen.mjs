@@ -622,6 +622,10 @@ export function genTest(seed, name, nreq = 4) {
             preparsedPolicySetId: 'p', entities: E.list });
         if (a.type !== 'success') { stats.rejectedRequests++; continue; }
         const resp = a.response;
+        if (stats.messages) for (const x of resp.diagnostics.errors) {
+            const m = x.error.message.replace(/`[^`]*`/g, 'X').replace(/\d+/g, 'N').slice(0, 90);
+            stats.messages[m] = (stats.messages[m] || 0) + 1;
+        }
         requests.push({ description: 'Request ' + requests.length, ...q, validateRequest: true,
             decision: resp.decision, reason: resp.diagnostics.reason.slice().sort(),
             errors: resp.diagnostics.errors.map((x) => x.policyId).sort() });
