@@ -120,7 +120,7 @@ enum cedar_op {
     OP_SLOT, /* var: 0 ?principal 2 ?resource (only in scope) */
     OP_NOT,
     OP_NEG,
-    OP_AND,
+    OP_AND, /* n-ary: a[0] && a[1] && ... (chains are flat, not deep) */
     OP_OR,
     OP_IF,
     OP_EQ,
@@ -130,9 +130,9 @@ enum cedar_op {
     OP_GT,
     OP_GE,
     OP_IN,
-    OP_ADD,
+    OP_ADD, /* n-ary: a[0] ops[1] a[1] ops[2] a[2] ... */
     OP_SUB,
-    OP_MUL,
+    OP_MUL,     /* n-ary */
     OP_HAS,     /* a[0] has name */
     OP_GETATTR, /* a[0].name */
     OP_LIKE,    /* a[0] like pattern */
@@ -183,6 +183,7 @@ struct cedar_expr {
     struct cedar_str name;     /* HAS/GETATTR attr; IS type */
     struct cedar_str *names;   /* OP_RECORD keys (n of them) */
     struct cedar_pattern *pat; /* OP_LIKE */
+    uint8_t *ops;              /* OP_ADD chains: ops[i] '+' or '-' for child i >= 1 */
     size_t n;                  /* number of children */
     struct cedar_expr **a;     /* children */
 };

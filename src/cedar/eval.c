@@ -42,31 +42,32 @@ static int uid_str(const struct cedar_uid *u, char *buf, size_t cap)
 
 /* ---- arithmetic and comparison ---------------------------------------- */
 
+/* An n-ary chain: a[0] (+|-|*) a[1] ... left to right, overflow checked. */
 static int arith(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
 {
     struct cedar_value a, b;
     int r;
-    if ((r = eval_kind(ev, x->a[0], CEDAR_LONG, "arithmetic needs Long", &a)) != 0 ||
-        (r = eval_kind(ev, x->a[1], CEDAR_LONG, "arithmetic needs Long", &b)) != 0) {
+    if ((r = eval_kind(ev, x->a[0], CEDAR_LONG, "arithmetic needs Long", &a)) != 0) {
         return r;
     }
-    int64_t v;
-    bool ovf;
-    switch (x->op) {
-    case OP_ADD:
-        ovf = __builtin_add_overflow(a.u.l, b.u.l, &v);
-        break;
-    case OP_SUB:
-        ovf = __builtin_sub_overflow(a.u.l, b.u.l, &v);
-        break;
-    default:
-        ovf = __builtin_mul_overflow(a.u.l, b.u.l, &v);
-        break;
+    int64_t acc = a.u.l;
+    for (size_t i = 1; i < x->n; i++) {
+        if ((r = eval_kind(ev, x->a[i], CEDAR_LONG, "arithmetic needs Long", &b)) != 0) {
+            return r;
+        }
+        bool ovf;
+        if (x->op == OP_MUL) {
+            ovf = __builtin_mul_overflow(acc, b.u.l, &acc);
+        } else if (x->op == OP_SUB || (x->ops != NULL && x->ops[i] == '-')) {
+            ovf = __builtin_sub_overflow(acc, b.u.l, &acc);
+        } else {
+            ovf = __builtin_add_overflow(acc, b.u.l, &acc);
+        }
+        if (ovf) {
+            return err_set(ev->e, ERR_INVALID, "integer overflow");
+        }
     }
-    if (ovf) {
-        return err_set(ev->e, ERR_INVALID, "integer overflow");
-    }
-    *out = cedar_value_long(v);
+    *out = cedar_value_long(acc);
     return 0;
 }
 
@@ -564,17 +565,18 @@ static int eval_call(struct cedar_eval *ev, const struct cedar_expr *x, struct c
 
 /* ---- the walk ---------------------------------------------------------- */
 
+/* n-ary && / ||: left to right, stopping at the first false / true. */
 static int eval_bool_op(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
 {
     const char *what = x->op == OP_AND ? "'&&' needs Bool operands" : "'||' needs Bool operands";
-    int r = eval_kind(ev, x->a[0], CEDAR_BOOL, what, out);
-    if (r != 0) {
-        return r;
+    bool stop = x->op == OP_OR;
+    for (size_t i = 0; i < x->n; i++) {
+        int r = eval_kind(ev, x->a[i], CEDAR_BOOL, what, out);
+        if (r != 0 || out->u.b == stop) {
+            return r;
+        }
     }
-    if (out->u.b == (x->op == OP_OR)) {
-        return 0;
-    }
-    return eval_kind(ev, x->a[1], CEDAR_BOOL, what, out);
+    return 0;
 }
 
 static int eval_var(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
@@ -685,7 +687,7 @@ static int eval(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_
         return err_set(ev->e, ERR_LIMIT, "evaluation step budget exhausted");
     }
     ev->steps--;
-    if (++ev->depth > 2 * LIMIT_CEDAR_DEPTH + 8) {
+    if (++ev->depth > LIMIT_CEDAR_EVAL_DEPTH) {
         ev->depth--;
         return err_set(ev->e, ERR_LIMIT, "evaluation nested too deeply");
     }

@@ -57,6 +57,10 @@
 #define LIMIT_CEDAR_POLICY_TEXT (8 * 1024 * 1024)
 /* Nesting depth of expressions (the parser and evaluator recurse). */
 #define LIMIT_CEDAR_DEPTH 128
+/* Evaluation recursion depth: the AST height a policy within
+ * LIMIT_CEDAR_DEPTH can reach (each nesting level adds a few operator
+ * levels; chains of && || + * are flat).  Bounds the evaluator's stack. */
+#define LIMIT_CEDAR_EVAL_DEPTH (12 * LIMIT_CEDAR_DEPTH)
 /* Longest string literal or string value built at run time. */
 #define LIMIT_CEDAR_STRING_LEN (1024 * 1024)
 /* Largest set (literal or from data): set operations are n log n. */

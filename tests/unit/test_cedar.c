@@ -382,6 +382,34 @@ static void test_values(void **state)
     arena_free(&a);
 }
 
+/* Long && / || / + chains are flat: no nesting limit, as the reference. */
+static void test_long_chains(void **state)
+{
+    (void)state;
+    char r[256], e[256];
+    char *t = repeat_policy("permit(principal, action, resource) when { ",
+                            "principal == User::\"nobody\" || ", 2000, "principal.age == 42 };");
+    assert_int_equal(decide(t, "alice", "doc1", r, e), CEDAR_ALLOW);
+    free(t);
+    t = repeat_policy("permit(principal, action, resource) when { 0", " + 1 - 1 + 1", 2000,
+                      " == 2000 && true && true };");
+    assert_int_equal(decide(t, "alice", "doc1", r, e), CEDAR_ALLOW);
+    free(t);
+    t = repeat_policy("permit(principal, action, resource) when { 2", " * 2", 61,
+                      " > 0 };\npermit(principal, action, resource) when { 2 * 2 * 2 * "
+                      "4611686018427387904 > 0 };");
+    assert_int_equal(decide(t, "alice", "doc1", r, e), CEDAR_ALLOW);
+    assert_string_equal(e, "policy1");
+    free(t);
+    /* a member chain nests: it counts against the depth limit */
+    t = repeat_policy("permit(principal, action, resource) when { context", ".a",
+                      LIMIT_CEDAR_DEPTH + 1, " };");
+    struct cedar_policyset *ps = NULL;
+    struct err er;
+    assert_int_equal(cedar_policyset_parse(t, strlen(t), "m", 0, &ps, &er), ERR_LIMIT);
+    free(t);
+}
+
 /* One shared snapshot and store, four threads deciding at once: no locks,
  * same answers. */
 struct shared {
@@ -482,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_alloc_failure),
+        cmocka_unit_test(test_long_chains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
