@@ -655,8 +655,102 @@ static void test_validate_request(void **state)
     cedar_schema_free(s);
 }
 
-int main(void)
+/* ---- --check: a helper mode for the differential test ----------------
+ *
+ * test_cedar_schema --check MODE FILE...  prints "ok" or "err<TAB>message"
+ * per case, one line each:
+ *   S schema                       parse a schema
+ *   E schema entities              parse entities against the schema
+ *   C schema context action        parse a context for the action, whose file
+ *                                  holds "type\nid"
+ * tests/node/cedar-schema-difftest.mjs compares the answers with cedar-wasm. */
+static char *slurp_file(const char *path, size_t *n)
 {
+    FILE *f = fopen(path, "rb");
+    char *b = NULL;
+    long len;
+    *n = 0;
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (b = malloc((size_t)len + 1)) == NULL) {
+        if (f != NULL) {
+            fclose(f);
+        }
+        return NULL;
+    }
+    *n = fread(b, 1, (size_t)len, f);
+    b[*n] = '\0';
+    fclose(f);
+    return b;
+}
+
+static int check_one(char mode, char **files, struct err *e)
+{
+    size_t n = 0, m = 0, al = 0;
+    char *st = slurp_file(files[0], &n), *dt = NULL, *at = NULL;
+    struct cedar_schema *s = NULL;
+    struct arena a;
+    int r = ERR_IO;
+    arena_init(&a, 0, 0);
+    if (st == NULL) {
+        goto out;
+    }
+    if ((r = cedar_schema_parse(st, n, "schema", &s, e)) != 0 || mode == 'S') {
+        goto out;
+    }
+    if ((dt = slurp_file(files[1], &m)) == NULL) {
+        r = ERR_IO;
+        goto out;
+    }
+    if (mode == 'E') {
+        struct cedar_entities *es = NULL;
+        r = cedar_entities_from_json(dt, m, "entities", s, &es, e);
+        cedar_entities_free(es);
+        goto out;
+    }
+    char *nl;
+    if ((at = slurp_file(files[2], &al)) == NULL || (nl = memchr(at, '\n', al)) == NULL) {
+        r = ERR_IO;
+        goto out;
+    }
+    struct cedar_uid act;
+    struct cedar_value v;
+    cedar_uid_init(&act, at, (size_t)(nl - at), nl + 1, al - (size_t)(nl + 1 - at));
+    r = cedar_context_from_json(dt, m, s, &act, &a, &v, e);
+out:
+    arena_free(&a);
+    cedar_schema_free(s);
+    free(st);
+    free(dt);
+    free(at);
+    return r;
+}
+
+static int check_mode(int argc, char **argv)
+{
+    char mode = argv[2][0];
+    int per = mode == 'S' ? 1 : mode == 'E' ? 2 : 3;
+    for (int i = 3; i + per <= argc; i += per) {
+        struct err e;
+        err_clear(&e);
+        if (check_one(mode, argv + i, &e) == 0) {
+            puts("ok");
+            continue;
+        }
+        for (char *q = e.msg; *q; q++) {
+            if (*q == '\n' || *q == '\t') {
+                *q = ' ';
+            }
+        }
+        printf("err\t%s\n", e.msg);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 2 && strcmp(argv[1], "--check") == 0) {
+        return check_mode(argc, argv);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_basic),
         cmocka_unit_test(test_schema_resolution),
