@@ -125,9 +125,13 @@ struct result {
     size_t npol, nent, nreq, allows, errors;
 };
 
+/* Round 0 records each decision ('A'/'D', one line) in decisions_path so that
+ * bench/cedar-wasm.mjs can check both engines agree on every request timed. */
 static int decide_all(const struct cedar_policyset *ps, const struct cedar_entities *es,
-                      const struct cedar_request *reqs, size_t nreq, struct result *res)
+                      const struct cedar_request *reqs, size_t nreq, const char *decisions_path,
+                      struct result *res)
 {
+    FILE *df = fopen(decisions_path, "w");
     int64_t *samples = malloc(sizeof(*samples) * MAX_SAMPLES);
     int64_t start = now_ns();
     size_t ns = 0, i, round = 0;
@@ -152,6 +156,9 @@ static int decide_all(const struct cedar_policyset *ps, const struct cedar_entit
                 goto out;
             }
             if (round == 0) {
+                if (df != NULL) {
+                    fputc(resp.decision == CEDAR_ALLOW ? 'A' : 'D', df);
+                }
                 res->allows += resp.decision == CEDAR_ALLOW;
                 res->errors += resp.nerrors;
             } else {
@@ -159,12 +166,20 @@ static int decide_all(const struct cedar_policyset *ps, const struct cedar_entit
             }
             arena_free(&a);
         }
+        if (round == 0 && df != NULL) {
+            fputc('\n', df);
+            fclose(df);
+            df = NULL;
+        }
         round++;
     }
     qsort(samples, ns, sizeof(*samples), cmp_i64);
     res->med_us = (double)samples[ns / 2] / 1000.0;
     res->p99_us = (double)samples[(ns * 99) / 100] / 1000.0;
 out:
+    if (df != NULL) {
+        fclose(df);
+    }
     arena_free(&a);
     free(samples);
     return r;
@@ -226,7 +241,8 @@ static int run(const char *dir, const char *name, struct result *res)
         goto out;
     }
     res->nreq = nreq;
-    r = decide_all(ps, es, reqs, nreq, res);
+    snprintf(path, sizeof(path), "%s/%s/mandate-decisions.txt", dir, name);
+    r = decide_all(ps, es, reqs, nreq, path, res);
 out:
     cedar_policyset_put(ps);
     cedar_entities_free(es);
