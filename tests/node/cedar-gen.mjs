@@ -591,7 +591,10 @@ export function genTest(seed, name, nreq = 4) {
     const r = rngFrom(seed);
     const S = genSchema(r);
     const E = genEntities(r, S);
-    if (cedar.checkParseEntities({ entities: E.list, schema: S.text }).type !== 'success') {
+    // Some tests run without a schema: the data is then read with the
+    // schemaless rules (extension values only from __extn, no type checks).
+    const schemaless = r.chance(0.15);
+    if (cedar.checkParseEntities(schemaless ? { entities: E.list } : { entities: E.list, schema: S.text }).type !== 'success') {
         stats.rejectedTests++;
         return null;
     }
@@ -618,15 +621,15 @@ export function genTest(seed, name, nreq = 4) {
     }
     for (let i = 0; i < nreq * 2 && requests.length < nreq; i++) {
         const q = genRequest(r, S, E);
-        const a = cedar.statefulIsAuthorized({ ...q, preparsedSchemaName: 's', validateRequest: true,
-            preparsedPolicySetId: 'p', entities: E.list });
+        const a = cedar.statefulIsAuthorized({ ...q, ...(schemaless ? {} : { preparsedSchemaName: 's' }),
+            validateRequest: !schemaless, preparsedPolicySetId: 'p', entities: E.list });
         if (a.type !== 'success') { stats.rejectedRequests++; continue; }
         const resp = a.response;
         if (stats.messages) for (const x of resp.diagnostics.errors) {
             const m = x.error.message.replace(/`[^`]*`/g, 'X').replace(/\d+/g, 'N').slice(0, 90);
             stats.messages[m] = (stats.messages[m] || 0) + 1;
         }
-        requests.push({ description: 'Request ' + requests.length, ...q, validateRequest: true,
+        requests.push({ description: 'Request ' + requests.length, ...q, ...(schemaless ? {} : { validateRequest: true }),
             decision: resp.decision, reason: resp.diagnostics.reason.slice().sort(),
             errors: resp.diagnostics.errors.map((x) => x.policyId).sort() });
     }
@@ -634,10 +637,10 @@ export function genTest(seed, name, nreq = 4) {
     stats.tests++; stats.requests += requests.length;
     const files = {};
     files[name + '.cedar'] = policyText;
-    files[name + '.cedarschema'] = S.text;
+    if (!schemaless) files[name + '.cedarschema'] = S.text;
     files[name + '.entities.json'] = JSON.stringify(E.list, null, 1) + '\n';
-    const json = { policies: name + '.cedar', entities: name + '.entities.json', schema: name + '.cedarschema',
-        shouldValidate, requests };
+    const json = schemaless ? { policies: name + '.cedar', entities: name + '.entities.json', requests }
+        : { policies: name + '.cedar', entities: name + '.entities.json', schema: name + '.cedarschema', shouldValidate, requests };
     files[name + '.json'] = JSON.stringify(json, null, 1) + '\n';
     return { name, json, files };
 }
