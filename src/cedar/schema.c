@@ -255,6 +255,36 @@ static int expect(struct sp *p, enum stok k, const char *what)
     return next(p);
 }
 
+/* Cedar's reserved words cannot name anything (entity and common types,
+ * attributes, namespaces, actions), as in the reference. */
+static bool reserved_ident(const char *s, size_t n)
+{
+    static const char *const words[] = {"true", "false", "if",   "then", "else",
+                                        "in",   "is",    "like", "has"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The current token must be an identifier usable as a name. */
+static int name_ident(struct sp *p, const char *what)
+{
+    if (p->tok.kind != S_IDENT) {
+        return expect(p, S_IDENT, what);
+    }
+    if (reserved_ident(p->tok.p, p->tok.len)) {
+        return perr(p, p->tok.line, p->tok.col, "`%.*s` is a reserved identifier", (int)p->tok.len,
+                    p->tok.p);
+    }
+    if (p->tok.len == 7 && memcmp(p->tok.p, "__cedar", 7) == 0) {
+        return perr(p, p->tok.line, p->tok.col, "`__cedar` is reserved");
+    }
+    return 0;
+}
+
 /* The value of the current string token (escapes decoded) into *out. */
 static int str_value(struct sp *p, struct cedar_str *out)
 {
@@ -384,6 +414,9 @@ static int parse_path(struct sp *p, struct cedar_str *out, int *line, int *col)
     if (p->tok.kind != S_IDENT) {
         return expect(p, S_IDENT, "a name");
     }
+    if (reserved_ident(p->tok.p, p->tok.len)) {
+        return name_ident(p, "a name");
+    }
     const char *start = p->tok.p;
     *line = p->tok.line;
     *col = p->tok.col;
@@ -395,6 +428,9 @@ static int parse_path(struct sp *p, struct cedar_str *out, int *line, int *col)
         struct stoken save = p->tok;
         if ((r = next(p)) != 0) {
             return r;
+        }
+        if (p->tok.kind == S_IDENT && reserved_ident(p->tok.p, p->tok.len)) {
+            return name_ident(p, "a name");
         }
         if (p->tok.kind != S_IDENT) {
             /* leave "::" for the caller (e.g. Action::"id") */
@@ -477,8 +513,10 @@ static int parse_record(struct sp *p, struct cedar_stype **out)
         if (p->tok.kind == S_STR) {
             r = str_value(p, &at->name);
         } else if (p->tok.kind == S_IDENT) {
-            at->name = tok_str(p);
-            r = at->name.ptr ? 0 : nomem(p);
+            if ((r = name_ident(p, "an attribute name")) == 0) {
+                at->name = tok_str(p);
+                r = at->name.ptr ? 0 : nomem(p);
+            }
         } else {
             r = expect(p, S_IDENT, "an attribute name or '}'");
         }
@@ -552,6 +590,26 @@ out:
 }
 
 /* Type := Path | 'Set' '<' Type '>' | RecType */
+/* True when the token after the current one is '<' (`Set<..>` rather than
+ * a type named Set). */
+static bool set_follows_lt(const struct sp *p)
+{
+    size_t i = p->pos;
+    for (;;) {
+        while (i < p->len &&
+               (p->src[i] == ' ' || p->src[i] == '\t' || p->src[i] == '\r' || p->src[i] == '\n')) {
+            i++;
+        }
+        if (i + 1 < p->len && p->src[i] == '/' && p->src[i + 1] == '/') {
+            while (i < p->len && p->src[i] != '\n') {
+                i++;
+            }
+            continue;
+        }
+        return i < p->len && p->src[i] == '<';
+    }
+}
+
 static int parse_type(struct sp *p, struct cedar_stype **out)
 {
     int r;
@@ -561,7 +619,7 @@ static int parse_type(struct sp *p, struct cedar_stype **out)
     }
     if (p->tok.kind == S_LBRACE) {
         r = parse_record(p, out);
-    } else if (is_kw(p, "Set")) {
+    } else if (is_kw(p, "Set") && p->pos < p->len && set_follows_lt(p)) {
         struct cedar_stype *t = new_type(p, CEDAR_ST_SET), *elem;
         if (t == NULL) {
             return nomem(p);
@@ -596,7 +654,9 @@ static int parse_ent_types(struct sp *p, struct cedar_stype ***out, size_t *nout
     if (list && (r = next(p)) != 0) {
         return r;
     }
-    while (!list || p->tok.kind != S_RBRACKET) {
+    /* no trailing comma: after a comma an element must follow */
+    bool more = !list || p->tok.kind != S_RBRACKET;
+    while (more) {
         struct cedar_stype *t = new_type(p, CEDAR_ST_REF);
         if (t == NULL) {
             r = nomem(p);
@@ -657,8 +717,12 @@ static int parse_entity(struct sp *p, const struct cedar_annotation *annos, size
     bool is_enum = false;
     int r = next(p); /* 'entity' */
     while (r == 0) {
-        if (p->tok.kind != S_IDENT) {
-            r = expect(p, S_IDENT, "an entity type name");
+        if ((r = name_ident(p, "an entity type name")) != 0) {
+            goto out;
+        }
+        if (p->tok.len == 6 && memcmp(p->tok.p, "Action", 6) == 0) {
+            r = perr(p, p->tok.line, p->tok.col,
+                     "an entity type cannot be named `Action` (the type of actions)");
             goto out;
         }
         struct stoken *t = arena_alloc(p->a, sizeof(*t));
@@ -746,10 +810,6 @@ static int parse_entity(struct sp *p, const struct cedar_annotation *annos, size
         struct cedar_str nm = {t->p, t->len};
         if (pe == NULL) {
             r = nomem(p);
-            goto out;
-        }
-        if (reserved_type_name(nm) || str_is(nm, "__cedar")) {
-            r = perr(p, t->line, t->col, "`%.*s` is a reserved name", (int)nm.len, nm.ptr);
             goto out;
         }
         if ((r = qualify(p, p->ns, nm, &pe->ent.name)) != 0) {
@@ -913,8 +973,10 @@ static int parse_action(struct sp *p, const struct cedar_annotation *annos, size
         if (p->tok.kind == S_STR) {
             r = str_value(p, nm);
         } else if (p->tok.kind == S_IDENT) {
-            *nm = tok_str(p);
-            r = nm->ptr ? 0 : nomem(p);
+            if ((r = name_ident(p, "an action name")) == 0) {
+                *nm = tok_str(p);
+                r = nm->ptr ? 0 : nomem(p);
+            }
         } else {
             r = expect(p, S_STR, "an action name");
         }
@@ -937,7 +999,13 @@ static int parse_action(struct sp *p, const struct cedar_annotation *annos, size
         if (list && (r = next(p)) != 0) {
             goto out;
         }
-        while (!list || p->tok.kind != S_RBRACKET) {
+        /* no trailing comma: after a comma an element must follow */
+        if (list && p->tok.kind == S_RBRACKET) { /* the reference refuses `in []` */
+            r = expect(p, S_STR, "an action name");
+            goto out;
+        }
+        bool more = true;
+        while (more) {
             struct aref *ref = arena_alloc(p->a, sizeof(*ref));
             if (ref == NULL) {
                 r = nomem(p);
@@ -1013,8 +1081,8 @@ static int parse_common(struct sp *p, const struct cedar_annotation *annos, size
     if (r != 0) {
         return r;
     }
-    if (p->tok.kind != S_IDENT) {
-        return expect(p, S_IDENT, "a type name");
+    if ((r = name_ident(p, "a type name")) != 0) {
+        return r;
     }
     struct pcommon *pc = arena_calloc(p->a, 1, sizeof(*pc));
     if (pc == NULL) {
@@ -1066,6 +1134,22 @@ static int parse_decl(struct sp *p)
                 tok_desc(&p->tok, b, sizeof(b)));
 }
 
+static bool has_cedar_component(struct cedar_str s)
+{
+    size_t i = 0;
+    while (i < s.len) {
+        size_t j = i;
+        while (j < s.len && s.ptr[j] != ':') {
+            j++;
+        }
+        if (j - i == 7 && memcmp(s.ptr + i, "__cedar", 7) == 0) {
+            return true;
+        }
+        i = j + 2;
+    }
+    return false;
+}
+
 /* Schema := {Namespace}
  * Namespace := Annotations 'namespace' Path '{' {Decl} '}' | Decl */
 static int parse_schema(struct sp *p)
@@ -1097,7 +1181,7 @@ static int parse_schema(struct sp *p)
         if ((r = next(p)) != 0 || (r = parse_path(p, &ns->name, &l, &c)) != 0) {
             return r;
         }
-        if (str_is(ns->name, "__cedar") || strncmp(ns->name.ptr, "__cedar::", 9) == 0) {
+        if (has_cedar_component(ns->name)) {
             return perr(p, l, c, "`__cedar` is a reserved namespace");
         }
         for (size_t i = 0; i < p->nss.n; i++) {
@@ -1394,9 +1478,8 @@ static int resolve_action_parents(struct sp *p, struct paction *pa)
         struct cedar_str cand[2], action = {"Action", 6};
         size_t nc;
         int r;
-        if (ref->path.len == 0) {
-            r = qualify(p, pa->ns, action, &cand[0]);
-            nc = 1;
+        if (ref->path.len == 0) { /* the namespace's action, else the empty namespace's */
+            r = candidates(p, pa->ns, action, cand, &nc);
         } else {
             r = candidates(p, pa->ns, ref->path, cand, &nc);
         }
@@ -1458,14 +1541,6 @@ static int check_dups(struct sp *p)
         if (str_cmp(a->com.name, b->com.name) == 0) {
             return perr(p, b->line, b->col, "duplicate common type `%.*s`", (int)b->com.name.len,
                         b->com.name.ptr);
-        }
-    }
-    for (size_t i = 0; i < p->coms.n; i++) {
-        struct pcommon *c = p->coms.p[i];
-        if (find_pent(p, c->com.name) != NULL) {
-            return perr(p, c->line, c->col,
-                        "`%.*s` is declared as an entity type and a common type",
-                        (int)c->com.name.len, c->com.name.ptr);
         }
     }
     for (size_t i = 0; i < p->ents.n + p->coms.n; i++) {
