@@ -4,6 +4,10 @@
 //   node tests/cedar/regress/gen-regress.mjs
 // Each case: schema (or null), entities, policies, requests; the files are
 // <name>.{cedar,cedarschema,entities.json,json} next to this script.
+// Data the reference REFUSES cannot be written in the conformance format: those
+// cases go to refuse/<name>.{entities.json,request,cedarschema?,expect} (.request, not
+// .json: the conformance runner reads every *.json),
+// checked by tests/node/cedar-data-regress.mjs against `mandate policy eval`.
 import fs from 'node:fs';
 
 const cedar = await import(new URL('../../node/node_modules/@cedar-policy/cedar-wasm/nodejs/cedar_wasm.js', import.meta.url));
@@ -78,4 +82,35 @@ for (const c of CASES) {
     if (schema !== null) fs.writeFileSync(dir + c.name + '.cedarschema', schema);
     fs.writeFileSync(dir + c.name + '.json', JSON.stringify(test, null, 1) + '\n');
     console.log(c.name + ': ' + test.requests.map((r) => r.decision + JSON.stringify(r.reason) + JSON.stringify(r.errors)).join(' '));
+}
+
+// ---- data the reference refuses -------------------------------------------
+
+const REFUSE = [
+    // 16:20 entity hierarchy cycles (with and without a schema), self-parent.
+    { name: 'cycle-two', entities: [{ uid: { type: 'G', id: 'a' }, attrs: {}, parents: [{ type: 'G', id: 'b' }] },
+        { uid: { type: 'G', id: 'b' }, attrs: {}, parents: [{ type: 'G', id: 'a' }] }] },
+    { name: 'cycle-self', entities: [{ uid: { type: 'G', id: 'a' }, attrs: {}, parents: [{ type: 'G', id: 'a' }] }] },
+    { name: 'cycle-schema', schema: 'entity G in [G];\nentity U in [G];\naction v appliesTo { principal: [U], resource: [U] };\n',
+        entities: [{ uid: { type: 'G', id: 'a' }, attrs: {}, parents: [{ type: 'G', id: 'c' }] },
+            { uid: { type: 'G', id: 'b' }, attrs: {}, parents: [{ type: 'G', id: 'a' }] },
+            { uid: { type: 'G', id: 'c' }, attrs: {}, parents: [{ type: 'G', id: 'b' }] }] },
+    // 16:22 required fields and shapes.
+    { name: 'missing-attrs', entities: [{ uid: { type: 'U', id: 'a' }, parents: [] }] },
+    { name: 'missing-parents', entities: [{ uid: { type: 'U', id: 'a' }, attrs: {} }] },
+    { name: 'parents-object', entities: [{ uid: { type: 'U', id: 'a' }, attrs: {}, parents: {} }] },
+    { name: 'action-non-action-parent', entities: [{ uid: { type: 'Action', id: 'v' }, attrs: {}, parents: [{ type: 'G', id: 'g' }] }] },
+];
+fs.mkdirSync(dir + 'refuse', { recursive: true });
+for (const c of REFUSE) {
+    const q = { principal: U('a'), action: { type: 'Action', id: 'v' }, resource: U('a'), context: {} };
+    const a = cedar.isAuthorized({ ...q, ...(c.schema ? { schema: c.schema } : {}), validateRequest: !!c.schema,
+        policies: { staticPolicies: '' }, entities: c.entities });
+    if (a.type === 'success') throw new Error(c.name + ': the reference accepts it');
+    const base = dir + 'refuse/' + c.name;
+    fs.writeFileSync(base + '.entities.json', JSON.stringify(c.entities, null, 1) + '\n');
+    fs.writeFileSync(base + '.request', JSON.stringify(q) + '\n');
+    if (c.schema) fs.writeFileSync(base + '.cedarschema', c.schema);
+    fs.writeFileSync(base + '.expect', 'refuse: ' + a.errors.map((e) => e.message).join('; ') + '\n');
+    console.log('refuse/' + c.name + ': ' + a.errors[0].message);
 }
