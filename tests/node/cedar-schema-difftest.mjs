@@ -9,8 +9,12 @@
 // Seeded mutations of corpus schemas (mode S), entities files (E) and request
 // contexts (C) are written to a temporary directory; our verdicts come from
 // BUILDDIR/tests/unit/test_cedar_schema --check, the reference's from
-// checkParseSchema / checkParseEntities / checkParseContext.  Only accept vs
-// refuse is compared.  Ends with "N passed, N failed".
+// checkParseSchema / checkParseEntities / checkParseContext: accept vs refuse
+// is compared.  Mode G generates small schemas from the grammar (namespaces,
+// common types, shadowed built-in names, qualified references, action
+// groups); for those both engines accept, the resolved schemas are compared
+// too (ours: --check R, the reference's: schemaToJsonWithResolvedTypes).
+// Ends with "N passed, N failed".
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -72,15 +76,143 @@ function parseable(text) {
   try { return JSON.parse(text); } catch { return undefined; }
 }
 
+// ---- mode G: schemas generated from the grammar -----------------------------
+const pick = (a) => a[rnd(a.length)];
+const gNames = ['A', 'B', 'C', 'Long', 'String', 'ipaddr', 'decimal', 'Action', 'Set', 'Bool', 'Record',
+  'Entity', 'datetime', 'in', 'if', 'principal', 'context', 'tags', 'enum', 'type', '__cedar'];
+const gNs = ['', '', 'N', 'M', 'N::M', '__cedar', 'A'];
+const gCommon = ['A', 'B', 'C', 'ipaddr', 'Long', 'String', 'decimal'];
+// mostly names that can resolve, sometimes the odd ones
+const gName = () => (rnd(10) < 7 ? pick(gCommon) : gName());
+function gType(d = 0) {
+  const r = rnd(10);
+  if (r < 5) {
+    const ns = pick(gNs);
+    const n = gName();
+    return ns && rnd(2) ? `${ns}::${n}` : n;
+  }
+  if (r < 7 && d < 2) return `Set<${gType(d + 1)}>`;
+  if (d < 2) {
+    const at = [];
+    for (let k = rnd(3); k > 0; k--) at.push(`${pick(['a', 'b', '"c d"', 'in'])}${rnd(2) ? '?' : ''}: ${gType(d + 1)}`);
+    return `{${at.join(', ')}${rnd(4) ? '' : ','}}`;
+  }
+  return gName();
+}
+function gDecl() {
+  const r = rnd(6);
+  if (r < 2) {
+    const ids = [gName()];
+    if (rnd(2)) ids.push(gName());
+    let s = `entity ${ids.join(', ')}`;
+    if (rnd(3) === 0) s += ` in [${gName()}${rnd(2) ? `, ${pick(gNs.filter(Boolean))}::${gName()}` : ''}]`;
+    if (rnd(4) === 0) s += ' enum ["x", "y"]';
+    else if (rnd(2)) { const t = gType(1); s += ` ${rnd(2) ? '= ' : ''}${t.startsWith('{') ? t : '{ a: Long }'}`; }
+    if (rnd(4) === 0) s += ` tags ${gType(1)}`;
+    return `${s};`;
+  }
+  if (r < 4) return `type ${gName()} = ${gType()};`;
+  let s = `action ${pick(['v', '"w"', 'x', 'Action'])}`;
+  if (rnd(3) === 0) s += ` in [${pick(['v', '"w"', 'Action::"v"', 'N::Action::"v"', 'x'])}]`;
+  if (rnd(2)) s += ` appliesTo { principal: ${rnd(3) ? gName() : `[${gName()}]`}, resource: ${gName()}${rnd(2) ? `, context: ${gType(1)}` : ''} }`;
+  return `${s};`;
+}
+function gSchema() {
+  let out = '';
+  for (let k = 1 + rnd(4); k > 0; k--) {
+    if (rnd(2)) {
+      const ds = [];
+      for (let j = 1 + rnd(3); j > 0; j--) ds.push(gDecl());
+      out += `namespace ${pick(gNs.filter(Boolean))} { ${ds.join(' ')} }\n`;
+    } else {
+      out += `${gDecl()}\n`;
+    }
+  }
+  return out;
+}
+
+// The reference's resolved JSON schema in our canonical form (see
+// print_resolved in test_cedar_schema.c): common types inlined, built-ins by
+// name, entity types qualified, lists sorted.
+function canonReference(json) {
+  const commons = {};
+  const q = (ns, n) => (ns ? `${ns}::${n}` : n);
+  for (const [ns, d] of Object.entries(json)) {
+    for (const [n, t] of Object.entries(d.commonTypes || {})) commons[q(ns, n)] = t;
+  }
+  const prim = { Long: 'Long', String: 'String', Bool: 'Bool', Boolean: 'Bool', ipaddr: 'ipaddr',
+    decimal: 'decimal', datetime: 'datetime', duration: 'duration' };
+  function ty(t, depth = 0) {
+    if (depth > 64) throw new Error('too deep');
+    if (t.type === 'Entity') return { entity: t.name };
+    if (t.type === 'Set') return { set: ty(t.element, depth + 1) };
+    if (t.type === 'Record') {
+      const o = {};
+      for (const [k, a] of Object.entries(t.attributes || {})) o[k] = [a.required !== false, ty(a, depth + 1)];
+      return { record: o };
+    }
+    if (t.type === 'Extension') return t.name;
+    if (commons[t.type] !== undefined) return ty(commons[t.type], depth + 1);
+    const n = t.type.startsWith('__cedar::') ? t.type.slice(9) : t.type;
+    if (prim[n]) return prim[n];
+    throw new Error(`unknown type ${t.type}`);
+  }
+  const entities = {}, actions = {};
+  for (const [ns, d] of Object.entries(json)) {
+    for (const [n, e] of Object.entries(d.entityTypes || {})) {
+      entities[q(ns, n)] = {
+        attrs: e.shape ? ty(e.shape) : { record: {} },
+        enum: e.enum ? [...e.enum] : null,
+        parents: [...(e.memberOfTypes || [])].sort(),
+        tags: e.tags ? ty(e.tags) : null,
+      };
+    }
+    for (const [id, a] of Object.entries(d.actions || {})) {
+      const at = a.appliesTo || {};
+      actions[`${q(ns, 'Action')}::${id}`] = {
+        context: at.context ? ty(at.context) : { record: {} },
+        parents: (a.memberOf || []).map((m) => `${m.type || q(ns, 'Action')}::${m.id}`).sort(),
+        principals: [...(at.principalTypes || [])].sort(),
+        resources: [...(at.resourceTypes || [])].sort(),
+      };
+    }
+  }
+  return { actions, entities };
+}
+
+function canonOurs(o) {
+  for (const e of Object.values(o.entities)) e.parents.sort();
+  for (const a of Object.values(o.actions)) {
+    a.parents.sort();
+    a.principals.sort();
+    a.resources.sort();
+  }
+  return o;
+}
+
+function sortedJson(v) {
+  if (Array.isArray(v)) return `[${v.map(sortedJson).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${sortedJson(v[k])}`).join(',')}}`;
+  return JSON.stringify(v);
+}
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cedar-schema-difftest-'));
-const work = { S: [], E: [], C: [] };
+const work = { S: [], E: [], C: [], R: [] };
 let made = 0;
 while (made < N) {
   const t = JSON.parse(fs.readFileSync(path.join(corpus, testFiles[rnd(testFiles.length)]), 'utf8'));
   const schema = fs.readFileSync(path.join(suite, t.schema), 'utf8');
-  const mode = 'SEC'[made % 3];
+  const mode = 'SECG'[made % 4];
   const base = path.join(tmp, String(made));
-  if (mode === 'S') {
+  if (mode === 'G') {
+    const text = gSchema();
+    fs.writeFileSync(`${base}.s`, text);
+    work.R.push({
+      files: [`${base}.s`],
+      ref: () => cedar.checkParseSchema(text),
+      resolved: () => cedar.schemaToJsonWithResolvedTypes(text),
+    });
+  } else if (mode === 'S') {
     const text = mutateText(schema, schemaToks);
     fs.writeFileSync(`${base}.s`, text);
     work.S.push({ files: [`${base}.s`], ref: () => cedar.checkParseSchema(text) });
@@ -108,8 +240,8 @@ while (made < N) {
 }
 
 const helper = path.join(build, 'tests', 'unit', 'test_cedar_schema');
-let passed = 0, failed = 0;
-for (const mode of ['S', 'E', 'C']) {
+let passed = 0, failed = 0, compared = 0;
+for (const mode of ['S', 'E', 'C', 'R']) {
   const list = work[mode];
   const run = spawnSync(helper, ['--check', mode, ...list.flatMap((w) => w.files)], { maxBuffer: 1 << 28 });
   if (run.status !== 0) {
@@ -124,16 +256,35 @@ for (const mode of ['S', 'E', 'C']) {
     // JSON.parse keeps the last of duplicate keys, hiding them from the
     // reference (which refuses them in Cedar data, as we do): not comparable.
     if (msg && msg.includes('duplicate object key')) return;
-    if ((verdict === 'ok') === ref) {
+    let same = (verdict === 'ok') === ref;
+    let why = '';
+    if (same && ref && mode === 'R') {
+      let theirs;
+      try {
+        const r = w.resolved();
+        theirs = r.type === 'success' ? sortedJson(canonReference(r.json)) : undefined;
+      } catch {
+        theirs = undefined; // not comparable
+      }
+      const mine = sortedJson(canonOurs(JSON.parse(msg)));
+      if (theirs !== undefined) compared++;
+      if (theirs !== undefined && theirs !== mine) {
+        same = false;
+        why = `resolved schemas differ:\n  ours:      ${mine}\n  reference: ${theirs}`;
+      }
+    }
+    if (same) {
       passed++;
     } else {
       failed++;
       if (failed <= 20) {
-        console.log(`MISMATCH ${mode} ${w.files.join(' ')}: ours ${verdict}${msg ? ` (${msg})` : ''}, reference ${ref ? 'ok' : 'err'}`);
+        console.log(why ? `MISMATCH ${mode} ${w.files.join(' ')}: ${why}`
+          : `MISMATCH ${mode} ${w.files.join(' ')}: ours ${verdict}${msg ? ` (${msg.slice(0, 200)})` : ''}, reference ${ref ? 'ok' : 'err'}`);
       }
     }
   });
 }
 if (failed === 0) fs.rmSync(tmp, { recursive: true, force: true });
+console.log(`(${compared} resolved schemas compared)`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

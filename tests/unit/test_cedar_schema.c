@@ -670,6 +670,7 @@ static void test_validate_request(void **state)
  * test_cedar_schema --check MODE FILE...  prints "ok" or "err<TAB>message"
  * per case, one line each:
  *   S schema                       parse a schema
+ *   R schema                       parse a schema, print it resolved as JSON
  *   E schema entities              parse entities against the schema
  *   C schema context action        parse a context for the action, whose file
  *                                  holds "type\nid"
@@ -693,6 +694,79 @@ static char *slurp_file(const char *path, size_t *n)
     return b;
 }
 
+/* Mode R: the resolved schema as canonical JSON (what the differential test
+ * compares with cedar-wasm's schemaToJsonWithResolvedTypes). */
+static json_t *type_json(const struct cedar_stype *t)
+{
+    static const char *const prim[] = {"Bool",    "Long",     "String",  "ipaddr",
+                                       "decimal", "datetime", "duration"};
+    if (t->kind <= CEDAR_ST_DURATION) {
+        return json_string(prim[t->kind]);
+    }
+    if (t->kind == CEDAR_ST_SET) {
+        return json_pack("{s:o}", "set", type_json(t->elem));
+    }
+    if (t->kind == CEDAR_ST_ENTITY) {
+        return json_pack("{s:s%}", "entity", t->name.ptr, t->name.len);
+    }
+    json_t *attrs = json_object();
+    for (size_t i = 0; i < t->nattrs; i++) {
+        json_object_setn_new(attrs, t->attrs[i].name.ptr, t->attrs[i].name.len,
+                             json_pack("[b,o]", t->attrs[i].required, type_json(t->attrs[i].type)));
+    }
+    return json_pack("{s:o}", "record", attrs);
+}
+
+static json_t *names_json(const struct cedar_str *names, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_stringn(names[i].ptr, names[i].len));
+    }
+    return a;
+}
+
+static void print_resolved(const struct cedar_schema *s)
+{
+    json_t *ents = json_object(), *acts = json_object();
+    for (size_t i = 0; i < s->nentities; i++) {
+        const struct cedar_sentity *e = &s->entities[i];
+        json_t *o =
+            json_pack("{s:o,s:o,s:o,s:o}", "parents", names_json(e->parents, e->nparents), "attrs",
+                      type_json(e->attrs), "tags", e->tags ? type_json(e->tags) : json_null(),
+                      "enum", e->is_enum ? names_json(e->enum_ids, e->nenum) : json_null());
+        json_object_setn_new(ents, e->name.ptr, e->name.len, o);
+    }
+    for (size_t i = 0; i < s->nactions; i++) {
+        const struct cedar_saction *a = &s->actions[i];
+        json_t *ps = json_array();
+        for (size_t k = 0; k < a->nparents; k++) {
+            char *u = NULL;
+            if (asprintf(&u, "%.*s::%.*s", (int)a->parents[k].type.len, a->parents[k].type.ptr,
+                         (int)a->parents[k].id.len, a->parents[k].id.ptr) > 0) {
+                json_array_append_new(ps, json_string(u));
+            }
+            free(u);
+        }
+        char *key = NULL;
+        if (asprintf(&key, "%.*s::%.*s", (int)a->uid.type.len, a->uid.type.ptr, (int)a->uid.id.len,
+                     a->uid.id.ptr) < 0) {
+            continue;
+        }
+        json_object_set_new(acts, key,
+                            json_pack("{s:o,s:o,s:o,s:o}", "parents", ps, "principals",
+                                      names_json(a->principals, a->nprincipals), "resources",
+                                      names_json(a->resources, a->nresources), "context",
+                                      type_json(a->context)));
+        free(key);
+    }
+    json_t *all = json_pack("{s:o,s:o}", "entities", ents, "actions", acts);
+    char *text = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+    printf("ok\t%s\n", text ? text : "null");
+    free(text);
+    json_decref(all);
+}
+
 static int check_one(char mode, char **files, struct err *e)
 {
     size_t n = 0, m = 0, al = 0;
@@ -705,6 +779,11 @@ static int check_one(char mode, char **files, struct err *e)
         goto out;
     }
     if ((r = cedar_schema_parse(st, n, "schema", &s, e)) != 0 || mode == 'S') {
+        goto out;
+    }
+    if (mode == 'R') {
+        print_resolved(s);
+        r = 1; /* printed already */
         goto out;
     }
     if ((dt = slurp_file(files[1], &m)) == NULL) {
@@ -738,11 +817,15 @@ out:
 static int check_mode(int argc, char **argv)
 {
     char mode = argv[2][0];
-    int per = mode == 'S' ? 1 : mode == 'E' ? 2 : 3;
+    int per = mode == 'S' || mode == 'R' ? 1 : mode == 'E' ? 2 : 3;
     for (int i = 3; i + per <= argc; i += per) {
         struct err e;
         err_clear(&e);
-        if (check_one(mode, argv + i, &e) == 0) {
+        int r = check_one(mode, argv + i, &e);
+        if (r == 1) {
+            continue;
+        }
+        if (r == 0) {
             puts("ok");
             continue;
         }
