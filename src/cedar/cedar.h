@@ -174,7 +174,8 @@ int cedar_entities_add(struct cedar_entities *es, const struct cedar_uid *uid,
 
 /* Computes every entity's ancestors (transitive closure of parents).  After
  * this the store is read-only and may be shared between threads.  0,
- * ERR_NOMEM or ERR_LIMIT. */
+ * ERR_INVALID (the hierarchy has a cycle: Cedar requires a DAG), ERR_NOMEM
+ * or ERR_LIMIT. */
 int cedar_entities_finish(struct cedar_entities *es, struct err *e) MUST_CHECK;
 
 /* The entity with this UID, or NULL. */

@@ -241,6 +241,12 @@ static int closure_one(struct cedar_entities *es, struct cedar_entity *ent, stru
     }
     while (stack->n > 0) {
         const struct cedar_uid *u = stack->v[--stack->n];
+        if (cedar_uid_eq(u, &ent->uid)) {
+            /* the reference refuses hierarchies with cycles (they must be DAGs) */
+            return err_set(e, ERR_INVALID, "entity hierarchy has a cycle through %.*s::\"%.*s\"",
+                           (int)(u->type.len > 64 ? 64 : u->type.len), u->type.ptr,
+                           (int)(u->id.len > 64 ? 64 : u->id.len), u->id.ptr);
+        }
         int added = seen_add(seen, found, u);
         if (added < 0) {
             return err_set(e, ERR_NOMEM, "out of memory");

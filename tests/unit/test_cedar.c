@@ -229,20 +229,30 @@ static void test_entities(void **state)
     cedar_entities_free(es);
     cedar_entities_free(NULL);
 
-    /* a chain of 1500 groups (with a cycle back to the start): closure once */
+    /* a chain of 1500 groups: closure once; closing it into a cycle is refused */
     assert_int_equal(cedar_entities_new(&es), 0);
     char id[32], pid[32];
     for (int i = 0; i < 1500; i++) {
         snprintf(id, sizeof(id), "g%d", i);
-        snprintf(pid, sizeof(pid), "g%d", (i + 1) % 1500);
+        snprintf(pid, sizeof(pid), "g%d", i + 1);
         struct cedar_uid u = uid("G", id), pu = uid("G", pid);
         assert_int_equal(cedar_entities_add(es, &u, NULL, NULL, &pu, 1, false, &e), 0);
     }
     assert_int_equal(cedar_entities_finish(es, &e), 0);
     struct cedar_uid first = uid("G", "g0"), last = uid("G", "g1499"), other = uid("G", "x");
+    struct cedar_uid top = uid("G", "g1500");
     assert_true(cedar_entities_in(es, &first, &last));
-    assert_true(cedar_entities_in(es, &last, &first));
+    assert_true(cedar_entities_in(es, &first, &top));
+    assert_false(cedar_entities_in(es, &last, &first));
     assert_false(cedar_entities_in(es, &first, &other));
+    assert_int_equal(cedar_entities_add(es, &top, NULL, NULL, &first, 1, false, &e), 0);
+    assert_int_equal(cedar_entities_finish(es, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "cycle"));
+    cedar_entities_free(es);
+    /* a self-loop too */
+    assert_int_equal(cedar_entities_new(&es), 0);
+    assert_int_equal(cedar_entities_add(es, &other, NULL, NULL, &other, 1, false, &e), 0);
+    assert_int_equal(cedar_entities_finish(es, &e), ERR_INVALID);
     cedar_entities_free(es);
 
     /* a chain of 3000 makes 4.5M ancestor links: over LIMIT_CEDAR_CLOSURE_TOTAL */
