@@ -542,6 +542,13 @@ class PolicyGen {
         case 3: res = 'resource is ' + this.S.q(this.rtype); break;
         case 4: res = 'resource is ' + this.S.q(this.rtype) + ' in ' + this.uid('Folder'); break;
         }
+        if (this.template) {
+            // at least one slot: ?principal, ?resource or both
+            const k = r.int(3);
+            if (k !== 1) p = r.pick(['principal == ?principal', 'principal in ?principal', 'principal is ' + this.S.q('User') + ' in ?principal']);
+            if (k !== 0) res = r.pick(['resource == ?resource', 'resource in ?resource', 'resource is ' + this.S.q(this.rtype) + ' in ?resource']);
+            this.slots = { p: k !== 1, r: k !== 0 };
+        }
         if (actName && this.S.actions[actName].app) this.ctx = this.S.actions[actName].app.ctx;
         else this.ctx = this.S.actions[r.pick(['view', 'edit', 'list'])].app.ctx;
         return p + ', ' + a + ', ' + res;
@@ -582,8 +589,9 @@ function genRequest(r, S, E) {
 const stats = { tests: 0, requests: 0, rejectedPolicies: 0, rejectedRequests: 0, rejectedTests: 0 };
 export function genStats() { return stats; }
 
-function parses(text) {
-    return cedar.checkParsePolicySet({ staticPolicies: text }).type === 'success';
+function parses(text, template) {
+    const ps = template ? { templates: { t: text } } : { staticPolicies: text };
+    return cedar.checkParsePolicySet(ps).type === 'success';
 }
 
 // Returns { name, json, files: {path: text} } or null.
@@ -601,21 +609,45 @@ export function genTest(seed, name, nreq = 4) {
     const chaos = r.chance(0.3);
     const np = 1 + r.int(r.chance(0.3) ? 8 : 4);
     const pols = [];
+    const withTemplates = r.chance(0.15);
+    const templates = {}, links = [], statics = {};
     for (let i = 0; i < np; i++) {
         for (let tries = 0; tries < 6; tries++) {
-            const p = new PolicyGen(r, S, E, chaos).policy();
-            if (parses(p)) { pols.push(p); break; }
-            stats.rejectedPolicies++;
+            const g = new PolicyGen(r, S, E, chaos);
+            g.template = withTemplates && r.chance(0.5);
+            const p = g.policy();
+            if (!parses(p, g.template)) { stats.rejectedPolicies++; continue; }
+            // Ids by position, templates included (mandate and the suites).
+            const id = 'policy' + pols.length;
+            pols.push(p);
+            if (!g.template) { statics[id] = p; break; }
+            templates[id] = p;
+            for (let k = 0, n = 1 + r.int(2); k < n; k++) {
+                const l = { template: id, id: 'link' + links.length };
+                if (g.slots.p) l.principal = { type: S.q(r.pick(['User', 'Team'])), id: r.pick(r.chance(0.5) ? E.ids.Team : E.ids.User) };
+                if (g.slots.r) l.resource = { type: S.q(r.pick(['Doc', 'Folder'])), id: r.pick(r.chance(0.5) ? E.ids.Doc : E.ids.Folder) };
+                if (l.principal && E.ids.Team.includes(l.principal.id)) l.principal.type = S.q('Team');
+                else if (l.principal) l.principal.type = S.q('User');
+                if (l.resource && E.ids.Folder.includes(l.resource.id)) l.resource.type = S.q('Folder');
+                else if (l.resource) l.resource.type = S.q('Doc');
+                links.push(l);
+            }
+            break;
         }
     }
     if (!pols.length) { stats.rejectedTests++; return null; }
     const policyText = (r.chance(0.2) ? '// generated\n' : '') + pols.join('\n\n') + '\n';
-    const v = cedar.validate({ schema: S.text, policies: { staticPolicies: policyText }, validationSettings: { mode: 'strict' } });
+    const pset = links.length ? {
+        staticPolicies: statics, templates,
+        templateLinks: links.map((l) => ({ templateId: l.template, newId: l.id,
+            values: { ...(l.principal ? { '?principal': l.principal } : {}), ...(l.resource ? { '?resource': l.resource } : {}) } })),
+    } : { staticPolicies: policyText };
+    const v = cedar.validate({ schema: S.text, policies: pset, validationSettings: { mode: 'strict' } });
     if (v.type !== 'success') { stats.rejectedTests++; return null; }
     const shouldValidate = v.validationErrors.length === 0;
     const requests = [];
     if (cedar.preparseSchema('s', S.text).type !== 'success' ||
-        cedar.preparsePolicySet('p', { staticPolicies: policyText }).type !== 'success') {
+        cedar.preparsePolicySet('p', pset).type !== 'success') {
         stats.rejectedTests++;
         return null;
     }
@@ -641,6 +673,8 @@ export function genTest(seed, name, nreq = 4) {
     files[name + '.entities.json'] = JSON.stringify(E.list, null, 1) + '\n';
     const json = schemaless ? { policies: name + '.cedar', entities: name + '.entities.json', requests }
         : { policies: name + '.cedar', entities: name + '.entities.json', schema: name + '.cedarschema', shouldValidate, requests };
+    // "links" is mandate's one addition to the suites' format (templates).
+    if (links.length) json.links = links;
     files[name + '.json'] = JSON.stringify(json, null, 1) + '\n';
     return { name, json, files };
 }
