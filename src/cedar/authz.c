@@ -123,6 +123,30 @@ const char *cedar_policyset_id(const struct cedar_policyset *ps, size_t i)
 
 static int index_one(struct cedar_policyset *ps, size_t i);
 
+int cedar_policyset_annotation(const struct cedar_policyset *ps, size_t i, const char *key,
+                               struct cedar_str *out)
+{
+    out->ptr = NULL;
+    out->len = 0;
+    if (ps == NULL || i >= ps->n) {
+        return ERR_NOTFOUND;
+    }
+    const struct cedar_policy *p = ps->pols[i];
+    size_t kl = strlen(key);
+    for (size_t k = 0; k < p->nannos; k++) {
+        if (p->annos[k].key.len == kl && memcmp(p->annos[k].key.ptr, key, kl) == 0) {
+            *out = p->annos[k].value;
+            return 0;
+        }
+    }
+    return ERR_NOTFOUND;
+}
+
+bool cedar_policyset_is_forbid(const struct cedar_policyset *ps, size_t i)
+{
+    return ps != NULL && i < ps->n && ps->pols[i]->forbid;
+}
+
 static int link_slot(struct cedar_policyset *ps, struct cedar_scope *s, const struct cedar_uid *u,
                      const char *name, struct err *e)
 {
@@ -657,13 +681,16 @@ int cedar_authorize(const struct cedar_policyset *ps, const struct cedar_entitie
     if (nf > 0) {
         out->decision = CEDAR_DENY;
         out->reasons = forbids;
+        out->reason_index = fidx;
         out->nreasons = nf;
     } else if (np > 0) {
         out->decision = CEDAR_ALLOW;
         out->reasons = permits;
+        out->reason_index = pidx;
         out->nreasons = np;
     } else {
         out->reasons = permits;
+        out->reason_index = pidx;
     }
     out->errors = errs;
     out->nerrors = ne;

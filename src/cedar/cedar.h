@@ -221,6 +221,15 @@ void cedar_policyset_put(struct cedar_policyset *ps);
 size_t cedar_policyset_count(const struct cedar_policyset *ps);
 const char *cedar_policyset_id(const struct cedar_policyset *ps, size_t i);
 
+/* The value of annotation @key("value") on the i-th policy (a response's
+ * reason_index gives i), e.g. @escalate("owner").  An annotation without a
+ * value reads as "".  0 with *out pointing into the set, or ERR_NOTFOUND. */
+int cedar_policyset_annotation(const struct cedar_policyset *ps, size_t i, const char *key,
+                               struct cedar_str *out) MUST_CHECK;
+
+/* True when the i-th policy is a forbid. */
+bool cedar_policyset_is_forbid(const struct cedar_policyset *ps, size_t i);
+
 /* ---- authorization ----------------------------------------------------- */
 
 struct cedar_request {
@@ -239,7 +248,8 @@ struct cedar_policy_error {
 
 struct cedar_response {
     enum cedar_decision decision;
-    const char **reasons; /* ids of the determining policies */
+    const char **reasons;         /* ids of the determining policies, in policy-set order */
+    const uint32_t *reason_index; /* their positions in the set (for annotations) */
     size_t nreasons;
     struct cedar_policy_error *errors; /* policies whose evaluation errored */
     size_t nerrors;

@@ -392,6 +392,40 @@ static void test_values(void **state)
     arena_free(&a);
 }
 
+/* Annotations of the determining policies (Mandate's @escalate). */
+static void test_annotations(void **state)
+{
+    (void)state;
+    const char *t = "permit(principal, action, resource);\n"
+                    "@escalate(\"owner\") @quiet forbid(principal == User::\"bob\", action, "
+                    "resource);";
+    struct cedar_policyset *ps;
+    struct err e;
+    assert_int_equal(cedar_policyset_parse(t, strlen(t), "t", 0, &ps, &e), 0);
+    struct cedar_entities *es = store();
+    struct arena a;
+    arena_init(&a, 0, 0);
+    struct cedar_request req = {uid("User", "bob"), uid("Action", "view"), uid("Doc", "doc1"),
+                                cedar_value_empty_record()};
+    struct cedar_response resp;
+    assert_int_equal(cedar_authorize(ps, es, &req, &a, &resp, &e), 0);
+    assert_int_equal(resp.decision, CEDAR_DENY);
+    assert_int_equal(resp.nreasons, 1);
+    assert_int_equal(resp.reason_index[0], 1);
+    assert_true(cedar_policyset_is_forbid(ps, resp.reason_index[0]));
+    struct cedar_str v;
+    assert_int_equal(cedar_policyset_annotation(ps, resp.reason_index[0], "escalate", &v), 0);
+    assert_int_equal(v.len, 5);
+    assert_memory_equal(v.ptr, "owner", 5);
+    assert_int_equal(cedar_policyset_annotation(ps, 1, "quiet", &v), 0);
+    assert_int_equal(v.len, 0);
+    assert_int_equal(cedar_policyset_annotation(ps, 0, "escalate", &v), ERR_NOTFOUND);
+    assert_int_equal(cedar_policyset_annotation(ps, 9, "escalate", &v), ERR_NOTFOUND);
+    arena_free(&a);
+    cedar_entities_free(es);
+    cedar_policyset_put(ps);
+}
+
 /* Long && / || / + chains are flat: no nesting limit, as the reference. */
 static void test_long_chains(void **state)
 {
@@ -521,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_alloc_failure),
         cmocka_unit_test(test_long_chains),
+        cmocka_unit_test(test_annotations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
