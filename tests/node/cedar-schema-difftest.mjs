@@ -14,6 +14,8 @@
 // common types, shadowed built-in names, qualified references, action
 // groups); for those both engines accept, the resolved schemas are compared
 // too (ours: --check R, the reference's: schemaToJsonWithResolvedTypes).
+// Mode V takes corpus requests, swaps in other principals, resources, ids or
+// actions, and compares request validation (isAuthorized, validateRequest).
 // Ends with "N passed, N failed".
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
@@ -197,14 +199,34 @@ function sortedJson(v) {
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cedar-schema-difftest-'));
-const work = { S: [], E: [], C: [], R: [] };
+const work = { S: [], E: [], C: [], R: [], V: [] };
 let made = 0;
 while (made < N) {
   const t = JSON.parse(fs.readFileSync(path.join(corpus, testFiles[rnd(testFiles.length)]), 'utf8'));
   const schema = fs.readFileSync(path.join(suite, t.schema), 'utf8');
-  const mode = 'SECG'[made % 4];
+  const mode = 'SECGV'[made % 5];
   const base = path.join(tmp, String(made));
-  if (mode === 'G') {
+  if (mode === 'V') {
+    const rq = t.requests[rnd(t.requests.length)];
+    const others = t.requests.flatMap((r) => [r.principal, r.resource]);
+    const req = { principal: rq.principal, action: rq.action, resource: rq.resource, context: rq.context };
+    switch (rnd(6)) {
+      case 0: req.principal = others[rnd(others.length)]; break;
+      case 1: req.resource = others[rnd(others.length)]; break;
+      case 2: req.principal = { type: req.principal.type, id: `${req.principal.id}z` }; break;
+      case 3: req.action = { type: req.action.type, id: `${req.action.id}z` }; break;
+      case 4: req.resource = { type: req.principal.type, id: '' }; break;
+      default: break;
+    }
+    const text = JSON.stringify(req);
+    if (/\d{16,}/.test(text)) continue;
+    fs.writeFileSync(`${base}.s`, schema);
+    fs.writeFileSync(`${base}.r`, text);
+    work.V.push({
+      files: [`${base}.s`, `${base}.r`],
+      ref: () => cedar.isAuthorized({ ...req, schema, validateRequest: true, policies: { staticPolicies: '' }, entities: [] }),
+    });
+  } else if (mode === 'G') {
     const text = gSchema();
     fs.writeFileSync(`${base}.s`, text);
     work.R.push({
@@ -241,7 +263,7 @@ while (made < N) {
 
 const helper = path.join(build, 'tests', 'unit', 'test_cedar_schema');
 let passed = 0, failed = 0, compared = 0;
-for (const mode of ['S', 'E', 'C', 'R']) {
+for (const mode of ['S', 'E', 'C', 'R', 'V']) {
   const list = work[mode];
   const run = spawnSync(helper, ['--check', mode, ...list.flatMap((w) => w.files)], { maxBuffer: 1 << 28 });
   if (run.status !== 0) {

@@ -672,6 +672,8 @@ static void test_validate_request(void **state)
  *   S schema                       parse a schema
  *   R schema                       parse a schema, print it resolved as JSON
  *   E schema entities              parse entities against the schema
+ *   V schema request               parse a request {principal, action, resource,
+ *                                  context} and validate it against the schema
  *   C schema context action        parse a context for the action, whose file
  *                                  holds "type\nid"
  * tests/node/cedar-schema-difftest.mjs compares the answers with cedar-wasm. */
@@ -796,6 +798,29 @@ static int check_one(char mode, char **files, struct err *e)
         cedar_entities_free(es);
         goto out;
     }
+    if (mode == 'V') {
+        json_t *j = cedar_json_load(dt, m, "request", e);
+        struct cedar_request req;
+        r = j ? 0 : ERR_INVALID;
+        if (r == 0) {
+            r = cedar_uid_from_jansson(json_object_get(j, "principal"), &a, &req.principal, e);
+        }
+        if (r == 0) {
+            r = cedar_uid_from_jansson(json_object_get(j, "action"), &a, &req.action, e);
+        }
+        if (r == 0) {
+            r = cedar_uid_from_jansson(json_object_get(j, "resource"), &a, &req.resource, e);
+        }
+        if (r == 0) {
+            r = cedar_context_from_jansson(json_object_get(j, "context"), s, &req.action, &a,
+                                           &req.context, e);
+        }
+        if (r == 0) {
+            r = cedar_schema_validate_request(s, &req, e);
+        }
+        json_decref(j);
+        goto out;
+    }
     char *nl;
     if ((at = slurp_file(files[2], &al)) == NULL || (nl = memchr(at, '\n', al)) == NULL) {
         r = ERR_IO;
@@ -817,7 +842,7 @@ out:
 static int check_mode(int argc, char **argv)
 {
     char mode = argv[2][0];
-    int per = mode == 'S' || mode == 'R' ? 1 : mode == 'E' ? 2 : 3;
+    int per = mode == 'S' || mode == 'R' ? 1 : mode == 'E' || mode == 'V' ? 2 : 3;
     for (int i = 3; i + per <= argc; i += per) {
         struct err e;
         err_clear(&e);
