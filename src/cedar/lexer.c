@@ -359,6 +359,12 @@ int cedar_unescape_pattern(struct arena *a, const char *s, size_t n, struct ceda
         if (r != 0) {
             return r;
         }
+        /* only \* is a literal star: a star spelled \u{2a} or \x2a is a
+         * wildcard, as in the reference (it unescapes first) */
+        if (!star && ol == 1 && buf[0] == '*') {
+            p->elems[len++] = -1;
+            continue;
+        }
         for (size_t k = 0; k < ol; k++) {
             p->elems[len++] = (unsigned char)buf[k];
         }
