@@ -393,17 +393,20 @@ static int check_uid(struct jctx *c, const struct cedar_uid *u, const struct ced
 static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype *t,
                        struct cedar_value *out);
 
+/* An escape is an object with exactly that one key and a well-formed body;
+ * anything else is a record (the reference reads these untagged). */
 static bool is_entity_escape(const json_t *j)
 {
     const json_t *in = json_object_get(j, "__entity");
-    return json_is_object(in) && json_is_string(json_object_get(in, "type")) &&
-           json_is_string(json_object_get(in, "id"));
+    return json_object_size(j) == 1 && json_is_object(in) &&
+           json_is_string(json_object_get(in, "type")) && json_is_string(json_object_get(in, "id"));
 }
 
 static bool is_extn_escape(const json_t *j)
 {
     const json_t *in = json_object_get(j, "__extn");
-    return json_is_object(in) && json_is_string(json_object_get(in, "fn")) &&
+    return json_object_size(j) == 1 && json_is_object(in) &&
+           json_is_string(json_object_get(in, "fn")) &&
            (json_object_get(in, "arg") != NULL || json_is_array(json_object_get(in, "args")));
 }
 
@@ -467,7 +470,7 @@ static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *ou
         /* As the reference's untagged reading: __expr, then an __entity escape
          * whose value has string type and id, then an __extn escape with a
          * string fn and arg or args; anything else is a record. */
-        if (json_object_get(j, "__expr") != NULL) {
+        if (json_object_get(j, "__expr") != NULL && json_object_size(j) == 1) {
             return jerr(c, "the __expr escape is no longer supported");
         } else if (is_entity_escape(j)) {
             struct cedar_uid u;
@@ -762,7 +765,7 @@ static int add_schema_actions(struct jctx *c, struct cedar_entities *es)
 }
 
 static int parse_parents(struct jctx *c, const json_t *jp, const struct cedar_sentity *se,
-                         struct cedar_uid **out, size_t *nout)
+                         bool action, struct cedar_uid **out, size_t *nout)
 {
     size_t n = jp ? json_array_size(jp) : 0;
     if (jp != NULL && !json_is_array(jp)) {
@@ -777,7 +780,7 @@ static int parse_parents(struct jctx *c, const json_t *jp, const struct cedar_se
         if (r != 0) {
             return err_prefix(c->e, "parent %zu: ", i);
         }
-        if (c->schema != NULL && se == NULL) { /* an action's parents */
+        if (action) { /* an action's parents, with or without a schema */
             if (!is_action_type(&ps[i].type)) {
                 return jerr(c, "an action cannot have a non-action parent `%.*s`",
                             (int)ps[i].type.len, ps[i].type.ptr);
@@ -866,7 +869,7 @@ static int parse_data_action(struct jctx *c, const json_t *j, const struct cedar
         !empty_or_absent(json_object_get(j, "tags"))) {
         return jerr(c, "the definition of this action does not match its schema declaration");
     }
-    if ((r = parse_parents(c, json_object_get(j, "parents"), NULL, &parents, &n)) != 0) {
+    if ((r = parse_parents(c, json_object_get(j, "parents"), NULL, true, &parents, &n)) != 0) {
         return r;
     }
     if (c->nacts == c->capacts) {
@@ -1069,7 +1072,8 @@ static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t 
         goto prefix;
     }
     bool have_tags = false;
-    if ((r = parse_parents(c, json_object_get(j, "parents"), se, &parents, &nparents)) != 0 ||
+    if ((r = parse_parents(c, json_object_get(j, "parents"), se, is_action_type(&uid.type),
+                           &parents, &nparents)) != 0 ||
         (r = parse_tags(c, json_object_get(j, "tags"), se, &tags, &have_tags)) != 0) {
         goto prefix;
     }
