@@ -56,6 +56,21 @@ const CASES = [
         ].join('\n'),
         requests: [req('a', 'a')],
     },
+    {
+        // With a schema, an escape object with extra keys is still the escape the
+        // declared type asks for (schemaless, it would be a record).
+        name: 'data-schema-escape-extra-keys',
+        schema: 'entity U { t: duration, u?: U };\naction v appliesTo { principal: [U], resource: [U] };\n',
+        entities: [{ uid: U('a'), attrs: { t: { __extn: { fn: 'duration', arg: '1d' }, __entity: { type: 'U', id: 'b' } },
+            u: { __entity: { type: 'U', id: 'a' }, __extn: { fn: 'ip', arg: '1.2.3.4' }, zz: 1 } }, parents: [] },
+        { uid: U('b'), attrs: { t: { __extn: { fn: 'duration', arg: '2h' }, zz: 1 }, u: { type: 'U', id: 'a', zz: 1 } }, parents: [] }],
+        policies: [
+            'permit (principal, action, resource) when { principal.t == duration("1d") };',
+            'permit (principal, action, resource) when { principal has u && principal.u == U::"a" };',
+            'permit (principal, action, resource) when { principal.t == duration("2h") };',
+        ].join('\n'),
+        requests: [req('a', 'a'), req('b', 'b')],
+    },
 ];
 
 for (const c of CASES) {
