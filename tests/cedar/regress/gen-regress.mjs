@@ -71,6 +71,19 @@ const CASES = [
         ].join('\n'),
         requests: [req('a', 'a'), req('b', 'b')],
     },
+    {
+        // A uid or parent whose __entity key is garbage falls back to the
+        // implicit {type, id} form; with a schema, keys next to an escape are
+        // not evaluated at all.
+        name: 'data-uid-fallback-and-unevaluated-keys',
+        schema: 'entity G;\nentity U in [G] { t: duration };\naction v appliesTo { principal: [U], resource: [U] };\n',
+        entities: [{ uid: { type: 'U', id: 'a', __entity: { __entity: { type: 'U' } } },
+            attrs: { t: { __extn: { fn: 'duration', arg: '-3d' }, age: { __extn: { fn: 'offset', args: [{ __extn: { fn: 'datetime', arg: '2024-01-01' } }] } } } },
+            parents: [{ type: 'G', id: 'g', __entity: { __extn: { fn: 'ip', arg: '::1' } } }] },
+        { uid: { type: 'G', id: 'g' }, attrs: {}, parents: [] }],
+        policies: 'permit (principal in G::"g", action, resource) when { principal.t == duration("-3d") };',
+        requests: [req('a', 'a')],
+    },
 ];
 
 for (const c of CASES) {
@@ -115,6 +128,9 @@ const REFUSE = [
     { name: 'missing-parents', entities: [{ uid: { type: 'U', id: 'a' }, attrs: {} }] },
     { name: 'parents-object', entities: [{ uid: { type: 'U', id: 'a' }, attrs: {}, parents: {} }] },
     { name: 'action-non-action-parent', entities: [{ uid: { type: 'Action', id: 'v' }, attrs: {}, parents: [{ type: 'G', id: 'g' }] }] },
+    // 16:50 a JSON float anywhere is refused, even in a key that would be ignored.
+    { name: 'float-in-ignored-key', entities: [{ uid: { type: 'U', id: 'a' },
+        attrs: { ip: { __extn: { fn: 'ip', arg: '::1', __entity: 1.5 } } }, parents: [] }] },
 ];
 fs.mkdirSync(dir + 'refuse', { recursive: true });
 for (const c of REFUSE) {
