@@ -115,7 +115,7 @@ for (const c of CASES) {
 // ---- data the reference refuses -------------------------------------------
 
 const REFUSE = [
-    // 16:20 entity hierarchy cycles (with and without a schema), self-parent.
+    // Entity hierarchy cycles (with and without a schema), self-parent.
     { name: 'cycle-two', entities: [{ uid: { type: 'G', id: 'a' }, attrs: {}, parents: [{ type: 'G', id: 'b' }] },
         { uid: { type: 'G', id: 'b' }, attrs: {}, parents: [{ type: 'G', id: 'a' }] }] },
     { name: 'cycle-self', entities: [{ uid: { type: 'G', id: 'a' }, attrs: {}, parents: [{ type: 'G', id: 'a' }] }] },
@@ -123,12 +123,12 @@ const REFUSE = [
         entities: [{ uid: { type: 'G', id: 'a' }, attrs: {}, parents: [{ type: 'G', id: 'c' }] },
             { uid: { type: 'G', id: 'b' }, attrs: {}, parents: [{ type: 'G', id: 'a' }] },
             { uid: { type: 'G', id: 'c' }, attrs: {}, parents: [{ type: 'G', id: 'b' }] }] },
-    // 16:22 required fields and shapes.
+    // Required fields and shapes.
     { name: 'missing-attrs', entities: [{ uid: { type: 'U', id: 'a' }, parents: [] }] },
     { name: 'missing-parents', entities: [{ uid: { type: 'U', id: 'a' }, attrs: {} }] },
     { name: 'parents-object', entities: [{ uid: { type: 'U', id: 'a' }, attrs: {}, parents: {} }] },
     { name: 'action-non-action-parent', entities: [{ uid: { type: 'Action', id: 'v' }, attrs: {}, parents: [{ type: 'G', id: 'g' }] }] },
-    // 16:50 a JSON float anywhere is refused, even in a key that would be ignored.
+    // A JSON float anywhere is refused, even in a key that would be ignored.
     { name: 'float-in-ignored-key', entities: [{ uid: { type: 'U', id: 'a' },
         attrs: { ip: { __extn: { fn: 'ip', arg: '::1', __entity: 1.5 } } }, parents: [] }] },
 ];
