@@ -150,8 +150,11 @@ static int parse_uid(struct jctx *c, const json_t *j, struct cedar_uid *out)
     if (!json_is_object(j)) {
         return jerr(c, "expected an entity reference, found %s", jtype_name(j));
     }
+    /* as the reference's untagged reading: a well-formed __entity body, else
+     * the object's own type and id (other keys ignored) */
     const json_t *inner = json_object_get(j, "__entity");
-    if (json_is_object(inner)) {
+    if (json_is_object(inner) && json_is_string(json_object_get(inner, "type")) &&
+        json_is_string(json_object_get(inner, "id"))) {
         return uid_fields(c, inner, c->a, out);
     }
     return uid_fields(c, j, c->a, out);
@@ -349,9 +352,57 @@ static int ext_apply(struct jctx *c, const char *name, const struct cedar_value 
     return r;
 }
 
+/* True when j holds a non-integer number anywhere (depth-bounded). */
+static bool has_real(const json_t *j, unsigned depth)
+{
+    const char *key;
+    const json_t *v;
+    size_t i;
+    if (depth > LIMIT_JSON_DEPTH) {
+        return true;
+    }
+    if (json_is_real(j)) {
+        return true;
+    }
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (has_real(v, depth + 1)) {
+                return true;
+            }
+        }
+    }
+    if (json_is_object(j)) {
+        json_object_foreach((json_t *)j, key, v)
+        {
+            if (has_real(v, depth + 1)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype *t,
+                       struct cedar_value *out);
+
+static enum cedar_stype_kind stype_of(enum cedar_kind k)
+{
+    switch (k) {
+    case CEDAR_IP:
+        return CEDAR_ST_IP;
+    case CEDAR_DECIMAL:
+        return CEDAR_ST_DECIMAL;
+    case CEDAR_DATETIME:
+        return CEDAR_ST_DATETIME;
+    default:
+        return CEDAR_ST_DURATION;
+    }
+}
+
 /* {"__extn": {"fn": F, "arg": A}} or {"__extn": {"fn": F, "args": [A...]}}:
  * "arg" wins when both are there; other keys are ignored (as the reference). */
-static int parse_extn(struct jctx *c, const json_t *inner, struct cedar_value *out)
+static int parse_extn(struct jctx *c, const json_t *inner, bool typed, struct cedar_value *out)
 {
     const json_t *fn = json_object_get(inner, "fn");
     const json_t *arg = json_object_get(inner, "arg"), *args = json_object_get(inner, "args");
@@ -364,14 +415,38 @@ static int parse_extn(struct jctx *c, const json_t *inner, struct cedar_value *o
     if (n > 2) {
         return jerr(c, "extension function %s: wrong number of arguments", json_string_value(fn));
     }
+    if (strlen(json_string_value(fn)) != json_string_length(fn)) {
+        return jerr(c, "unknown extension function");
+    }
+    /* Other keys of the body are ignored; read without a schema their values
+     * must still be JSON the reference can read as Cedar data (no
+     * non-integer numbers). */
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)inner, key, v)
+    {
+        if (!typed && strcmp(key, "fn") != 0 && strcmp(key, "arg") != 0 &&
+            strcmp(key, "args") != 0 && has_real(v, 0)) {
+            return jerr(c, "a non-integer number is not a Cedar value");
+        }
+    }
+    /* Where the schema expects an extension value the reference reads the
+     * arguments with the types the function declares (so an argument may take
+     * any form an extension-typed value may); without one, plainly. */
+    size_t k = 0, nf = sizeof(xfns) / sizeof(xfns[0]);
+    while (k < nf && strcmp(xfns[k].name, json_string_value(fn)) != 0) {
+        k++;
+    }
     for (size_t i = 0; i < n; i++) {
-        int r = parse_untyped(c, arg ? arg : json_array_get(args, i), &vals[i]);
+        const json_t *aj = arg ? arg : json_array_get(args, i);
+        enum cedar_kind want =
+            k < nf && i < xfns[k].nargs ? (i ? xfns[k].a1 : xfns[k].a0) : CEDAR_STRING;
+        int r = !typed || want == CEDAR_STRING
+                    ? parse_untyped(c, aj, &vals[i])
+                    : parse_typed(c, aj, cedar_stype_builtin(stype_of(want)), &vals[i]);
         if (r != 0) {
             return r;
         }
-    }
-    if (strlen(json_string_value(fn)) != json_string_length(fn)) {
-        return jerr(c, "unknown extension function");
     }
     return ext_apply(c, json_string_value(fn), vals, n, out);
 }
@@ -481,7 +556,7 @@ static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *ou
                 }
             }
         } else if (is_extn_escape(j)) {
-            r = parse_extn(c, json_object_get(j, "__extn"), out);
+            r = parse_extn(c, json_object_get(j, "__extn"), false, out);
         } else {
             r = parse_untyped_record(c, j, out);
         }
@@ -646,7 +721,22 @@ static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype
             r = ext_apply(c, ctor[t->kind - CEDAR_ST_IP], &arg, 1, out);
             break;
         }
-        /* an explicit escape, checked below */
+        if (json_is_object(j) && json_object_get(j, "__expr") == NULL) {
+            /* {"__extn": {fn, arg|args}, ...} or the implicit {fn, arg|args};
+             * other keys are ignored, as the reference does here */
+            const json_t *in = json_object_get(j, "__extn");
+            const json_t *body = in != NULL ? in : j;
+            if (!json_is_object(body) || !json_is_string(json_object_get(body, "fn")) ||
+                (json_object_get(body, "arg") == NULL &&
+                 !json_is_array(json_object_get(body, "args")))) {
+                return jerr(c, "expected %s, found %s", stype_name(t), jtype_name(j));
+            }
+            if ((r = parse_extn(c, body, true, out)) == 0 && out->kind != ext_kind(t->kind)) {
+                return jerr(c, "expected %s, found %s", stype_name(t), cedar_kind_name(out->kind));
+            }
+            break;
+        }
+        /* anything else is read plainly and must have the type */
         __attribute__((fallthrough));
     case CEDAR_ST_BOOL:
     case CEDAR_ST_LONG:
