@@ -475,6 +475,41 @@ static const struct ent_bad ent_bad_cases[] = {
      "invalid UTF-8 in object key"},
 };
 
+/* Where the schema expects an extension value, the reference also takes an
+ * escape with extra keys and the implicit {fn, arg} form, and reads the
+ * arguments with the function's types; a uid whose __entity body is not a
+ * uid falls back to its own type and id. */
+static void test_entities_typed_escapes(void **state)
+{
+    (void)state;
+    struct cedar_schema *s = parse_ok(SCHEMA);
+    struct cedar_entities *es = NULL;
+    struct err e;
+    const char *json =
+        "[{\"uid\":{\"type\":\"User\",\"id\":\"a\",\"__entity\":{\"x\":1}},\"parents\":[],"
+        "\"attrs\":{\"name\":\"n\",\"ip\":{\"__extn\":{\"fn\":\"ip\",\"arg\":\"1.2.3.4\","
+        "\"q\":1.5},\"zz\":1},\"score\":{\"fn\":\"decimal\",\"arg\":\"2.5\"},"
+        "\"at\":{\"__extn\":{\"fn\":\"offset\",\"args\":[\"1970-01-01\",{\"__extn\":{\"fn\":"
+        "\"duration\",\"arg\":\"1s\"},\"w\":0}]}},\"d\":\"1ms\",\"tagsx\":[]}}]";
+    if (load_entities(s, json, &es, &e) != 0) {
+        fail_msg("%s", e.msg);
+    }
+    const struct cedar_entity *u = find(es, "User", "a");
+    assert_non_null(u);
+    assert_int_equal(cedar_record_get(u->attrs, "ip", 2)->kind, CEDAR_IP);
+    assert_int_equal(cedar_record_get(u->attrs, "score", 5)->u.l, 25000);
+    assert_int_equal(cedar_record_get(u->attrs, "at", 2)->u.l, 1000);
+    cedar_entities_free(es);
+    /* without a schema the same offset arguments are plain values: a type error */
+    const char *untyped = "[{\"uid\":{\"type\":\"T\",\"id\":\"t\"},\"parents\":[],\"attrs\":{"
+                          "\"at\":{\"__extn\":{\"fn\":\"offset\",\"args\":[\"1970-01-01\","
+                          "\"1s\"]}}}}]";
+    es = NULL;
+    assert_int_equal(load_entities(NULL, untyped, &es, &e), ERR_INVALID);
+    assert_non_null(strstr(e.msg, "wrong argument type"));
+    cedar_schema_free(s);
+}
+
 static void test_entities_errors(void **state)
 {
     (void)state;
@@ -882,6 +917,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_schema_limits),
         cmocka_unit_test(test_entities_schema_directed),
+        cmocka_unit_test(test_entities_typed_escapes),
         cmocka_unit_test(test_entities_errors),
         cmocka_unit_test(test_entities_schemaless),
         cmocka_unit_test(test_context),
