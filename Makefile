@@ -11,7 +11,7 @@ FUZZ_BUILD ?= build-fuzz
 LISTEN     ?= 127.0.0.1:8080
 DB         ?= var/mandate.db
 
-.PHONY: all build deps run test sanitize fuzz-replay format check-src clean
+.PHONY: all build deps run test sanitize fuzz-replay format check-src clean difftest
 
 all: build
 
@@ -53,6 +53,18 @@ $(FUZZ_BUILD)/build.ninja:
 fuzz-replay: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	@scripts/fuzz-replay $(FUZZ_BUILD)
+
+# Differential test of the Cedar engine against cedar-wasm: N generated
+# requests and PARSE parser- and data-acceptance cases from seed SEED; failing tests are
+# copied to $(BUILD)/difftest-failures.
+N     ?= 100000
+PARSE ?= 10000
+SEED  ?= 1
+difftest: deps build
+	@scripts/test-setup
+	node tests/node/cedar-difftest.mjs --mandate $(BUILD)/src/cli/mandate --n $(N) \
+	    --seed $(SEED) --parse $(PARSE) --schema-parse $(PARSE) --data $(PARSE) --quiet \
+	    --regress $(BUILD)/difftest-failures
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -147,6 +147,46 @@
 /* DPoP jti entries the replay cache holds; past this (all live) new proofs are
  * refused rather than forgetting one early (fail closed).  ~100 bytes each. */
 #define LIMIT_JOSE_REPLAY_ENTRIES (1024 * 1024)
+/* ---- Cedar (engine core) ------------------------------------------------ */
+
+/* Largest policy text we parse: real policy sets are a few hundred KiB. */
+#define LIMIT_CEDAR_POLICY_TEXT (8 * 1024 * 1024)
+/* Nesting depth of expressions (the parser and evaluator recurse). */
+#define LIMIT_CEDAR_DEPTH 128
+/* Evaluation recursion depth: the AST height a policy within
+ * LIMIT_CEDAR_DEPTH can reach (each nesting level adds a few operator
+ * levels; chains of && || + * are flat).  Bounds the evaluator's stack. */
+#define LIMIT_CEDAR_EVAL_DEPTH (12 * LIMIT_CEDAR_DEPTH)
+/* Longest string literal or string value built at run time. */
+#define LIMIT_CEDAR_STRING_LEN (1024 * 1024)
+/* Largest set (literal or from data): set operations are n log n. */
+#define LIMIT_CEDAR_SET_MAX 100000
+/* Largest record (attributes). */
+#define LIMIT_CEDAR_RECORD_MAX 100000
+/* Evaluation steps per policy: bounds the time one policy can take. */
+#define LIMIT_CEDAR_EVAL_STEPS 1000000
+/* Policies in one set. */
+#define LIMIT_CEDAR_POLICIES 1000000
+/* Ancestors of one entity (the closure is computed at load). */
+#define LIMIT_CEDAR_ANCESTORS 100000
+/* Entities in one store. */
+#define LIMIT_CEDAR_ENTITIES 10000000
+/* Sum of all entities' ancestor counts: a long chain makes the closure
+ * quadratic, so its total size (memory and load time) is capped. */
+#define LIMIT_CEDAR_CLOSURE_TOTAL 4000000
+
+/* ---- Cedar (schema and JSON data) --------------------------------------- */
+
+/* Largest schema text: real schemas are a few KiB to a few hundred KiB. */
+#define LIMIT_CEDAR_SCHEMA_TEXT (4 * 1024 * 1024)
+/* Nesting of Set<..> and record types in a schema (the parser recurses). */
+#define LIMIT_CEDAR_SCHEMA_DEPTH 64
+/* Annotations on one schema declaration (duplicates are checked pairwise). */
+#define LIMIT_CEDAR_SCHEMA_ANNOTATIONS 4096
+/* Depth of the action group hierarchy (the cycle check recurses). */
+#define LIMIT_CEDAR_SCHEMA_ACTION_DEPTH 1024
+/* Largest entities or context JSON document we read. */
+#define LIMIT_CEDAR_JSON_TEXT (64 * 1024 * 1024)
 
 /* ---- logging ------------------------------------------------------------ */
 

@@ -1,0 +1,289 @@
+/*
+ * cedar_int.h: the Cedar engine's private structures (lexer, AST, entity
+ * store, policy set, index) shared by lexer.c, parser.c, value.c, eval.c,
+ * entities.c, authz.c and the JSON/schema code.
+ *
+ * Value representation (see cedar.h): struct cedar_value is a small tagged
+ * union passed by value.  Strings are (ptr, len) slices; entity UIDs,
+ * sets and records are pointers to immutable, arena-allocated data.  Sets are
+ * sorted (cedar_value_cmp) and deduplicated; records are sorted by key.  Whoever
+ * builds a value chooses the arena that owns it: the entity store's arena for
+ * entity data, the policy set's for literals, the request arena during
+ * evaluation.  Nothing is freed one by one.
+ */
+#ifndef MANDATE_CEDAR_INT_H
+#define MANDATE_CEDAR_INT_H
+
+#include <stdatomic.h>
+
+#include "cedar/cedar.h"
+
+/* ---- entities ---------------------------------------------------------- */
+
+struct cedar_entity {
+    struct cedar_uid uid;
+    const struct cedar_record *attrs; /* never NULL (empty record) */
+    const struct cedar_record *tags;  /* never NULL (empty record) */
+    const struct cedar_uid *parents;  /* direct parents */
+    size_t nparents;
+    /* Ancestors (transitive, excluding itself): open-addressed hash set of
+     * pointers, anc_cap a power of two (0 when none). */
+    const struct cedar_uid **anc;
+    size_t anc_cap;
+    size_t nanc;
+};
+
+struct cedar_entities {
+    struct arena arena;
+    struct cedar_entity **slots; /* open addressing by uid hash, cap power of 2 */
+    size_t cap;
+    size_t count;
+    bool finished;
+};
+
+/* ---- lexer ------------------------------------------------------------- */
+
+enum cedar_tok {
+    TK_EOF = 0,
+    TK_IDENT,
+    TK_INT,
+    TK_STR,
+    TK_SLOT, /* ?principal / ?resource */
+    TK_LPAREN,
+    TK_RPAREN,
+    TK_LBRACE,
+    TK_RBRACE,
+    TK_LBRACKET,
+    TK_RBRACKET,
+    TK_COMMA,
+    TK_SEMI,
+    TK_COLON,
+    TK_COLONCOLON,
+    TK_DOT,
+    TK_AT,
+    TK_EQ, /* == */
+    TK_NE, /* != */
+    TK_LT,
+    TK_LE,
+    TK_GT,
+    TK_GE,
+    TK_AND,  /* && */
+    TK_OR,   /* || */
+    TK_BANG, /* ! */
+    TK_PLUS,
+    TK_MINUS,
+    TK_STAR,
+    TK_ASSIGN /* = (only to give a good error) */
+};
+
+struct cedar_token {
+    enum cedar_tok kind;
+    const char *p; /* start in the source */
+    size_t len;
+    int line, col;
+};
+
+struct cedar_lexer {
+    const char *src;
+    size_t len;
+    size_t pos;
+    int line;
+    size_t line_start;
+    const char *filename;
+};
+
+/* Reads the next token; ERR_INVALID with a positioned message on bad input. */
+int cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *t, struct err *e) MUST_CHECK;
+
+/* Decodes a string literal's body (between the quotes) into a; like
+ * patterns keep \* as the pair (0x5c,'*') marker in *star_escaped form: when
+ * pattern is true, returns an array of pattern elements instead (see
+ * struct cedar_pattern).  ERR_INVALID on a bad escape (message without
+ * position; the caller adds it). */
+int cedar_unescape(struct arena *a, const char *s, size_t n, struct cedar_str *out,
+                   struct err *e) MUST_CHECK;
+
+/* A `like` pattern: elements are literal bytes or wildcards. */
+struct cedar_pattern {
+    size_t n;
+    /* each element: c >= 0 a literal byte, -1 a wildcard '*' */
+    int16_t elems[];
+};
+int cedar_unescape_pattern(struct arena *a, const char *s, size_t n, struct cedar_pattern **out,
+                           struct err *e) MUST_CHECK;
+
+/* ---- AST --------------------------------------------------------------- */
+
+enum cedar_op {
+    OP_LIT,  /* value */
+    OP_VAR,  /* var: 0 principal 1 action 2 resource 3 context */
+    OP_SLOT, /* var: 0 ?principal 2 ?resource (only in scope) */
+    OP_NOT,
+    OP_NEG,
+    OP_AND, /* n-ary: a[0] && a[1] && ... (chains are flat, not deep) */
+    OP_OR,
+    OP_IF,
+    OP_EQ,
+    OP_NE,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
+    OP_IN,
+    OP_ADD, /* n-ary: a[0] ops[1] a[1] ops[2] a[2] ... */
+    OP_SUB,
+    OP_MUL,     /* n-ary */
+    OP_HAS,     /* a[0] has name */
+    OP_GETATTR, /* a[0].name */
+    OP_LIKE,    /* a[0] like pattern */
+    OP_IS,      /* a[0] is type ; a[1] optional `in` operand */
+    OP_SET,     /* [a...] */
+    OP_RECORD,  /* {names: a...} */
+    OP_CALL     /* fn(a...) / a[0].fn(a[1..]) */
+};
+
+/* Built-in functions and methods. */
+enum cedar_fn {
+    FN_CONTAINS,
+    FN_CONTAINS_ALL,
+    FN_CONTAINS_ANY,
+    FN_IS_EMPTY,
+    FN_GET_TAG,
+    FN_HAS_TAG,
+    FN_IP,
+    FN_DECIMAL,
+    FN_DATETIME,
+    FN_DURATION,
+    FN_IS_IPV4,
+    FN_IS_IPV6,
+    FN_IS_LOOPBACK,
+    FN_IS_MULTICAST,
+    FN_IS_IN_RANGE,
+    FN_LESS_THAN,
+    FN_LESS_THAN_OR_EQUAL,
+    FN_GREATER_THAN,
+    FN_GREATER_THAN_OR_EQUAL,
+    FN_OFFSET,
+    FN_DURATION_SINCE,
+    FN_TO_DATE,
+    FN_TO_TIME,
+    FN_TO_DAYS,
+    FN_TO_HOURS,
+    FN_TO_MINUTES,
+    FN_TO_SECONDS,
+    FN_TO_MILLISECONDS
+};
+
+struct cedar_expr {
+    enum cedar_op op;
+    int line, col;
+    int var;                   /* OP_VAR / OP_SLOT; OP_CALL: enum cedar_fn */
+    bool bad_arity;            /* OP_CALL: extension call with the wrong arity (a run-time error) */
+    struct cedar_value lit;    /* OP_LIT */
+    struct cedar_str name;     /* HAS/GETATTR attr; IS type */
+    struct cedar_str *names;   /* OP_RECORD keys (n of them) */
+    struct cedar_pattern *pat; /* OP_LIKE */
+    uint8_t *ops;              /* OP_ADD chains: ops[i] '+' or '-' for child i >= 1 */
+    size_t n;                  /* number of children */
+    struct cedar_expr **a;     /* children */
+};
+
+/* ---- policies ---------------------------------------------------------- */
+
+enum cedar_scope_op {
+    SCOPE_ANY = 0,
+    SCOPE_EQ,    /* == uid */
+    SCOPE_IN,    /* in uid */
+    SCOPE_IS,    /* is type */
+    SCOPE_IS_IN, /* is type in uid */
+    SCOPE_IN_SET /* action in [uids] */
+};
+
+struct cedar_scope {
+    enum cedar_scope_op op;
+    bool slot;                    /* the uid is a template slot (?principal/?resource) */
+    struct cedar_str type;        /* IS, IS_IN */
+    const struct cedar_uid *uid;  /* EQ, IN, IS_IN (NULL while a slot is unlinked) */
+    const struct cedar_uid *uids; /* IN_SET */
+    size_t nuids;
+};
+
+struct cedar_annotation {
+    struct cedar_str key;
+    struct cedar_str value;
+};
+
+struct cedar_policy {
+    const char *id;
+    bool forbid;
+    bool is_template;
+    struct cedar_scope principal, action, resource;
+    struct cedar_expr **conds; /* each: when -> as is; unless -> wrapped in OP_NOT */
+    size_t nconds;
+    struct cedar_annotation *annos;
+    size_t nannos;
+    size_t index; /* position in the set */
+};
+
+/* The index: buckets keyed by one UID, or by a (principal, resource) pair. */
+struct cedar_index_entry {
+    const struct cedar_uid *key;
+    const struct cedar_uid *key2; /* pair maps only */
+    uint64_t hash;
+    uint32_t *pols; /* policy indices, ascending */
+    size_t n;
+    size_t cap;
+};
+struct cedar_index_map {
+    struct cedar_index_entry *slots; /* open addressing, cap power of 2 */
+    size_t cap;
+    size_t count;
+};
+
+struct cedar_policyset {
+    atomic_long refs;
+    struct arena arena;
+    struct cedar_policy **pols;
+    size_t n;
+    size_t cap;
+    /* index (rebuilt after parse/link); templates never enter it */
+    /* each policy sits in exactly one place: by_pair when both its principal
+     * and resource scopes name a UID, else by_principal, by_resource,
+     * by_action (one entry per action it names), else residual */
+    struct cedar_index_map by_pair, by_principal, by_resource, by_action;
+    uint32_t *residual;
+    size_t nresidual, residual_cap;
+    bool indexed;
+};
+
+/* parser.c: parses every policy of text into ps (appends). */
+int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, const char *filename,
+                     unsigned flags, struct err *e) MUST_CHECK;
+
+/* authz.c: (re)builds the index of ps. */
+int cedar_index_build(struct cedar_policyset *ps, struct err *e) MUST_CHECK;
+
+/* ---- evaluation -------------------------------------------------------- */
+
+struct cedar_eval {
+    const struct cedar_entities *es;
+    const struct cedar_request *req;
+    struct arena *a;
+    uint64_t steps; /* budget left */
+    unsigned depth;
+    struct err *e; /* message of the last error */
+};
+
+/* Evaluates x; 0 with *out, or a negative ERR_* (an evaluation error: the
+ * message is in ev->e). */
+int cedar_eval_expr(struct cedar_eval *ev, const struct cedar_expr *x,
+                    struct cedar_value *out) MUST_CHECK;
+
+/* Whether policy p's scope matches the request (no errors possible). */
+bool cedar_scope_match(const struct cedar_entities *es, const struct cedar_policy *p,
+                       const struct cedar_request *req);
+
+/* A readable type name for messages. */
+const char *cedar_kind_name(enum cedar_kind k);
+
+#endif
