@@ -10,8 +10,8 @@
  * `conformance` runs every test JSON under DIR in the cedar-integration-tests format
  * (see /work/shared/conformance/cedar/README.md) and ends with "N passed, N failed".
  * Requests are validated against the schema unless "validateRequest" is false (a failure
- * fails the request, as in the reference harness); "shouldValidate" is counted, not checked,
- * until the validator exists.
+ * fails the request, as in the reference harness); "shouldValidate" is compared with strict
+ * validation (cedar_validate), one more passed/failed item per test.
  * Our own cases may add "links": [{"template","id","principal","resource"}] to link
  * templates; that is the only field beyond the upstream format.
  */
@@ -373,6 +373,7 @@ out:
 struct conf {
     const char *dir;
     long passed, failed, unchecked_validation, files;
+    long val_passed, val_failed;
     /* cache of the last test's inputs (corpus tests share them) */
     char *pol_path, *ent_path, *sch_path;
     struct cedar_policyset *ps;
@@ -380,7 +381,21 @@ struct conf {
     struct cedar_entities *es;
     char pol_err[ERR_MSG_MAX], ent_err[ERR_MSG_MAX], sch_err[ERR_MSG_MAX];
     bool pol_ok, ent_ok, sch_ok;
+    /* the cached set's strict validation: verdict and first diagnostics */
+    bool val_done, val_ok;
+    char val_msg[1024];
 };
+
+/* Keeps the first few diagnostics of a validation run (for mismatch reports). */
+static void conf_diag(void *ud, const char *policy, const char *message)
+{
+    (void)policy;
+    struct conf *c = ud;
+    size_t n = strlen(c->val_msg);
+    if (n + 8 < sizeof(c->val_msg)) {
+        snprintf(c->val_msg + n, sizeof(c->val_msg) - n, "\n  diagnostic: %s", message);
+    }
+}
 
 static char *join(const char *dir, const char *name)
 {
@@ -437,6 +452,17 @@ static void conf_load(struct conf *c, const char *pol, const char *ent, const ch
         c->sch_ok = p && load_schema(p, sch, &c->schema, &e) == 0;
         snprintf(c->sch_err, sizeof(c->sch_err), "%s", e.msg);
         free(p);
+    }
+    c->val_done = false;
+    c->val_msg[0] = '\0';
+    if (c->pol_ok && c->sch_ok && c->schema) {
+        err_clear(&e);
+        int vr = cedar_validate(c->ps, c->schema, pol, conf_diag, c, NULL, &e);
+        c->val_done = true;
+        c->val_ok = vr == 0;
+        if (vr != 0 && vr != ERR_INVALID) {
+            conf_diag(c, NULL, e.msg);
+        }
     }
     c->ent_ok = false;
     if (c->sch_ok) {
@@ -641,10 +667,22 @@ static void conf_test(struct conf *c, const char *rel)
         json_decref(t);
         return;
     }
-    if (json_object_get(t, "shouldValidate") != NULL) {
-        c->unchecked_validation++;
-    }
     conf_load(c, pol, ent, sch, links != NULL);
+    json_t *sv = json_object_get(t, "shouldValidate");
+    if (sv != NULL && (!json_is_boolean(sv) || !c->pol_ok || !c->sch_ok || !c->val_done)) {
+        c->unchecked_validation++;
+    } else if (sv != NULL) {
+        if (json_is_true(sv) == c->val_ok) {
+            c->passed++;
+            c->val_passed++;
+        } else {
+            printf("FAIL %s: validation\n  expected: shouldValidate=%s\n  actual:   %s%s\n", rel,
+                   json_is_true(sv) ? "true" : "false", c->val_ok ? "valid" : "invalid",
+                   c->val_msg);
+            c->failed++;
+            c->val_failed++;
+        }
+    }
     struct err e;
     err_clear(&e);
     if (!c->pol_ok) {
@@ -764,7 +802,8 @@ static int policy_conformance(int argc, char **argv)
     free(names.v);
     conf_drop(&c);
     printf("%ld test files\n", c.files);
-    printf("validation: %ld verdicts not checked (validator not built)\n", c.unchecked_validation);
+    printf("validation: %ld verdicts matched, %ld mismatched, %ld not checked\n", c.val_passed,
+           c.val_failed, c.unchecked_validation);
     printf("%ld passed, %ld failed\n", c.passed, c.failed);
     return c.failed ? CLI_NO : CLI_OK;
 }
