@@ -52,11 +52,11 @@ struct vattr {
 
 struct vtype {
     enum vk k;
-    enum vb b;                     /* BOOL */
-    struct cedar_str ent;          /* ENTITY: type name */
-    const struct cedar_uid *uid;   /* ENTITY: the exact entity when known (literal, action) */
-    const struct vtype *elem;      /* SET */
-    const struct vattr *attrs;     /* RECORD: sorted by name */
+    enum vb b;                   /* BOOL */
+    struct cedar_str ent;        /* ENTITY: type name */
+    const struct cedar_uid *uid; /* ENTITY: the exact entity when known (literal, action) */
+    const struct vtype *elem;    /* SET */
+    const struct vattr *attrs;   /* RECORD: sorted by name */
     size_t n;
 };
 
@@ -125,7 +125,10 @@ static void type_name(const struct vtype *t, char *buf, size_t cap)
         snprintf(buf, cap, "an empty set's element");
         return;
     case VK_BOOL:
-        snprintf(buf, cap, "%s", t->b == VB_TRUE ? "Bool (true)" : t->b == VB_FALSE ? "Bool (false)" : "Bool");
+        snprintf(buf, cap, "%s",
+                 t->b == VB_TRUE    ? "Bool (true)"
+                 : t->b == VB_FALSE ? "Bool (false)"
+                                    : "Bool");
         return;
     case VK_LONG:
         snprintf(buf, cap, "Long");
@@ -177,8 +180,8 @@ static int diag(struct vc *v, const struct cedar_expr *x, const char *fmt, ...)
         snprintf(envs, sizeof(envs), " (for principal `%.*s`, action `%.*s`, resource `%.*s`)",
                  (int)(v->env->ptype.len > 40 ? 40 : v->env->ptype.len), v->env->ptype.ptr,
                  (int)(v->env->act->uid.id.len > 40 ? 40 : v->env->act->uid.id.len),
-                 v->env->act->uid.id.ptr,
-                 (int)(v->env->rtype.len > 40 ? 40 : v->env->rtype.len), v->env->rtype.ptr);
+                 v->env->act->uid.id.ptr, (int)(v->env->rtype.len > 40 ? 40 : v->env->rtype.len),
+                 v->env->rtype.ptr);
     }
     int line = x ? x->line : v->line, col = x ? x->col : v->col;
     snprintf(full, sizeof(full), "%s:%d:%d: %s: %s%s", v->filename ? v->filename : "policy", line,
@@ -467,8 +470,8 @@ static int check_uid(struct vc *v, const struct cedar_expr *x, const struct ceda
 {
     if (is_action_type(v, u->type)) {
         if (cedar_schema_action(v->s, u) == NULL) {
-            return diag(v, x, "unrecognized action `%.*s::\"%.*s\"`", (int)u->type.len,
-                        u->type.ptr, (int)(u->id.len > 80 ? 80 : u->id.len), u->id.ptr);
+            return diag(v, x, "unrecognized action `%.*s::\"%.*s\"`", (int)u->type.len, u->type.ptr,
+                        (int)(u->id.len > 80 ? 80 : u->id.len), u->id.ptr);
         }
         return 0;
     }
@@ -676,14 +679,14 @@ static int expect_kind(struct vc *v, const struct cedar_expr *x, const struct vt
     char got[200];
     type_name(t, got, sizeof(got));
     return diag(v, x, "%s: expected %s, got %s", what,
-                k == VK_BOOL     ? "Bool"
-                : k == VK_LONG   ? "Long"
-                : k == VK_STRING ? "String"
-                : k == VK_ENTITY ? "an entity"
-                : k == VK_SET    ? "a set"
-                : k == VK_RECORD ? "a record"
-                : k == VK_IP     ? "ipaddr"
-                : k == VK_DECIMAL ? "decimal"
+                k == VK_BOOL       ? "Bool"
+                : k == VK_LONG     ? "Long"
+                : k == VK_STRING   ? "String"
+                : k == VK_ENTITY   ? "an entity"
+                : k == VK_SET      ? "a set"
+                : k == VK_RECORD   ? "a record"
+                : k == VK_IP       ? "ipaddr"
+                : k == VK_DECIMAL  ? "decimal"
                 : k == VK_DATETIME ? "datetime"
                                    : "duration",
                 got);
@@ -705,7 +708,8 @@ static int incompatible(struct vc *v, const struct cedar_expr *x, const char *wh
     char an[200], bn[200];
     type_name(a, an, sizeof(an));
     type_name(b, bn, sizeof(bn));
-    return diag(v, x, "%s: incompatible types %s and %s (strict mode needs one type)", what, an, bn);
+    return diag(v, x, "%s: incompatible types %s and %s (strict mode needs one type)", what, an,
+                bn);
 }
 
 static const struct vtype *neg_bool(const struct vtype *t)
@@ -765,6 +769,10 @@ static int tc_in(struct vc *v, const struct cedar_expr *x, const struct cedar_ex
     const struct cedar_uid *one = NULL;
     const struct cedar_expr *const *many = NULL;
     size_t n = 0;
+    if (l.t->uid && is_action_type(v, l.t->ent) && rr.t->k == VK_ENTITY && rr.t->uid) {
+        out->t = action_in(v, l.t->uid, rr.t->uid, 0) ? &T_TRUE : &T_FALSE;
+        return 0;
+    }
     if (l.t->uid && is_action_type(v, l.t->ent) && literal_uids(rx, &one, &many, &n)) {
         bool any = false;
         for (size_t i = 0; i < n && !any; i++) {
@@ -814,7 +822,7 @@ static int check_ext_literal(struct vc *v, const struct cedar_expr *x, enum ceda
                              const struct cedar_expr *arg)
 {
     if (arg->op != OP_LIT || arg->lit.kind != CEDAR_STRING) {
-        return 0;
+        return diag(v, x, "extension constructor: strict mode needs a string literal argument");
     }
     struct err e2;
     err_clear(&e2);
@@ -906,13 +914,14 @@ static int tc_call(struct vc *v, const struct cedar_expr *x, const struct cap *c
                 return oom ? nomem(v) : incompatible(v, x, "contains", a0.t->elem, a1.t);
             }
         } else {
-            if ((r = tc_kind(v, x->a[1], caps, VK_SET, "argument of containsAll/containsAny",
-                             &a1, depth)) != 0) {
+            if ((r = tc_kind(v, x->a[1], caps, VK_SET, "argument of containsAll/containsAny", &a1,
+                             depth)) != 0) {
                 return r;
             }
             if (lub(v, a0.t->elem, a1.t->elem, &oom, 0) == NULL) {
                 return oom ? nomem(v)
-                           : incompatible(v, x, fn == FN_CONTAINS_ALL ? "containsAll" : "containsAny",
+                           : incompatible(v, x,
+                                          fn == FN_CONTAINS_ALL ? "containsAll" : "containsAny",
                                           a0.t, a1.t);
             }
         }
@@ -1021,8 +1030,8 @@ static int tc_and(struct vc *v, const struct cedar_expr *const *xs, size_t n,
     return 0;
 }
 
-static int tc_or(struct vc *v, const struct cedar_expr *x, const struct cap *caps,
-                 struct tres *out, unsigned depth)
+static int tc_or(struct vc *v, const struct cedar_expr *x, const struct cap *caps, struct tres *out,
+                 unsigned depth)
 {
     bool oom = false;
     bool have = false;
@@ -1166,13 +1175,17 @@ static int tc(struct vc *v, const struct cedar_expr *x, const struct cap *caps, 
             (r = tc(v, x->a[1], caps, &b, depth)) != 0) {
             return r;
         }
-        if (lub(v, a.t, b.t, &oom, 0) == NULL) {
-            return oom ? nomem(v) : incompatible(v, x, "operands of `==`", a.t, b.t);
-        }
         const struct vtype *t = &T_BOOL;
         if (x->a[0]->op == OP_LIT && x->a[1]->op == OP_LIT) {
-            t = cedar_value_cmp(&x->a[0]->lit, &x->a[1]->lit) == 0 ? &T_TRUE : &T_FALSE;
+            /* two literals: decided here, whatever their types */
+            t = x->a[0]->lit.kind == x->a[1]->lit.kind &&
+                        cedar_value_cmp(&x->a[0]->lit, &x->a[1]->lit) == 0
+                    ? &T_TRUE
+                    : &T_FALSE;
+        } else if (lub(v, a.t, b.t, &oom, 0) == NULL) {
+            return oom ? nomem(v) : incompatible(v, x, "operands of `==`", a.t, b.t);
         }
+
         out->t = x->op == OP_EQ ? t : neg_bool(t);
         return 0;
     }
@@ -1191,8 +1204,8 @@ static int tc(struct vc *v, const struct cedar_expr *x, const struct cap *caps, 
             type_name(a.t, an, sizeof(an));
             type_name(b.t, bn, sizeof(bn));
             return diag(v, x,
-                        "comparison: expected two Longs, datetimes or durations, got %s and %s",
-                        an, bn);
+                        "comparison: expected two Longs, datetimes or durations, got %s and %s", an,
+                        bn);
         }
         out->t = &T_BOOL;
         return 0;
@@ -1239,8 +1252,7 @@ static int tc(struct vc *v, const struct cedar_expr *x, const struct cap *caps, 
                         got);
         }
         if (!known) {
-            return diag(v, x,
-                        "attribute `%.*s` is optional; guard the access with `has` first",
+            return diag(v, x, "attribute `%.*s` is optional; guard the access with `has` first",
                         (int)x->name.len, x->name.ptr);
         }
         out->t = at->t;
@@ -1434,8 +1446,8 @@ static int validate_policy(struct vc *v, const struct cedar_policy *p)
 
 int cedar_validate(const struct cedar_policyset *ps, const struct cedar_schema *s,
                    const char *filename,
-                   void (*cb)(void *ud, const char *policy, const char *message), void *ud, size_t *ndiags,
-                   struct err *e)
+                   void (*cb)(void *ud, const char *policy, const char *message), void *ud,
+                   size_t *ndiags, struct err *e)
 {
     struct vc v = {.s = s, .filename = filename, .e = e, .cb = cb, .ud = ud};
     arena_init(&v.a, 64 * 1024, 0);
