@@ -78,7 +78,13 @@ struct venv {
     const struct cedar_saction *act;
 };
 
+struct seen {
+    const char *msg;
+    const struct seen *next;
+};
+
 struct vc {
+    const struct seen *seen; /* diagnostics of the current policy */
     const struct cedar_schema *s;
     const struct cedar_policy *pol;
     const char *filename;
@@ -88,7 +94,6 @@ struct vc {
     void (*cb)(void *ud, const char *policy, const char *message);
     void *ud;
     size_t ndiags;
-    int line, col; /* position of the current diagnostic's fallback */
 };
 
 static const struct vtype T_NEVER = {.k = VK_NEVER};
@@ -183,9 +188,25 @@ static int diag(struct vc *v, const struct cedar_expr *x, const char *fmt, ...)
                  v->env->act->uid.id.ptr, (int)(v->env->rtype.len > 40 ? 40 : v->env->rtype.len),
                  v->env->rtype.ptr);
     }
-    int line = x ? x->line : v->line, col = x ? x->col : v->col;
-    snprintf(full, sizeof(full), "%s:%d:%d: %s: %s%s", v->filename ? v->filename : "policy", line,
-             col, v->pol->id, msg, envs);
+    const char *file = v->filename ? v->filename : "policy";
+    if (x) {
+        snprintf(full, sizeof(full), "%s:%d:%d: %s: %s", file, x->line, x->col, v->pol->id, msg);
+    } else {
+        snprintf(full, sizeof(full), "%s: %s (scope): %s", file, v->pol->id, msg);
+    }
+    /* the same error in several environments is reported once, with the first */
+    for (const struct seen *sn = v->seen; sn; sn = sn->next) {
+        if (strcmp(sn->msg, full) == 0) {
+            return ERR_INVALID;
+        }
+    }
+    struct seen *sn = arena_alloc(&v->a, sizeof(*sn));
+    if (sn && (sn->msg = arena_strdup(&v->a, full)) != NULL) {
+        sn->next = v->seen;
+        v->seen = sn;
+    }
+    size_t fl = strlen(full);
+    snprintf(full + fl, sizeof(full) - fl, "%s", envs);
     v->ndiags++;
     if (v->cb) {
         v->cb(v->ud, v->pol->id, full);
@@ -1385,8 +1406,7 @@ static int validate_policy(struct vc *v, const struct cedar_policy *p)
 {
     v->pol = p;
     v->env = NULL;
-    v->line = p->nconds ? p->conds[0]->line : 0;
-    v->col = p->nconds ? p->conds[0]->col : 0;
+    v->seen = NULL;
     int bad = 0, r;
     if ((r = check_scope_names(v, &p->principal, false)) != 0 ||
         (r = check_scope_names(v, &p->action, true)) != 0 ||
