@@ -1020,7 +1020,9 @@ static int tc_call(struct vc *v, const struct cedar_expr *x, const struct cap *c
 static int tc_and(struct vc *v, const struct cedar_expr *const *xs, size_t n,
                   const struct cap *caps, struct tres *out, unsigned depth)
 {
-    /* true && xs[0] && xs[1] ... */
+    /* ((xs[0] && xs[1]) && xs[2]) ...: a false operand ends the chain (what
+     * follows is not checked); the facts of a `true` left side are dropped
+     * when the right one is not a constant, as the reference does */
     const struct vtype *acc = &T_TRUE;
     const struct cap *got = NULL;
     bool oom = false;
@@ -1039,11 +1041,21 @@ static int tc_and(struct vc *v, const struct cedar_expr *const *xs, size_t n,
             out->caps = NULL;
             return 0;
         }
-        if ((got = cap_union(v, t.caps, got, &oom)) == NULL && oom) {
-            return nomem(v);
-        }
-        if (t.t->b == VB_ANY) {
+        if (i == 0) {
+            acc = t.t;
+            got = t.caps;
+        } else if (t.t->b == VB_TRUE) {
+            if ((got = cap_union(v, t.caps, got, &oom)) == NULL && oom) {
+                return nomem(v);
+            }
+        } else if (acc->b == VB_TRUE) {
+            acc = t.t;
+            got = t.caps;
+        } else {
             acc = &T_BOOL;
+            if ((got = cap_union(v, t.caps, got, &oom)) == NULL && oom) {
+                return nomem(v);
+            }
         }
     }
     out->t = acc;
@@ -1203,6 +1215,9 @@ static int tc(struct vc *v, const struct cedar_expr *x, const struct cap *caps, 
                         cedar_value_cmp(&x->a[0]->lit, &x->a[1]->lit) == 0
                     ? &T_TRUE
                     : &T_FALSE;
+        } else if (a.t->k == VK_ENTITY && b.t->k == VK_ENTITY && !str_eq(a.t->ent, b.t->ent)) {
+            /* entities of different types are never equal (not an error) */
+            t = &T_FALSE;
         } else if (lub(v, a.t, b.t, &oom, 0) == NULL) {
             return oom ? nomem(v) : incompatible(v, x, "operands of `==`", a.t, b.t);
         }
@@ -1252,7 +1267,13 @@ static int tc(struct vc *v, const struct cedar_expr *x, const struct cap *caps, 
             return r;
         }
         const struct vattr *at = rec ? rec_find(rec, x->name) : NULL;
-        bool known = at && (at->required || cap_has(caps, x->a[0], x->name, NULL));
+        bool capped = at && cap_has(caps, x->a[0], x->name, NULL);
+        bool known = at && (at->required || capped);
+        if (x->op == OP_HAS && is_ent && !capped) {
+            /* an entity may be missing from the data: `has` of a required
+             * attribute is not known true, as in the reference */
+            known = false;
+        }
         if (x->op == OP_HAS) {
             if (at == NULL) {
                 out->t = &T_FALSE;

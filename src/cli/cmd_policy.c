@@ -530,15 +530,6 @@ static void conf_load(struct conf *c, const char *pol, const char *ent, const ch
     }
     c->val_done = false;
     c->val_msg[0] = '\0';
-    if (c->pol_ok && c->sch_ok && c->schema) {
-        err_clear(&e);
-        int vr = cedar_validate(c->ps, c->schema, pol, conf_diag, c, NULL, &e);
-        c->val_done = true;
-        c->val_ok = vr == 0;
-        if (vr != 0 && vr != ERR_INVALID) {
-            conf_diag(c, NULL, e.msg);
-        }
-    }
     c->ent_ok = false;
     if (c->sch_ok) {
         err_clear(&e);
@@ -743,7 +734,24 @@ static void conf_test(struct conf *c, const char *rel)
         return;
     }
     conf_load(c, pol, ent, sch, links != NULL);
+    struct err e;
+    err_clear(&e);
+    bool linked = true;
+    if (links != NULL && c->pol_ok && (c->ps == NULL || conf_links(c, links, &e) != 0)) {
+        linked = false;
+    }
     json_t *sv = json_object_get(t, "shouldValidate");
+    if (sv != NULL && linked && c->pol_ok && c->sch_ok && c->schema && !c->val_done) {
+        /* validated once per policy set, after its templates are linked */
+        struct err ve;
+        err_clear(&ve);
+        int vr = cedar_validate(c->ps, c->schema, pol, conf_diag, c, NULL, &ve);
+        c->val_done = true;
+        c->val_ok = vr == 0;
+        if (vr != 0 && vr != ERR_INVALID) {
+            conf_diag(c, NULL, ve.msg);
+        }
+    }
     if (sv != NULL && (!json_is_boolean(sv) || !c->pol_ok || !c->sch_ok || !c->val_done)) {
         c->unchecked_validation++;
     } else if (sv != NULL) {
@@ -758,15 +766,13 @@ static void conf_test(struct conf *c, const char *rel)
             c->val_failed++;
         }
     }
-    struct err e;
-    err_clear(&e);
     if (!c->pol_ok) {
         conf_fail_all(c, rel, reqs, c->pol_err);
     } else if (!c->sch_ok) {
         conf_fail_all(c, rel, reqs, c->sch_err);
     } else if (!c->ent_ok) {
         conf_fail_all(c, rel, reqs, c->ent_err);
-    } else if (links != NULL && conf_links(c, links, &e) != 0) {
+    } else if (!linked) {
         conf_fail_all(c, rel, reqs, e.msg);
     } else {
         for (size_t i = 0; i < json_array_size(reqs); i++) {

@@ -89,7 +89,14 @@ static const struct vcase cases[] = {
     /* types of operators */
     {P "principal.age == \"a\" };", false, "incompatible types"},
     {P "1 == \"a\" || true };", true, NULL},
-    {P "principal == resource };", false, "incompatible types"},
+    {P "principal == resource };", true, NULL}, /* entity types differ: false, not an error */
+    {P "principal == 1 };", false, "incompatible types"},
+    {P "[principal, resource].contains(principal) };", false, "set elements"},
+    /* `has` of a required entity attribute is not known true (the entity may be missing) */
+    {"permit(principal, action, resource) unless { principal has name } when { principal.nick == "
+     "\"x\" };",
+     false, "optional"},
+    {P "!({a: 1} has a) && principal.nick == \"x\" };", true, NULL},
     {P "principal.age + 1 > context.n };", true, NULL},
     {P "principal.name + 1 > 0 };", false, "expected Long"},
     {P "-principal.age < 0 && principal.age * 2 > 0 };", true, NULL},
