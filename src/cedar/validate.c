@@ -15,6 +15,7 @@
  *
  * Everything a run allocates lives in one arena, freed at the end.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -83,7 +84,12 @@ struct seen {
     const struct seen *next;
 };
 
+/* Converted schema record types of the current policy, by address. */
+#define VC_CACHE 512
+
 struct vc {
+    const struct cedar_stype *ckey[VC_CACHE];
+    const struct vtype *cval[VC_CACHE];
     const struct seen *seen; /* diagnostics of the current policy */
     const struct cedar_schema *s;
     const struct cedar_policy *pol;
@@ -270,6 +276,10 @@ static const struct vtype *from_stype(struct vc *v, const struct cedar_stype *st
         return t;
     }
     case CEDAR_ST_RECORD: {
+        size_t slot = ((uintptr_t)st >> 4) % VC_CACHE;
+        if (v->ckey[slot] == st) {
+            return v->cval[slot];
+        }
         struct vtype *t = new_type(v, VK_RECORD);
         struct vattr *at = t ? arena_calloc(&v->a, st->nattrs + 1, sizeof(*at)) : NULL;
         if (at == NULL) {
@@ -284,6 +294,8 @@ static const struct vtype *from_stype(struct vc *v, const struct cedar_stype *st
         }
         t->attrs = at;
         t->n = st->nattrs;
+        v->ckey[slot] = st;
+        v->cval[slot] = t;
         return t;
     }
     case CEDAR_ST_REF:
@@ -1500,6 +1512,7 @@ int cedar_validate(const struct cedar_policyset *ps, const struct cedar_schema *
         }
         r = 0;
         arena_free(&v.a);
+        memset(v.ckey, 0, sizeof(v.ckey));
     }
     arena_free(&v.a);
     if (ndiags) {
