@@ -198,7 +198,8 @@ static int diag(struct vc *v, const struct cedar_expr *x, const char *fmt, ...)
     if (x) {
         snprintf(full, sizeof(full), "%s:%d:%d: %s: %s", file, x->line, x->col, v->pol->id, msg);
     } else {
-        snprintf(full, sizeof(full), "%s: %s (scope): %s", file, v->pol->id, msg);
+        snprintf(full, sizeof(full), "%s:%d:%d: %s: %s", file, v->pol->line, v->pol->col,
+                 v->pol->id, msg);
     }
     /* the same error in several environments is reported once, with the first */
     for (const struct seen *sn = v->seen; sn; sn = sn->next) {

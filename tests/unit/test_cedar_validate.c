@@ -217,6 +217,16 @@ static void test_validate_several(void **state)
     assert_non_null(strstr(first, "t.cedar:1:"));
     assert_non_null(strstr(first, "policy0"));
     assert_non_null(strstr(e.msg, "3 validation errors"));
+    cedar_policyset_put(ps);
+    /* scope errors point at the policy's permit/forbid */
+    const char *t2 =
+        "// x\n@id(\"a\")\n  forbid(principal, action == App::Action::\"no\", resource);";
+    ps = NULL;
+    assert_int_equal(cedar_policyset_parse(t2, strlen(t2), "t.cedar", 0, &ps, &e), 0);
+    first[0] = '\0';
+    assert_int_equal(cedar_validate(ps, s, "t.cedar", collect, first, &n, &e), ERR_INVALID);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(first, "t.cedar:3:3: policy0: unrecognized action"));
     /* NULL callback and count */
     assert_int_equal(cedar_validate(ps, s, NULL, NULL, NULL, NULL, &e), ERR_INVALID);
     cedar_policyset_put(ps);
