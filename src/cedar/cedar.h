@@ -338,4 +338,19 @@ struct json_t *cedar_json_load(const char *text, size_t len, const char *what, s
 int cedar_uid_from_jansson(const struct json_t *json, struct arena *a, struct cedar_uid *out,
                            struct err *e) MUST_CHECK;
 
+/* ---- validation (helper V1's section) ------------------------------------ */
+
+/* Validates every policy of ps against schema s in Cedar 4.10's strict mode
+ * (see docs/cedar.md, "Validation").  filename is for messages.  cb (may be
+ * NULL) is called once per diagnostic with ud, the policy id and a message
+ * "file:line:col: policyN: what was expected (for principal .., action ..,
+ * resource ..)"; *ndiags (may be NULL) gets their number.
+ * Returns 0 when every policy is valid, ERR_INVALID when there is at least
+ * one diagnostic, or ERR_NOMEM / ERR_LIMIT (then validation is incomplete
+ * and the caller must treat the set as invalid). */
+int cedar_validate(const struct cedar_policyset *ps, const struct cedar_schema *s,
+                   const char *filename,
+                   void (*cb)(void *ud, const char *policy, const char *message), void *ud, size_t *ndiags,
+                   struct err *e) MUST_CHECK;
+
 #endif

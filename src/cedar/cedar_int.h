@@ -223,6 +223,7 @@ struct cedar_policy {
     struct cedar_annotation *annos;
     size_t nannos;
     size_t index; /* position in the set */
+    int line, col; /* of its `permit`/`forbid` keyword (validator diagnostics) */
 };
 
 /* The index: buckets keyed by one UID, or by a (principal, resource) pair. */

@@ -1264,6 +1264,8 @@ static int parse_policy(struct parser *p)
         }
         pol->nannos++;
     }
+    pol->line = p->tok.line;
+    pol->col = p->tok.col;
     if (is_kw(&p->tok, "permit")) {
         pol->forbid = false;
     } else if (is_kw(&p->tok, "forbid")) {

@@ -3,6 +3,7 @@
  *
  *   mandate policy check FILE... [--schema S]
  *   mandate policy eval --policies P --entities E [--schema S] (--request R | --batch)
+ *   mandate policy validate --schema S FILE...
  *   mandate policy conformance DIR
  *
  * `eval` prints {"decision":..,"reason":[..],"errors":[{"policy":..,"message":..}]}; with
@@ -10,8 +11,8 @@
  * `conformance` runs every test JSON under DIR in the cedar-integration-tests format
  * (see /work/shared/conformance/cedar/README.md) and ends with "N passed, N failed".
  * Requests are validated against the schema unless "validateRequest" is false (a failure
- * fails the request, as in the reference harness); "shouldValidate" is counted, not checked,
- * until the validator exists.
+ * fails the request, as in the reference harness); "shouldValidate" is compared with strict
+ * validation (cedar_validate), one more passed/failed item per test.
  * Our own cases may add "links": [{"template","id","principal","resource"}] to link
  * templates; that is the only field beyond the upstream format.
  */
@@ -206,8 +207,8 @@ static int policy_check(int argc, char **argv)
             fprintf(stderr, "%s\n", e.msg);
             bad++;
         } else {
-            printf("%s: ok (%zu entity types, %zu actions; policies not validated against it "
-                   "yet: the validator is not built)\n",
+            printf("%s: ok (%zu entity types, %zu actions; `mandate policy validate` checks "
+                   "policies against it)\n",
                    schema_path, cedar_schema_entity_count(s), cedar_schema_action_count(s));
         }
         cedar_schema_free(s);
@@ -236,6 +237,80 @@ static int policy_check(int argc, char **argv)
         return CLI_USAGE;
     }
     return bad ? CLI_NO : CLI_OK;
+}
+
+/* ---- validate ---------------------------------------------------------- */
+
+static void print_diag(void *ud, const char *policy, const char *message)
+{
+    (void)ud;
+    (void)policy;
+    printf("%s\n", message);
+}
+
+/* mandate policy validate --schema S FILE...: strict validation; exit 0 iff
+ * every file parses and every policy is valid; every diagnostic printed. */
+static int policy_validate(int argc, char **argv)
+{
+    const char *schema_path = NULL;
+    unsigned flags = 0;
+    int files = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--schema") == 0 && i + 1 < argc) {
+            schema_path = argv[++i];
+        } else if (strcmp(argv[i], "--id-annotation") == 0) {
+            flags |= CEDAR_PARSE_ID_ANNOTATION;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            fprintf(stderr, "mandate policy validate: unknown option '%s'\n", argv[i]);
+            return CLI_USAGE;
+        } else {
+            files++;
+        }
+    }
+    if (schema_path == NULL || files == 0) {
+        fprintf(stderr, "usage: mandate policy validate --schema S FILE... [--id-annotation]\n");
+        return CLI_USAGE;
+    }
+    struct err e;
+    err_clear(&e);
+    struct cedar_schema *s;
+    if (load_schema(schema_path, schema_path, &s, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        return CLI_USAGE;
+    }
+    int rc = CLI_OK;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--schema") == 0) {
+            i++;
+            continue;
+        }
+        if (strcmp(argv[i], "--id-annotation") == 0) {
+            continue;
+        }
+        struct cedar_policyset *ps = NULL;
+        err_clear(&e);
+        if (load_policies(argv[i], argv[i], flags, &ps, &e) != 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            rc = CLI_USAGE;
+            continue;
+        }
+        size_t n = 0;
+        int r = cedar_validate(ps, s, argv[i], print_diag, NULL, &n, &e);
+        if (r == 0) {
+            printf("%s: valid (%zu policies)\n", argv[i], cedar_policyset_count(ps));
+        } else if (r == ERR_INVALID) {
+            printf("%s: invalid (%zu diagnostic%s)\n", argv[i], n, n == 1 ? "" : "s");
+            if (rc == CLI_OK) {
+                rc = CLI_NO;
+            }
+        } else {
+            fprintf(stderr, "%s: %s\n", argv[i], e.msg);
+            rc = CLI_USAGE;
+        }
+        cedar_policyset_put(ps);
+    }
+    cedar_schema_free(s);
+    return rc;
 }
 
 /* ---- eval -------------------------------------------------------------- */
@@ -373,6 +448,7 @@ out:
 struct conf {
     const char *dir;
     long passed, failed, unchecked_validation, files;
+    long val_passed, val_failed;
     /* cache of the last test's inputs (corpus tests share them) */
     char *pol_path, *ent_path, *sch_path;
     struct cedar_policyset *ps;
@@ -380,7 +456,21 @@ struct conf {
     struct cedar_entities *es;
     char pol_err[ERR_MSG_MAX], ent_err[ERR_MSG_MAX], sch_err[ERR_MSG_MAX];
     bool pol_ok, ent_ok, sch_ok;
+    /* the cached set's strict validation: verdict and first diagnostics */
+    bool val_done, val_ok;
+    char val_msg[1024];
 };
+
+/* Keeps the first few diagnostics of a validation run (for mismatch reports). */
+static void conf_diag(void *ud, const char *policy, const char *message)
+{
+    (void)policy;
+    struct conf *c = ud;
+    size_t n = strlen(c->val_msg);
+    if (n + 8 < sizeof(c->val_msg)) {
+        snprintf(c->val_msg + n, sizeof(c->val_msg) - n, "\n  diagnostic: %s", message);
+    }
+}
 
 static char *join(const char *dir, const char *name)
 {
@@ -438,6 +528,8 @@ static void conf_load(struct conf *c, const char *pol, const char *ent, const ch
         snprintf(c->sch_err, sizeof(c->sch_err), "%s", e.msg);
         free(p);
     }
+    c->val_done = false;
+    c->val_msg[0] = '\0';
     c->ent_ok = false;
     if (c->sch_ok) {
         err_clear(&e);
@@ -641,19 +733,46 @@ static void conf_test(struct conf *c, const char *rel)
         json_decref(t);
         return;
     }
-    if (json_object_get(t, "shouldValidate") != NULL) {
-        c->unchecked_validation++;
-    }
     conf_load(c, pol, ent, sch, links != NULL);
     struct err e;
     err_clear(&e);
+    bool linked = true;
+    if (links != NULL && c->pol_ok && (c->ps == NULL || conf_links(c, links, &e) != 0)) {
+        linked = false;
+    }
+    json_t *sv = json_object_get(t, "shouldValidate");
+    if (sv != NULL && linked && c->pol_ok && c->sch_ok && c->schema && !c->val_done) {
+        /* validated once per policy set, after its templates are linked */
+        struct err ve;
+        err_clear(&ve);
+        int vr = cedar_validate(c->ps, c->schema, pol, conf_diag, c, NULL, &ve);
+        c->val_done = true;
+        c->val_ok = vr == 0;
+        if (vr != 0 && vr != ERR_INVALID) {
+            conf_diag(c, NULL, ve.msg);
+        }
+    }
+    if (sv != NULL && (!json_is_boolean(sv) || !c->pol_ok || !c->sch_ok || !c->val_done)) {
+        c->unchecked_validation++;
+    } else if (sv != NULL) {
+        if (json_is_true(sv) == c->val_ok) {
+            c->passed++;
+            c->val_passed++;
+        } else {
+            printf("FAIL %s: validation\n  expected: shouldValidate=%s\n  actual:   %s%s\n", rel,
+                   json_is_true(sv) ? "true" : "false", c->val_ok ? "valid" : "invalid",
+                   c->val_msg);
+            c->failed++;
+            c->val_failed++;
+        }
+    }
     if (!c->pol_ok) {
         conf_fail_all(c, rel, reqs, c->pol_err);
     } else if (!c->sch_ok) {
         conf_fail_all(c, rel, reqs, c->sch_err);
     } else if (!c->ent_ok) {
         conf_fail_all(c, rel, reqs, c->ent_err);
-    } else if (links != NULL && conf_links(c, links, &e) != 0) {
+    } else if (!linked) {
         conf_fail_all(c, rel, reqs, e.msg);
     } else {
         for (size_t i = 0; i < json_array_size(reqs); i++) {
@@ -764,7 +883,8 @@ static int policy_conformance(int argc, char **argv)
     free(names.v);
     conf_drop(&c);
     printf("%ld test files\n", c.files);
-    printf("validation: %ld verdicts not checked (validator not built)\n", c.unchecked_validation);
+    printf("validation: %ld verdicts matched, %ld mismatched, %ld not checked\n", c.val_passed,
+           c.val_failed, c.unchecked_validation);
     printf("%ld passed, %ld failed\n", c.passed, c.failed);
     return c.failed ? CLI_NO : CLI_OK;
 }
@@ -778,11 +898,16 @@ int cmd_policy(int argc, char **argv)
                 "(--request R | --batch) [--id-annotation]\n"
                 "         R is a request JSON or a file holding one; --batch reads one per line\n"
                 "         --id-annotation: a policy's id is its @id(\"..\") when present\n"
+                "       mandate policy validate --schema S FILE... [--id-annotation]\n"
+                "         strict validation (Cedar 4.10); exit 0 iff every policy is valid\n"
                 "       mandate policy conformance DIR\n");
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     if (strcmp(argv[1], "check") == 0) {
         return policy_check(argc, argv);
+    }
+    if (strcmp(argv[1], "validate") == 0) {
+        return policy_validate(argc, argv);
     }
     if (strcmp(argv[1], "eval") == 0) {
         return policy_eval(argc, argv);

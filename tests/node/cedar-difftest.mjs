@@ -89,19 +89,21 @@ while (made < opt.n) {
         inBatch += t.json.requests.length;
         made += t.json.requests.length;
     }
+    // conformance counts each request plus one strict-validation verdict per test with a schema
+    const items = inBatch + tests.filter((t) => t.json.schema && 'shouldValidate' in t.json).length;
     const run = spawnSync(opt.mandate, ['policy', 'conformance', dir], { encoding: 'utf8', maxBuffer: 256 << 20 });
     const out = (run.stdout || '') + (run.stderr || '');
     const m = [...out.matchAll(new RegExp(SUMMARY.source, 'gm'))].pop();
     if (!m || run.signal) {
         console.log('mandate policy conformance ' + dir + ': ' + (run.signal ? 'killed by ' + run.signal : 'no summary line, exit ' + run.status));
         console.log(out.split('\n').slice(-20).join('\n'));
-        failed += inBatch;
+        failed += items;
         tests.forEach((t) => failingNames.push([dir, t]));
     } else {
         passed += Number(m[1]);
         failed += Number(m[2]);
-        if (Number(m[1]) + Number(m[2]) !== inBatch) {
-            console.log('warning: conformance counted ' + (Number(m[1]) + Number(m[2])) + ' requests, generated ' + inBatch);
+        if (Number(m[1]) + Number(m[2]) !== items) {
+            console.log('warning: conformance counted ' + (Number(m[1]) + Number(m[2])) + ' items, generated ' + items + ' (requests and validation verdicts)');
         }
         if (Number(m[2]) > 0) {
             for (const t of tests) {
