@@ -55,13 +55,16 @@ fuzz-replay: $(FUZZ_BUILD)/build.ninja
 	@scripts/fuzz-replay $(FUZZ_BUILD)
 
 # Differential test of the Cedar engine against cedar-wasm: N generated
-# requests from seed SEED; failing tests are copied to $(BUILD)/difftest-failures.
-N    ?= 100000
-SEED ?= 1
+# requests and PARSE parser- and data-acceptance cases from seed SEED; failing tests are
+# copied to $(BUILD)/difftest-failures.
+N     ?= 100000
+PARSE ?= 10000
+SEED  ?= 1
 difftest: deps build
 	@scripts/test-setup
 	node tests/node/cedar-difftest.mjs --mandate $(BUILD)/src/cli/mandate --n $(N) \
-	    --seed $(SEED) --quiet --regress $(BUILD)/difftest-failures
+	    --seed $(SEED) --parse $(PARSE) --schema-parse $(PARSE) --data $(PARSE) --quiet \
+	    --regress $(BUILD)/difftest-failures
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -57,6 +57,10 @@ function measure(name) {
     if (pre.type !== 'success') throw new Error(name + ': ' + JSON.stringify(pre.errors));
     const call = (q) => cedar.statefulIsAuthorized({ ...q, preparsedPolicySetId: name, entities });
     for (let i = 0; i < Math.min(20, reqs.length); i++) call(reqs[i]); // warm up
+    // cedar_bench wrote its decisions ('A'/'D' per request): compare.
+    let ours = '';
+    try { ours = fs.readFileSync(path.join(d, 'mandate-decisions.txt'), 'utf8').trim(); } catch { /* none */ }
+    let agree = 0, differ = 0;
     const run = (ents) => {
         const samples = [];
         let allows = 0;
@@ -68,6 +72,8 @@ function measure(name) {
             samples.push(Number(ns() - a) / 1000);
             if (r.type !== 'success') throw new Error(name + ': ' + JSON.stringify(r.errors));
             if (r.response.decision === 'allow') allows++;
+            const k = samples.length - 1;
+            if (k < ours.length) (ours[k] === (r.response.decision === 'allow' ? 'A' : 'D') ? agree++ : differ++);
             if (ns() - start > WASM_BUDGET_NS) break;
         }
         samples.sort((x, y) => x - y);
@@ -94,23 +100,22 @@ function measure(name) {
     };
     const full = run(() => entities);
     const sl = run(slice);
-    return { ...full, slice: sl, parseMBps, loadEps, nreq: reqs.length };
+    return { ...full, slice: sl, parseMBps, loadEps, nreq: reqs.length, agree, differ };
 }
 
 const f = (x, w, p = 2) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(p)).padStart(w);
 const rows = [];
 console.log('Cedar decisions, microseconds per decision (median / p99); cedar-wasm ' + cedar.getCedarVersion() +
     ' statefulIsAuthorized with a preparsed policy set; both schemaless.');
-console.log('scenario     policies entities | mandate  med     p99 | wasm     med      p99 | speedup | wasm-slice med     p99 | speedup | allows mandate/wasm');
+console.log('scenario     policies entities | mandate  med     p99 | wasm     med      p99 | speedup | wasm-slice med     p99 | speedup | same decision');
 for (const [name, c] of Object.entries(C)) {
     const w = measure(name);
-    const note = w.n < w.nreq ? ' (wasm: first ' + w.n + ' requests)' : '';
-    const wAllowsScaled = w.n < w.nreq ? '~' : '';
+
     rows.push({ name, c, w });
     console.log(name.padEnd(12) + ' ' + String(c.policies).padStart(8) + ' ' + String(c.entities).padStart(8) + ' | ' +
         f(c.median_us, 11) + ' ' + f(c.p99_us, 7) + ' | ' + f(w.med, 10) + ' ' + f(w.p99, 8) + ' | ' +
         (f(w.med / c.median_us, 6, 0) + 'x') + ' | ' + f(w.slice.med, 14) + ' ' + f(w.slice.p99, 7) + ' | ' +
-        (f(w.slice.med / c.median_us, 6, 0) + 'x') + ' | ' + c.allows + '/' + wAllowsScaled + w.allows + note);
+        (f(w.slice.med / c.median_us, 6, 0) + 'x') + ' | ' + w.agree + '/' + (w.agree + w.differ));
 }
 console.log('');
 console.log('scenario     | parse MB/s mandate   wasm | entities/s mandate      wasm');
@@ -118,6 +123,8 @@ for (const { name, c, w } of rows) {
     console.log(name.padEnd(12) + ' | ' + f(c.parse_mbps, 18, 1) + ' ' + f(w.parseMBps, 6, 1) + ' | ' +
         f(c.load_eps, 18, 0) + ' ' + f(w.loadEps, 9, 0));
 }
+console.log('(wasm times as many requests as fit in ' + Number(WASM_BUDGET_NS / 1000000000n) + ' s per column; "same decision" counts the requests' +
+    ' both engines answered)');
 const a = C['estate-50'], b = C['estate-5000'];
 if (a && b) {
     console.log('');

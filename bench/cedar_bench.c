@@ -6,16 +6,17 @@
  * For each scenario folder DIR/<name>/ (policies.cedar, entities.json,
  * requests.jsonl, as bench/cedar-data.mjs writes them) it measures:
  *   - parse: cedar_policyset_parse() over the policy text, in MB/s;
- *   - load: entities JSON -> entity store (+ hierarchy closure), entities/s;
+ *   - load: entities JSON -> finished entity store (hierarchy closure
+ *     included), entities/s;
  *   - decide: one cedar_authorize() per request, each timed alone, repeated
  *     until about a second has passed; median and p99 in microseconds.
  * Prints a table, then machine-readable "result ..." lines that
  * bench/cedar.sh joins with cedar-wasm's figures.  Not a test: no timings are
  * asserted.
  *
- * The entities and contexts are read schemaless by a small jansson reader
- * here (records, sets, longs, strings, bools, __entity), so this program
- * needs only the engine's core API.
+ * Entities and contexts are read schemaless with the engine's own JSON
+ * readers (cedar_entities_from_json, cedar_context_from_jansson), so the load
+ * rate is what `mandate policy eval` pays.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -65,159 +66,11 @@ out:
     return p;
 }
 
-/* ---- schemaless JSON -> cedar values ------------------------------------ */
-
-static int uid_from_json(struct arena *a, json_t *j, struct cedar_uid *u)
-{
-    json_t *t, *id;
-
-    if (json_is_object(j) && json_object_get(j, "__entity") != NULL) {
-        j = json_object_get(j, "__entity");
-    }
-    t = json_object_get(j, "type");
-    id = json_object_get(j, "id");
-    if (!json_is_string(t) || !json_is_string(id)) {
-        return ERR_INVALID;
-    }
-    cedar_uid_init(u, json_string_value(t), json_string_length(t), json_string_value(id),
-                   json_string_length(id));
-    return cedar_uid_dup(a, u) != NULL ? 0 : ERR_NOMEM;
-}
-
-static int value_from_json(struct arena *a, json_t *j, struct cedar_value *out, int depth)
-{
-    struct err e;
-
-    if (depth > 32) {
-        return ERR_LIMIT;
-    }
-    switch (json_typeof(j)) {
-    case JSON_TRUE:
-    case JSON_FALSE:
-        *out = cedar_value_bool(json_is_true(j));
-        return 0;
-    case JSON_INTEGER:
-        *out = cedar_value_long(json_integer_value(j));
-        return 0;
-    case JSON_STRING:
-        return cedar_value_string(a, json_string_value(j), json_string_length(j), out);
-    case JSON_ARRAY: {
-        size_t n = json_array_size(j), i;
-        struct cedar_value *items = arena_calloc(a, n ? n : 1, sizeof(*items));
-        int r;
-
-        if (items == NULL) {
-            return ERR_NOMEM;
-        }
-        for (i = 0; i < n; i++) {
-            if ((r = value_from_json(a, json_array_get(j, i), &items[i], depth + 1)) < 0) {
-                return r;
-            }
-        }
-        return cedar_value_set(a, items, n, out, &e);
-    }
-    case JSON_OBJECT: {
-        json_t *ent = json_object_get(j, "__entity"), *v;
-        const char *k;
-        struct cedar_attr *attrs;
-        size_t n = json_object_size(j), i = 0;
-        int r;
-
-        if (ent != NULL) {
-            json_t *t = json_object_get(ent, "type"), *id = json_object_get(ent, "id");
-            if (!json_is_string(t) || !json_is_string(id)) {
-                return ERR_INVALID;
-            }
-            return cedar_value_entity(a, json_string_value(t), json_string_length(t),
-                                      json_string_value(id), json_string_length(id), out);
-        }
-        attrs = arena_calloc(a, n ? n : 1, sizeof(*attrs));
-        if (attrs == NULL) {
-            return ERR_NOMEM;
-        }
-        json_object_foreach(j, k, v)
-        {
-            size_t kl = strlen(k);
-            char *kc = arena_strndup(a, k, kl);
-            if (kc == NULL) {
-                return ERR_NOMEM;
-            }
-            attrs[i].key.ptr = kc;
-            attrs[i].key.len = kl;
-            if ((r = value_from_json(a, v, &attrs[i].val, depth + 1)) < 0) {
-                return r;
-            }
-            i++;
-        }
-        return cedar_value_record(a, attrs, n, out, &e);
-    }
-    default:
-        return ERR_INVALID;
-    }
-}
-
-static int load_entities(const char *text, size_t len, struct cedar_entities **out)
-{
-    struct cedar_entities *es = NULL;
-    json_error_t je;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je), *item;
-    size_t i;
-    struct err e;
-    int r = ERR_INVALID;
-
-    *out = NULL;
-    if (root == NULL || !json_is_array(root)) {
-        goto out;
-    }
-    if ((r = cedar_entities_new(&es)) < 0) {
-        goto out;
-    }
-    json_array_foreach(root, i, item)
-    {
-        struct arena *a = cedar_entities_arena(es);
-        struct cedar_uid uid, parents[64];
-        struct cedar_value attrs, tags, *tp = NULL;
-        json_t *pj = json_object_get(item, "parents"), *p;
-        size_t np = 0, k;
-
-        if ((r = uid_from_json(a, json_object_get(item, "uid"), &uid)) < 0 ||
-            (r = value_from_json(a, json_object_get(item, "attrs"), &attrs, 0)) < 0) {
-            goto out;
-        }
-        if (json_object_get(item, "tags") != NULL) {
-            if ((r = value_from_json(a, json_object_get(item, "tags"), &tags, 0)) < 0) {
-                goto out;
-            }
-            tp = &tags;
-        }
-        json_array_foreach(pj, k, p)
-        {
-            if (np == 64 || (r = uid_from_json(a, p, &parents[np++])) < 0) {
-                r = r < 0 ? r : ERR_LIMIT;
-                goto out;
-            }
-        }
-        if ((r = cedar_entities_add(es, &uid, &attrs, tp, parents, np, false, &e)) < 0) {
-            fprintf(stderr, "entities: %s\n", e.msg);
-            goto out;
-        }
-    }
-    if ((r = cedar_entities_finish(es, &e)) < 0) {
-        goto out;
-    }
-    *out = es;
-    es = NULL;
-    r = 0;
-out:
-    json_decref(root);
-    cedar_entities_free(es);
-    return r;
-}
-
 static int load_requests(const char *text, size_t len, struct arena *a, struct cedar_request *reqs,
                          size_t *n)
 {
     const char *p = text, *end = text + len;
+    struct err e;
 
     *n = 0;
     while (p < end && *n < MAX_REQUESTS) {
@@ -236,18 +89,20 @@ static int load_requests(const char *text, size_t len, struct arena *a, struct c
         if (j == NULL) {
             return ERR_INVALID;
         }
-        r = uid_from_json(a, json_object_get(j, "principal"), &q->principal);
+        r = cedar_uid_from_jansson(json_object_get(j, "principal"), a, &q->principal, &e);
         if (r == 0) {
-            r = uid_from_json(a, json_object_get(j, "action"), &q->action);
+            r = cedar_uid_from_jansson(json_object_get(j, "action"), a, &q->action, &e);
         }
         if (r == 0) {
-            r = uid_from_json(a, json_object_get(j, "resource"), &q->resource);
+            r = cedar_uid_from_jansson(json_object_get(j, "resource"), a, &q->resource, &e);
         }
         if (r == 0) {
-            r = value_from_json(a, json_object_get(j, "context"), &q->context, 0);
+            r = cedar_context_from_jansson(json_object_get(j, "context"), NULL, NULL, a,
+                                           &q->context, &e);
         }
         json_decref(j);
         if (r < 0) {
+            fprintf(stderr, "request %zu: %s\n", *n + 1, e.msg);
             return r;
         }
         (*n)++;
@@ -270,9 +125,13 @@ struct result {
     size_t npol, nent, nreq, allows, errors;
 };
 
+/* Round 0 records each decision ('A'/'D', one line) in decisions_path so that
+ * bench/cedar-wasm.mjs can check both engines agree on every request timed. */
 static int decide_all(const struct cedar_policyset *ps, const struct cedar_entities *es,
-                      const struct cedar_request *reqs, size_t nreq, struct result *res)
+                      const struct cedar_request *reqs, size_t nreq, const char *decisions_path,
+                      struct result *res)
 {
+    FILE *df = fopen(decisions_path, "w");
     int64_t *samples = malloc(sizeof(*samples) * MAX_SAMPLES);
     int64_t start = now_ns();
     size_t ns = 0, i, round = 0;
@@ -297,6 +156,9 @@ static int decide_all(const struct cedar_policyset *ps, const struct cedar_entit
                 goto out;
             }
             if (round == 0) {
+                if (df != NULL) {
+                    fputc(resp.decision == CEDAR_ALLOW ? 'A' : 'D', df);
+                }
                 res->allows += resp.decision == CEDAR_ALLOW;
                 res->errors += resp.nerrors;
             } else {
@@ -304,12 +166,20 @@ static int decide_all(const struct cedar_policyset *ps, const struct cedar_entit
             }
             arena_free(&a);
         }
+        if (round == 0 && df != NULL) {
+            fputc('\n', df);
+            fclose(df);
+            df = NULL;
+        }
         round++;
     }
     qsort(samples, ns, sizeof(*samples), cmp_i64);
     res->med_us = (double)samples[ns / 2] / 1000.0;
     res->p99_us = (double)samples[(ns * 99) / 100] / 1000.0;
 out:
+    if (df != NULL) {
+        fclose(df);
+    }
     arena_free(&a);
     free(samples);
     return r;
@@ -358,8 +228,8 @@ static int run(const char *dir, const char *name, struct result *res)
     for (iters = 0; iters < 1 || now_ns() - t0 < 300000000LL; iters++) {
         cedar_entities_free(es);
         es = NULL;
-        if ((r = load_entities(ent, elen, &es)) < 0) {
-            fprintf(stderr, "%s: cannot load entities (%d)\n", name, r);
+        if ((r = cedar_entities_from_json(ent, elen, "entities.json", NULL, &es, &e)) < 0) {
+            fprintf(stderr, "%s: %s\n", name, e.msg);
             goto out;
         }
     }
@@ -371,7 +241,8 @@ static int run(const char *dir, const char *name, struct result *res)
         goto out;
     }
     res->nreq = nreq;
-    r = decide_all(ps, es, reqs, nreq, res);
+    snprintf(path, sizeof(path), "%s/%s/mandate-decisions.txt", dir, name);
+    r = decide_all(ps, es, reqs, nreq, path, res);
 out:
     cedar_policyset_put(ps);
     cedar_entities_free(es);

@@ -2,12 +2,14 @@
  * authz.c: policy sets (parse, link, refcount), the scope index, and the
  * authorizer.
  *
- * The index puts each policy in exactly one bucket: by the UID its
- * principal scope names (== or in), else by its resource scope's UID, else
- * by its action UIDs, else in the residual list.  A request gathers the
- * buckets of its principal, resource and action and their ancestors (a
- * `principal in G` policy sits under G, and G is among the principal's
- * ancestors), plus the residual list, so it evaluates only policies that can
+ * The index puts each policy in exactly one bucket: by the (principal UID,
+ * resource UID) pair when both scopes name one (== or in), else by the one
+ * that does, else by its action UIDs, else in the residual list.  A request
+ * looks up its principal and resource and their ancestors (a `principal in
+ * G` policy sits under G, and G is among the principal's ancestors; pairs
+ * take the product of the two key lists, or a scan of the pair map when that
+ * is smaller), its action and the action's groups, plus the residual list,
+ * so it evaluates only policies that can
  * apply: cost stays flat as the set grows.  Decision: forbid overrides
  * permit, default deny; a policy whose evaluation errors is skipped and
  * reported.
@@ -42,12 +44,14 @@ static void index_map_free(struct cedar_index_map *m)
 
 static void index_free(struct cedar_policyset *ps)
 {
+    index_map_free(&ps->by_pair);
     index_map_free(&ps->by_principal);
     index_map_free(&ps->by_resource);
     index_map_free(&ps->by_action);
     free(ps->residual);
     ps->residual = NULL;
     ps->nresidual = 0;
+    ps->residual_cap = 0;
     ps->indexed = false;
 }
 
@@ -117,6 +121,32 @@ const char *cedar_policyset_id(const struct cedar_policyset *ps, size_t i)
     return (ps && i < ps->n) ? ps->pols[i]->id : NULL;
 }
 
+static int index_one(struct cedar_policyset *ps, size_t i);
+
+int cedar_policyset_annotation(const struct cedar_policyset *ps, size_t i, const char *key,
+                               struct cedar_str *out)
+{
+    out->ptr = NULL;
+    out->len = 0;
+    if (ps == NULL || i >= ps->n) {
+        return ERR_NOTFOUND;
+    }
+    const struct cedar_policy *p = ps->pols[i];
+    size_t kl = strlen(key);
+    for (size_t k = 0; k < p->nannos; k++) {
+        if (p->annos[k].key.len == kl && memcmp(p->annos[k].key.ptr, key, kl) == 0) {
+            *out = p->annos[k].value;
+            return 0;
+        }
+    }
+    return ERR_NOTFOUND;
+}
+
+bool cedar_policyset_is_forbid(const struct cedar_policyset *ps, size_t i)
+{
+    return ps != NULL && i < ps->n && ps->pols[i]->forbid;
+}
+
 static int link_slot(struct cedar_policyset *ps, struct cedar_scope *s, const struct cedar_uid *u,
                      const char *name, struct err *e)
 {
@@ -181,27 +211,45 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
     }
     p->index = ps->n;
     ps->pols[ps->n++] = p;
-    return cedar_index_build(ps, e);
+    /* one more entry in the index, not a rebuild: linking n templates stays linear */
+    if (ps->indexed && index_one(ps, p->index) != 0) {
+        ps->indexed = false; /* fail closed: authorize refuses a half-indexed set */
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    return 0;
 }
 
 /* ---- the index --------------------------------------------------------- */
 
-static struct cedar_index_entry *map_slot(struct cedar_index_map *m, const struct cedar_uid *u)
+static uint64_t pair_hash(const struct cedar_uid *a, const struct cedar_uid *b)
 {
-    size_t mask = m->cap - 1, i = (size_t)u->hash & mask;
-    while (m->slots[i].key != NULL && !cedar_uid_eq(m->slots[i].key, u)) {
+    return b ? a->hash ^ (b->hash * 0x9e3779b97f4a7c15ULL + 0x7f4a7c15ULL) : a->hash;
+}
+
+static bool key_eq(const struct cedar_index_entry *s, const struct cedar_uid *a,
+                   const struct cedar_uid *b)
+{
+    return cedar_uid_eq(s->key, a) && (b == NULL || cedar_uid_eq(s->key2, b));
+}
+
+static struct cedar_index_entry *map_slot(const struct cedar_index_map *m,
+                                          const struct cedar_uid *a, const struct cedar_uid *b,
+                                          uint64_t h)
+{
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
+    while (m->slots[i].key != NULL && (m->slots[i].hash != h || !key_eq(&m->slots[i], a, b))) {
         i = (i + 1) & mask;
     }
     return &m->slots[i];
 }
 
-static const struct cedar_index_entry *map_find(const struct cedar_index_map *m,
-                                                const struct cedar_uid *u)
+static const struct cedar_index_entry *
+map_find(const struct cedar_index_map *m, const struct cedar_uid *a, const struct cedar_uid *b)
 {
-    if (m->cap == 0) {
+    if (m->count == 0) {
         return NULL;
     }
-    const struct cedar_index_entry *s = map_slot((struct cedar_index_map *)m, u);
+    const struct cedar_index_entry *s = map_slot(m, a, b, pair_hash(a, b));
     return s->key ? s : NULL;
 }
 
@@ -213,8 +261,9 @@ static int map_grow(struct cedar_index_map *m)
         return ERR_NOMEM;
     }
     for (size_t i = 0; i < m->cap; i++) {
-        if (m->slots[i].key != NULL) {
-            *map_slot(&n, m->slots[i].key) = m->slots[i];
+        const struct cedar_index_entry *o = &m->slots[i];
+        if (o->key != NULL) {
+            *map_slot(&n, o->key, o->key2, o->hash) = *o;
         }
     }
     free(m->slots);
@@ -222,14 +271,18 @@ static int map_grow(struct cedar_index_map *m)
     return 0;
 }
 
-static int map_add(struct cedar_index_map *m, const struct cedar_uid *u, uint32_t pol)
+static int map_add(struct cedar_index_map *m, const struct cedar_uid *a, const struct cedar_uid *b,
+                   uint32_t pol)
 {
     if ((m->count + 1) * 2 > m->cap && map_grow(m) != 0) {
         return ERR_NOMEM;
     }
-    struct cedar_index_entry *s = map_slot(m, u);
+    uint64_t h = pair_hash(a, b);
+    struct cedar_index_entry *s = map_slot(m, a, b, h);
     if (s->key == NULL) {
-        s->key = u;
+        s->key = a;
+        s->key2 = b;
+        s->hash = h;
         m->count++;
     }
     if (s->n > 0 && s->pols[s->n - 1] == pol) {
@@ -253,33 +306,55 @@ static bool scope_keyed(const struct cedar_scope *s)
     return (s->op == SCOPE_EQ || s->op == SCOPE_IN || s->op == SCOPE_IS_IN) && s->uid != NULL;
 }
 
+static int residual_add(struct cedar_policyset *ps, uint32_t pol)
+{
+    if (ps->nresidual == ps->residual_cap) {
+        size_t nc = ps->residual_cap ? ps->residual_cap * 2 : 16;
+        uint32_t *nv = realloc(ps->residual, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return ERR_NOMEM;
+        }
+        ps->residual = nv;
+        ps->residual_cap = nc;
+    }
+    ps->residual[ps->nresidual++] = pol;
+    return 0;
+}
+
+/* Puts policy i in its one bucket (templates in none). */
+static int index_one(struct cedar_policyset *ps, size_t i)
+{
+    const struct cedar_policy *p = ps->pols[i];
+    int r = 0;
+    if (p->is_template) {
+        return 0;
+    }
+    bool pk = scope_keyed(&p->principal), rk = scope_keyed(&p->resource);
+    if (pk && rk) {
+        r = map_add(&ps->by_pair, p->principal.uid, p->resource.uid, (uint32_t)i);
+    } else if (pk) {
+        r = map_add(&ps->by_principal, p->principal.uid, NULL, (uint32_t)i);
+    } else if (rk) {
+        r = map_add(&ps->by_resource, p->resource.uid, NULL, (uint32_t)i);
+    } else if (scope_keyed(&p->action)) {
+        r = map_add(&ps->by_action, p->action.uid, NULL, (uint32_t)i);
+    } else if (p->action.op == SCOPE_IN_SET) {
+        /* `action in []` matches nothing and goes nowhere */
+        for (size_t k = 0; k < p->action.nuids && r == 0; k++) {
+            r = map_add(&ps->by_action, &p->action.uids[k], NULL, (uint32_t)i);
+        }
+    } else {
+        r = residual_add(ps, (uint32_t)i);
+    }
+    return r;
+}
+
 int cedar_index_build(struct cedar_policyset *ps, struct err *e)
 {
     index_free(ps);
-    ps->residual = malloc((ps->n ? ps->n : 1) * sizeof(uint32_t));
-    if (ps->residual == NULL) {
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
     for (size_t i = 0; i < ps->n; i++) {
-        const struct cedar_policy *p = ps->pols[i];
-        int r = 0;
-        if (p->is_template) {
-            continue;
-        }
-        if (scope_keyed(&p->principal)) {
-            r = map_add(&ps->by_principal, p->principal.uid, (uint32_t)i);
-        } else if (scope_keyed(&p->resource)) {
-            r = map_add(&ps->by_resource, p->resource.uid, (uint32_t)i);
-        } else if (scope_keyed(&p->action)) {
-            r = map_add(&ps->by_action, p->action.uid, (uint32_t)i);
-        } else if (p->action.op == SCOPE_IN_SET) {
-            for (size_t k = 0; k < p->action.nuids && r == 0; k++) {
-                r = map_add(&ps->by_action, &p->action.uids[k], (uint32_t)i);
-            }
-        } else {
-            ps->residual[ps->nresidual++] = (uint32_t)i;
-        }
-        if (r != 0) {
+        if (index_one(ps, i) != 0) {
+            index_free(ps);
             return err_set(e, ERR_NOMEM, "out of memory");
         }
     }
@@ -323,54 +398,130 @@ bool cedar_scope_match(const struct cedar_entities *es, const struct cedar_polic
                        const struct cedar_request *req)
 {
     return scope_one(es, &p->principal, &req->principal) &&
-           scope_one(es, &p->action, &req->action) &&
-           scope_one(es, &p->resource, &req->resource);
+           scope_one(es, &p->action, &req->action) && scope_one(es, &p->resource, &req->resource);
 }
 
 /* ---- authorization ----------------------------------------------------- */
 
 struct cand {
     uint32_t *v;
-    size_t n;
-    uint8_t *seen; /* bitmap over policies */
+    size_t n, cap;
+    struct arena *a;
+    bool oom;
 };
 
 static void cand_add_list(struct cand *c, const uint32_t *pols, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t k = pols[i];
-        if (!(c->seen[k >> 3] & (1u << (k & 7)))) {
-            c->seen[k >> 3] |= (uint8_t)(1u << (k & 7));
-            c->v[c->n++] = k;
-        }
+    if (n == 0) {
+        return;
     }
+    if (c->n + n > c->cap) {
+        size_t nc = c->cap ? c->cap : 32;
+        while (nc < c->n + n) {
+            nc *= 2;
+        }
+        uint32_t *nv = arena_alloc(c->a, nc * sizeof(*nv));
+        if (nv == NULL) {
+            c->oom = true;
+            return;
+        }
+        if (c->n) {
+            memcpy(nv, c->v, c->n * sizeof(*nv));
+        }
+        c->v = nv;
+        c->cap = nc;
+    }
+    memcpy(c->v + c->n, pols, n * sizeof(*pols));
+    c->n += n;
 }
 
-static void cand_add_uid(struct cand *c, const struct cedar_index_map *m,
-                         const struct cedar_entities *es, const struct cedar_uid *u)
+/* The keys a request UID reaches: itself and its ancestors. */
+struct keys {
+    const struct cedar_uid *self;
+    const struct cedar_entity *ent; /* NULL: no ancestors */
+};
+
+static struct keys keys_of(const struct cedar_entities *es, const struct cedar_uid *u)
+{
+    struct keys k = {u, cedar_entities_find(es, u)};
+    if (k.ent != NULL && k.ent->nanc == 0) {
+        k.ent = NULL;
+    }
+    return k;
+}
+
+static size_t keys_n(const struct keys *k)
+{
+    return 1 + (k->ent ? k->ent->nanc : 0);
+}
+
+/* Calls fn for each key: slot -1 is self, then the ancestor hash slots. */
+static const struct cedar_uid *keys_at(const struct keys *k, size_t *it)
+{
+    if (*it == 0) {
+        (*it)++;
+        return k->self;
+    }
+    while (k->ent != NULL && *it - 1 < k->ent->anc_cap) {
+        const struct cedar_uid *u = k->ent->anc[*it - 1];
+        (*it)++;
+        if (u != NULL) {
+            return u;
+        }
+    }
+    return NULL;
+}
+
+static void cand_single(struct cand *c, const struct cedar_index_map *m,
+                        const struct cedar_entities *es, const struct keys *k)
 {
     if (m->count == 0) {
         return;
     }
-    const struct cedar_index_entry *ent = map_find(m, u);
-    if (ent) {
-        cand_add_list(c, ent->pols, ent->n);
-    }
-    const struct cedar_entity *en = cedar_entities_find(es, u);
-    if (en == NULL) {
-        return;
-    }
-    if (en->nanc < m->count) {
-        for (size_t i = 0; i < en->anc_cap; i++) {
-            if (en->anc[i] && (ent = map_find(m, en->anc[i])) != NULL) {
+    if (keys_n(k) <= m->count) {
+        size_t it = 0;
+        const struct cedar_uid *u;
+        while ((u = keys_at(k, &it)) != NULL) {
+            const struct cedar_index_entry *ent = map_find(m, u, NULL);
+            if (ent) {
                 cand_add_list(c, ent->pols, ent->n);
             }
         }
-    } else {
-        for (size_t i = 0; i < m->cap; i++) {
-            if (m->slots[i].key && cedar_entities_in(es, u, m->slots[i].key)) {
-                cand_add_list(c, m->slots[i].pols, m->slots[i].n);
+        return;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->slots[i].key && cedar_entities_in(es, k->self, m->slots[i].key)) {
+            cand_add_list(c, m->slots[i].pols, m->slots[i].n);
+        }
+    }
+}
+
+static void cand_pair(struct cand *c, const struct cedar_index_map *m,
+                      const struct cedar_entities *es, const struct keys *pk, const struct keys *rk)
+{
+    if (m->count == 0) {
+        return;
+    }
+    if (keys_n(pk) * keys_n(rk) <= 2 * m->count) {
+        size_t i = 0;
+        const struct cedar_uid *p;
+        while ((p = keys_at(pk, &i)) != NULL) {
+            size_t j = 0;
+            const struct cedar_uid *r;
+            while ((r = keys_at(rk, &j)) != NULL) {
+                const struct cedar_index_entry *ent = map_find(m, p, r);
+                if (ent) {
+                    cand_add_list(c, ent->pols, ent->n);
+                }
             }
+        }
+        return;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        const struct cedar_index_entry *s = &m->slots[i];
+        if (s->key && cedar_entities_in(es, pk->self, s->key) &&
+            cedar_entities_in(es, rk->self, s->key2)) {
+            cand_add_list(c, s->pols, s->n);
         }
     }
 }
@@ -379,6 +530,52 @@ static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
+}
+
+static int cmp_u32(const void *a, const void *b);
+
+/* Puts ids in policy-set order (idx holds their positions). */
+static void sort_ids(const struct cedar_policyset *ps, const char **ids, uint32_t *idx, size_t n)
+{
+    if (n < 2) {
+        return;
+    }
+    qsort(idx, n, sizeof(*idx), cmp_u32);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = ps->pols[idx[i]]->id;
+    }
+}
+
+struct err_at {
+    uint32_t idx;
+    const char *message;
+};
+
+static int cmp_err_at(const void *a, const void *b)
+{
+    return cmp_u32(&((const struct err_at *)a)->idx, &((const struct err_at *)b)->idx);
+}
+
+static int sort_errs(const struct cedar_policyset *ps, struct cedar_policy_error *v, uint32_t *idx,
+                     size_t n, struct arena *a)
+{
+    if (n < 2) {
+        return 0;
+    }
+    struct err_at *t = arena_alloc(a, n * sizeof(*t));
+    if (t == NULL) {
+        return ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        t[i].idx = idx[i];
+        t[i].message = v[i].message;
+    }
+    qsort(t, n, sizeof(*t), cmp_err_at);
+    for (size_t i = 0; i < n; i++) {
+        v[i].policy = ps->pols[t[i].idx]->id;
+        v[i].message = t[i].message;
+    }
+    return 0;
 }
 
 int cedar_authorize(const struct cedar_policyset *ps, const struct cedar_entities *es,
@@ -393,21 +590,41 @@ int cedar_authorize(const struct cedar_policyset *ps, const struct cedar_entitie
     if (es != NULL && !es->finished) {
         return err_set(e, ERR_INTERNAL, "entity store not finished");
     }
-    size_t n = ps->n;
-    struct cand c = {arena_alloc(a, (n ? n : 1) * sizeof(uint32_t)), 0,
-                     arena_calloc(a, n / 8 + 1, 1)};
-    const char **permits = arena_alloc(a, (n ? n : 1) * sizeof(char *));
-    const char **forbids = arena_alloc(a, (n ? n : 1) * sizeof(char *));
-    struct cedar_policy_error *errs = arena_alloc(a, (n ? n : 1) * sizeof(*errs));
-    if (c.v == NULL || c.seen == NULL || permits == NULL || forbids == NULL || errs == NULL) {
+    struct cand c = {NULL, 0, 0, a, false};
+    struct keys pk = keys_of(es, &req->principal), rk = keys_of(es, &req->resource);
+    struct keys ak = keys_of(es, &req->action);
+    cand_pair(&c, &ps->by_pair, es, &pk, &rk);
+    cand_single(&c, &ps->by_principal, es, &pk);
+    cand_single(&c, &ps->by_resource, es, &rk);
+    size_t act_from = c.n;
+    cand_single(&c, &ps->by_action, es, &ak);
+    size_t act_to = c.n;
+    cand_add_list(&c, ps->residual, ps->nresidual);
+    if (c.oom) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    cand_add_uid(&c, &ps->by_principal, es, &req->principal);
-    cand_add_uid(&c, &ps->by_resource, es, &req->resource);
-    cand_add_uid(&c, &ps->by_action, es, &req->action);
-    cand_add_list(&c, ps->residual, ps->nresidual);
-    if (c.n > 1) {
-        qsort(c.v, c.n, sizeof(uint32_t), cmp_u32);
+    if (ak.ent != NULL && act_to - act_from > 1) {
+        /* only a policy naming several actions can come twice: sort that
+         * stretch and drop repeats (every other policy sits in one bucket) */
+        uint32_t *v = c.v + act_from;
+        size_t k = act_to - act_from, m = 1;
+        qsort(v, k, sizeof(uint32_t), cmp_u32);
+        for (size_t i = 1; i < k; i++) {
+            if (v[i] != v[m - 1]) {
+                v[m++] = v[i];
+            }
+        }
+        memmove(v + m, c.v + act_to, (c.n - act_to) * sizeof(uint32_t));
+        c.n -= k - m;
+    }
+    size_t n = c.n ? c.n : 1;
+    const char **permits = arena_alloc(a, n * sizeof(char *));
+    const char **forbids = arena_alloc(a, n * sizeof(char *));
+    struct cedar_policy_error *errs = arena_alloc(a, n * sizeof(*errs));
+    uint32_t *pidx = arena_alloc(a, 3 * n * sizeof(uint32_t));
+    uint32_t *fidx = pidx + n, *eidx = pidx + 2 * n;
+    if (permits == NULL || forbids == NULL || errs == NULL || pidx == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
     }
     size_t np = 0, nf = 0, ne = 0;
     struct err ee;
@@ -437,6 +654,7 @@ int cedar_authorize(const struct cedar_policyset *ps, const struct cedar_entitie
         }
         if (r != 0) {
             errs[ne].policy = p->id;
+            eidx[ne] = (uint32_t)p->index;
             errs[ne].message = arena_strdup(a, ee.msg);
             if (errs[ne].message == NULL) {
                 return err_set(e, ERR_NOMEM, "out of memory");
@@ -446,22 +664,33 @@ int cedar_authorize(const struct cedar_policyset *ps, const struct cedar_entitie
         }
         if (sat) {
             if (p->forbid) {
+                fidx[nf] = (uint32_t)p->index;
                 forbids[nf++] = p->id;
             } else {
+                pidx[np] = (uint32_t)p->index;
                 permits[np++] = p->id;
             }
         }
     }
+    /* answers list policies in policy-set order (the lists are short) */
+    sort_ids(ps, permits, pidx, np);
+    sort_ids(ps, forbids, fidx, nf);
+    if (sort_errs(ps, errs, eidx, ne, a) != 0) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
     if (nf > 0) {
         out->decision = CEDAR_DENY;
         out->reasons = forbids;
+        out->reason_index = fidx;
         out->nreasons = nf;
     } else if (np > 0) {
         out->decision = CEDAR_ALLOW;
         out->reasons = permits;
+        out->reason_index = pidx;
         out->nreasons = np;
     } else {
         out->reasons = permits;
+        out->reason_index = pidx;
     }
     out->errors = errs;
     out->nerrors = ne;

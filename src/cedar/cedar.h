@@ -117,7 +117,8 @@ struct cedar_value cedar_value_duration(int64_t ms);
 struct cedar_value cedar_value_ip(const struct cedar_ip *ip);
 
 /* A string value; copies s[0..n) into a.  0 or ERR_NOMEM. */
-int cedar_value_string(struct arena *a, const char *s, size_t n, struct cedar_value *out) MUST_CHECK;
+int cedar_value_string(struct arena *a, const char *s, size_t n,
+                       struct cedar_value *out) MUST_CHECK;
 
 /* An entity reference value; copies the type and id into a. 0 or ERR_NOMEM. */
 int cedar_value_entity(struct arena *a, const char *type, size_t tlen, const char *id, size_t idlen,
@@ -173,7 +174,8 @@ int cedar_entities_add(struct cedar_entities *es, const struct cedar_uid *uid,
 
 /* Computes every entity's ancestors (transitive closure of parents).  After
  * this the store is read-only and may be shared between threads.  0,
- * ERR_NOMEM or ERR_LIMIT. */
+ * ERR_INVALID (the hierarchy has a cycle: Cedar requires a DAG), ERR_NOMEM
+ * or ERR_LIMIT. */
 int cedar_entities_finish(struct cedar_entities *es, struct err *e) MUST_CHECK;
 
 /* The entity with this UID, or NULL. */
@@ -219,6 +221,15 @@ void cedar_policyset_put(struct cedar_policyset *ps);
 size_t cedar_policyset_count(const struct cedar_policyset *ps);
 const char *cedar_policyset_id(const struct cedar_policyset *ps, size_t i);
 
+/* The value of annotation @key("value") on the i-th policy (a response's
+ * reason_index gives i), e.g. @escalate("owner").  An annotation without a
+ * value reads as "".  0 with *out pointing into the set, or ERR_NOTFOUND. */
+int cedar_policyset_annotation(const struct cedar_policyset *ps, size_t i, const char *key,
+                               struct cedar_str *out) MUST_CHECK;
+
+/* True when the i-th policy is a forbid. */
+bool cedar_policyset_is_forbid(const struct cedar_policyset *ps, size_t i);
+
 /* ---- authorization ----------------------------------------------------- */
 
 struct cedar_request {
@@ -237,7 +248,8 @@ struct cedar_policy_error {
 
 struct cedar_response {
     enum cedar_decision decision;
-    const char **reasons; /* ids of the determining policies */
+    const char **reasons;         /* ids of the determining policies, in policy-set order */
+    const uint32_t *reason_index; /* their positions in the set (for annotations) */
     size_t nreasons;
     struct cedar_policy_error *errors; /* policies whose evaluation errored */
     size_t nerrors;
@@ -274,6 +286,14 @@ void cedar_schema_free(struct cedar_schema *s);
 /* Number of entity types and of actions declared. */
 size_t cedar_schema_entity_count(const struct cedar_schema *s);
 size_t cedar_schema_action_count(const struct cedar_schema *s);
+
+/* Validates a request against the schema as the reference does when asked
+ * to (validateRequest): the action is declared, the principal and resource
+ * types are in its appliesTo lists, enum entities name declared ids.  (The
+ * context's conformance is checked when it is parsed with the schema:
+ * cedar_context_from_jansson.)  0 or ERR_INVALID with the reason. */
+int cedar_schema_validate_request(const struct cedar_schema *s, const struct cedar_request *req,
+                                  struct err *e) MUST_CHECK;
 
 /* Parses an entities JSON document (an array of {"uid", "attrs", "parents",
  * "tags"}) into a new finished store.  With a schema (may be NULL), parsing
@@ -317,5 +337,20 @@ struct json_t *cedar_json_load(const char *text, size_t len, const char *what, s
  * into *out, strings copied into a.  0 or ERR_INVALID / ERR_NOMEM. */
 int cedar_uid_from_jansson(const struct json_t *json, struct arena *a, struct cedar_uid *out,
                            struct err *e) MUST_CHECK;
+
+/* ---- validation (helper V1's section) ------------------------------------ */
+
+/* Validates every policy of ps against schema s in Cedar 4.10's strict mode
+ * (see docs/cedar.md, "Validation").  filename is for messages.  cb (may be
+ * NULL) is called once per diagnostic with ud, the policy id and a message
+ * "file:line:col: policyN: what was expected (for principal .., action ..,
+ * resource ..)"; *ndiags (may be NULL) gets their number.
+ * Returns 0 when every policy is valid, ERR_INVALID when there is at least
+ * one diagnostic, or ERR_NOMEM / ERR_LIMIT (then validation is incomplete
+ * and the caller must treat the set as invalid). */
+int cedar_validate(const struct cedar_policyset *ps, const struct cedar_schema *s,
+                   const char *filename,
+                   void (*cb)(void *ud, const char *policy, const char *message), void *ud, size_t *ndiags,
+                   struct err *e) MUST_CHECK;
 
 #endif

@@ -41,7 +41,6 @@ struct cedar_entities {
     bool finished;
 };
 
-
 /* ---- lexer ------------------------------------------------------------- */
 
 enum cedar_tok {
@@ -62,15 +61,15 @@ enum cedar_tok {
     TK_COLONCOLON,
     TK_DOT,
     TK_AT,
-    TK_EQ,    /* == */
-    TK_NE,    /* != */
+    TK_EQ, /* == */
+    TK_NE, /* != */
     TK_LT,
     TK_LE,
     TK_GT,
     TK_GE,
-    TK_AND,   /* && */
-    TK_OR,    /* || */
-    TK_BANG,  /* ! */
+    TK_AND,  /* && */
+    TK_OR,   /* || */
+    TK_BANG, /* ! */
     TK_PLUS,
     TK_MINUS,
     TK_STAR,
@@ -101,8 +100,8 @@ int cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *t, struct err *e)
  * pattern is true, returns an array of pattern elements instead (see
  * struct cedar_pattern).  ERR_INVALID on a bad escape (message without
  * position; the caller adds it). */
-int cedar_unescape(struct arena *a, const char *s, size_t n, struct cedar_str *out, struct err *e)
-    MUST_CHECK;
+int cedar_unescape(struct arena *a, const char *s, size_t n, struct cedar_str *out,
+                   struct err *e) MUST_CHECK;
 
 /* A `like` pattern: elements are literal bytes or wildcards. */
 struct cedar_pattern {
@@ -116,12 +115,12 @@ int cedar_unescape_pattern(struct arena *a, const char *s, size_t n, struct ceda
 /* ---- AST --------------------------------------------------------------- */
 
 enum cedar_op {
-    OP_LIT,      /* value */
-    OP_VAR,      /* var: 0 principal 1 action 2 resource 3 context */
-    OP_SLOT,     /* var: 0 ?principal 2 ?resource (only in scope) */
+    OP_LIT,  /* value */
+    OP_VAR,  /* var: 0 principal 1 action 2 resource 3 context */
+    OP_SLOT, /* var: 0 ?principal 2 ?resource (only in scope) */
     OP_NOT,
     OP_NEG,
-    OP_AND,
+    OP_AND, /* n-ary: a[0] && a[1] && ... (chains are flat, not deep) */
     OP_OR,
     OP_IF,
     OP_EQ,
@@ -131,16 +130,16 @@ enum cedar_op {
     OP_GT,
     OP_GE,
     OP_IN,
-    OP_ADD,
+    OP_ADD, /* n-ary: a[0] ops[1] a[1] ops[2] a[2] ... */
     OP_SUB,
-    OP_MUL,
-    OP_HAS,      /* a[0] has name */
-    OP_GETATTR,  /* a[0].name */
-    OP_LIKE,     /* a[0] like pattern */
-    OP_IS,       /* a[0] is type ; a[1] optional `in` operand */
-    OP_SET,      /* [a...] */
-    OP_RECORD,   /* {names: a...} */
-    OP_CALL      /* fn(a...) / a[0].fn(a[1..]) */
+    OP_MUL,     /* n-ary */
+    OP_HAS,     /* a[0] has name */
+    OP_GETATTR, /* a[0].name */
+    OP_LIKE,    /* a[0] like pattern */
+    OP_IS,      /* a[0] is type ; a[1] optional `in` operand */
+    OP_SET,     /* [a...] */
+    OP_RECORD,  /* {names: a...} */
+    OP_CALL     /* fn(a...) / a[0].fn(a[1..]) */
 };
 
 /* Built-in functions and methods. */
@@ -178,14 +177,15 @@ enum cedar_fn {
 struct cedar_expr {
     enum cedar_op op;
     int line, col;
-    int var;                 /* OP_VAR / OP_SLOT; OP_CALL: enum cedar_fn */
-    bool bad_arity;          /* OP_CALL: extension call with the wrong arity (a run-time error) */
-    struct cedar_value lit;  /* OP_LIT */
-    struct cedar_str name;   /* HAS/GETATTR attr; IS type */
-    struct cedar_str *names; /* OP_RECORD keys (n of them) */
+    int var;                   /* OP_VAR / OP_SLOT; OP_CALL: enum cedar_fn */
+    bool bad_arity;            /* OP_CALL: extension call with the wrong arity (a run-time error) */
+    struct cedar_value lit;    /* OP_LIT */
+    struct cedar_str name;     /* HAS/GETATTR attr; IS type */
+    struct cedar_str *names;   /* OP_RECORD keys (n of them) */
     struct cedar_pattern *pat; /* OP_LIKE */
-    size_t n;                /* number of children */
-    struct cedar_expr **a;   /* children */
+    uint8_t *ops;              /* OP_ADD chains: ops[i] '+' or '-' for child i >= 1 */
+    size_t n;                  /* number of children */
+    struct cedar_expr **a;     /* children */
 };
 
 /* ---- policies ---------------------------------------------------------- */
@@ -201,9 +201,9 @@ enum cedar_scope_op {
 
 struct cedar_scope {
     enum cedar_scope_op op;
-    bool slot;                 /* the uid is a template slot (?principal/?resource) */
-    struct cedar_str type;     /* IS, IS_IN */
-    const struct cedar_uid *uid; /* EQ, IN, IS_IN (NULL while a slot is unlinked) */
+    bool slot;                    /* the uid is a template slot (?principal/?resource) */
+    struct cedar_str type;        /* IS, IS_IN */
+    const struct cedar_uid *uid;  /* EQ, IN, IS_IN (NULL while a slot is unlinked) */
     const struct cedar_uid *uids; /* IN_SET */
     size_t nuids;
 };
@@ -223,12 +223,15 @@ struct cedar_policy {
     struct cedar_annotation *annos;
     size_t nannos;
     size_t index; /* position in the set */
+    int line, col; /* of its `permit`/`forbid` keyword (validator diagnostics) */
 };
 
-/* The index: buckets keyed by UID for one scope position each. */
+/* The index: buckets keyed by one UID, or by a (principal, resource) pair. */
 struct cedar_index_entry {
     const struct cedar_uid *key;
-    uint32_t *pols; /* policy indices */
+    const struct cedar_uid *key2; /* pair maps only */
+    uint64_t hash;
+    uint32_t *pols; /* policy indices, ascending */
     size_t n;
     size_t cap;
 };
@@ -245,15 +248,18 @@ struct cedar_policyset {
     size_t n;
     size_t cap;
     /* index (rebuilt after parse/link); templates never enter it */
-    struct cedar_index_map by_principal, by_resource, by_action;
+    /* each policy sits in exactly one place: by_pair when both its principal
+     * and resource scopes name a UID, else by_principal, by_resource,
+     * by_action (one entry per action it names), else residual */
+    struct cedar_index_map by_pair, by_principal, by_resource, by_action;
     uint32_t *residual;
-    size_t nresidual;
+    size_t nresidual, residual_cap;
     bool indexed;
 };
 
 /* parser.c: parses every policy of text into ps (appends). */
-int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len,
-                     const char *filename, unsigned flags, struct err *e) MUST_CHECK;
+int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, const char *filename,
+                     unsigned flags, struct err *e) MUST_CHECK;
 
 /* authz.c: (re)builds the index of ps. */
 int cedar_index_build(struct cedar_policyset *ps, struct err *e) MUST_CHECK;
@@ -266,13 +272,13 @@ struct cedar_eval {
     struct arena *a;
     uint64_t steps; /* budget left */
     unsigned depth;
-    struct err *e;  /* message of the last error */
+    struct err *e; /* message of the last error */
 };
 
 /* Evaluates x; 0 with *out, or a negative ERR_* (an evaluation error: the
  * message is in ev->e). */
-int cedar_eval_expr(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
-    MUST_CHECK;
+int cedar_eval_expr(struct cedar_eval *ev, const struct cedar_expr *x,
+                    struct cedar_value *out) MUST_CHECK;
 
 /* Whether policy p's scope matches the request (no errors possible). */
 bool cedar_scope_match(const struct cedar_entities *es, const struct cedar_policy *p,

@@ -89,7 +89,8 @@ int cedar_entities_add(struct cedar_entities *es, const struct cedar_uid *uid,
                        const struct cedar_uid *parents, size_t nparents, bool replace,
                        struct err *e)
 {
-    if ((attrs != NULL && attrs->kind != CEDAR_RECORD) || (tags != NULL && tags->kind != CEDAR_RECORD)) {
+    if ((attrs != NULL && attrs->kind != CEDAR_RECORD) ||
+        (tags != NULL && tags->kind != CEDAR_RECORD)) {
         return err_set(e, ERR_INVALID, "entity attrs and tags must be records");
     }
     if (es->count >= LIMIT_CEDAR_ENTITIES) {
@@ -168,22 +169,71 @@ static int ulist_push(struct ulist *l, const struct cedar_uid *u)
     return 0;
 }
 
-static bool ulist_has(const struct ulist *l, const struct cedar_uid *u, size_t from)
+/* A scratch hash set of UIDs reused for every entity: a slot is live when
+ * its generation is the current one, so clearing is free. */
+struct seen {
+    const struct cedar_uid **u;
+    uint32_t *gen;
+    size_t cap;
+    uint32_t cur;
+};
+
+static int seen_grow(struct seen *s, const struct ulist *found)
 {
-    for (size_t i = from; i < l->n; i++) {
-        if (cedar_uid_eq(l->v[i], u)) {
-            return true;
-        }
+    size_t nc = s->cap ? s->cap * 2 : 64;
+    const struct cedar_uid **nu = calloc(nc, sizeof(*nu));
+    uint32_t *ng = calloc(nc, sizeof(*ng));
+    if (nu == NULL || ng == NULL) {
+        free(nu);
+        free(ng);
+        return ERR_NOMEM;
     }
-    return false;
+    free(s->u);
+    free(s->gen);
+    s->u = nu;
+    s->gen = ng;
+    s->cap = nc;
+    s->cur = 1;
+    for (size_t i = 0; i < found->n; i++) {
+        size_t j = (size_t)found->v[i]->hash & (nc - 1);
+        while (ng[j] == s->cur) {
+            j = (j + 1) & (nc - 1);
+        }
+        ng[j] = s->cur;
+        nu[j] = found->v[i];
+    }
+    return 0;
+}
+
+/* Adds u; returns 1 when new, 0 when present, ERR_NOMEM. */
+static int seen_add(struct seen *s, struct ulist *found, const struct cedar_uid *u)
+{
+    if ((found->n + 1) * 2 > s->cap && seen_grow(s, found) != 0) {
+        return ERR_NOMEM;
+    }
+    size_t mask = s->cap - 1, j = (size_t)u->hash & mask;
+    while (s->gen[j] == s->cur) {
+        if (cedar_uid_eq(s->u[j], u)) {
+            return 0;
+        }
+        j = (j + 1) & mask;
+    }
+    s->gen[j] = s->cur;
+    s->u[j] = u;
+    return 1;
 }
 
 static int closure_one(struct cedar_entities *es, struct cedar_entity *ent, struct ulist *found,
-                       struct ulist *stack, struct err *e)
+                       struct ulist *stack, struct seen *seen, struct err *e)
 {
     found->n = 0;
     stack->n = 0;
-    /* tiny temporary hash set for dedupe when large */
+    if (++seen->cur == 0) { /* generations wrapped: really clear */
+        if (seen->cap) {
+            memset(seen->gen, 0, seen->cap * sizeof(*seen->gen));
+        }
+        seen->cur = 1;
+    }
     for (size_t i = 0; i < ent->nparents; i++) {
         if (ulist_push(stack, &ent->parents[i]) != 0) {
             return err_set(e, ERR_NOMEM, "out of memory");
@@ -191,7 +241,17 @@ static int closure_one(struct cedar_entities *es, struct cedar_entity *ent, stru
     }
     while (stack->n > 0) {
         const struct cedar_uid *u = stack->v[--stack->n];
-        if (ulist_has(found, u, 0)) {
+        if (cedar_uid_eq(u, &ent->uid)) {
+            /* the reference refuses hierarchies with cycles (they must be DAGs) */
+            return err_set(e, ERR_INVALID, "entity hierarchy has a cycle through %.*s::\"%.*s\"",
+                           (int)(u->type.len > 64 ? 64 : u->type.len), u->type.ptr,
+                           (int)(u->id.len > 64 ? 64 : u->id.len), u->id.ptr);
+        }
+        int added = seen_add(seen, found, u);
+        if (added < 0) {
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+        if (added == 0) {
             continue;
         }
         if (found->n >= LIMIT_CEDAR_ANCESTORS) {
@@ -241,14 +301,23 @@ static int closure_one(struct cedar_entities *es, struct cedar_entity *ent, stru
 int cedar_entities_finish(struct cedar_entities *es, struct err *e)
 {
     struct ulist found = {0}, stack = {0};
+    struct seen seen = {0};
     int r = 0;
+    size_t total = 0;
     for (size_t i = 0; i < es->cap && r == 0; i++) {
         if (es->slots[i] != NULL) {
-            r = closure_one(es, es->slots[i], &found, &stack, e);
+            r = closure_one(es, es->slots[i], &found, &stack, &seen, e);
+            total += es->slots[i]->nanc;
+            if (r == 0 && total > LIMIT_CEDAR_CLOSURE_TOTAL) {
+                r = err_set(e, ERR_LIMIT, "entity hierarchy too large: more than %d ancestor links",
+                            LIMIT_CEDAR_CLOSURE_TOTAL);
+            }
         }
     }
     free(found.v);
     free(stack.v);
+    free(seen.u);
+    free(seen.gen);
     if (r == 0) {
         es->finished = true;
     }

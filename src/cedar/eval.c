@@ -42,31 +42,32 @@ static int uid_str(const struct cedar_uid *u, char *buf, size_t cap)
 
 /* ---- arithmetic and comparison ---------------------------------------- */
 
+/* An n-ary chain: a[0] (+|-|*) a[1] ... left to right, overflow checked. */
 static int arith(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
 {
     struct cedar_value a, b;
     int r;
-    if ((r = eval_kind(ev, x->a[0], CEDAR_LONG, "arithmetic needs Long", &a)) != 0 ||
-        (r = eval_kind(ev, x->a[1], CEDAR_LONG, "arithmetic needs Long", &b)) != 0) {
+    if ((r = eval_kind(ev, x->a[0], CEDAR_LONG, "arithmetic needs Long", &a)) != 0) {
         return r;
     }
-    int64_t v;
-    bool ovf;
-    switch (x->op) {
-    case OP_ADD:
-        ovf = __builtin_add_overflow(a.u.l, b.u.l, &v);
-        break;
-    case OP_SUB:
-        ovf = __builtin_sub_overflow(a.u.l, b.u.l, &v);
-        break;
-    default:
-        ovf = __builtin_mul_overflow(a.u.l, b.u.l, &v);
-        break;
+    int64_t acc = a.u.l;
+    for (size_t i = 1; i < x->n; i++) {
+        if ((r = eval_kind(ev, x->a[i], CEDAR_LONG, "arithmetic needs Long", &b)) != 0) {
+            return r;
+        }
+        bool ovf;
+        if (x->op == OP_MUL) {
+            ovf = __builtin_mul_overflow(acc, b.u.l, &acc);
+        } else if (x->op == OP_SUB || (x->ops != NULL && x->ops[i] == '-')) {
+            ovf = __builtin_sub_overflow(acc, b.u.l, &acc);
+        } else {
+            ovf = __builtin_add_overflow(acc, b.u.l, &acc);
+        }
+        if (ovf) {
+            return err_set(ev->e, ERR_INVALID, "integer overflow");
+        }
     }
-    if (ovf) {
-        return err_set(ev->e, ERR_INVALID, "integer overflow");
-    }
-    *out = cedar_value_long(v);
+    *out = cedar_value_long(acc);
     return 0;
 }
 
@@ -163,6 +164,7 @@ static int eval_getattr(struct cedar_eval *ev, const struct cedar_expr *x, struc
         return r;
     }
     const struct cedar_record *rec;
+    char where[160] = "record";
     if (a.kind == CEDAR_RECORD) {
         rec = a.u.rec;
     } else if (a.kind == CEDAR_ENTITY) {
@@ -173,23 +175,31 @@ static int eval_getattr(struct cedar_eval *ev, const struct cedar_expr *x, struc
             return err_set(ev->e, ERR_INVALID, "entity %s does not exist", b);
         }
         rec = ent->attrs;
+        uid_str(a.u.uid, where, sizeof(where));
     } else {
         return type_err(ev, "attribute access needs an entity or a record", a.kind);
     }
     const struct cedar_value *v = cedar_record_get(rec, x->name.ptr, x->name.len);
     if (v == NULL) {
         int n = (int)(x->name.len > 64 ? 64 : x->name.len);
-        return err_set(ev->e, ERR_INVALID, "attribute '%.*s' does not exist", n, x->name.ptr);
+        return err_set(ev->e, ERR_INVALID, "%s does not have the attribute '%.*s'", where, n,
+                       x->name.ptr);
     }
     *out = *v;
     return 0;
 }
 
-static bool like_match(const struct cedar_pattern *p, const char *s, size_t n)
+/* Wildcard matching with one backtrack point (the last star): O(n * m) in the
+ * worst case, so every step is charged to the evaluation budget.  Returns 1
+ * match, 0 no match, -1 budget exhausted. */
+static int like_match(struct cedar_eval *ev, const struct cedar_pattern *p, const char *s, size_t n)
 {
-    /* iterative wildcard matching with one backtrack point: linear-ish */
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;
     while (si < n) {
+        if (ev->steps == 0) {
+            return -1;
+        }
+        ev->steps--;
         if (pi < p->n && p->elems[pi] == -1) {
             star_p = pi++;
             star_s = si;
@@ -200,7 +210,7 @@ static bool like_match(const struct cedar_pattern *p, const char *s, size_t n)
             pi = star_p + 1;
             si = ++star_s;
         } else {
-            return false;
+            return 0;
         }
     }
     while (pi < p->n && p->elems[pi] == -1) {
@@ -380,8 +390,7 @@ static int tag_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
                   const struct cedar_value *b, struct cedar_value *out)
 {
     const struct cedar_entity *ent = cedar_entities_find(ev->es, a->u.uid);
-    const struct cedar_value *v =
-        ent ? cedar_record_get(ent->tags, b->u.s.ptr, b->u.s.len) : NULL;
+    const struct cedar_value *v = ent ? cedar_record_get(ent->tags, b->u.s.ptr, b->u.s.len) : NULL;
     if (fn == FN_HAS_TAG) {
         *out = cedar_value_bool(v != NULL);
         return 0;
@@ -393,7 +402,9 @@ static int tag_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
     }
     if (v == NULL) {
         int n = (int)(b->u.s.len > 64 ? 64 : b->u.s.len);
-        return err_set(ev->e, ERR_INVALID, "tag '%.*s' does not exist", n, b->u.s.ptr);
+        char buf[160];
+        uid_str(a->u.uid, buf, sizeof(buf));
+        return err_set(ev->e, ERR_INVALID, "%s does not have the tag '%.*s'", buf, n, b->u.s.ptr);
     }
     *out = *v;
     return 0;
@@ -554,17 +565,18 @@ static int eval_call(struct cedar_eval *ev, const struct cedar_expr *x, struct c
 
 /* ---- the walk ---------------------------------------------------------- */
 
+/* n-ary && / ||: left to right, stopping at the first false / true. */
 static int eval_bool_op(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
 {
     const char *what = x->op == OP_AND ? "'&&' needs Bool operands" : "'||' needs Bool operands";
-    int r = eval_kind(ev, x->a[0], CEDAR_BOOL, what, out);
-    if (r != 0) {
-        return r;
+    bool stop = x->op == OP_OR;
+    for (size_t i = 0; i < x->n; i++) {
+        int r = eval_kind(ev, x->a[i], CEDAR_BOOL, what, out);
+        if (r != 0 || out->u.b == stop) {
+            return r;
+        }
     }
-    if (out->u.b == (x->op == OP_OR)) {
-        return 0;
-    }
-    return eval_kind(ev, x->a[1], CEDAR_BOOL, what, out);
+    return 0;
 }
 
 static int eval_var(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
@@ -651,7 +663,11 @@ static int eval_node(struct cedar_eval *ev, const struct cedar_expr *x, struct c
         if ((r = eval_kind(ev, x->a[0], CEDAR_STRING, "'like' needs a string", &a)) != 0) {
             return r;
         }
-        *out = cedar_value_bool(like_match(x->pat, a.u.s.ptr, a.u.s.len));
+        r = like_match(ev, x->pat, a.u.s.ptr, a.u.s.len);
+        if (r < 0) {
+            return err_set(ev->e, ERR_LIMIT, "evaluation step budget exhausted");
+        }
+        *out = cedar_value_bool(r == 1);
         return 0;
     case OP_IS:
         return eval_is(ev, x, out);
@@ -671,7 +687,7 @@ static int eval(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_
         return err_set(ev->e, ERR_LIMIT, "evaluation step budget exhausted");
     }
     ev->steps--;
-    if (++ev->depth > 2 * LIMIT_CEDAR_DEPTH + 8) {
+    if (++ev->depth > LIMIT_CEDAR_EVAL_DEPTH) {
         ev->depth--;
         return err_set(ev->e, ERR_LIMIT, "evaluation nested too deeply");
     }

@@ -303,6 +303,8 @@ static size_t format_v6(const uint8_t *a, char *out, size_t cap)
 
 size_t cedar_ip_format(const struct cedar_ip *ip, char *out, size_t cap)
 {
+    /* Always hex groups, even for IPv4-mapped addresses (Rust prints those
+     * as ::ffff:a.b.c.d, which ip() refuses): the text must parse back. */
     char addr[48];
     if (ip->v6) {
         format_v6(ip->addr, addr, sizeof(addr));

@@ -24,11 +24,21 @@
 #include "util/limits.h"
 #include "util/num.h"
 
+/* An action entity found in the data (with a schema): kept to check that
+ * it matches the schema's declaration once all entities are read. */
+struct dact {
+    struct cedar_uid uid;
+    const struct cedar_uid *parents;
+    size_t nparents;
+};
+
 struct jctx {
     const struct cedar_schema *schema;
     struct arena *a;
     struct err *e;
     unsigned depth;
+    struct dact *acts; /* malloc'd */
+    size_t nacts, capacts;
 };
 
 static int jerr(struct jctx *c, const char *fmt, ...) PRINTF_LIKE(2, 3);
@@ -72,20 +82,63 @@ static const char *stype_name(const struct cedar_stype *t)
 
 /* ---- entity UIDs ---------------------------------------------------------- */
 
+/* Cedar's reserved words cannot be identifiers, so not name components. */
+static bool reserved_ident(const char *s, size_t n)
+{
+    static const char *const words[] = {"true", "false", "if",   "then", "else",
+                                        "in",   "is",    "like", "has",  "__cedar"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* An entity type name as the reference parses it: identifiers joined by
+ * "::" with nothing around them, no reserved word, no `__cedar`. */
+static bool valid_type_name(const char *s, size_t n)
+{
+    size_t i = 0;
+    for (;;) {
+        size_t start = i;
+        if (i >= n ||
+            !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_')) {
+            return false;
+        }
+        while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
+            i++;
+        }
+        if (reserved_ident(s + start, i - start)) {
+            return false;
+        }
+        if (i == n) {
+            return true;
+        }
+        if (i + 2 >= n || s[i] != ':' || s[i + 1] != ':') {
+            return false;
+        }
+        i += 2;
+    }
+}
+
+/* {"type": T, "id": I}; other keys are ignored, as the reference does. */
 static int uid_fields(struct jctx *c, const json_t *j, struct arena *a, struct cedar_uid *out)
 {
     const json_t *t = json_object_get(j, "type"), *id = json_object_get(j, "id");
-    if (!json_is_string(t) || !json_is_string(id) || json_object_size(j) != 2) {
+    if (!json_is_string(t) || !json_is_string(id)) {
         return jerr(c, "an entity reference must be {\"type\": string, \"id\": string}");
     }
     size_t tl = json_string_length(t), il = json_string_length(id);
+    if (!valid_type_name(json_string_value(t), tl)) {
+        return jerr(c, "`%.*s` is not a valid entity type name", (int)(tl > 64 ? 64 : tl),
+                    json_string_value(t));
+    }
     char *ts = arena_strndup(a, json_string_value(t), tl);
     char *is = arena_strndup(a, json_string_value(id), il);
     if (ts == NULL || is == NULL) {
         return err_set(c->e, ERR_NOMEM, "out of memory");
-    }
-    if (tl == 0) {
-        return jerr(c, "an entity type name cannot be empty");
     }
     cedar_uid_init(out, ts, tl, is, il);
     return 0;
@@ -97,11 +150,11 @@ static int parse_uid(struct jctx *c, const json_t *j, struct cedar_uid *out)
     if (!json_is_object(j)) {
         return jerr(c, "expected an entity reference, found %s", jtype_name(j));
     }
+    /* as the reference's untagged reading: a well-formed __entity body, else
+     * the object's own type and id (other keys ignored) */
     const json_t *inner = json_object_get(j, "__entity");
-    if (inner != NULL) {
-        if (json_object_size(j) != 1 || !json_is_object(inner)) {
-            return jerr(c, "malformed __entity escape");
-        }
+    if (json_is_object(inner) && json_is_string(json_object_get(inner, "type")) &&
+        json_is_string(json_object_get(inner, "id"))) {
         return uid_fields(c, inner, c->a, out);
     }
     return uid_fields(c, j, c->a, out);
@@ -110,7 +163,7 @@ static int parse_uid(struct jctx *c, const json_t *j, struct cedar_uid *out)
 int cedar_uid_from_jansson(const struct json_t *json, struct arena *a, struct cedar_uid *out,
                            struct err *e)
 {
-    struct jctx c = {NULL, a, e, 0};
+    struct jctx c = {NULL, a, e, 0, NULL, 0, 0};
     memset(out, 0, sizeof(*out));
     return parse_uid(&c, json, out);
 }
@@ -119,111 +172,281 @@ int cedar_uid_from_jansson(const struct json_t *json, struct arena *a, struct ce
 
 static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *out);
 
-static int ext_string_arg(struct jctx *c, const char *fn, const struct cedar_value *args, size_t n,
-                          struct cedar_str *s)
+/* Every extension function the reference accepts in an __extn escape
+ * (constructors and methods alike), with its argument kinds. */
+enum xfn {
+    X_IP,
+    X_DECIMAL,
+    X_DATETIME,
+    X_DURATION,
+    X_IS_IPV4,
+    X_IS_IPV6,
+    X_IS_LOOPBACK,
+    X_IS_MULTICAST,
+    X_IS_IN_RANGE,
+    X_LT,
+    X_LE,
+    X_GT,
+    X_GE,
+    X_OFFSET,
+    X_DURATION_SINCE,
+    X_TO_DATE,
+    X_TO_TIME,
+    X_TO_DAYS,
+    X_TO_HOURS,
+    X_TO_MINUTES,
+    X_TO_SECONDS,
+    X_TO_MS
+};
+
+static const struct {
+    const char *name;
+    enum xfn fn;
+    size_t nargs;
+    enum cedar_kind a0, a1;
+} xfns[] = {
+    {"ip", X_IP, 1, CEDAR_STRING, 0},
+    {"decimal", X_DECIMAL, 1, CEDAR_STRING, 0},
+    {"datetime", X_DATETIME, 1, CEDAR_STRING, 0},
+    {"duration", X_DURATION, 1, CEDAR_STRING, 0},
+    {"isIpv4", X_IS_IPV4, 1, CEDAR_IP, 0},
+    {"isIpv6", X_IS_IPV6, 1, CEDAR_IP, 0},
+    {"isLoopback", X_IS_LOOPBACK, 1, CEDAR_IP, 0},
+    {"isMulticast", X_IS_MULTICAST, 1, CEDAR_IP, 0},
+    {"isInRange", X_IS_IN_RANGE, 2, CEDAR_IP, CEDAR_IP},
+    {"lessThan", X_LT, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"lessThanOrEqual", X_LE, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"greaterThan", X_GT, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"greaterThanOrEqual", X_GE, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"offset", X_OFFSET, 2, CEDAR_DATETIME, CEDAR_DURATION},
+    {"durationSince", X_DURATION_SINCE, 2, CEDAR_DATETIME, CEDAR_DATETIME},
+    {"toDate", X_TO_DATE, 1, CEDAR_DATETIME, 0},
+    {"toTime", X_TO_TIME, 1, CEDAR_DATETIME, 0},
+    {"toDays", X_TO_DAYS, 1, CEDAR_DURATION, 0},
+    {"toHours", X_TO_HOURS, 1, CEDAR_DURATION, 0},
+    {"toMinutes", X_TO_MINUTES, 1, CEDAR_DURATION, 0},
+    {"toSeconds", X_TO_SECONDS, 1, CEDAR_DURATION, 0},
+    {"toMilliseconds", X_TO_MS, 1, CEDAR_DURATION, 0},
+};
+
+/* The four constructors, from a string. */
+static int ext_construct(struct jctx *c, enum xfn fn, struct cedar_str s, struct cedar_value *out)
 {
-    if (n != 1 || args[0].kind != CEDAR_STRING) {
-        return jerr(c, "extension function %s takes one string", fn);
+    int r;
+    if (fn == X_IP) {
+        struct cedar_ip ip;
+        if ((r = cedar_ip_parse(s.ptr, s.len, &ip, c->e)) == 0) {
+            *out = cedar_value_ip(&ip);
+        }
+    } else if (fn == X_DECIMAL) {
+        struct cedar_decimal d;
+        if ((r = cedar_decimal_parse(s.ptr, s.len, &d, c->e)) == 0) {
+            *out = cedar_value_decimal(d.value);
+        }
+    } else if (fn == X_DATETIME) {
+        struct cedar_datetime dt;
+        if ((r = cedar_datetime_parse(s.ptr, s.len, &dt, c->e)) == 0) {
+            *out = cedar_value_datetime(dt.ms);
+        }
+    } else {
+        struct cedar_duration du;
+        if ((r = cedar_duration_parse(s.ptr, s.len, &du, c->e)) == 0) {
+            *out = cedar_value_duration(du.ms);
+        }
     }
-    *s = args[0].u.s;
-    return 0;
+    return r;
 }
 
-/* Applies extension function fn to args (already values). */
-static int ext_apply(struct jctx *c, const char *fn, const struct cedar_value *args, size_t n,
+/* Applies extension function `name` to args[0..n) (already values). */
+static int ext_apply(struct jctx *c, const char *name, const struct cedar_value *args, size_t n,
                      struct cedar_value *out)
 {
-    struct cedar_str s = {"", 0};
-    int r;
-    if (strcmp(fn, "ip") == 0 || strcmp(fn, "decimal") == 0 || strcmp(fn, "datetime") == 0 ||
-        strcmp(fn, "duration") == 0) {
-        if ((r = ext_string_arg(c, fn, args, n, &s)) != 0) {
-            return r;
-        }
-        if (fn[0] == 'i') {
-            struct cedar_ip ip;
-            r = cedar_ip_parse(s.ptr, s.len, &ip, c->e);
-            *out = cedar_value_ip(&ip);
-        } else if (fn[0] == 'd' && fn[1] == 'e') {
-            struct cedar_decimal d;
-            r = cedar_decimal_parse(s.ptr, s.len, &d, c->e);
-            *out = cedar_value_decimal(d.value);
-        } else if (fn[1] == 'a') {
-            struct cedar_datetime dt;
-            r = cedar_datetime_parse(s.ptr, s.len, &dt, c->e);
-            *out = cedar_value_datetime(dt.ms);
-        } else {
-            struct cedar_duration du;
-            r = cedar_duration_parse(s.ptr, s.len, &du, c->e);
-            *out = cedar_value_duration(du.ms);
-        }
-        return r == 0 ? 0 : err_prefix(c->e, "%s(): ", fn);
+    size_t k = 0, nf = sizeof(xfns) / sizeof(xfns[0]);
+    while (k < nf && strcmp(xfns[k].name, name) != 0) {
+        k++;
     }
-    if (strcmp(fn, "offset") == 0 || strcmp(fn, "durationSince") == 0) {
-        bool off = fn[0] == 'o';
-        if (n != 2 || args[0].kind != CEDAR_DATETIME ||
-            args[1].kind != (off ? CEDAR_DURATION : CEDAR_DATETIME)) {
-            return jerr(c, "extension function %s takes a datetime and a %s", fn,
-                        off ? "duration" : "datetime");
-        }
-        struct cedar_datetime dt = {args[0].u.l}, res;
-        if (off) {
-            struct cedar_duration du = {args[1].u.l};
-            if ((r = cedar_datetime_offset(dt, du, &res, c->e)) != 0) {
-                return r;
-            }
-            *out = cedar_value_datetime(res.ms);
-        } else {
-            struct cedar_datetime other = {args[1].u.l};
-            struct cedar_duration du;
-            if ((r = cedar_datetime_duration_since(dt, other, &du, c->e)) != 0) {
-                return r;
-            }
-            *out = cedar_value_duration(du.ms);
-        }
-        return 0;
+    if (k == nf) {
+        return jerr(c, "unknown extension function `%s`", name);
     }
-    if (strcmp(fn, "toDate") == 0 || strcmp(fn, "toTime") == 0) {
-        if (n != 1 || args[0].kind != CEDAR_DATETIME) {
-            return jerr(c, "extension function %s takes a datetime", fn);
-        }
-        struct cedar_datetime dt = {args[0].u.l}, res;
-        if (fn[2] == 'T') {
-            *out = cedar_value_duration(cedar_datetime_to_time(dt).ms);
-            return 0;
-        }
-        if ((r = cedar_datetime_to_date(dt, &res, c->e)) != 0) {
-            return r;
-        }
-        *out = cedar_value_datetime(res.ms);
-        return 0;
+    if (n != xfns[k].nargs) {
+        return jerr(c, "extension function %s: wrong number of arguments", name);
     }
-    return jerr(c, "unknown extension function `%s`", fn);
+    if (args[0].kind != xfns[k].a0 || (n == 2 && args[1].kind != xfns[k].a1)) {
+        return jerr(c, "extension function %s: wrong argument type", name);
+    }
+    const struct cedar_value *a = &args[0], *b = &args[1];
+    struct cedar_datetime dt = {a->u.l}, dt2;
+    struct cedar_duration du = {a->u.l}, du2;
+    struct cedar_decimal d1 = {a->u.l}, d2 = {n == 2 ? b->u.l : 0};
+    int r = 0;
+    switch (xfns[k].fn) {
+    case X_IP:
+    case X_DECIMAL:
+    case X_DATETIME:
+    case X_DURATION:
+        r = ext_construct(c, xfns[k].fn, a->u.s, out);
+        return r == 0 ? 0 : err_prefix(c->e, "%s(): ", name);
+    case X_IS_IPV4:
+        *out = cedar_value_bool(cedar_ip_is_ipv4(&a->u.ip));
+        break;
+    case X_IS_IPV6:
+        *out = cedar_value_bool(cedar_ip_is_ipv6(&a->u.ip));
+        break;
+    case X_IS_LOOPBACK:
+        *out = cedar_value_bool(cedar_ip_is_loopback(&a->u.ip));
+        break;
+    case X_IS_MULTICAST:
+        *out = cedar_value_bool(cedar_ip_is_multicast(&a->u.ip));
+        break;
+    case X_IS_IN_RANGE:
+        *out = cedar_value_bool(cedar_ip_is_in_range(&a->u.ip, &b->u.ip));
+        break;
+    case X_LT:
+    case X_LE:
+    case X_GT:
+    case X_GE: {
+        int cmp = cedar_decimal_cmp(&d1, &d2);
+        bool v = xfns[k].fn == X_LT   ? cmp < 0
+                 : xfns[k].fn == X_LE ? cmp <= 0
+                 : xfns[k].fn == X_GT ? cmp > 0
+                                      : cmp >= 0;
+        *out = cedar_value_bool(v);
+        break;
+    }
+    case X_OFFSET:
+        du2.ms = b->u.l;
+        if ((r = cedar_datetime_offset(dt, du2, &dt2, c->e)) == 0) {
+            *out = cedar_value_datetime(dt2.ms);
+        }
+        break;
+    case X_DURATION_SINCE:
+        dt2.ms = b->u.l;
+        if ((r = cedar_datetime_duration_since(dt, dt2, &du2, c->e)) == 0) {
+            *out = cedar_value_duration(du2.ms);
+        }
+        break;
+    case X_TO_DATE:
+        if ((r = cedar_datetime_to_date(dt, &dt2, c->e)) == 0) {
+            *out = cedar_value_datetime(dt2.ms);
+        }
+        break;
+    case X_TO_TIME:
+        *out = cedar_value_duration(cedar_datetime_to_time(dt).ms);
+        break;
+    case X_TO_DAYS:
+        *out = cedar_value_long(cedar_duration_to_days(du));
+        break;
+    case X_TO_HOURS:
+        *out = cedar_value_long(cedar_duration_to_hours(du));
+        break;
+    case X_TO_MINUTES:
+        *out = cedar_value_long(cedar_duration_to_minutes(du));
+        break;
+    case X_TO_SECONDS:
+        *out = cedar_value_long(cedar_duration_to_seconds(du));
+        break;
+    case X_TO_MS:
+        *out = cedar_value_long(cedar_duration_to_milliseconds(du));
+        break;
+    }
+    return r;
 }
 
-/* {"__extn": {"fn": F, "arg": A}} or {"__extn": {"fn": F, "args": [A...]}} */
-static int parse_extn(struct jctx *c, const json_t *inner, struct cedar_value *out)
+/* True when j holds a non-integer number anywhere (depth-bounded). */
+static bool has_real(const json_t *j, unsigned depth)
+{
+    const char *key;
+    const json_t *v;
+    size_t i;
+    if (depth > LIMIT_JSON_DEPTH) {
+        return true;
+    }
+    if (json_is_real(j)) {
+        return true;
+    }
+    if (json_is_array(j)) {
+        json_array_foreach(j, i, v)
+        {
+            if (has_real(v, depth + 1)) {
+                return true;
+            }
+        }
+    }
+    if (json_is_object(j)) {
+        json_object_foreach((json_t *)j, key, v)
+        {
+            if (has_real(v, depth + 1)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype *t,
+                       struct cedar_value *out);
+
+static enum cedar_stype_kind stype_of(enum cedar_kind k)
+{
+    switch (k) {
+    case CEDAR_IP:
+        return CEDAR_ST_IP;
+    case CEDAR_DECIMAL:
+        return CEDAR_ST_DECIMAL;
+    case CEDAR_DATETIME:
+        return CEDAR_ST_DATETIME;
+    default:
+        return CEDAR_ST_DURATION;
+    }
+}
+
+/* {"__extn": {"fn": F, "arg": A}} or {"__extn": {"fn": F, "args": [A...]}}:
+ * "arg" wins when both are there; other keys are ignored (as the reference). */
+static int parse_extn(struct jctx *c, const json_t *inner, bool typed, struct cedar_value *out)
 {
     const json_t *fn = json_object_get(inner, "fn");
     const json_t *arg = json_object_get(inner, "arg"), *args = json_object_get(inner, "args");
-    if (!json_is_object(inner) || !json_is_string(fn) || json_object_size(inner) != 2 ||
-        (arg == NULL) == (args == NULL) || (args != NULL && !json_is_array(args))) {
+    if (!json_is_object(inner) || !json_is_string(fn) || (arg == NULL && !json_is_array(args))) {
         return jerr(c, "malformed __extn escape: expected {\"fn\": string, \"arg\": value} or "
                        "{\"fn\": string, \"args\": [values]}");
     }
     struct cedar_value vals[2];
     size_t n = arg ? 1 : json_array_size(args);
     if (n > 2) {
-        return jerr(c, "extension function %s: too many arguments", json_string_value(fn));
-    }
-    for (size_t i = 0; i < n; i++) {
-        int r = parse_untyped(c, arg ? arg : json_array_get(args, i), &vals[i]);
-        if (r != 0) {
-            return r;
-        }
+        return jerr(c, "extension function %s: wrong number of arguments", json_string_value(fn));
     }
     if (strlen(json_string_value(fn)) != json_string_length(fn)) {
         return jerr(c, "unknown extension function");
+    }
+    /* Other keys of the body are ignored; read without a schema their values
+     * must still be JSON the reference can read as Cedar data (no
+     * non-integer numbers). */
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)inner, key, v)
+    {
+        if (!typed && strcmp(key, "fn") != 0 && strcmp(key, "arg") != 0 &&
+            strcmp(key, "args") != 0 && has_real(v, 0)) {
+            return jerr(c, "a non-integer number is not a Cedar value");
+        }
+    }
+    /* Where the schema expects an extension value the reference reads the
+     * arguments with the types the function declares (so an argument may take
+     * any form an extension-typed value may); without one, plainly. */
+    size_t k = 0, nf = sizeof(xfns) / sizeof(xfns[0]);
+    while (k < nf && strcmp(xfns[k].name, json_string_value(fn)) != 0) {
+        k++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *aj = arg ? arg : json_array_get(args, i);
+        enum cedar_kind want =
+            k < nf && i < xfns[k].nargs ? (i ? xfns[k].a1 : xfns[k].a0) : CEDAR_STRING;
+        int r = !typed || want == CEDAR_STRING
+                    ? parse_untyped(c, aj, &vals[i])
+                    : parse_typed(c, aj, cedar_stype_builtin(stype_of(want)), &vals[i]);
+        if (r != 0) {
+            return r;
+        }
     }
     return ext_apply(c, json_string_value(fn), vals, n, out);
 }
@@ -241,8 +464,26 @@ static int enter(struct jctx *c)
 
 static int parse_set(struct jctx *c, const json_t *j, const struct cedar_stype *elem,
                      struct cedar_value *out);
+static int check_uid(struct jctx *c, const struct cedar_uid *u, const struct cedar_sentity **out);
 static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype *t,
                        struct cedar_value *out);
+
+/* An escape is an object with exactly that one key and a well-formed body;
+ * anything else is a record (the reference reads these untagged). */
+static bool is_entity_escape(const json_t *j)
+{
+    const json_t *in = json_object_get(j, "__entity");
+    return json_object_size(j) == 1 && json_is_object(in) &&
+           json_is_string(json_object_get(in, "type")) && json_is_string(json_object_get(in, "id"));
+}
+
+static bool is_extn_escape(const json_t *j)
+{
+    const json_t *in = json_object_get(j, "__extn");
+    return json_object_size(j) == 1 && json_is_object(in) &&
+           json_is_string(json_object_get(in, "fn")) &&
+           (json_object_get(in, "arg") != NULL || json_is_array(json_object_get(in, "args")));
+}
 
 static int parse_untyped_record(struct jctx *c, const json_t *j, struct cedar_value *out)
 {
@@ -301,7 +542,12 @@ static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *ou
         r = parse_set(c, j, NULL, out);
         break;
     case JSON_OBJECT:
-        if (json_object_get(j, "__entity") != NULL) {
+        /* As the reference's untagged reading: __expr, then an __entity escape
+         * whose value has string type and id, then an __extn escape with a
+         * string fn and arg or args; anything else is a record. */
+        if (json_object_get(j, "__expr") != NULL && json_object_size(j) == 1) {
+            return jerr(c, "the __expr escape is no longer supported");
+        } else if (is_entity_escape(j)) {
             struct cedar_uid u;
             if ((r = parse_uid(c, j, &u)) == 0) {
                 r = cedar_value_entity(c->a, u.type.ptr, u.type.len, u.id.ptr, u.id.len, out);
@@ -309,19 +555,14 @@ static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *ou
                     return err_set(c->e, r, "out of memory");
                 }
             }
-        } else if (json_object_get(j, "__extn") != NULL) {
-            if (json_object_size(j) != 1) {
-                return jerr(c, "malformed __extn escape");
-            }
-            r = parse_extn(c, json_object_get(j, "__extn"), out);
-        } else if (json_object_get(j, "__expr") != NULL) {
-            return jerr(c, "the __expr escape is not supported");
+        } else if (is_extn_escape(j)) {
+            r = parse_extn(c, json_object_get(j, "__extn"), false, out);
         } else {
             r = parse_untyped_record(c, j, out);
         }
         break;
     default:
-        return jerr(c, "unexpected %s", jtype_name(j));
+        return jerr(c, "%s is not a Cedar value", jtype_name(j));
     }
     c->depth--;
     return r;
@@ -453,6 +694,12 @@ static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype
             return jerr(c, "expected an entity of type %.*s, found one of type %.*s",
                         (int)t->name.len, t->name.ptr, (int)u.type.len, u.type.ptr);
         }
+        if (c->schema != NULL) { /* an enum entity must name one of its ids */
+            const struct cedar_sentity *se;
+            if ((r = check_uid(c, &u, &se)) != 0) {
+                return r;
+            }
+        }
         r = cedar_value_entity(c->a, u.type.ptr, u.type.len, u.id.ptr, u.id.len, out);
         if (r != 0) {
             return err_set(c->e, r, "out of memory");
@@ -474,7 +721,22 @@ static int parse_typed(struct jctx *c, const json_t *j, const struct cedar_stype
             r = ext_apply(c, ctor[t->kind - CEDAR_ST_IP], &arg, 1, out);
             break;
         }
-        /* an explicit escape, checked below */
+        if (json_is_object(j) && json_object_get(j, "__expr") == NULL) {
+            /* {"__extn": {fn, arg|args}, ...} or the implicit {fn, arg|args};
+             * other keys are ignored, as the reference does here */
+            const json_t *in = json_object_get(j, "__extn");
+            const json_t *body = in != NULL ? in : j;
+            if (!json_is_object(body) || !json_is_string(json_object_get(body, "fn")) ||
+                (json_object_get(body, "arg") == NULL &&
+                 !json_is_array(json_object_get(body, "args")))) {
+                return jerr(c, "expected %s, found %s", stype_name(t), jtype_name(j));
+            }
+            if ((r = parse_extn(c, body, true, out)) == 0 && out->kind != ext_kind(t->kind)) {
+                return jerr(c, "expected %s, found %s", stype_name(t), cedar_kind_name(out->kind));
+            }
+            break;
+        }
+        /* anything else is read plainly and must have the type */
         __attribute__((fallthrough));
     case CEDAR_ST_BOOL:
     case CEDAR_ST_LONG:
@@ -527,15 +789,55 @@ static int check_uid(struct jctx *c, const struct cedar_uid *u, const struct ced
     return 0;
 }
 
-static bool parent_allowed(const struct cedar_sentity *se, const struct cedar_uid *p)
+/* True when an entity of type se may have a parent of p's type: the
+ * reference allows any type in the transitive closure of the declared parent
+ * types (A in [B], B in [C]: an A may have a C parent). */
+static bool parent_allowed(struct jctx *c, const struct cedar_sentity *se,
+                           const struct cedar_uid *p)
 {
-    for (size_t i = 0; i < se->nparents; i++) {
+    size_t n = c->schema->nentities, head = 0, tail = 0;
+    const struct cedar_sentity **queue;
+    bool *seen, found = false;
+    for (size_t i = 0; i < se->nparents; i++) { /* the usual case, without allocating */
         if (se->parents[i].len == p->type.len &&
             memcmp(se->parents[i].ptr, p->type.ptr, p->type.len) == 0) {
             return true;
         }
     }
-    return false;
+    queue = calloc(n + 1, sizeof(*queue));
+    seen = calloc(n + 1, sizeof(*seen));
+    if (queue == NULL || seen == NULL) {
+        free(queue);
+        free(seen);
+        return false;
+    }
+    queue[tail++] = se;
+    seen[se - c->schema->entities] = true;
+    while (head < tail && !found) {
+        const struct cedar_sentity *cur = queue[head++];
+        for (size_t i = 0; i < cur->nparents && !found; i++) {
+            const struct cedar_sentity *pe =
+                cedar_schema_entity(c->schema, cur->parents[i].ptr, cur->parents[i].len);
+            if (pe == NULL || seen[pe - c->schema->entities]) {
+                continue;
+            }
+            found =
+                pe->name.len == p->type.len && memcmp(pe->name.ptr, p->type.ptr, p->type.len) == 0;
+            seen[pe - c->schema->entities] = true;
+            queue[tail++] = pe;
+        }
+    }
+    free(queue);
+    free(seen);
+    return found;
+}
+
+/* The reference treats every entity type whose last name component is
+ * `Action` as an action type. */
+static bool is_action_type(const struct cedar_str *t)
+{
+    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
+           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
 }
 
 /* The action entities declared by the schema, with their groups as parents. */
@@ -553,7 +855,7 @@ static int add_schema_actions(struct jctx *c, struct cedar_entities *es)
 }
 
 static int parse_parents(struct jctx *c, const json_t *jp, const struct cedar_sentity *se,
-                         struct cedar_uid **out, size_t *nout)
+                         bool action, struct cedar_uid **out, size_t *nout)
 {
     size_t n = jp ? json_array_size(jp) : 0;
     if (jp != NULL && !json_is_array(jp)) {
@@ -568,9 +870,14 @@ static int parse_parents(struct jctx *c, const json_t *jp, const struct cedar_se
         if (r != 0) {
             return err_prefix(c->e, "parent %zu: ", i);
         }
-        if (c->schema != NULL) {
+        if (action) { /* an action's parents, with or without a schema */
+            if (!is_action_type(&ps[i].type)) {
+                return jerr(c, "an action cannot have a non-action parent `%.*s`",
+                            (int)ps[i].type.len, ps[i].type.ptr);
+            }
+        } else if (c->schema != NULL) {
             const struct cedar_sentity *pse;
-            if (!parent_allowed(se, &ps[i])) {
+            if (!parent_allowed(c, se, &ps[i])) {
                 return jerr(c, "an entity of this type cannot have a parent of type `%.*s`",
                             (int)ps[i].type.len, ps[i].type.ptr);
             }
@@ -631,20 +938,192 @@ static int parse_tags(struct jctx *c, const json_t *jt, const struct cedar_senti
     return cedar_value_record(c->a, attrs, i, out, c->e);
 }
 
+static bool empty_or_absent(const json_t *j)
+{
+    return j == NULL || (json_is_object(j) && json_object_size(j) == 0);
+}
+
+/* An action entity in the data, with a schema: it must be declared, carry no
+ * attributes or tags (schema actions have none) and name only actions as
+ * parents; its ancestors are compared with the schema's once everything is
+ * read (check_data_actions).  The schema's copy is the one kept. */
+static int parse_data_action(struct jctx *c, const json_t *j, const struct cedar_uid *uid)
+{
+    struct cedar_uid *parents;
+    size_t n;
+    int r;
+    if (cedar_schema_action(c->schema, uid) == NULL) {
+        return jerr(c, "found an action entity that the schema does not declare");
+    }
+    if (!empty_or_absent(json_object_get(j, "attrs")) ||
+        !empty_or_absent(json_object_get(j, "tags"))) {
+        return jerr(c, "the definition of this action does not match its schema declaration");
+    }
+    if ((r = parse_parents(c, json_object_get(j, "parents"), NULL, true, &parents, &n)) != 0) {
+        return r;
+    }
+    if (c->nacts == c->capacts) {
+        size_t cap = c->capacts ? c->capacts * 2 : 16;
+        struct dact *na = realloc(c->acts, cap * sizeof(*na));
+        if (na == NULL) {
+            return err_set(c->e, ERR_NOMEM, "out of memory");
+        }
+        c->acts = na;
+        c->capacts = cap;
+    }
+    c->acts[c->nacts].uid = *uid;
+    c->acts[c->nacts].parents = parents;
+    c->acts[c->nacts].nparents = n;
+    c->nacts++;
+    return 0;
+}
+
+static const struct dact *find_dact(const struct jctx *c, const struct cedar_uid *u)
+{
+    for (size_t i = 0; i < c->nacts; i++) {
+        if (cedar_uid_eq(&c->acts[i].uid, u)) {
+            return &c->acts[i];
+        }
+    }
+    return NULL;
+}
+
+/* Ancestors of start (excluding itself unless on a cycle), following the
+ * data's action entities (data) or the schema's declarations (!data). */
+static int action_ancestors(const struct jctx *c, const struct cedar_uid *start, bool data,
+                            const struct cedar_uid ***out, size_t *nout)
+{
+    const struct cedar_uid **set = NULL;
+    size_t n = 0, cap = 0, next = 0;
+    const struct cedar_uid *cur = start;
+    for (;;) {
+        const struct cedar_uid *ps = NULL;
+        size_t np = 0;
+        if (data) {
+            const struct dact *d = find_dact(c, cur);
+            if (d != NULL) {
+                ps = d->parents;
+                np = d->nparents;
+            }
+        } else {
+            const struct cedar_saction *sa = cedar_schema_action(c->schema, cur);
+            if (sa != NULL) {
+                ps = sa->parents;
+                np = sa->nparents;
+            }
+        }
+        for (size_t i = 0; i < np; i++) {
+            bool dup = false;
+            for (size_t k = 0; k < n && !dup; k++) {
+                dup = cedar_uid_eq(set[k], &ps[i]);
+            }
+            if (dup) {
+                continue;
+            }
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                const struct cedar_uid **ns = realloc(set, cap * sizeof(*ns));
+                if (ns == NULL) {
+                    free(set);
+                    return ERR_NOMEM;
+                }
+                set = ns;
+            }
+            set[n++] = &ps[i];
+        }
+        if (next == n) {
+            break;
+        }
+        cur = set[next++];
+    }
+    *out = set;
+    *nout = n;
+    return 0;
+}
+
+/* Every action entity of the data must have the ancestors the schema gives
+ * it (the reference compares the two entities after computing the data's
+ * transitive closure). */
+static int check_data_actions(struct jctx *c)
+{
+    for (size_t i = 0; i < c->nacts; i++) {
+        const struct cedar_uid **da = NULL, **sa = NULL;
+        size_t dn = 0, sn = 0;
+        bool same;
+        if (action_ancestors(c, &c->acts[i].uid, true, &da, &dn) != 0 ||
+            action_ancestors(c, &c->acts[i].uid, false, &sa, &sn) != 0) {
+            free(da);
+            free(sa);
+            return err_set(c->e, ERR_NOMEM, "out of memory");
+        }
+        same = dn == sn;
+        for (size_t k = 0; k < dn && same; k++) {
+            bool found = false;
+            for (size_t m = 0; m < sn && !found; m++) {
+                found = cedar_uid_eq(da[k], sa[m]);
+            }
+            same = found;
+        }
+        free(da);
+        free(sa);
+        if (!same) {
+            const struct cedar_uid *u = &c->acts[i].uid;
+            return jerr(c,
+                        "entity %.*s::\"%.*s\": the definition of this action does not match "
+                        "its schema declaration",
+                        (int)u->type.len, u->type.ptr, (int)(u->id.len > 64 ? 64 : u->id.len),
+                        u->id.ptr);
+        }
+    }
+    return 0;
+}
+
+static bool uid_in(const struct cedar_uid *u, const struct cedar_uid *set, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (cedar_uid_eq(u, &set[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The reference accepts an entity given twice when both copies are equal. */
+static bool same_entity(const struct cedar_entities *es, const struct cedar_uid *uid,
+                        const struct cedar_value *attrs, const struct cedar_value *tags,
+                        const struct cedar_uid *parents, size_t nparents)
+{
+    const struct cedar_entity *old = cedar_entities_find(es, uid);
+    struct cedar_value oa = {.kind = CEDAR_RECORD}, ot = {.kind = CEDAR_RECORD};
+    struct cedar_value empty = cedar_value_empty_record();
+    if (old == NULL) {
+        return false;
+    }
+    oa.u.rec = old->attrs;
+    ot.u.rec = old->tags;
+    if (cedar_value_cmp(&oa, attrs) != 0 || cedar_value_cmp(&ot, tags ? tags : &empty) != 0) {
+        return false;
+    }
+    for (size_t i = 0; i < nparents; i++) {
+        if (!uid_in(&parents[i], old->parents, old->nparents)) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < old->nparents; i++) {
+        if (!uid_in(&old->parents[i], parents, nparents)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t *j)
 {
     if (!json_is_object(j)) {
         return jerr(c, "an entity must be an object, found %s", jtype_name(j));
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)j, key, v)
-    {
-        if (strcmp(key, "uid") != 0 && strcmp(key, "attrs") != 0 && strcmp(key, "parents") != 0 &&
-            strcmp(key, "tags") != 0) {
-            return jerr(c, "unknown field \"%s\" in an entity", key);
-        }
-    }
+    /* Other fields are ignored, as the reference does; attrs and parents are
+     * required. */
     const json_t *juid = json_object_get(j, "uid");
     struct cedar_uid uid;
     struct cedar_uid *parents = NULL;
@@ -657,18 +1136,17 @@ static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t 
     if ((r = parse_uid(c, juid, &uid)) != 0) {
         return err_prefix(c->e, "uid: ");
     }
+    if (json_object_get(j, "attrs") == NULL || json_object_get(j, "parents") == NULL) {
+        r = jerr(c, "an entity needs \"attrs\" and \"parents\"");
+        goto prefix;
+    }
     const struct cedar_sentity *se = NULL;
-    if (c->schema != NULL) {
-        if (cedar_schema_action(c->schema, &uid) != NULL) {
-            return 0; /* declared by the schema, which is authoritative */
-        }
-        if (cedar_schema_is_action_type(c->schema, uid.type.ptr, uid.type.len)) {
-            return jerr(c, "entity %.*s::\"%.*s\": action not declared in the schema",
-                        (int)uid.type.len, uid.type.ptr, (int)uid.id.len, uid.id.ptr);
-        }
-        if ((r = check_uid(c, &uid, &se)) != 0) {
-            goto prefix;
-        }
+    if (c->schema != NULL && is_action_type(&uid.type)) {
+        r = parse_data_action(c, j, &uid);
+        goto prefix;
+    }
+    if (c->schema != NULL && (r = check_uid(c, &uid, &se)) != 0) {
+        goto prefix;
     }
     const json_t *jattrs = json_object_get(j, "attrs");
     struct cedar_value attrs = cedar_value_empty_record(), tags = cedar_value_empty_record();
@@ -684,14 +1162,17 @@ static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t 
         goto prefix;
     }
     bool have_tags = false;
-    if ((r = parse_parents(c, json_object_get(j, "parents"), se, &parents, &nparents)) != 0 ||
+    if ((r = parse_parents(c, json_object_get(j, "parents"), se, is_action_type(&uid.type),
+                           &parents, &nparents)) != 0 ||
         (r = parse_tags(c, json_object_get(j, "tags"), se, &tags, &have_tags)) != 0) {
         goto prefix;
     }
     r = cedar_entities_add(es, &uid, &attrs, have_tags ? &tags : NULL, parents, nparents, false,
                            c->e);
     if (r == ERR_CONFLICT) {
-        r = jerr(c, "duplicate entity");
+        r = same_entity(es, &uid, &attrs, have_tags ? &tags : NULL, parents, nparents)
+                ? 0
+                : jerr(c, "duplicate entity with a different definition");
     }
 prefix:
     json_decref(none);
@@ -714,7 +1195,7 @@ int cedar_entities_from_jansson(const struct json_t *json, const struct cedar_sc
     if ((r = cedar_entities_new(&es)) != 0) {
         return err_set(e, r, "out of memory");
     }
-    struct jctx c = {schema, cedar_entities_arena(es), e, 0};
+    struct jctx c = {schema, cedar_entities_arena(es), e, 0, NULL, 0, 0};
     if (schema != NULL && (r = add_schema_actions(&c, es)) != 0) {
         goto out;
     }
@@ -724,12 +1205,16 @@ int cedar_entities_from_jansson(const struct json_t *json, const struct cedar_sc
             goto out;
         }
     }
+    if ((r = check_data_actions(&c)) != 0) {
+        goto out;
+    }
     if ((r = cedar_entities_finish(es, e)) != 0) {
         goto out;
     }
     *out = es;
     es = NULL;
 out:
+    free(c.acts);
     cedar_entities_free(es);
     return r;
 }
@@ -969,9 +1454,9 @@ static int jl_object(struct jl *p, json_t **out)
             r = jl_err(p, "duplicate object key");
             break;
         }
-        if (json_object_setn_new_nocheck(o, key, klen, v) != 0) {
+        if (json_object_setn_new(o, key, klen, v) != 0) { /* checks the key's UTF-8 */
             free(key);
-            r = err_set(p->e, ERR_NOMEM, "out of memory");
+            r = jl_err(p, "invalid UTF-8 in object key");
             break;
         }
         free(key);
@@ -1139,7 +1624,7 @@ int cedar_context_from_jansson(const struct json_t *json, const struct cedar_sch
                                const struct cedar_uid *action, struct arena *a,
                                struct cedar_value *out, struct err *e)
 {
-    struct jctx c = {schema, a, e, 0};
+    struct jctx c = {schema, a, e, 0, NULL, 0, 0};
     *out = cedar_value_empty_record();
     if (!json_is_object(json)) {
         return err_set(e, ERR_INVALID, "context: expected an object, found %s", jtype_name(json));

@@ -81,12 +81,12 @@ struct punct {
 };
 
 static const struct punct puncts[] = {
-    {"::", TK_COLONCOLON}, {"==", TK_EQ},     {"!=", TK_NE},       {"<=", TK_LE},
-    {">=", TK_GE},         {"&&", TK_AND},    {"||", TK_OR},       {"(", TK_LPAREN},
-    {")", TK_RPAREN},      {"{", TK_LBRACE},  {"}", TK_RBRACE},    {"[", TK_LBRACKET},
-    {"]", TK_RBRACKET},    {",", TK_COMMA},   {";", TK_SEMI},      {":", TK_COLON},
-    {".", TK_DOT},         {"@", TK_AT},      {"<", TK_LT},        {">", TK_GT},
-    {"!", TK_BANG},        {"+", TK_PLUS},    {"-", TK_MINUS},     {"*", TK_STAR},
+    {"::", TK_COLONCOLON}, {"==", TK_EQ},    {"!=", TK_NE},    {"<=", TK_LE},
+    {">=", TK_GE},         {"&&", TK_AND},   {"||", TK_OR},    {"(", TK_LPAREN},
+    {")", TK_RPAREN},      {"{", TK_LBRACE}, {"}", TK_RBRACE}, {"[", TK_LBRACKET},
+    {"]", TK_RBRACKET},    {",", TK_COMMA},  {";", TK_SEMI},   {":", TK_COLON},
+    {".", TK_DOT},         {"@", TK_AT},     {"<", TK_LT},     {">", TK_GT},
+    {"!", TK_BANG},        {"+", TK_PLUS},   {"-", TK_MINUS},  {"*", TK_STAR},
     {"=", TK_ASSIGN},
 };
 
@@ -358,6 +358,12 @@ int cedar_unescape_pattern(struct arena *a, const char *s, size_t n, struct ceda
         int r = one_escape(s, n, &i, buf, &ol, true, &star, e);
         if (r != 0) {
             return r;
+        }
+        /* only \* is a literal star: a star spelled \u{2a} or \x2a is a
+         * wildcard, as in the reference (it unescapes first) */
+        if (!star && ol == 1 && buf[0] == '*') {
+            p->elems[len++] = -1;
+            continue;
         }
         for (size_t k = 0; k < ol; k++) {
             p->elems[len++] = (unsigned char)buf[k];

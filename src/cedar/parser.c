@@ -6,6 +6,7 @@
  * "agents.cedar:12:7: expected ')' near 'when'".
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cedar/cedar_int.h"
@@ -75,8 +76,8 @@ static bool is_kw(const struct cedar_token *t, const char *kw)
 
 static bool is_reserved(const struct cedar_token *t)
 {
-    static const char *const words[] = {"true", "false", "if",  "then", "else",
-                                        "in",   "is",    "like", "has", "__cedar"};
+    static const char *const words[] = {"true", "false", "if",   "then", "else",
+                                        "in",   "is",    "like", "has",  "__cedar"};
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
         if (is_kw(t, words[i])) {
             return true;
@@ -378,6 +379,34 @@ static int make_call(struct parser *p, const struct cedar_token *at, const struc
     return 0;
 }
 
+static int key_cmp(const void *x, const void *y)
+{
+    const struct cedar_str *a = x, *b = y;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp(a->ptr, b->ptr, n) : 0;
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* Sorting a copy keeps the duplicate check n log n for big literals. */
+static bool has_dup_key(struct parser *p, const struct cedar_str *keys, size_t n)
+{
+    if (n < 2) {
+        return false;
+    }
+    struct cedar_str *c = arena_alloc(p->a, n * sizeof(*c));
+    if (c == NULL) {
+        return true;
+    }
+    memcpy(c, keys, n * sizeof(*c));
+    qsort(c, n, sizeof(*c), key_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (key_cmp(&c[i - 1], &c[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int parse_record(struct parser *p, struct cedar_expr **out)
 {
     /* Record ::= '{' [RecInit {',' RecInit} [',']] '}' ; RecInit ::= (IDENT|STR) ':' Expr */
@@ -395,15 +424,13 @@ static int parse_record(struct parser *p, struct cedar_expr **out)
                 return perr(p, &p->tok, "'%.*s' is a reserved identifier", (int)p->tok.len,
                             p->tok.p);
             }
-            k.ptr = p->tok.p;
+            k.ptr = arena_strndup(p->a, p->tok.p, p->tok.len);
+            if (k.ptr == NULL) {
+                return nomem(p);
+            }
             k.len = p->tok.len;
         } else {
             return perr(p, &p->tok, "expected a record key");
-        }
-        for (size_t i = 0; r == 0 && i < vals.n; i++) {
-            if (keys[i].len == k.len && memcmp(keys[i].ptr, k.ptr, k.len) == 0) {
-                return perr(p, &p->tok, "duplicate key in record literal");
-            }
         }
         struct cedar_expr *x;
         if (r != 0 || (r = advance(p)) != 0 || (r = expect(p, TK_COLON)) != 0 ||
@@ -437,6 +464,9 @@ static int parse_record(struct parser *p, struct cedar_expr **out)
     }
     if (r != 0 || (r = advance(p)) != 0) {
         return r;
+    }
+    if (has_dup_key(p, keys, vals.n)) {
+        return perr(p, &at, "duplicate key in record literal");
     }
     struct cedar_expr *x = node(p, OP_RECORD, &at, vals.n);
     if (x == NULL) {
@@ -588,9 +618,13 @@ static int parse_member(struct parser *p, struct cedar_expr **out)
 {
     /* Member ::= Primary { Access } ; Access ::= '.' IDENT ['(' [ExprList] ')'] | '[' STR ']' */
     struct cedar_expr *x;
+    unsigned depth0 = p->depth;
     int r = parse_primary(p, &x);
     while (r == 0) {
         struct cedar_token at = p->tok;
+        if ((p->tok.kind == TK_DOT || p->tok.kind == TK_LBRACKET) && (r = enter(p)) != 0) {
+            return r; /* each access nests the AST one level: it counts */
+        }
         if (p->tok.kind == TK_DOT) {
             if ((r = advance(p)) != 0) {
                 return r;
@@ -622,7 +656,10 @@ static int parse_member(struct parser *p, struct cedar_expr **out)
                 return nomem(p);
             }
             g->a[0] = x;
-            g->name.ptr = name.p;
+            g->name.ptr = arena_strndup(p->a, name.p, name.len);
+            if (g->name.ptr == NULL) {
+                return nomem(p);
+            }
             g->name.len = name.len;
             x = g;
         } else if (p->tok.kind == TK_LBRACKET) {
@@ -646,6 +683,7 @@ static int parse_member(struct parser *p, struct cedar_expr **out)
             break;
         }
     }
+    p->depth = depth0;
     if (r == 0) {
         *out = x;
     }
@@ -739,40 +777,69 @@ static int binary(struct parser *p, enum cedar_op op, const struct cedar_token *
     return 0;
 }
 
+typedef int (*operand_fn)(struct parser *p, struct cedar_expr **out);
+
+/* A left-associative chain `x op x op x ...` as ONE n-ary node, so that a
+ * 500-term `||` costs no nesting depth (the reference accepts long chains). */
+static int parse_chain(struct parser *p, operand_fn operand, enum cedar_tok t1, enum cedar_tok t2,
+                       enum cedar_op op, struct cedar_expr **out)
+{
+    struct xlist l = {0};
+    struct cedar_expr *x;
+    uint8_t *ops = NULL;
+    size_t ocap = 0;
+    struct cedar_token at = p->tok;
+    int r = operand(p, &x);
+    if (r != 0) {
+        return r;
+    }
+    if (p->tok.kind != t1 && p->tok.kind != t2) {
+        *out = x;
+        return 0;
+    }
+    if ((r = xlist_push(p, &l, x)) != 0) {
+        return r;
+    }
+    while (p->tok.kind == t1 || p->tok.kind == t2) {
+        uint8_t o = p->tok.kind == TK_MINUS ? '-' : '+';
+        if ((r = advance(p)) != 0 || (r = operand(p, &x)) != 0 || (r = xlist_push(p, &l, x)) != 0) {
+            return r;
+        }
+        if (l.n > ocap) {
+            size_t nc = ocap ? ocap * 2 : 8;
+            uint8_t *no = arena_alloc(p->a, nc);
+            if (no == NULL) {
+                return nomem(p);
+            }
+            if (ocap) {
+                memcpy(no, ops, ocap);
+            }
+            ops = no;
+            ocap = nc;
+        }
+        ops[0] = '+';
+        ops[l.n - 1] = o;
+    }
+    struct cedar_expr *c = node(p, op, &at, l.n);
+    if (c == NULL) {
+        return nomem(p);
+    }
+    memcpy(c->a, l.v, l.n * sizeof(*l.v));
+    c->ops = ops;
+    *out = c;
+    return 0;
+}
+
 static int parse_mult(struct parser *p, struct cedar_expr **out)
 {
     /* Mult ::= Unary { '*' Unary } */
-    struct cedar_expr *x, *y;
-    int r = parse_unary(p, &x);
-    while (r == 0 && p->tok.kind == TK_STAR) {
-        struct cedar_token at = p->tok;
-        if ((r = advance(p)) != 0 || (r = parse_unary(p, &y)) != 0) {
-            return r;
-        }
-        r = binary(p, OP_MUL, &at, x, y, &x);
-    }
-    if (r == 0) {
-        *out = x;
-    }
-    return r;
+    return parse_chain(p, parse_unary, TK_STAR, TK_STAR, OP_MUL, out);
 }
 
 static int parse_add(struct parser *p, struct cedar_expr **out)
 {
     /* Add ::= Mult { ('+' | '-') Mult } */
-    struct cedar_expr *x, *y;
-    int r = parse_mult(p, &x);
-    while (r == 0 && (p->tok.kind == TK_PLUS || p->tok.kind == TK_MINUS)) {
-        struct cedar_token at = p->tok;
-        if ((r = advance(p)) != 0 || (r = parse_mult(p, &y)) != 0) {
-            return r;
-        }
-        r = binary(p, at.kind == TK_PLUS ? OP_ADD : OP_SUB, &at, x, y, &x);
-    }
-    if (r == 0) {
-        *out = x;
-    }
-    return r;
+    return parse_chain(p, parse_mult, TK_PLUS, TK_MINUS, OP_ADD, out);
 }
 
 static int parse_has(struct parser *p, struct cedar_expr *lhs, const struct cedar_token *at,
@@ -795,10 +862,14 @@ static int parse_has(struct parser *p, struct cedar_expr *lhs, const struct ceda
             if (p->tok.kind != TK_IDENT || is_reserved(&p->tok)) {
                 return perr(p, &p->tok, "expected an attribute name after 'has'");
             }
-            if (n == LIMIT_CEDAR_DEPTH) {
+            if (p->depth + n >= LIMIT_CEDAR_DEPTH) {
+                /* the path nests the AST n levels: it counts against the depth */
                 return perr(p, &p->tok, "attribute path too long");
             }
-            names[n].ptr = p->tok.p;
+            names[n].ptr = arena_strndup(p->a, p->tok.p, p->tok.len);
+            if (names[n].ptr == NULL) {
+                return nomem(p);
+            }
             names[n].len = p->tok.len;
             n++;
             if ((r = advance(p)) != 0) {
@@ -812,8 +883,11 @@ static int parse_has(struct parser *p, struct cedar_expr *lhs, const struct ceda
             }
         }
     }
-    /* e has a.b.c  ==  e has a && e.a has b && e.a.b has c */
-    struct cedar_expr *acc = NULL, *base = lhs;
+    /* e has a.b.c  ==  e has a && e.a has b && e.a.b has c (one n-ary &&) */
+    struct cedar_expr *all = n > 1 ? node(p, OP_AND, at, n) : NULL, *base = lhs;
+    if (n > 1 && all == NULL) {
+        return nomem(p);
+    }
     for (size_t i = 0; i < n; i++) {
         struct cedar_expr *h = node(p, OP_HAS, at, 1);
         if (h == NULL) {
@@ -821,11 +895,11 @@ static int parse_has(struct parser *p, struct cedar_expr *lhs, const struct ceda
         }
         h->a[0] = base;
         h->name = names[i];
-        if (acc == NULL) {
-            acc = h;
-        } else if ((r = binary(p, OP_AND, at, acc, h, &acc)) != 0) {
-            return r;
+        if (n == 1) {
+            *out = h;
+            return 0;
         }
+        all->a[i] = h;
         struct cedar_expr *g = node(p, OP_GETATTR, at, 1);
         if (g == NULL) {
             return nomem(p);
@@ -834,7 +908,7 @@ static int parse_has(struct parser *p, struct cedar_expr *lhs, const struct ceda
         g->name = names[i];
         base = g;
     }
-    *out = acc;
+    *out = all;
     return 0;
 }
 
@@ -950,37 +1024,13 @@ static int parse_relation(struct parser *p, struct cedar_expr **out)
 static int parse_and(struct parser *p, struct cedar_expr **out)
 {
     /* And ::= Relation { '&&' Relation } */
-    struct cedar_expr *x, *y;
-    int r = parse_relation(p, &x);
-    while (r == 0 && p->tok.kind == TK_AND) {
-        struct cedar_token at = p->tok;
-        if ((r = advance(p)) != 0 || (r = parse_relation(p, &y)) != 0) {
-            return r;
-        }
-        r = binary(p, OP_AND, &at, x, y, &x);
-    }
-    if (r == 0) {
-        *out = x;
-    }
-    return r;
+    return parse_chain(p, parse_relation, TK_AND, TK_AND, OP_AND, out);
 }
 
 static int parse_or(struct parser *p, struct cedar_expr **out)
 {
     /* Or ::= And { '||' And } */
-    struct cedar_expr *x, *y;
-    int r = parse_and(p, &x);
-    while (r == 0 && p->tok.kind == TK_OR) {
-        struct cedar_token at = p->tok;
-        if ((r = advance(p)) != 0 || (r = parse_and(p, &y)) != 0) {
-            return r;
-        }
-        r = binary(p, OP_OR, &at, x, y, &x);
-    }
-    if (r == 0) {
-        *out = x;
-    }
-    return r;
+    return parse_chain(p, parse_and, TK_OR, TK_OR, OP_OR, out);
 }
 
 static int parse_expr(struct parser *p, struct cedar_expr **out)
@@ -1145,7 +1195,10 @@ static int parse_annotation(struct parser *p, struct cedar_annotation *an)
     if (p->tok.kind != TK_IDENT) {
         return perr(p, &p->tok, "expected an annotation name");
     }
-    an->key.ptr = p->tok.p;
+    an->key.ptr = arena_strndup(p->a, p->tok.p, p->tok.len);
+    if (an->key.ptr == NULL) {
+        return nomem(p);
+    }
     an->key.len = p->tok.len;
     an->value.ptr = "";
     an->value.len = 0;
@@ -1211,6 +1264,8 @@ static int parse_policy(struct parser *p)
         }
         pol->nannos++;
     }
+    pol->line = p->tok.line;
+    pol->col = p->tok.col;
     if (is_kw(&p->tok, "permit")) {
         pol->forbid = false;
     } else if (is_kw(&p->tok, "forbid")) {
@@ -1229,6 +1284,10 @@ static int parse_policy(struct parser *p)
         if ((r = parse_scope(p, i, scopes[i])) != 0) {
             return r;
         }
+    }
+    /* the reference accepts a trailing comma after the resource */
+    if (p->tok.kind == TK_COMMA && (r = advance(p)) != 0) {
+        return r;
     }
     if ((r = expect(p, TK_RPAREN)) != 0) {
         return r;
@@ -1296,8 +1355,8 @@ static int parse_policy(struct parser *p)
     return add_policy(p->ps, pol) == 0 ? 0 : nomem(p);
 }
 
-int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len,
-                     const char *filename, unsigned flags, struct err *e)
+int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, const char *filename,
+                     unsigned flags, struct err *e)
 {
     if (len > LIMIT_CEDAR_POLICY_TEXT) {
         return err_set(e, ERR_LIMIT, "%s: policy text of %zu bytes exceeds the limit of %d",

@@ -255,6 +255,36 @@ static int expect(struct sp *p, enum stok k, const char *what)
     return next(p);
 }
 
+/* Cedar's reserved words cannot name anything (entity and common types,
+ * attributes, namespaces, actions), as in the reference. */
+static bool reserved_ident(const char *s, size_t n)
+{
+    static const char *const words[] = {"true", "false", "if",   "then", "else",
+                                        "in",   "is",    "like", "has"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The current token must be an identifier usable as a name. */
+static int name_ident(struct sp *p, const char *what)
+{
+    if (p->tok.kind != S_IDENT) {
+        return expect(p, S_IDENT, what);
+    }
+    if (reserved_ident(p->tok.p, p->tok.len)) {
+        return perr(p, p->tok.line, p->tok.col, "`%.*s` is a reserved identifier", (int)p->tok.len,
+                    p->tok.p);
+    }
+    if (p->tok.len == 7 && memcmp(p->tok.p, "__cedar", 7) == 0) {
+        return perr(p, p->tok.line, p->tok.col, "`__cedar` is reserved");
+    }
+    return 0;
+}
+
 /* The value of the current string token (escapes decoded) into *out. */
 static int str_value(struct sp *p, struct cedar_str *out)
 {
@@ -269,9 +299,11 @@ static int str_value(struct sp *p, struct cedar_str *out)
     return 0;
 }
 
+/* The current token's text, copied into the arena: the schema must not
+ * point into the caller's text.  ptr is NULL when memory runs out. */
 static struct cedar_str tok_str(const struct sp *p)
 {
-    struct cedar_str s = {p->tok.p, p->tok.len};
+    struct cedar_str s = {arena_strndup(p->a, p->tok.p, p->tok.len), p->tok.len};
     return s;
 }
 
@@ -332,6 +364,9 @@ static int parse_annotations(struct sp *p, const struct cedar_annotation **out, 
                         LIMIT_CEDAR_SCHEMA_ANNOTATIONS);
         }
         struct cedar_annotation an = {tok_str(p), {"", 0}};
+        if (an.key.ptr == NULL) {
+            return nomem(p);
+        }
         for (size_t i = 0; i < n; i++) {
             if (str_cmp(arr[i].key, an.key) == 0) {
                 return perr(p, p->tok.line, p->tok.col, "duplicate annotation @%.*s",
@@ -379,6 +414,9 @@ static int parse_path(struct sp *p, struct cedar_str *out, int *line, int *col)
     if (p->tok.kind != S_IDENT) {
         return expect(p, S_IDENT, "a name");
     }
+    if (reserved_ident(p->tok.p, p->tok.len)) {
+        return name_ident(p, "a name");
+    }
     const char *start = p->tok.p;
     *line = p->tok.line;
     *col = p->tok.col;
@@ -390,6 +428,9 @@ static int parse_path(struct sp *p, struct cedar_str *out, int *line, int *col)
         struct stoken save = p->tok;
         if ((r = next(p)) != 0) {
             return r;
+        }
+        if (p->tok.kind == S_IDENT && reserved_ident(p->tok.p, p->tok.len)) {
+            return name_ident(p, "a name");
         }
         if (p->tok.kind != S_IDENT) {
             /* leave "::" for the caller (e.g. Action::"id") */
@@ -439,9 +480,16 @@ static struct cedar_stype *new_type(struct sp *p, enum cedar_stype_kind k)
 
 static int parse_type(struct sp *p, struct cedar_stype **out);
 
-static int sattr_cmp(const void *x, const void *y)
+struct iattr {
+    const struct cedar_sattr *a;
+    size_t idx; /* declaration order */
+};
+
+static int iattr_cmp(const void *x, const void *y)
 {
-    return str_cmp(((const struct cedar_sattr *)x)->name, ((const struct cedar_sattr *)y)->name);
+    const struct iattr *a = x, *b = y;
+    int c = str_cmp(a->a->name, b->a->name);
+    return c ? c : (a->idx < b->idx ? -1 : 1);
 }
 
 /* RecType := '{' [AttrDecls] '}'
@@ -465,7 +513,10 @@ static int parse_record(struct sp *p, struct cedar_stype **out)
         if (p->tok.kind == S_STR) {
             r = str_value(p, &at->name);
         } else if (p->tok.kind == S_IDENT) {
-            at->name = tok_str(p);
+            if ((r = name_ident(p, "an attribute name")) == 0) {
+                at->name = tok_str(p);
+                r = at->name.ptr ? 0 : nomem(p);
+            }
         } else {
             r = expect(p, S_IDENT, "an attribute name or '}'");
         }
@@ -507,19 +558,30 @@ static int parse_record(struct sp *p, struct cedar_stype **out)
         r = nomem(p);
         goto out;
     }
+    /* A name declared twice keeps its last declaration, as the reference
+     * (which collects the attributes into a map) does. */
+    struct iattr *ia = calloc(attrs.n ? attrs.n : 1, sizeof(*ia));
+    if (ia == NULL) {
+        r = nomem(p);
+        goto out;
+    }
     for (size_t i = 0; i < attrs.n; i++) {
-        arr[i] = *(struct cedar_sattr *)attrs.p[i];
+        ia[i].a = attrs.p[i];
+        ia[i].idx = i;
     }
-    qsort(arr, attrs.n, sizeof(*arr), sattr_cmp);
-    for (size_t i = 1; i < attrs.n; i++) {
-        if (str_cmp(arr[i - 1].name, arr[i].name) == 0) {
-            r = perr(p, line, col, "duplicate attribute `%.*s` in record type",
-                     (int)arr[i].name.len, arr[i].name.ptr);
-            goto out;
+    if (attrs.n > 1) {
+        qsort(ia, attrs.n, sizeof(*ia), iattr_cmp);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < attrs.n; i++) {
+        if (i + 1 < attrs.n && str_cmp(ia[i].a->name, ia[i + 1].a->name) == 0) {
+            continue; /* a later declaration of the same name follows */
         }
+        arr[k++] = *ia[i].a;
     }
+    free(ia);
     t->attrs = arr;
-    t->nattrs = attrs.n;
+    t->nattrs = k;
     *out = t;
     r = 0;
 out:
@@ -528,6 +590,26 @@ out:
 }
 
 /* Type := Path | 'Set' '<' Type '>' | RecType */
+/* True when the token after the current one is '<' (`Set<..>` rather than
+ * a type named Set). */
+static bool set_follows_lt(const struct sp *p)
+{
+    size_t i = p->pos;
+    for (;;) {
+        while (i < p->len &&
+               (p->src[i] == ' ' || p->src[i] == '\t' || p->src[i] == '\r' || p->src[i] == '\n')) {
+            i++;
+        }
+        if (i + 1 < p->len && p->src[i] == '/' && p->src[i + 1] == '/') {
+            while (i < p->len && p->src[i] != '\n') {
+                i++;
+            }
+            continue;
+        }
+        return i < p->len && p->src[i] == '<';
+    }
+}
+
 static int parse_type(struct sp *p, struct cedar_stype **out)
 {
     int r;
@@ -537,7 +619,7 @@ static int parse_type(struct sp *p, struct cedar_stype **out)
     }
     if (p->tok.kind == S_LBRACE) {
         r = parse_record(p, out);
-    } else if (is_kw(p, "Set")) {
+    } else if (is_kw(p, "Set") && p->pos < p->len && set_follows_lt(p)) {
         struct cedar_stype *t = new_type(p, CEDAR_ST_SET), *elem;
         if (t == NULL) {
             return nomem(p);
@@ -572,7 +654,9 @@ static int parse_ent_types(struct sp *p, struct cedar_stype ***out, size_t *nout
     if (list && (r = next(p)) != 0) {
         return r;
     }
-    while (!list || p->tok.kind != S_RBRACKET) {
+    /* no trailing comma: after a comma an element must follow */
+    bool more = !list || p->tok.kind != S_RBRACKET;
+    while (more) {
         struct cedar_stype *t = new_type(p, CEDAR_ST_REF);
         if (t == NULL) {
             r = nomem(p);
@@ -633,8 +717,12 @@ static int parse_entity(struct sp *p, const struct cedar_annotation *annos, size
     bool is_enum = false;
     int r = next(p); /* 'entity' */
     while (r == 0) {
-        if (p->tok.kind != S_IDENT) {
-            r = expect(p, S_IDENT, "an entity type name");
+        if ((r = name_ident(p, "an entity type name")) != 0) {
+            goto out;
+        }
+        if (p->tok.len == 6 && memcmp(p->tok.p, "Action", 6) == 0) {
+            r = perr(p, p->tok.line, p->tok.col,
+                     "an entity type cannot be named `Action` (the type of actions)");
             goto out;
         }
         struct stoken *t = arena_alloc(p->a, sizeof(*t));
@@ -724,10 +812,6 @@ static int parse_entity(struct sp *p, const struct cedar_annotation *annos, size
             r = nomem(p);
             goto out;
         }
-        if (reserved_type_name(nm) || str_is(nm, "__cedar")) {
-            r = perr(p, t->line, t->col, "`%.*s` is a reserved name", (int)nm.len, nm.ptr);
-            goto out;
-        }
         if ((r = qualify(p, p->ns, nm, &pe->ent.name)) != 0) {
             goto out;
         }
@@ -797,6 +881,7 @@ static int parse_action_ref(struct sp *p, struct aref *ref)
 static int parse_applies(struct sp *p, struct paction *pa)
 {
     bool seen[3] = {false, false, false};
+    int line = p->tok.line, col = p->tok.col;
     int r = next(p);
     if (r != 0 || (r = expect(p, S_LBRACE, "'{'")) != 0) {
         return r;
@@ -821,6 +906,23 @@ static int parse_applies(struct sp *p, struct paction *pa)
         if ((r = next(p)) != 0 || (r = expect(p, S_COLON, "':'")) != 0) {
             return r;
         }
+        if (which < 2 && p->tok.kind == S_LBRACKET) {
+            /* `[]` is refused: the list must name at least one type */
+            size_t save_pos = p->pos, save_ls = p->line_start;
+            int save_line = p->line;
+            struct stoken save = p->tok;
+            if ((r = next(p)) != 0) {
+                return r;
+            }
+            if (p->tok.kind == S_RBRACKET) {
+                return perr(p, save.line, save.col, "`%s` needs at least one entity type",
+                            which == 0 ? "principal" : "resource");
+            }
+            p->pos = save_pos;
+            p->line = save_line;
+            p->line_start = save_ls;
+            p->tok = save;
+        }
         if (which == 0) {
             r = parse_ent_types(p, &pa->principals, &pa->act.nprincipals);
         } else if (which == 1) {
@@ -843,7 +945,13 @@ static int parse_applies(struct sp *p, struct paction *pa)
             return r;
         }
     }
-    return expect(p, S_RBRACE, "',' or '}'");
+    if ((r = expect(p, S_RBRACE, "',' or '}'")) != 0) {
+        return r;
+    }
+    if (!seen[0] || !seen[1]) {
+        return perr(p, line, col, "appliesTo needs both `principal` and `resource`");
+    }
+    return 0;
 }
 
 /* Action := Annotations 'action' Names ['in' RefOrRefs] [AppliesTo] ';'
@@ -865,7 +973,10 @@ static int parse_action(struct sp *p, const struct cedar_annotation *annos, size
         if (p->tok.kind == S_STR) {
             r = str_value(p, nm);
         } else if (p->tok.kind == S_IDENT) {
-            *nm = tok_str(p);
+            if ((r = name_ident(p, "an action name")) == 0) {
+                *nm = tok_str(p);
+                r = nm->ptr ? 0 : nomem(p);
+            }
         } else {
             r = expect(p, S_STR, "an action name");
         }
@@ -888,7 +999,13 @@ static int parse_action(struct sp *p, const struct cedar_annotation *annos, size
         if (list && (r = next(p)) != 0) {
             goto out;
         }
-        while (!list || p->tok.kind != S_RBRACKET) {
+        /* no trailing comma: after a comma an element must follow */
+        if (list && p->tok.kind == S_RBRACKET) { /* the reference refuses `in []` */
+            r = expect(p, S_STR, "an action name");
+            goto out;
+        }
+        bool more = true;
+        while (more) {
             struct aref *ref = arena_alloc(p->a, sizeof(*ref));
             if (ref == NULL) {
                 r = nomem(p);
@@ -964,14 +1081,17 @@ static int parse_common(struct sp *p, const struct cedar_annotation *annos, size
     if (r != 0) {
         return r;
     }
-    if (p->tok.kind != S_IDENT) {
-        return expect(p, S_IDENT, "a type name");
+    if ((r = name_ident(p, "a type name")) != 0) {
+        return r;
     }
     struct pcommon *pc = arena_calloc(p->a, 1, sizeof(*pc));
     if (pc == NULL) {
         return nomem(p);
     }
     struct cedar_str nm = tok_str(p);
+    if (nm.ptr == NULL) {
+        return nomem(p);
+    }
     pc->line = p->tok.line;
     pc->col = p->tok.col;
     if (reserved_type_name(nm) || str_is(nm, "__cedar")) {
@@ -1014,6 +1134,22 @@ static int parse_decl(struct sp *p)
                 tok_desc(&p->tok, b, sizeof(b)));
 }
 
+static bool has_cedar_component(struct cedar_str s)
+{
+    size_t i = 0;
+    while (i < s.len) {
+        size_t j = i;
+        while (j < s.len && s.ptr[j] != ':') {
+            j++;
+        }
+        if (j - i == 7 && memcmp(s.ptr + i, "__cedar", 7) == 0) {
+            return true;
+        }
+        i = j + 2;
+    }
+    return false;
+}
+
 /* Schema := {Namespace}
  * Namespace := Annotations 'namespace' Path '{' {Decl} '}' | Decl */
 static int parse_schema(struct sp *p)
@@ -1045,8 +1181,14 @@ static int parse_schema(struct sp *p)
         if ((r = next(p)) != 0 || (r = parse_path(p, &ns->name, &l, &c)) != 0) {
             return r;
         }
-        if (str_is(ns->name, "__cedar") || strncmp(ns->name.ptr, "__cedar::", 9) == 0) {
+        if (has_cedar_component(ns->name)) {
             return perr(p, l, c, "`__cedar` is a reserved namespace");
+        }
+        for (size_t i = 0; i < p->nss.n; i++) {
+            if (str_cmp(((struct cedar_snamespace *)p->nss.p[i])->name, ns->name) == 0) {
+                return perr(p, l, c, "namespace `%.*s` is declared twice", (int)ns->name.len,
+                            ns->name.ptr);
+            }
         }
         ns->annos = annos;
         ns->nannos = nannos;
@@ -1336,9 +1478,8 @@ static int resolve_action_parents(struct sp *p, struct paction *pa)
         struct cedar_str cand[2], action = {"Action", 6};
         size_t nc;
         int r;
-        if (ref->path.len == 0) {
-            r = qualify(p, pa->ns, action, &cand[0]);
-            nc = 1;
+        if (ref->path.len == 0) { /* the namespace's action, else the empty namespace's */
+            r = candidates(p, pa->ns, action, cand, &nc);
         } else {
             r = candidates(p, pa->ns, ref->path, cand, &nc);
         }
@@ -1402,12 +1543,31 @@ static int check_dups(struct sp *p)
                         b->com.name.ptr);
         }
     }
-    for (size_t i = 0; i < p->coms.n; i++) {
-        struct pcommon *c = p->coms.p[i];
-        if (find_pent(p, c->com.name) != NULL) {
-            return perr(p, c->line, c->col,
-                        "`%.*s` is declared as an entity type and a common type",
-                        (int)c->com.name.len, c->com.name.ptr);
+    for (size_t i = 0; i < p->ents.n + p->coms.n; i++) {
+        struct cedar_str nm;
+        int line, col;
+        if (i < p->ents.n) {
+            struct pentity *pe = p->ents.p[i];
+            nm = pe->ent.name;
+            line = pe->ent.line;
+            col = pe->ent.col;
+        } else {
+            struct pcommon *pc = p->coms.p[i - p->ents.n];
+            nm = pc->com.name;
+            line = pc->line;
+            col = pc->col;
+        }
+        size_t k = nm.len;
+        while (k > 0 && nm.ptr[k - 1] != ':') {
+            k--;
+        }
+        if (k == 0) {
+            continue; /* declared in the empty namespace */
+        }
+        struct cedar_str base = {nm.ptr + k, nm.len - k};
+        if (find_pent(p, base) != NULL || find_pcom(p, base) != NULL) {
+            return perr(p, line, col, "`%.*s` would shadow `%.*s` declared in the empty namespace",
+                        (int)nm.len, nm.ptr, (int)base.len, base.ptr);
         }
     }
     for (size_t i = 1; i < p->acts.n; i++) {
@@ -1422,9 +1582,15 @@ static int check_dups(struct sp *p)
 
 static int resolve_all(struct sp *p)
 {
-    qsort(p->ents.p, p->ents.n, sizeof(void *), pent_cmp);
-    qsort(p->coms.p, p->coms.n, sizeof(void *), pcom_cmp);
-    qsort(p->acts.p, p->acts.n, sizeof(void *), pact_cmp);
+    if (p->ents.n > 1) {
+        qsort(p->ents.p, p->ents.n, sizeof(void *), pent_cmp);
+    }
+    if (p->coms.n > 1) {
+        qsort(p->coms.p, p->coms.n, sizeof(void *), pcom_cmp);
+    }
+    if (p->acts.n > 1) {
+        qsort(p->acts.p, p->acts.n, sizeof(void *), pact_cmp);
+    }
     int r = check_dups(p);
     for (size_t i = 0; i < p->coms.n && r == 0; i++) {
         const struct cedar_stype *t;
@@ -1623,4 +1789,61 @@ size_t cedar_schema_entity_count(const struct cedar_schema *s)
 size_t cedar_schema_action_count(const struct cedar_schema *s)
 {
     return s ? s->nactions : 0;
+}
+
+/* ---- request validation ------------------------------------------------------ */
+
+static bool type_listed(const struct cedar_str *types, size_t n, const struct cedar_uid *u)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (str_cmp(types[i], u->type) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int check_enum_uid(const struct cedar_schema *s, const struct cedar_uid *u, const char *what,
+                          struct err *e)
+{
+    const struct cedar_sentity *se = cedar_schema_entity(s, u->type.ptr, u->type.len);
+    if (se == NULL || !se->is_enum) {
+        return 0;
+    }
+    for (size_t i = 0; i < se->nenum; i++) {
+        if (str_cmp(se->enum_ids[i], u->id) == 0) {
+            return 0;
+        }
+    }
+    return err_set(e, ERR_INVALID, "%s: `%.*s` is not one of the ids of enum entity type `%.*s`",
+                   what, (int)u->id.len, u->id.ptr, (int)u->type.len, u->type.ptr);
+}
+
+int cedar_schema_validate_request(const struct cedar_schema *s, const struct cedar_request *req,
+                                  struct err *e)
+{
+    const struct cedar_saction *sa = cedar_schema_action(s, &req->action);
+    if (sa == NULL) {
+        return err_set(e, ERR_INVALID,
+                       "request: action %.*s::\"%.*s\" is not declared in the schema",
+                       (int)req->action.type.len, req->action.type.ptr, (int)req->action.id.len,
+                       req->action.id.ptr);
+    }
+    if (!type_listed(sa->principals, sa->nprincipals, &req->principal)) {
+        return err_set(e, ERR_INVALID,
+                       "request: principal type `%.*s` is not valid for action `%.*s`",
+                       (int)req->principal.type.len, req->principal.type.ptr, (int)sa->uid.id.len,
+                       sa->uid.id.ptr);
+    }
+    if (!type_listed(sa->resources, sa->nresources, &req->resource)) {
+        return err_set(e, ERR_INVALID,
+                       "request: resource type `%.*s` is not valid for action `%.*s`",
+                       (int)req->resource.type.len, req->resource.type.ptr, (int)sa->uid.id.len,
+                       sa->uid.id.ptr);
+    }
+    int r = check_enum_uid(s, &req->principal, "request principal", e);
+    if (r == 0) {
+        r = check_enum_uid(s, &req->resource, "request resource", e);
+    }
+    return r;
 }

@@ -302,6 +302,16 @@ const struct cedar_value *cedar_record_get(const struct cedar_record *r, const c
     if (r == NULL) {
         return NULL;
     }
+    if (r->n <= 8) {
+        /* small records: compare lengths first, memcmp only on a match */
+        for (size_t i = 0; i < r->n; i++) {
+            const struct cedar_str *k = &r->items[i].key;
+            if (k->len == klen && (klen == 0 || memcmp(k->ptr, key, klen) == 0)) {
+                return &r->items[i].val;
+            }
+        }
+        return NULL;
+    }
     struct cedar_str k = {key, klen};
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
@@ -321,7 +331,7 @@ const struct cedar_value *cedar_record_get(const struct cedar_record *r, const c
 
 const char *cedar_kind_name(enum cedar_kind k)
 {
-    static const char *const names[] = {"bool",    "long",   "string",   "entity",  "set",
-                                        "record",  "ipaddr", "decimal",  "datetime", "duration"};
+    static const char *const names[] = {"bool",   "long",   "string",  "entity",   "set",
+                                        "record", "ipaddr", "decimal", "datetime", "duration"};
     return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }

@@ -9,8 +9,7 @@
 
 #include "jose/jose_int.h"
 
-static const char alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int jose_b64url_encode(const void *in, size_t n, char **out, size_t *outlen)
 {

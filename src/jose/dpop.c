@@ -9,8 +9,10 @@
  * any other check do not fill the cache.
  */
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -47,9 +49,8 @@ int jose_replay_new(size_t max_entries, struct jose_replay **out, struct err *e)
     if (r == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    r->max = max_entries == 0 || max_entries > LIMIT_JOSE_REPLAY_ENTRIES
-                 ? LIMIT_JOSE_REPLAY_ENTRIES
-                 : max_entries;
+    r->max = max_entries == 0 || max_entries > LIMIT_JOSE_REPLAY_ENTRIES ? LIMIT_JOSE_REPLAY_ENTRIES
+                                                                         : max_entries;
     while (nb < r->max / 2 && nb < 65536) {
         nb *= 2;
     }
@@ -210,8 +211,8 @@ int jose_htu_normalize(const char *uri, char **out, struct err *e)
     }
     hostlen = (size_t)(host_end - auth);
     pathlen = strcspn(aend, "?#");
-    s = malloc(schemelen + 3 + hostlen + 1 + (port != NULL ? (size_t)(aend - port) : 0) +
-               pathlen + 2);
+    s = malloc(schemelen + 3 + hostlen + 1 + (port != NULL ? (size_t)(aend - port) : 0) + pathlen +
+               2);
     if (s == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
@@ -240,6 +241,83 @@ int jose_htu_normalize(const char *uri, char **out, struct err *e)
     return 0;
 }
 
+/* ---- stateless server nonces ----------------------------------------- */
+
+#define NONCE_TIME_LEN 8
+#define NONCE_MAC_LEN 16
+
+static int nonce_mac(const uint8_t *key, const uint8_t t[NONCE_TIME_LEN],
+                     uint8_t mac[NONCE_MAC_LEN])
+{
+    static const char label[] = "mandate dpop nonce v1";
+    uint8_t in[sizeof(label) + NONCE_TIME_LEN], full[32];
+    size_t flen = 0;
+    int ok;
+
+    memcpy(in, label, sizeof(label));
+    memcpy(in + sizeof(label), t, NONCE_TIME_LEN);
+    ok = EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, JOSE_DPOP_NONCE_KEY_LEN, in, sizeof(in),
+                   full, sizeof(full), &flen) != NULL &&
+         flen == sizeof(full);
+    memcpy(mac, full, NONCE_MAC_LEN);
+    OPENSSL_cleanse(full, sizeof(full));
+    return ok ? 0 : ERR_INTERNAL;
+}
+
+int jose_dpop_nonce_make(const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN], int64_t now_s, char **out,
+                         struct err *e)
+{
+    uint8_t raw[NONCE_TIME_LEN + NONCE_MAC_LEN];
+    uint64_t t = (uint64_t)(now_s != 0 ? now_s : clock_wall_s());
+    int i;
+
+    *out = NULL;
+    for (i = 0; i < NONCE_TIME_LEN; i++) {
+        raw[i] = (uint8_t)(t >> (56 - 8 * i));
+    }
+    if (nonce_mac(key, raw, raw + NONCE_TIME_LEN) != 0 ||
+        jose_b64url_encode(raw, sizeof(raw), out, NULL) != 0) {
+        return err_set(e, ERR_INTERNAL, "nonce: HMAC failed");
+    }
+    return 0;
+}
+
+int jose_dpop_nonce_check(const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN], const char *nonce,
+                          int64_t max_age_s, int64_t now_s, struct err *e)
+{
+    uint8_t *raw = NULL, mac[NONCE_MAC_LEN];
+    size_t len = 0;
+    uint64_t t = 0;
+    int64_t now = now_s != 0 ? now_s : clock_wall_s(), age = max_age_s > 0 ? max_age_s : 300;
+    int i, r = ERR_AUTH;
+
+    if (nonce == NULL || strlen(nonce) > 64 ||
+        jose_b64url_decode(nonce, strlen(nonce), &raw, &len, NULL) != 0 ||
+        len != NONCE_TIME_LEN + NONCE_MAC_LEN) {
+        r = err_set(e, ERR_AUTH, "nonce: malformed");
+        goto out;
+    }
+    if (nonce_mac(key, raw, mac) != 0) {
+        r = err_set(e, ERR_INTERNAL, "nonce: HMAC failed");
+        goto out;
+    }
+    if (CRYPTO_memcmp(mac, raw + NONCE_TIME_LEN, NONCE_MAC_LEN) != 0) {
+        r = err_set(e, ERR_AUTH, "nonce: not ours");
+        goto out;
+    }
+    for (i = 0; i < NONCE_TIME_LEN; i++) {
+        t = t << 8 | raw[i];
+    }
+    if (t > (uint64_t)INT64_MAX || (int64_t)t < now - age || (int64_t)t > now + 5) {
+        r = err_set(e, ERR_AUTH, "nonce: expired");
+        goto out;
+    }
+    r = 0;
+out:
+    free(raw);
+    return r;
+}
+
 /* ---- proof validation ------------------------------------------------- */
 
 static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
@@ -253,8 +331,9 @@ static int proof_key(const json_t *header, struct jose_jwk **key, enum jose_reas
 
     *key = NULL;
     if (typ == NULL || strcasecmp(typ, "dpop+jwt") != 0) {
-        return jose_fail(why, JOSE_R_TYP, e, ERR_AUTH, "DPoP proof typ must be dpop+jwt, got "
-                                                       "\"%.40s\"",
+        return jose_fail(why, JOSE_R_TYP, e, ERR_AUTH,
+                         "DPoP proof typ must be dpop+jwt, got "
+                         "\"%.40s\"",
                          typ != NULL ? typ : "(absent)");
     }
     if (!json_is_object(jwk)) {
@@ -272,8 +351,7 @@ static int proof_key(const json_t *header, struct jose_jwk **key, enum jose_reas
     return 0;
 }
 
-static int check_ath(const json_t *claims, const char *token, enum jose_reason *why,
-                     struct err *e)
+static int check_ath(const json_t *claims, const char *token, enum jose_reason *why, struct err *e)
 {
     const char *ath = json_string_value(json_object_get(claims, "ath"));
     unsigned char md[32];
@@ -290,8 +368,10 @@ static int check_ath(const json_t *claims, const char *token, enum jose_reason *
     }
     ok = strlen(ath) == strlen(want) && CRYPTO_memcmp(ath, want, strlen(want)) == 0;
     free(want);
-    return ok ? 0 : jose_fail(why, JOSE_R_DPOP_ATH, e, ERR_AUTH, "\"ath\" does not match the "
-                                                                 "access token");
+    return ok ? 0
+              : jose_fail(why, JOSE_R_DPOP_ATH, e, ERR_AUTH,
+                          "\"ath\" does not match the "
+                          "access token");
 }
 
 static int check_claims(const json_t *c, const struct jose_dpop_opts *o, int64_t now,
@@ -310,13 +390,15 @@ static int check_claims(const json_t *c, const struct jose_dpop_opts *o, int64_t
         return jose_fail(why, JOSE_R_MISSING_CLAIM, e, ERR_AUTH, "\"jti\" missing or bad");
     }
     if (!json_is_integer(iatj)) {
-        return jose_fail(why, JOSE_R_MISSING_CLAIM, e, ERR_AUTH, "\"iat\" missing or not an "
-                                                                 "integer");
+        return jose_fail(why, JOSE_R_MISSING_CLAIM, e, ERR_AUTH,
+                         "\"iat\" missing or not an "
+                         "integer");
     }
     iat = (int64_t)json_integer_value(iatj);
     if (iat > now + skew || iat < now - max_age) {
-        return jose_fail(why, JOSE_R_IAT, e, ERR_AUTH, "iat %lld outside [now-%lld, now+%lld], "
-                                                       "now %lld",
+        return jose_fail(why, JOSE_R_IAT, e, ERR_AUTH,
+                         "iat %lld outside [now-%lld, now+%lld], "
+                         "now %lld",
                          (long long)iat, (long long)max_age, (long long)skew, (long long)now);
     }
     if (htm == NULL || o->htm == NULL || strcmp(htm, o->htm) != 0) {
@@ -332,17 +414,50 @@ static int check_claims(const json_t *c, const struct jose_dpop_opts *o, int64_t
     free(a);
     free(b);
     if (!same) {
-        return jose_fail(why, JOSE_R_DPOP_HTU, e, ERR_AUTH, "htu \"%.200s\" does not match the "
-                                                            "request",
+        return jose_fail(why, JOSE_R_DPOP_HTU, e, ERR_AUTH,
+                         "htu \"%.200s\" does not match the "
+                         "request",
                          htu);
     }
-    if (o->nonce != NULL) {
+    if (o->nonce != NULL || o->nonce_key != NULL) {
         const char *nonce = json_string_value(json_object_get(c, "nonce"));
-        if (nonce == NULL || strcmp(nonce, o->nonce) != 0) {
+        if (nonce == NULL || (o->nonce != NULL && strcmp(nonce, o->nonce) != 0)) {
             return jose_fail(why, JOSE_R_DPOP_NONCE, e, ERR_AUTH, "nonce missing or wrong");
+        }
+        if (o->nonce_key != NULL &&
+            jose_dpop_nonce_check(o->nonce_key, nonce, o->nonce_max_age_s, now, e) != 0) {
+            return jose_fail(why, JOSE_R_DPOP_NONCE, e, ERR_AUTH, "%s", e != NULL ? e->msg : "");
         }
     }
     return o->access_token != NULL ? check_ath(c, o->access_token, why, e) : 0;
+}
+
+/* Records the proof's jti, scoped by its key so that one client cannot burn
+ * another's jti values, until the proof could no longer pass the iat window.
+ * Runs last: proofs failing another check never fill the cache. */
+static int replay_record(const struct jose_dpop_opts *o, const char *jkt, const json_t *claims,
+                         int64_t now, enum jose_reason *why, struct err *e)
+{
+    const char *jti = json_string_value(json_object_get(claims, "jti"));
+    int64_t max_age = o->max_age_s > 0 ? o->max_age_s : DEFAULT_MAX_AGE_S;
+    size_t n = strlen(jkt) + strlen(jti) + 2;
+    char *key = malloc(n);
+    int r;
+
+    if (key == NULL) {
+        return jose_fail(why, JOSE_R_INTERNAL, e, ERR_NOMEM, "out of memory");
+    }
+    snprintf(key, n, "%s:%s", jkt, jti);
+    r = jose_replay_check(o->replay, key, now + max_age + DEFAULT_FUTURE_SKEW_S + 1, now);
+    free(key);
+    if (r == ERR_CONFLICT) {
+        return jose_fail(why, JOSE_R_DPOP_REPLAY, e, ERR_AUTH, "jti seen before");
+    }
+    if (r != 0) {
+        return jose_fail(why, JOSE_R_INTERNAL, e, r, "jti cache %s",
+                         r == ERR_LIMIT ? "full (failing closed)" : "failed");
+    }
+    return 0;
 }
 
 void jose_dpop_result_clear(struct jose_dpop_result *res)
@@ -384,21 +499,13 @@ int jose_dpop_verify(const char *proof, size_t len, const struct jose_dpop_opts 
         r = jose_fail(why, JOSE_R_INTERNAL, e, r, "thumbprint failed");
         goto out;
     }
-    if (o->jkt != NULL && (strlen(o->jkt) != JOSE_JKT_LEN ||
-                           CRYPTO_memcmp(o->jkt, jkt, JOSE_JKT_LEN) != 0)) {
+    if (o->jkt != NULL &&
+        (strlen(o->jkt) != JOSE_JKT_LEN || CRYPTO_memcmp(o->jkt, jkt, JOSE_JKT_LEN) != 0)) {
         r = jose_fail(why, JOSE_R_DPOP_JKT, e, ERR_AUTH, "proof key %s is not the bound key", jkt);
         goto out;
     }
-    if (o->replay != NULL) {
-        const char *jti = json_string_value(json_object_get(claims, "jti"));
-        int64_t max_age = o->max_age_s > 0 ? o->max_age_s : DEFAULT_MAX_AGE_S;
-        r = jose_replay_check(o->replay, jti, now + max_age + DEFAULT_FUTURE_SKEW_S + 1, now);
-        if (r != 0) {
-            r = jose_fail(why, r == ERR_CONFLICT ? JOSE_R_DPOP_REPLAY : JOSE_R_INTERNAL, e,
-                          r == ERR_CONFLICT ? ERR_AUTH : r, "jti %s",
-                          r == ERR_CONFLICT ? "seen before" : "cache full or failed");
-            goto out;
-        }
+    if (o->replay != NULL && (r = replay_record(o, jkt, claims, now, why, e)) != 0) {
+        goto out;
     }
     memcpy(res->jkt, jkt, sizeof(jkt));
     res->header = p.header;
@@ -440,7 +547,8 @@ int jose_dpop_create(const struct jose_jwk *key, enum jose_alg alg, const char *
     int r;
 
     *out = NULL;
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1 || jose_b64url_encode(rnd, sizeof(rnd), &jti, NULL) != 0 ||
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+        jose_b64url_encode(rnd, sizeof(rnd), &jti, NULL) != 0 ||
         (access_token != NULL && ath_of(access_token, &ath) != 0)) {
         r = err_set(e, ERR_INTERNAL, "random or hash failed");
         goto out;
@@ -455,7 +563,8 @@ int jose_dpop_create(const struct jose_jwk *key, enum jose_alg alg, const char *
     h = json_pack("{sssO}", "typ", "dpop+jwt", "jwk", pub);
     c = json_pack("{sssssssI}", "jti", jti, "htm", htm, "htu", htu, "iat",
                   (json_int_t)(now_s != 0 ? now_s : clock_wall_s()));
-    if (h == NULL || c == NULL || (ath != NULL && json_object_set_new(c, "ath", json_string(ath))) ||
+    if (h == NULL || c == NULL ||
+        (ath != NULL && json_object_set_new(c, "ath", json_string(ath))) ||
         (nonce != NULL && json_object_set_new(c, "nonce", json_string(nonce)) != 0) ||
         (text = json_dumps(c, JSON_COMPACT)) == NULL) {
         r = err_set(e, ERR_NOMEM, "out of memory");

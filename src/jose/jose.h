@@ -44,8 +44,8 @@ enum jose_alg {
 
 /* Bit masks for allow-lists: JOSE_ALG_BIT(JOSE_ALG_ES256) | ... */
 #define JOSE_ALG_BIT(a) (1u << (unsigned)(a))
-#define JOSE_ALGS_ALL                                                                             \
-    (JOSE_ALG_BIT(JOSE_ALG_EDDSA) | JOSE_ALG_BIT(JOSE_ALG_ES256) | JOSE_ALG_BIT(JOSE_ALG_ES384) | \
+#define JOSE_ALGS_ALL                                                                              \
+    (JOSE_ALG_BIT(JOSE_ALG_EDDSA) | JOSE_ALG_BIT(JOSE_ALG_ES256) | JOSE_ALG_BIT(JOSE_ALG_ES384) |  \
      JOSE_ALG_BIT(JOSE_ALG_RS256) | JOSE_ALG_BIT(JOSE_ALG_PS256))
 
 /* "EdDSA", "ES256", ...; NULL for JOSE_ALG_UNKNOWN. */
@@ -61,30 +61,30 @@ int jose_alg_mask_parse(const char *list, unsigned *mask, struct err *e) MUST_CH
 
 enum jose_reason {
     JOSE_R_OK = 0,
-    JOSE_R_MALFORMED,      /* not three segments, bad base64url, bad JSON */
-    JOSE_R_TOO_LARGE,      /* token over LIMIT_JOSE_TOKEN_MAX */
-    JOSE_R_ALG,            /* alg missing, none, unsupported, not allowed, or wrong for the key */
-    JOSE_R_KEY_NOT_FOUND,  /* no key in the set applies (unknown kid, ...) */
-    JOSE_R_KEY_AMBIGUOUS,  /* two keys could apply */
-    JOSE_R_SIGNATURE,      /* signature does not verify */
-    JOSE_R_HEADER,         /* unknown crit, b64:false, forbidden member */
-    JOSE_R_TYP,            /* typ header missing or wrong */
-    JOSE_R_EXPIRED,        /* exp in the past (beyond skew) */
-    JOSE_R_NOT_YET_VALID,  /* nbf in the future (beyond skew) */
-    JOSE_R_IAT,            /* iat in the future, or too old */
-    JOSE_R_LIFETIME,       /* exp - iat over the maximum lifetime */
-    JOSE_R_ISS,            /* issuer mismatch */
-    JOSE_R_AUD,            /* audience mismatch */
-    JOSE_R_MISSING_CLAIM,  /* a required claim is absent or of the wrong type */
-    JOSE_R_CLAIMS,         /* payload not a JSON object, or a claim of the wrong type */
-    JOSE_R_DPOP_JWK,       /* DPoP header jwk missing, private, or unusable */
-    JOSE_R_DPOP_HTM,       /* htm mismatch */
-    JOSE_R_DPOP_HTU,       /* htu mismatch */
-    JOSE_R_DPOP_REPLAY,    /* jti seen before */
-    JOSE_R_DPOP_ATH,       /* ath missing or wrong */
-    JOSE_R_DPOP_NONCE,     /* nonce missing or wrong */
-    JOSE_R_DPOP_JKT,       /* proof key thumbprint != cnf.jkt */
-    JOSE_R_INTERNAL,       /* allocation failure and the like */
+    JOSE_R_MALFORMED,     /* not three segments, bad base64url, bad JSON */
+    JOSE_R_TOO_LARGE,     /* token over LIMIT_JOSE_TOKEN_MAX */
+    JOSE_R_ALG,           /* alg missing, none, unsupported, not allowed, or wrong for the key */
+    JOSE_R_KEY_NOT_FOUND, /* no key in the set applies (unknown kid, ...) */
+    JOSE_R_KEY_AMBIGUOUS, /* two keys could apply */
+    JOSE_R_SIGNATURE,     /* signature does not verify */
+    JOSE_R_HEADER,        /* unknown crit, b64:false, forbidden member */
+    JOSE_R_TYP,           /* typ header missing or wrong */
+    JOSE_R_EXPIRED,       /* exp in the past (beyond skew) */
+    JOSE_R_NOT_YET_VALID, /* nbf in the future (beyond skew) */
+    JOSE_R_IAT,           /* iat in the future, or too old */
+    JOSE_R_LIFETIME,      /* exp - iat over the maximum lifetime */
+    JOSE_R_ISS,           /* issuer mismatch */
+    JOSE_R_AUD,           /* audience mismatch */
+    JOSE_R_MISSING_CLAIM, /* a required claim is absent or of the wrong type */
+    JOSE_R_CLAIMS,        /* payload not a JSON object, or a claim of the wrong type */
+    JOSE_R_DPOP_JWK,      /* DPoP header jwk missing, private, or unusable */
+    JOSE_R_DPOP_HTM,      /* htm mismatch */
+    JOSE_R_DPOP_HTU,      /* htu mismatch */
+    JOSE_R_DPOP_REPLAY,   /* jti seen before */
+    JOSE_R_DPOP_ATH,      /* ath missing or wrong */
+    JOSE_R_DPOP_NONCE,    /* nonce missing or wrong */
+    JOSE_R_DPOP_JKT,      /* proof key thumbprint != cnf.jkt */
+    JOSE_R_INTERNAL,      /* allocation failure and the like */
 };
 
 /* "ok", "malformed", "expired", ... (stable, for logs and tests). */
@@ -113,9 +113,11 @@ struct jose_jwk; /* opaque, reference counted, immutable */
 
 /* Parses one JWK from JSON text (duplicate keys refused) or a jansson object.
  * Refuses: unknown kty, oct keys, curves other than Ed25519/P-256/P-384,
- * points off the curve, RSA under 2048 bits, e even or < 3, a private part
- * that does not match the public one, `alg` that does not fit kty/crv,
- * malformed `use`/`key_ops`. */
+ * points off the curve or short coordinates, RSA outside 2048..8192 bits, e
+ * even, < 3 or over 64 bits, the ROCA fingerprint, RSA private keys without
+ * all CRT members, a private part that does not match the public one, an
+ * `alg` we do not support or that does not fit kty/crv, malformed
+ * `kid`/`use`/`key_ops`. */
 int jose_jwk_parse(const char *text, size_t len, struct jose_jwk **out, struct err *e) MUST_CHECK;
 int jose_jwk_from_json(const json_t *obj, struct jose_jwk **out, struct err *e) MUST_CHECK;
 
@@ -124,7 +126,8 @@ int jose_jwk_from_json(const json_t *obj, struct jose_jwk **out, struct err *e) 
 int jose_jwk_generate(enum jose_alg alg, const char *kid, struct jose_jwk **out,
                       struct err *e) MUST_CHECK;
 
-/* Builds a public key from an OpenSSL key (takes a reference on pkey). */
+/* Wraps an OpenSSL key, public or private (takes a reference on pkey); the
+ * same checks as jose_jwk_from_json apply. */
 int jose_jwk_from_pkey(EVP_PKEY *pkey, enum jose_alg alg, const char *kid, struct jose_jwk **out,
                        struct err *e) MUST_CHECK;
 
@@ -160,10 +163,13 @@ EVP_PKEY *jose_jwk_pkey(const struct jose_jwk *k);
 
 struct jose_jwks; /* a set of keys; immutable once shared */
 
-/* Flags for jose_jwks_from_json. */
-#define JOSE_JWKS_SKIP_UNSUPPORTED 0x1u /* skip keys we cannot use (oct, RSA-1024, enc) \
-                                           instead of failing the whole set */
-#define JOSE_JWKS_ALLOW_PRIVATE 0x2u    /* allow private keys (default: refused) */
+/* Flags for jose_jwks_from_json.  SKIP_UNSUPPORTED: skip, instead of
+ * refusing the whole set, each key we cannot use (oct, other curves, unknown
+ * alg such as RSA-OAEP, weak or malformed keys); use it for JWKS published by
+ * others.  Tokens signed by a skipped key then fail with key_not_found.
+ * ALLOW_PRIVATE: accept private keys (default: refused). */
+#define JOSE_JWKS_SKIP_UNSUPPORTED 0x1u
+#define JOSE_JWKS_ALLOW_PRIVATE 0x2u
 
 /* Parses {"keys":[...]}.  Refuses: a set that mixes public and private keys,
  * duplicate kid, more than LIMIT_JOSE_JWKS_KEYS keys, unsupported keys (unless
@@ -171,8 +177,8 @@ struct jose_jwks; /* a set of keys; immutable once shared */
  * Other top-level members are ignored (SPIFFE bundles add their own). */
 int jose_jwks_parse(const char *text, size_t len, unsigned flags, struct jose_jwks **out,
                     struct err *e) MUST_CHECK;
-int jose_jwks_from_json(const json_t *obj, unsigned flags, struct jose_jwks **out,
-                        size_t *skipped, struct err *e) MUST_CHECK;
+int jose_jwks_from_json(const json_t *obj, unsigned flags, struct jose_jwks **out, size_t *skipped,
+                        struct err *e) MUST_CHECK;
 
 struct jose_jwks *jose_jwks_new(void);
 /* Adds a reference to k; ERR_CONFLICT on a duplicate kid, ERR_LIMIT past
@@ -187,8 +193,8 @@ int jose_jwks_to_json(const struct jose_jwks *set, json_t **out, struct err *e) 
  * use absent or "sig" (or `use` when non-NULL), key_ops absent or holding
  * "verify", alg in the key's mask.  ERR_NOTFOUND when none, ERR_CONFLICT when
  * several could apply.  The key is borrowed from the set. */
-int jose_jwks_find(const struct jose_jwks *set, const char *kid, enum jose_alg alg,
-                   const char *use, const struct jose_jwk **out, struct err *e) MUST_CHECK;
+int jose_jwks_find(const struct jose_jwks *set, const char *kid, enum jose_alg alg, const char *use,
+                   const struct jose_jwk **out, struct err *e) MUST_CHECK;
 
 void jose_jwks_free(struct jose_jwks *set);
 
@@ -228,15 +234,15 @@ int jose_jws_verify_key(const struct jose_jwk *key, unsigned alg_mask, const cha
 /* ==== JWT claims ========================================================= */
 
 struct jose_jwt_opts {
-    const char *iss;         /* required issuer (exact), NULL: not checked */
-    const char *aud;         /* required audience (string or in array), NULL: not checked */
-    const char *typ;         /* required typ header ("JWT", "at+jwt"; case-insensitive,
-                                "application/" prefix allowed); NULL: not checked */
-    int64_t skew_s;          /* clock skew tolerated on exp/nbf/iat; < 0: default 60 */
-    int64_t max_lifetime_s;  /* exp - iat (or exp - now without iat) max; 0: no limit */
-    int allow_no_exp;        /* exp is required unless this is set */
+    const char *iss;             /* required issuer (exact), NULL: not checked */
+    const char *aud;             /* required audience (string or in array), NULL: not checked */
+    const char *typ;             /* required typ header ("JWT", "at+jwt"; case-insensitive,
+                                    "application/" prefix allowed); NULL: not checked */
+    int64_t skew_s;              /* clock skew tolerated on exp/nbf/iat; < 0: default 60 */
+    int64_t max_lifetime_s;      /* exp - iat (or exp - now without iat) max; 0: no limit */
+    int allow_no_exp;            /* exp is required unless this is set */
     const char *const *required; /* NULL-terminated claim names that must be present */
-    int64_t now_s;           /* 0: clock_wall_s() */
+    int64_t now_s;               /* 0: clock_wall_s() */
 };
 
 /* Checks claims (and the typ of header, may be NULL) against o. */
@@ -268,17 +274,33 @@ size_t jose_replay_size(struct jose_replay *r);
 void jose_replay_free(struct jose_replay *r);
 
 struct jose_dpop_opts {
-    const char *htm;          /* required: request method ("POST") */
-    const char *htu;          /* required: request URI; compared normalised */
-    const char *access_token; /* when non-NULL: ath must equal b64url(SHA-256(token)) */
-    const char *jkt;          /* when non-NULL: the proof key's thumbprint must equal it */
-    const char *nonce;        /* when non-NULL: the proof's nonce must equal it */
-    int64_t max_age_s;        /* iat not older than this; 0: default 300 */
-    int64_t skew_s;           /* iat may be this far in the future; < 0: default 5 */
-    unsigned alg_mask;        /* 0: JOSE_ALGS_ALL */
+    const char *htm;            /* required: request method ("POST") */
+    const char *htu;            /* required: request URI; compared normalised */
+    const char *access_token;   /* when non-NULL: ath must equal b64url(SHA-256(token)) */
+    const char *jkt;            /* when non-NULL: the proof key's thumbprint must equal it */
+    const char *nonce;          /* when non-NULL: the proof's nonce must equal it */
+    int64_t max_age_s;          /* iat not older than this; 0: default 300 */
+    int64_t skew_s;             /* iat may be this far in the future; < 0: default 5 */
+    unsigned alg_mask;          /* 0: JOSE_ALGS_ALL */
     struct jose_replay *replay; /* NULL: no replay check (tests only) */
-    int64_t now_s;            /* 0: clock_wall_s() */
+    int64_t now_s;              /* 0: clock_wall_s() */
+    /* Stateless server nonces (RFC 9449 section 8): when nonce_key is
+     * non-NULL (JOSE_DPOP_NONCE_KEY_LEN bytes), the proof must carry a nonce
+     * made by jose_dpop_nonce_make with that key, at most nonce_max_age_s old
+     * (0: default 300).  Checked in addition to `nonce` when both are set. */
+    const uint8_t *nonce_key;
+    int64_t nonce_max_age_s;
 };
+
+/* Server nonces without server state: b64url(issue time || HMAC-SHA-256
+ * truncated to 128 bits over it).  Rotating the key invalidates them all. */
+#define JOSE_DPOP_NONCE_KEY_LEN 32
+int jose_dpop_nonce_make(const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN], int64_t now_s, char **out,
+                         struct err *e) MUST_CHECK;
+/* 0 when nonce was made with key and is at most max_age_s old (0: 300 s) and
+ * not from the future (5 s skew); ERR_AUTH otherwise. */
+int jose_dpop_nonce_check(const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN], const char *nonce,
+                          int64_t max_age_s, int64_t now_s, struct err *e) MUST_CHECK;
 
 struct jose_dpop_result {
     char jkt[JOSE_JKT_LEN + 1]; /* thumbprint of the proof's jwk */
@@ -289,8 +311,7 @@ struct jose_dpop_result {
 /* Validates a DPoP proof.  On success fills res (release with
  * jose_dpop_result_clear). */
 int jose_dpop_verify(const char *proof, size_t len, const struct jose_dpop_opts *o,
-                     struct jose_dpop_result *res, enum jose_reason *why,
-                     struct err *e) MUST_CHECK;
+                     struct jose_dpop_result *res, enum jose_reason *why, struct err *e) MUST_CHECK;
 void jose_dpop_result_clear(struct jose_dpop_result *res);
 
 /* Creates a proof for htm/htu signed with key (private), header jwk = its

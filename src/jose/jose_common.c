@@ -137,12 +137,43 @@ int jose_fail(enum jose_reason *why, enum jose_reason r, struct err *e, int code
     return err_set(e, code, "%s: %s", jose_reason_name(r), msg);
 }
 
+/* Nesting depth of JSON text, counted before parsing so that jansson's
+ * recursive parser never sees a document deeper than LIMIT_JSON_DEPTH. */
+static int json_too_deep(const char *text, size_t len)
+{
+    size_t i, depth = 0;
+    int in_str = 0;
+
+    for (i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_str) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_str = 0;
+            }
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > LIMIT_JSON_DEPTH) {
+                return 1;
+            }
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 int jose_json_load_object(const char *text, size_t len, json_t **out, struct err *e)
 {
     json_error_t je;
     json_t *j;
 
     *out = NULL;
+    if (json_too_deep(text, len)) {
+        return err_set(e, ERR_LIMIT, "JSON nested deeper than %d", LIMIT_JSON_DEPTH);
+    }
     j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (j == NULL) {
         return err_set(e, ERR_INVALID, "JSON %d:%d: %s", je.line, je.column, je.text);

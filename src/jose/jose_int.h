@@ -20,12 +20,12 @@ struct jose_jwk {
     int nid;        /* NID_ED25519, NID_X9_62_prime256v1, NID_secp384r1, NID_rsaEncryption */
     EVP_PKEY *pkey; /* public or private */
     int is_private;
-    char *kid;          /* NULL when absent */
-    char *use;          /* NULL when absent */
-    enum jose_alg alg;  /* the `alg` member; UNKNOWN when absent */
-    unsigned key_ops;   /* JOSE_OP_* bits; meaningful when has_key_ops */
+    char *kid;         /* NULL when absent */
+    char *use;         /* NULL when absent */
+    enum jose_alg alg; /* the `alg` member; UNKNOWN when absent */
+    unsigned key_ops;  /* JOSE_OP_* bits; meaningful when has_key_ops */
     int has_key_ops;
-    unsigned alg_mask;  /* algorithms this key can verify */
+    unsigned alg_mask; /* algorithms this key can verify */
 };
 
 struct jose_jwks {

@@ -55,9 +55,12 @@ struct jose_trust_issuer {
     /* SPIFFE: the trust domain ("corp.example").  OIDC: the issuer URL,
      * compared byte for byte with the token's "iss". */
     const char *name;
-    /* Where the keys come from: exactly one of jwks_file, jwks_uri,
-     * discovery (OIDC only: GET <name>/.well-known/openid-configuration and
-     * use its jwks_uri, which must be https unless fetch.allow_http). */
+    /* Where the keys come from: exactly one of jwks_json, jwks_file,
+     * jwks_uri, discovery (OIDC only: GET <name>/.well-known/openid-
+     * configuration and use its jwks_uri, which must be https unless
+     * fetch.allow_http).  Inline keys never change, so they are not
+     * refreshed; a file is re-read at each refresh. */
+    const char *jwks_json; /* inline SPIFFE bundle or JWKS text (copied) */
     const char *jwks_file; /* SPIFFE bundle or JWKS file */
     const char *jwks_uri;  /* JWKS or SPIFFE bundle URL */
     int discovery;
@@ -149,6 +152,8 @@ struct jose_keyring_conf {
                            0: LIMIT_JOSE_KEY_RETAIN_S */
 };
 
+/* A keyring may be used from several threads: signing, JWKS and maintenance
+ * take its lock briefly (signing itself runs outside it on a key reference). */
 struct jose_keyring;
 
 /* Creates a keyring; the KEK is borrowed and must outlive the keyring. */

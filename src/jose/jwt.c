@@ -63,7 +63,8 @@ static int check_aud(const json_t *aud, const char *want, enum jose_reason *why,
             return 0;
         }
     } else if (json_is_array(aud)) {
-        json_array_foreach(aud, i, v) {
+        json_array_foreach(aud, i, v)
+        {
             if (!json_is_string(v)) {
                 return jose_fail(why, JOSE_R_CLAIMS, e, ERR_AUTH, "\"aud\" has a non-string");
             }
@@ -80,8 +81,8 @@ static int check_aud(const json_t *aud, const char *want, enum jose_reason *why,
     return jose_fail(why, JOSE_R_AUD, e, ERR_AUTH, "audience does not include \"%.100s\"", want);
 }
 
-static int check_strings(const json_t *header, const json_t *claims,
-                         const struct jose_jwt_opts *o, enum jose_reason *why, struct err *e)
+static int check_strings(const json_t *header, const json_t *claims, const struct jose_jwt_opts *o,
+                         enum jose_reason *why, struct err *e)
 {
     const char *const *req;
 
@@ -129,13 +130,14 @@ static int check_times(const json_t *claims, const struct jose_jwt_opts *o, enum
         return r;
     }
     if (!has_exp && !o->allow_no_exp) {
-        return jose_fail(why, JOSE_R_MISSING_CLAIM, e, ERR_AUTH, "required claim \"exp\" is "
-                                                                 "missing");
+        return jose_fail(why, JOSE_R_MISSING_CLAIM, e, ERR_AUTH,
+                         "required claim \"exp\" is "
+                         "missing");
     }
     if (has_exp && now >= exp + skew) {
         return jose_fail(why, JOSE_R_EXPIRED, e, ERR_AUTH,
-                         "expired at %lld, now %lld (skew %lld s)", (long long)exp,
-                         (long long)now, (long long)skew);
+                         "expired at %lld, now %lld (skew %lld s)", (long long)exp, (long long)now,
+                         (long long)skew);
     }
     if (has_nbf && now + skew < nbf) {
         return jose_fail(why, JOSE_R_NOT_YET_VALID, e, ERR_AUTH,
@@ -152,10 +154,9 @@ static int check_times(const json_t *claims, const struct jose_jwt_opts *o, enum
                              "\"exp\" is required with a maximum lifetime");
         }
         if (exp - (has_iat ? iat : now) > o->max_lifetime_s) {
-            return jose_fail(why, JOSE_R_LIFETIME, e, ERR_AUTH,
-                             "lifetime %lld s over the maximum %lld s",
-                             (long long)(exp - (has_iat ? iat : now)),
-                             (long long)o->max_lifetime_s);
+            return jose_fail(
+                why, JOSE_R_LIFETIME, e, ERR_AUTH, "lifetime %lld s over the maximum %lld s",
+                (long long)(exp - (has_iat ? iat : now)), (long long)o->max_lifetime_s);
         }
     }
     return 0;

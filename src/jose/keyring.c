@@ -28,7 +28,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "jose/jose.h"
+#include "jose/jose_int.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -373,8 +373,7 @@ static int open_envelope(const struct jose_kek *kek, const struct envelope *ev,
                     ev->kid);
         goto out;
     }
-    jwk = json_loadb((const char *)plain, ev->ct_len, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(jwk)) {
+    if (jose_json_load_object((const char *)plain, ev->ct_len, &jwk, NULL) != 0) {
         r = err_set(e, ERR_INVALID, "key envelope %s: plaintext is not a JWK", ev->kid);
         goto out;
     }
@@ -488,15 +487,17 @@ int jose_keyring_load(struct jose_keyring *kr, const char *envelope, size_t len,
     struct envelope ev = {0};
     struct rkey k = {0};
     json_t *env = NULL;
-    json_error_t je;
     int r;
 
     if (len > LIMIT_JOSE_ENVELOPE_MAX) {
         return err_set(e, ERR_LIMIT, "key envelope over %d bytes", LIMIT_JOSE_ENVELOPE_MAX);
     }
-    env = json_loadb(envelope, len, JSON_REJECT_DUPLICATES, &je);
-    if (!json_is_object(env)) {
-        r = err_set(e, ERR_INVALID, "key envelope: not a JSON object (%s)", je.text);
+    if (jose_json_load_object(envelope, len, &env, e) != 0) {
+        r = ERR_INVALID;
+        if (e != NULL) {
+            e->code = r;
+        }
+        err_prefix(e, "key envelope: ");
         goto out;
     }
     r = parse_envelope(env, &ev, e);

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jose/jose.h"
+#include "jose/jose_int.h"
 #include "jose/trust_int.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -46,6 +46,7 @@ struct keyset {
 struct issuer {
     enum jose_trust_kind kind;
     char *name;
+    char *jwks_json;
     char *jwks_file;
     char *jwks_uri;
     int discovery;
@@ -56,6 +57,7 @@ struct issuer {
     char *ca_file;
 
     pthread_mutex_t mu;
+    pthread_cond_t loaded; /* signalled when a refresh ends */
     struct keyset *ks;
     int64_t last_attempt_s; /* 0: never tried */
     int refreshing;
@@ -90,6 +92,11 @@ static int64_t pick(int64_t v, int64_t def)
     return v > 0 ? v : def;
 }
 
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
 static void keyset_unref(struct issuer *is, struct keyset *ks)
 {
     int last;
@@ -122,14 +129,24 @@ static void issuer_free(struct issuer *is)
     }
     free(is->audiences);
     free(is->name);
+    free(is->jwks_json);
     free(is->jwks_file);
     free(is->jwks_uri);
     free(is->ca_file);
+    pthread_cond_destroy(&is->loaded);
     pthread_mutex_destroy(&is->mu);
     free(is);
 }
 
 /* ---- loading keys ------------------------------------------------------- */
+
+/* The configuration may lower the body cap, never raise it. */
+static size_t body_max(const struct issuer *is)
+{
+    size_t m = is->fetch.max_body;
+
+    return m > 0 && m < LIMIT_JOSE_FETCH_BODY_MAX ? m : LIMIT_JOSE_FETCH_BODY_MAX;
+}
 
 static int read_file(const char *path, struct buf *out, struct err *e)
 {
@@ -155,23 +172,20 @@ static int read_file(const char *path, struct buf *out, struct err *e)
     return r;
 }
 
+/* Duplicate members refused, depth limited, an object required. */
 static json_t *load_json(const struct buf *b, const char *what, struct err *e)
 {
-    json_error_t je;
-    json_t *j;
+    json_t *j = NULL;
 
     if (b->len == 0) {
         err_set(e, ERR_INVALID, "%s: empty document", what);
         return NULL;
     }
-    j = json_loadb(b->data, b->len, JSON_REJECT_DUPLICATES, &je);
-    if (j == NULL) {
-        err_set(e, ERR_INVALID, "%s:%d:%d: %s", what, je.line, je.column, je.text);
-        return NULL;
-    }
-    if (!json_is_object(j)) {
-        json_decref(j);
-        err_set(e, ERR_INVALID, "%s: not a JSON object", what);
+    if (jose_json_load_object(b->data, b->len, &j, e) != 0) {
+        if (e != NULL) {
+            e->code = ERR_INVALID;
+        }
+        err_prefix(e, "%s: ", what);
         return NULL;
     }
     return j;
@@ -189,7 +203,7 @@ static int discover(struct issuer *is, char **uri, struct err *e)
     int r;
 
     *uri = NULL;
-    buf_init(&b, pick((int64_t)is->fetch.max_body, LIMIT_JOSE_FETCH_BODY_MAX));
+    buf_init(&b, body_max(is));
     url = malloc(n + 40);
     if (url == NULL) {
         r = err_set(e, ERR_NOMEM, "out of memory");
@@ -234,6 +248,10 @@ static int fetch_doc(struct issuer *is, struct buf *b, struct err *e)
     char *uri = NULL;
     int r;
 
+    if (is->jwks_json != NULL) {
+        r = buf_append_str(b, is->jwks_json);
+        return r == 0 ? 0 : err_set(e, r, "inline JWKS too large");
+    }
     if (is->jwks_file != NULL) {
         return read_file(is->jwks_file, b, e);
     }
@@ -264,8 +282,10 @@ static int opt_int(const json_t *doc, const char *name, int64_t *out, struct err
 }
 
 /* SPIFFE bundle (SPIFFE Trust Domain and Bundle, section 4): keep the keys
- * whose use is "jwt-svid" (each must have a kid); x509-svid keys and keys of
- * unknown use are ignored, as the spec says. */
+ * whose use is "jwt-svid".  Keys of another or no use (4.2.2: unknown use
+ * values make clients ignore the element) and jwt-svid keys without the kid
+ * the JWT-SVID spec requires are skipped: they can never verify anything,
+ * and one bad element must not take the whole trust domain down. */
 static int spiffe_keys(const json_t *doc, json_t **out, struct err *e)
 {
     const json_t *keys = json_object_get(doc, "keys"), *k;
@@ -285,16 +305,9 @@ static int spiffe_keys(const json_t *doc, json_t **out, struct err *e)
     {
         const char *use = json_string_value(json_object_get(k, "use"));
 
-        if (use == NULL) {
-            r = err_set(e, ERR_INVALID, "bundle: key %zu has no use", i);
-            goto out;
-        }
-        if (strcmp(use, "jwt-svid") != 0) {
+        if (use == NULL || strcmp(use, "jwt-svid") != 0 ||
+            json_string_value(json_object_get(k, "kid")) == NULL) {
             continue;
-        }
-        if (json_string_value(json_object_get(k, "kid")) == NULL) {
-            r = err_set(e, ERR_INVALID, "bundle: jwt-svid key %zu has no kid", i);
-            goto out;
         }
         if (json_array_append(arr, (json_t *)k) != 0) {
             goto out;
@@ -314,50 +327,74 @@ out:
     return r;
 }
 
-/* Loads the issuer's keys into a new keyset (no lock held: may be slow). */
-static int load_keyset(struct issuer *is, int64_t prev_seq, struct keyset **out, struct err *e)
+int jose_trust_parse_keys(enum jose_trust_kind kind, unsigned alg_mask, const char *text,
+                          size_t len, int64_t prev_seq, struct jose_verifier **out, int64_t *hint,
+                          int64_t *seq, struct err *e)
 {
-    struct buf b;
     json_t *doc = NULL, *set = NULL;
     struct jose_jwks *jwks = NULL;
-    struct keyset *ks = NULL;
-    int64_t hint = 0, seq = -1;
+    struct jose_verifier *v = NULL;
+    struct buf b = {(char *)text, len, len, len};
     size_t skipped = 0;
     int r;
 
     *out = NULL;
-    buf_init(&b, pick((int64_t)is->fetch.max_body, LIMIT_JOSE_FETCH_BODY_MAX));
-    r = fetch_doc(is, &b, e);
-    if (r != 0) {
-        goto out;
-    }
-    doc = load_json(&b, is->jwks_file ? is->jwks_file : "JWKS", e);
+    *hint = 0;
+    *seq = -1;
+    doc = load_json(&b, kind == JOSE_TRUST_SPIFFE ? "bundle" : "JWKS", e);
     if (doc == NULL) {
-        r = e != NULL && e->code != 0 ? e->code : ERR_INVALID;
-        goto out;
+        return e != NULL && e->code != 0 ? e->code : ERR_INVALID;
     }
-    if (is->kind == JOSE_TRUST_SPIFFE) {
-        r = opt_int(doc, "spiffe_refresh_hint", &hint, e);
+    if (kind == JOSE_TRUST_SPIFFE) {
+        r = opt_int(doc, "spiffe_refresh_hint", hint, e);
         if (r == 0) {
-            r = opt_int(doc, "spiffe_sequence", &seq, e);
+            r = opt_int(doc, "spiffe_sequence", seq, e);
         }
         if (r == 0 && json_object_get(doc, "spiffe_sequence") == NULL) {
-            seq = -1;
+            *seq = -1;
         }
-        if (r == 0 && seq >= 0 && prev_seq >= 0 && seq < prev_seq) {
+        if (r == 0 && *seq >= 0 && prev_seq >= 0 && *seq < prev_seq) {
             r = err_set(e, ERR_INVALID, "bundle: spiffe_sequence went back from %lld to %lld",
-                        (long long)prev_seq, (long long)seq);
+                        (long long)prev_seq, (long long)*seq);
         }
         if (r == 0) {
             r = spiffe_keys(doc, &set, e);
         }
     } else {
         set = json_incref(doc);
+        r = 0;
     }
-    if (r != 0) {
-        goto out;
+    if (r == 0) {
+        r = jose_jwks_from_json(set, JOSE_JWKS_SKIP_UNSUPPORTED, &jwks, &skipped, e);
     }
-    r = jose_jwks_from_json(set, JOSE_JWKS_SKIP_UNSUPPORTED, &jwks, &skipped, e);
+    if (r == 0) {
+        r = jose_verifier_new(jwks, alg_mask, &v, e);
+    }
+    if (r == 0 && kind == JOSE_TRUST_SPIFFE) {
+        r = jose_verifier_set_use(v, "jwt-svid", e);
+    }
+    if (r == 0) {
+        *out = v;
+        v = NULL;
+    }
+    jose_verifier_free(v);
+    jose_jwks_free(jwks);
+    json_decref(set);
+    json_decref(doc);
+    return r;
+}
+
+/* Loads the issuer's keys into a new keyset (no lock held: may be slow). */
+static int load_keyset(struct issuer *is, int64_t prev_seq, struct keyset **out, struct err *e)
+{
+    struct buf b;
+    struct keyset *ks = NULL;
+    int64_t hint = 0, seq = -1;
+    int r;
+
+    *out = NULL;
+    buf_init(&b, body_max(is));
+    r = fetch_doc(is, &b, e);
     if (r != 0) {
         goto out;
     }
@@ -366,18 +403,30 @@ static int load_keyset(struct issuer *is, int64_t prev_seq, struct keyset **out,
         r = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
     }
-    r = jose_verifier_new(jwks, is->alg_mask, &ks->v, e);
-    if (r == 0 && is->kind == JOSE_TRUST_SPIFFE) {
-        r = jose_verifier_set_use(ks->v, "jwt-svid", e);
-    }
+    r = jose_trust_parse_keys(is->kind, is->alg_mask, b.data, b.len, prev_seq, &ks->v, &hint, &seq,
+                              e);
     if (r != 0) {
+        if (is->jwks_file != NULL) {
+            err_prefix(e, "%s: ", is->jwks_file);
+        }
         goto out;
     }
     ks->refs = 1;
     ks->loaded_s = clock_wall_s();
+    if (is->jwks_json != NULL) {
+        /* Inline keys cannot change: "refresh" only after a year, and the
+         * stale window keeps them after that too. */
+        ks->refresh_s = LIMIT_JOSE_TRUST_PERIOD_MAX_S;
+        ks->sequence = seq;
+        *out = ks;
+        ks = NULL;
+        r = 0;
+        goto out;
+    }
+    /* The bundle's hint is clamped: a huge one must not keep keys forever. */
     ks->refresh_s = is->refresh_s > 0 ? is->refresh_s
-                    : hint > 0        ? hint
-                                      : LIMIT_JOSE_TRUST_REFRESH_S;
+                    : hint > 0 ? clamp(hint, is->min_refresh_s, LIMIT_JOSE_TRUST_PERIOD_MAX_S)
+                               : LIMIT_JOSE_TRUST_REFRESH_S;
     ks->sequence = seq;
     *out = ks;
     ks = NULL;
@@ -387,9 +436,6 @@ out:
         jose_verifier_free(ks->v);
         free(ks);
     }
-    jose_jwks_free(jwks);
-    json_decref(set);
-    json_decref(doc);
     buf_free(&b);
     return r;
 }
@@ -421,6 +467,7 @@ static int acquire_keys(struct issuer *is, int force, struct keyset **out, struc
         r = load_keyset(is, prev_seq, &fresh, &le);
         pthread_mutex_lock(&is->mu);
         is->refreshing = 0;
+        pthread_cond_broadcast(&is->loaded);
         if (r == 0) {
             old = is->ks;
             is->ks = fresh;
@@ -432,6 +479,11 @@ static int acquire_keys(struct issuer *is, int force, struct keyset **out, struc
             log_event(LOG_WARN, "trust_refresh_failed", NULL, "issuer", is->name, "error", le.msg,
                       (char *)NULL);
         }
+    }
+    /* No keys at all yet and another thread is fetching them: wait for it
+     * (bounded by the fetch time limits) rather than fail the request. */
+    while (is->ks == NULL && is->refreshing) {
+        pthread_cond_wait(&is->loaded, &is->mu);
     }
     ks = is->ks;
     if (ks == NULL) {
@@ -526,10 +578,12 @@ static int check_conf(const struct jose_trust_issuer *c, struct err *e)
     } else if (strlen(c->name) > LIMIT_JOSE_URL_LEN) {
         return err_set(e, ERR_INVALID, "issuer name too long");
     }
-    sources = (c->jwks_file != NULL) + (c->jwks_uri != NULL) + (c->discovery != 0);
+    sources = (c->jwks_json != NULL) + (c->jwks_file != NULL) + (c->jwks_uri != NULL) +
+              (c->discovery != 0);
     if (sources != 1) {
         return err_set(e, ERR_INVALID,
-                       "trust issuer %s: give exactly one of jwks_file, jwks_uri, discovery",
+                       "trust issuer %s: give exactly one of jwks_json, jwks_file, jwks_uri, "
+                       "discovery",
                        c->name);
     }
     if (c->audiences == NULL || c->audiences[0] == NULL) {
@@ -556,17 +610,22 @@ static int copy_conf(struct issuer *is, const struct jose_trust_issuer *c, struc
     }
     is->kind = c->kind;
     is->name = dup_or_null(c->name, &bad);
+    is->jwks_json = dup_or_null(c->jwks_json, &bad);
     is->jwks_file = dup_or_null(c->jwks_file, &bad);
     is->jwks_uri = dup_or_null(c->jwks_uri, &bad);
     is->ca_file = dup_or_null(c->fetch.ca_file, &bad);
     is->discovery = c->discovery;
     is->fetch = c->fetch;
     is->fetch.ca_file = is->ca_file;
-    is->refresh_s = c->refresh_s; /* 0: the bundle's hint, else the default */
-    is->stale_s = pick(c->stale_s, LIMIT_JOSE_TRUST_STALE_S);
-    is->min_refresh_s = pick(c->min_refresh_s, LIMIT_JOSE_TRUST_MIN_REFRESH_S);
-    is->skew_s = pick(c->skew_s, LIMIT_JOSE_TRUST_SKEW_S);
-    is->max_lifetime_s = pick(c->max_lifetime_s, LIMIT_JOSE_TRUST_MAX_LIFETIME_S);
+    /* Periods are clamped so that time sums cannot overflow. */
+    is->refresh_s = clamp(c->refresh_s, 0, LIMIT_JOSE_TRUST_PERIOD_MAX_S); /* 0: hint/default */
+    is->stale_s =
+        clamp(pick(c->stale_s, LIMIT_JOSE_TRUST_STALE_S), 1, LIMIT_JOSE_TRUST_PERIOD_MAX_S);
+    is->min_refresh_s = clamp(pick(c->min_refresh_s, LIMIT_JOSE_TRUST_MIN_REFRESH_S), 1,
+                              LIMIT_JOSE_TRUST_PERIOD_MAX_S);
+    is->skew_s = clamp(pick(c->skew_s, LIMIT_JOSE_TRUST_SKEW_S), 0, LIMIT_JOSE_TRUST_PERIOD_MAX_S);
+    is->max_lifetime_s = clamp(pick(c->max_lifetime_s, LIMIT_JOSE_TRUST_MAX_LIFETIME_S), 1,
+                               LIMIT_JOSE_TRUST_PERIOD_MAX_S);
     if (bad) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
@@ -604,6 +663,11 @@ int jose_trust_add(struct jose_trust_store *ts, const struct jose_trust_issuer *
     if (pthread_mutex_init(&is->mu, NULL) != 0) {
         free(is);
         return err_set(e, ERR_INTERNAL, "pthread_mutex_init failed");
+    }
+    if (pthread_cond_init(&is->loaded, NULL) != 0) {
+        pthread_mutex_destroy(&is->mu);
+        free(is);
+        return err_set(e, ERR_INTERNAL, "pthread_cond_init failed");
     }
     r = copy_conf(is, conf, e);
     if (r == 0 && load_now) {
@@ -672,13 +736,12 @@ static json_t *peek_claims(const char *token, size_t len, struct err *e)
         err_set(e, ERR_AUTH, "malformed: payload is not base64url");
         return NULL;
     }
-    j = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL);
-    free(raw);
-    if (!json_is_object(j)) {
-        json_decref(j);
+    if (jose_json_load_object((const char *)raw, rawlen, &j, NULL) != 0) {
+        free(raw);
         err_set(e, ERR_AUTH, "malformed: payload is not a JSON object");
         return NULL;
     }
+    free(raw);
     return j;
 }
 

@@ -269,4 +269,16 @@
 /* One log line; longer messages are truncated, never split. */
 #define LIMIT_LOG_LINE 4096
 
+/* Largest refresh, stale or lifetime period we take from configuration or
+ * from a bundle's spiffe_refresh_hint: a year; also keeps time sums far from
+ * overflow. */
+#define LIMIT_JOSE_TRUST_PERIOD_MAX_S (366LL * 24 * 3600)
+/* Evaluation recursion depth: the AST height a policy within
+ * LIMIT_CEDAR_DEPTH can reach (each nesting level adds a few operator
+ * levels; chains of && || + * are flat).  Bounds the evaluator's stack. */
+#define LIMIT_CEDAR_EVAL_DEPTH (12 * LIMIT_CEDAR_DEPTH)
+/* Sum of all entities' ancestor counts: a long chain makes the closure
+ * quadratic, so its total size (memory and load time) is capped. */
+#define LIMIT_CEDAR_CLOSURE_TOTAL 4000000
+
 #endif

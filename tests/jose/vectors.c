@@ -87,7 +87,7 @@ static json_t *group_jwk(const json_t *g, const char *type)
     const json_t *pk = json_object_get(g, "publicKey");
 
     if (strcmp(type, "EddsaVerify") == 0) {
-        return json_pack("{sssssO}", "kty", "OKP", "crv", "Ed25519", "x",
+        return json_pack("{ssssso}", "kty", "OKP", "crv", "Ed25519", "x",
                          hex_b64(json_string_value(json_object_get(pk, "pk")), 32));
     }
     if (strcmp(type, "EcdsaP1363Verify") == 0) {
@@ -101,8 +101,7 @@ static json_t *group_jwk(const json_t *g, const char *type)
     }
     {
         json_t *j = json_pack("{ss}", "kty", "RSA");
-        json_object_set_new(j, "n",
-                            hex_b64(json_string_value(json_object_get(pk, "modulus")), 0));
+        json_object_set_new(j, "n", hex_b64(json_string_value(json_object_get(pk, "modulus")), 0));
         json_object_set_new(j, "e",
                             hex_b64(json_string_value(json_object_get(pk, "publicExponent")), 0));
         return j;
@@ -171,7 +170,8 @@ static void run_primitive(const char *dir, const char *name)
         failed++;
         return;
     }
-    json_array_foreach(json_object_get(d, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(d, "testGroups"), gi, g)
+    {
         const char *type = json_string_value(json_object_get(g, "type"));
         enum jose_alg alg = group_alg(g, type);
         json_t *kj = group_jwk(g, type);
@@ -182,7 +182,8 @@ static void run_primitive(const char *dir, const char *name)
         if (kr != 0 && verbose) {
             printf("note %s group %zu: key refused: %s\n", name, gi, e.msg);
         }
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             long tc = (long)json_integer_value(json_object_get(t, "tcId"));
             const char *res = json_string_value(json_object_get(t, "result"));
             size_t ml, sl;
@@ -256,7 +257,8 @@ static void run_jws_file(const char *dir)
         failed++;
         return;
     }
-    json_array_foreach(json_object_get(d, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(d, "testGroups"), gi, g)
+    {
         const json_t *kj = json_object_get(g, "public");
         struct jose_jwks *set = jose_jwks_new();
         struct jose_jwk *k = NULL;
@@ -266,7 +268,8 @@ static void run_jws_file(const char *dir)
             kj = json_object_get(g, "private");
         }
         key_ok = jose_jwk_from_json(kj, &k, NULL) == 0 && jose_jwks_add(set, k, NULL) == 0;
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             long tc = (long)json_integer_value(json_object_get(t, "tcId"));
             const char *res = json_string_value(json_object_get(t, "result"));
             const char *jws = json_string_value(json_object_get(t, "jws"));
@@ -302,7 +305,8 @@ static void run_jwk_file(const char *dir)
         failed++;
         return;
     }
-    json_array_foreach(json_object_get(d, "testGroups"), gi, g) {
+    json_array_foreach(json_object_get(d, "testGroups"), gi, g)
+    {
         const json_t *kj = json_object_get(g, "public");
         struct jose_jwks *set = NULL;
         struct err e = {0};
@@ -315,7 +319,8 @@ static void run_jwk_file(const char *dir)
         if (!set_ok && verbose) {
             printf("note %s group %zu: set refused: %s\n", name, gi, e.msg);
         }
-        json_array_foreach(json_object_get(g, "tests"), ti, t) {
+        json_array_foreach(json_object_get(g, "tests"), ti, t)
+        {
             long tc = (long)json_integer_value(json_object_get(t, "tcId"));
             const char *res = json_string_value(json_object_get(t, "result"));
             const char *jws = json_string_value(json_object_get(t, "jws"));
@@ -329,73 +334,105 @@ static void run_jwk_file(const char *dir)
     json_decref(d);
 }
 
-/* One cookbook file: the compact output verifies with the public half of
- * input.key (when supported), a flipped signature does not, and for
- * reproducible supported algorithms our signature over sig-input equals
- * signing.sig. */
+/* One compact JWS of a cookbook file: verifies with the public half of key
+ * (when supported), a flipped signature does not; when si/want are given
+ * (reproducible), our signature over si equals want. */
+static void cookbook_one(const char *rel, int idx, const char *compact, const json_t *key,
+                         const char *alg_name, int expect_valid, const char *si, const char *want)
+{
+    struct jose_jwk *k = NULL, *pk = NULL;
+    struct jose_jwks *set = jose_jwks_new();
+    enum jose_alg alg = jose_alg_from_name(alg_name);
+    json_t *pub = NULL;
+    int ok, sup;
+
+    sup = alg != JOSE_ALG_UNKNOWN && jose_jwk_from_json(key, &k, NULL) == 0;
+    if (sup && jose_jwk_to_json(k, 0, &pub, NULL) == 0 && jose_jwk_from_json(pub, &pk, NULL) == 0) {
+        sup = jose_jwks_add(set, pk, NULL) == 0;
+    }
+    ok = sup && verify_with_set(set, compact);
+    tally(rel, idx * 10, ok, expect_valid ? "valid" : "invalid", sup || !expect_valid);
+    if (sup) {
+        char *bad = strdup(compact);
+        size_t n = strlen(bad);
+        bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
+        tally(rel, idx * 10 + 1, verify_with_set(set, bad), "invalid", 1);
+        free(bad);
+        if (si != NULL && want != NULL) {
+            uint8_t *sig = NULL;
+            size_t sl = 0;
+            char *enc = NULL;
+            int same = jose_sig_create(k, alg, si, strlen(si), &sig, &sl, NULL) == 0 &&
+                       jose_b64url_encode(sig, sl, &enc, NULL) == 0 && strcmp(enc, want) == 0;
+            tally(rel, idx * 10 + 2, same, "valid", 1);
+            free(sig);
+            free(enc);
+        }
+    }
+    printf("%-45s #%d %s (%s%s)\n", rel, idx, ok ? "verified" : "refused", alg_name,
+           sup ? "" : ", unsupported");
+    json_decref(pub);
+    jose_jwk_free(k);
+    jose_jwk_free(pk);
+    jose_jwks_free(set);
+}
+
+/* A cookbook file: its compact form, or each signature of its general JSON
+ * form that has a protected header, rebuilt as compact. */
 static void run_cookbook(const char *dir, const char *rel, int expect_valid)
 {
     char path[4096];
-    json_t *d, *pub = NULL;
-    const json_t *in, *out, *sg;
-    const char *compact, *alg_name;
-    struct jose_jwk *k = NULL, *pk = NULL;
-    struct jose_jwks *set = jose_jwks_new();
-    enum jose_alg alg;
-    int ok, sup;
+    const json_t *in, *out, *sg, *sigs, *sj;
+    const char *compact;
+    size_t i;
+    json_t *d;
 
     snprintf(path, sizeof(path), "%s/jose/rfc7520-cookbook/%s", dir, rel);
     d = json_load_file(path, 0, NULL);
     if (d == NULL) {
         printf("FAIL %s: cannot load\n", rel);
         failed++;
-        jose_jwks_free(set);
         return;
     }
     in = json_object_get(d, "input");
     out = json_object_get(d, "output");
     sg = json_object_get(d, "signing");
     compact = json_string_value(json_object_get(out, "compact"));
-    alg_name = json_string_value(json_object_get(in, "alg"));
-    alg = jose_alg_from_name(alg_name);
-    if (compact == NULL || alg_name == NULL) {
-        skipped++;
-        printf("%-45s skipped: no compact serialization with a single key (JSON only)\n", rel);
-        goto done;
+    if (compact != NULL) {
+        int repro = json_is_true(json_object_get(d, "reproducible")) && json_is_object(sg);
+        cookbook_one(rel, 0, compact, json_object_get(in, "key"),
+                     json_string_value(json_object_get(in, "alg")), expect_valid,
+                     repro ? json_string_value(json_object_get(sg, "sig-input")) : NULL,
+                     repro ? json_string_value(json_object_get(sg, "sig")) : NULL);
+        json_decref(d);
+        return;
     }
-    sup = alg != JOSE_ALG_UNKNOWN && jose_jwk_from_json(json_object_get(in, "key"), &k, NULL) == 0;
-    if (sup && jose_jwk_to_json(k, 0, &pub, NULL) == 0 &&
-        jose_jwk_from_json(pub, &pk, NULL) == 0) {
-        sup = jose_jwks_add(set, pk, NULL) == 0;
-    }
-    ok = sup && verify_with_set(set, compact);
-    tally(rel, 0, ok, expect_valid ? "valid" : "invalid", sup || !expect_valid);
-    if (sup) {
-        char *bad = strdup(compact);
-        size_t n = strlen(bad);
-        bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
-        tally(rel, 1, verify_with_set(set, bad), "invalid", 1);
-        free(bad);
-        if (json_is_true(json_object_get(d, "reproducible")) && json_is_object(sg)) {
-            const char *si = json_string_value(json_object_get(sg, "sig-input"));
-            const char *want = json_string_value(json_object_get(sg, "sig"));
-            uint8_t *sig = NULL;
-            size_t sl = 0;
-            char *enc = NULL;
-            int same = si != NULL && want != NULL &&
-                       jose_sig_create(k, alg, si, strlen(si), &sig, &sl, NULL) == 0 &&
-                       jose_b64url_encode(sig, sl, &enc, NULL) == 0 && strcmp(enc, want) == 0;
-            tally(rel, 2, same, "valid", 1);
-            free(sig);
-            free(enc);
+    sigs = json_object_get(json_object_get(out, "json"), "signatures");
+    json_array_foreach(sigs, i, sj)
+    {
+        const char *prot = json_string_value(json_object_get(sj, "protected"));
+        const char *payload =
+            json_string_value(json_object_get(json_object_get(out, "json"), "payload"));
+        const char *sig = json_string_value(json_object_get(sj, "signature"));
+        const json_t *key = json_object_get(in, "key"), *alg = json_object_get(in, "alg");
+        char *c;
+        size_t n;
+
+        if (json_is_array(key)) {
+            key = json_array_get(key, i);
+            alg = json_array_get(alg, i);
         }
+        if (prot == NULL || payload == NULL || sig == NULL) {
+            skipped++;
+            printf("%-45s #%zu skipped: no protected header, not expressible as compact\n", rel, i);
+            continue;
+        }
+        n = strlen(prot) + strlen(payload) + strlen(sig) + 3;
+        c = malloc(n);
+        snprintf(c, n, "%s.%s.%s", prot, payload, sig);
+        cookbook_one(rel, (int)i, c, key, json_string_value(alg), expect_valid, NULL, NULL);
+        free(c);
     }
-    printf("%-45s %s (%s)\n", rel, ok ? "verified" : "refused", alg_name);
-done:
-    json_decref(pub);
-    jose_jwk_free(k);
-    jose_jwk_free(pk);
-    jose_jwks_free(set);
     json_decref(d);
 }
 

@@ -41,6 +41,7 @@ const LONGS_SAFE = ['0', '1', '-1', '2', '3', '7', '10', '42', '-7', '100', '100
 const LONGS_BIG = [
     '9223372036854775807', '9223372036854775806', '4611686018427387904', '3037000500',
     '3037000499', '-4611686018427387904', '2147483648', '-9223372036854775807',
+    '(-9223372036854775808)', '-9223372036854775808',
 ];
 // Cedar string literal texts (already escaped for policy syntax) and the
 // values they denote.
@@ -256,6 +257,8 @@ export function genEntities(r, S) {
     // Teams: a chain root <- t0 <- t1 <- t2, t3 under t0 (4 levels).
     const tpar = { root: [], t0: ['root'], t1: ['t0'], t2: ['t1'], t3: ['t0'], '': [] };
     const fpar = { f0: [], f1: ['f0'], f2: ['f1'], pub: [] };
+    if (r.chance(0.1)) tpar.root = ['t2']; // a cycle: root <- t0 <- t1 <- t2 <- root
+    if (r.chance(0.05)) fpar.pub = ['pub', 'f2']; // a self-parent
     const present = {};
     for (const [n, e] of Object.entries(S.ents)) {
         if (e.enumv) continue;
@@ -417,7 +420,7 @@ class PolicyGen {
     bool(d) {
         const r = this.r;
         const e = (t) => this.paren(this.ex(t, d - 1));
-        switch (r.int(22)) {
+        switch (r.int(24)) {
         case 0: return '!' + e(T.Bool);
         case 1: case 2: return e(T.Bool) + ' && ' + e(T.Bool);
         case 3: case 4: return e(T.Bool) + ' || ' + e(T.Bool);
@@ -456,8 +459,66 @@ class PolicyGen {
             return p.base + ' has ' + attrName(p.k) + ' && ' + this.paren(p.e + ' == ' + this.leaf(p.t));
         }
         case 19: return e(T.dec) + ' ' + r.pick(['<', '>=']) + ' ' + e(T.dec);
+        case 20: case 21: return this.tricky(d);
         default: return this.leaf(T.Bool);
         }
+    }
+
+    // Hand-picked corners: type errors inside short-circuits, entity chains,
+    // equality of structured and extension values, overflow at the edges.
+    tricky(d) {
+        const r = this.r;
+        const L = (t) => this.leaf(t);
+        const E = (t) => this.paren(this.ex(t, d - 1));
+        const u = () => this.uid(r.pick(['User', 'Team', 'Doc', 'Folder']));
+        const t = [
+            () => 'false && ' + E(this.anyType()),
+            () => 'true || ' + E(this.anyType()),
+            () => 'true && ' + E(this.anyType()),
+            () => 'false || ' + E(this.anyType()),
+            () => 'if ' + E(this.anyType()) + ' then true else false',
+            () => 'principal has boss && principal.boss has boss && principal.boss.boss == ' + u(),
+            () => 'resource has owner && resource.owner has team && resource.owner.team in ' + this.uid('Team'),
+            () => 'resource.owner == principal',
+            () => 'principal.team in principal',
+            () => '[' + L(T.ip) + ', ' + L(T.ip) + '].contains(' + L(T.ip) + ')',
+            () => '[' + L(T.dec) + ', ' + L(T.dec) + '] == [' + L(T.dec) + ', ' + L(T.dec) + ']',
+            () => '{a: ' + L(T.Long) + ', b: [' + L(T.String) + ']} == {b: [' + L(T.String) + '], a: ' + L(T.Long) + '}',
+            () => '[[1, 2], [3]].contains([2, 1])',
+            () => '[' + u() + ', ' + u() + '].containsAny([principal, resource])',
+            () => 'principal in [' + u() + ', ' + L(T.Long) + ']',
+            () => u() + ' in ' + u(),
+            () => 'action in [' + this.act('read') + ', ' + this.act('edit') + ']',
+            () => 'action.foo == 1',
+            () => 'action has foo',
+            () => L(T.Long) + ' < ' + L(T.String),
+            () => L(T.dt) + ' == ' + L(T.dt) + '.offset(duration("0ms"))',
+            () => 'datetime("9999-12-31T23:59:59Z").offset(' + L(T.dur) + ') > ' + L(T.dt),
+            () => L(T.dt) + '.toDate() == ' + L(T.dt) + '.toDate()',
+            () => L(T.dt) + '.toTime().toMilliseconds() ' + r.pick(['<', '>=']) + ' ' + L(T.Long),
+            () => L(T.dt) + '.durationSince(' + L(T.dt) + ').toDays() == ' + L(T.Long),
+            () => '9223372036854775807 + ' + L(T.Long) + ' > 0',
+            () => '-9223372036854775808 - ' + L(T.Long) + ' < 0',
+            () => L(T.Long) + ' * ' + r.pick(LONGS_BIG) + ' != 0',
+            () => '-(' + L(T.Long) + ') == ' + L(T.Long),
+            () => L(T.String) + ' like "' + r.pick(['', '*', '\\*', 'a*a', '\\u{e9}', '\\0*']) + '"',
+            () => 'resource.getTag(' + E(T.String) + ') == ' + L(this.anyType()),
+            () => 'principal.hasTag(' + E(this.anyType()) + ')',
+            () => 'context == context',
+            () => 'context has meta && context.meta has z && context.meta.z like "*"',
+            () => 'principal is ' + this.S.q('User') + ' && principal has name && principal.name == ' + L(T.String),
+            () => 'resource is ' + this.S.q(r.pick(['Doc', 'Folder'])) + ' in [' + this.uid('Folder') + ', ' + this.uid('Folder') + ']',
+            () => this.S.q('Color') + '::' + str(r.pick(['red', 'green', '', 'blue'])) + ' == ' + L(ent('Color')),
+            () => 'ip(' + E(T.String) + ').isInRange(ip("0.0.0.0/0"))',
+            () => 'decimal(' + str(r.pick(DECIMALS_OK)) + ') == decimal(' + str(r.pick(DECIMALS_OK)) + ')',
+            () => 'ip(' + str(r.pick(IPS_OK)) + ') == ip(' + str(r.pick(IPS_OK)) + ')',
+            () => 'duration(' + str(r.pick(DURATIONS_OK)) + ') == duration(' + str(r.pick(DURATIONS_OK)) + ')',
+            () => '[].isEmpty() && [' + L(T.Long) + '].isEmpty()',
+            () => '{"" : 1, "a b": 2}["a b"] == 2 && {"": 1}[""] == 1',
+            () => '!(' + E(T.Bool) + ') == !' + E(T.Bool),
+            () => '(if ' + E(T.Bool) + ' then ' + L(T.Long) + ' else ' + L(T.String) + ') == ' + L(T.Long),
+        ];
+        return r.pick(t)();
     }
 
     scope() {
@@ -480,6 +541,13 @@ class PolicyGen {
         case 2: res = 'resource in ' + this.uid('Folder'); break;
         case 3: res = 'resource is ' + this.S.q(this.rtype); break;
         case 4: res = 'resource is ' + this.S.q(this.rtype) + ' in ' + this.uid('Folder'); break;
+        }
+        if (this.template) {
+            // at least one slot: ?principal, ?resource or both
+            const k = r.int(3);
+            if (k !== 1) p = r.pick(['principal == ?principal', 'principal in ?principal', 'principal is ' + this.S.q('User') + ' in ?principal']);
+            if (k !== 0) res = r.pick(['resource == ?resource', 'resource in ?resource', 'resource is ' + this.S.q(this.rtype) + ' in ?resource']);
+            this.slots = { p: k !== 1, r: k !== 0 };
         }
         if (actName && this.S.actions[actName].app) this.ctx = this.S.actions[actName].app.ctx;
         else this.ctx = this.S.actions[r.pick(['view', 'edit', 'list'])].app.ctx;
@@ -521,8 +589,9 @@ function genRequest(r, S, E) {
 const stats = { tests: 0, requests: 0, rejectedPolicies: 0, rejectedRequests: 0, rejectedTests: 0 };
 export function genStats() { return stats; }
 
-function parses(text) {
-    return cedar.checkParsePolicySet({ staticPolicies: text }).type === 'success';
+function parses(text, template) {
+    const ps = template ? { templates: { t: text } } : { staticPolicies: text };
+    return cedar.checkParsePolicySet(ps).type === 'success';
 }
 
 // Returns { name, json, files: {path: text} } or null.
@@ -530,38 +599,69 @@ export function genTest(seed, name, nreq = 4) {
     const r = rngFrom(seed);
     const S = genSchema(r);
     const E = genEntities(r, S);
-    if (cedar.checkParseEntities({ entities: E.list, schema: S.text }).type !== 'success') {
+    // Some tests run without a schema: the data is then read with the
+    // schemaless rules (extension values only from __extn, no type checks).
+    const schemaless = r.chance(0.15);
+    if (cedar.checkParseEntities(schemaless ? { entities: E.list } : { entities: E.list, schema: S.text }).type !== 'success') {
         stats.rejectedTests++;
         return null;
     }
     const chaos = r.chance(0.3);
     const np = 1 + r.int(r.chance(0.3) ? 8 : 4);
     const pols = [];
+    const withTemplates = r.chance(0.15);
+    const templates = {}, links = [], statics = {};
     for (let i = 0; i < np; i++) {
         for (let tries = 0; tries < 6; tries++) {
-            const p = new PolicyGen(r, S, E, chaos).policy();
-            if (parses(p)) { pols.push(p); break; }
-            stats.rejectedPolicies++;
+            const g = new PolicyGen(r, S, E, chaos);
+            g.template = withTemplates && r.chance(0.5);
+            const p = g.policy();
+            if (!parses(p, g.template)) { stats.rejectedPolicies++; continue; }
+            // Ids by position, templates included (mandate and the suites).
+            const id = 'policy' + pols.length;
+            pols.push(p);
+            if (!g.template) { statics[id] = p; break; }
+            templates[id] = p;
+            for (let k = 0, n = 1 + r.int(2); k < n; k++) {
+                const l = { template: id, id: 'link' + links.length };
+                if (g.slots.p) l.principal = { type: S.q(r.pick(['User', 'Team'])), id: r.pick(r.chance(0.5) ? E.ids.Team : E.ids.User) };
+                if (g.slots.r) l.resource = { type: S.q(r.pick(['Doc', 'Folder'])), id: r.pick(r.chance(0.5) ? E.ids.Doc : E.ids.Folder) };
+                if (l.principal && E.ids.Team.includes(l.principal.id)) l.principal.type = S.q('Team');
+                else if (l.principal) l.principal.type = S.q('User');
+                if (l.resource && E.ids.Folder.includes(l.resource.id)) l.resource.type = S.q('Folder');
+                else if (l.resource) l.resource.type = S.q('Doc');
+                links.push(l);
+            }
+            break;
         }
     }
     if (!pols.length) { stats.rejectedTests++; return null; }
     const policyText = (r.chance(0.2) ? '// generated\n' : '') + pols.join('\n\n') + '\n';
-    const v = cedar.validate({ schema: S.text, policies: { staticPolicies: policyText }, validationSettings: { mode: 'strict' } });
+    const pset = links.length ? {
+        staticPolicies: statics, templates,
+        templateLinks: links.map((l) => ({ templateId: l.template, newId: l.id,
+            values: { ...(l.principal ? { '?principal': l.principal } : {}), ...(l.resource ? { '?resource': l.resource } : {}) } })),
+    } : { staticPolicies: policyText };
+    const v = cedar.validate({ schema: S.text, policies: pset, validationSettings: { mode: 'strict' } });
     if (v.type !== 'success') { stats.rejectedTests++; return null; }
     const shouldValidate = v.validationErrors.length === 0;
     const requests = [];
     if (cedar.preparseSchema('s', S.text).type !== 'success' ||
-        cedar.preparsePolicySet('p', { staticPolicies: policyText }).type !== 'success') {
+        cedar.preparsePolicySet('p', pset).type !== 'success') {
         stats.rejectedTests++;
         return null;
     }
     for (let i = 0; i < nreq * 2 && requests.length < nreq; i++) {
         const q = genRequest(r, S, E);
-        const a = cedar.statefulIsAuthorized({ ...q, preparsedSchemaName: 's', validateRequest: true,
-            preparsedPolicySetId: 'p', entities: E.list });
+        const a = cedar.statefulIsAuthorized({ ...q, ...(schemaless ? {} : { preparsedSchemaName: 's' }),
+            validateRequest: !schemaless, preparsedPolicySetId: 'p', entities: E.list });
         if (a.type !== 'success') { stats.rejectedRequests++; continue; }
         const resp = a.response;
-        requests.push({ description: 'Request ' + requests.length, ...q, validateRequest: true,
+        if (stats.messages) for (const x of resp.diagnostics.errors) {
+            const m = x.error.message.replace(/`[^`]*`/g, 'X').replace(/\d+/g, 'N').slice(0, 90);
+            stats.messages[m] = (stats.messages[m] || 0) + 1;
+        }
+        requests.push({ description: 'Request ' + requests.length, ...q, ...(schemaless ? {} : { validateRequest: true }),
             decision: resp.decision, reason: resp.diagnostics.reason.slice().sort(),
             errors: resp.diagnostics.errors.map((x) => x.policyId).sort() });
     }
@@ -569,10 +669,123 @@ export function genTest(seed, name, nreq = 4) {
     stats.tests++; stats.requests += requests.length;
     const files = {};
     files[name + '.cedar'] = policyText;
-    files[name + '.cedarschema'] = S.text;
+    if (!schemaless) files[name + '.cedarschema'] = S.text;
     files[name + '.entities.json'] = JSON.stringify(E.list, null, 1) + '\n';
-    const json = { policies: name + '.cedar', entities: name + '.entities.json', schema: name + '.cedarschema',
-        shouldValidate, requests };
+    const json = schemaless ? { policies: name + '.cedar', entities: name + '.entities.json', requests }
+        : { policies: name + '.cedar', entities: name + '.entities.json', schema: name + '.cedarschema', shouldValidate, requests };
+    // "links" is mandate's one addition to the suites' format (templates).
+    if (links.length) json.links = links;
     files[name + '.json'] = JSON.stringify(json, null, 1) + '\n';
     return { name, json, files };
+}
+
+// ---- parser acceptance -------------------------------------------------------
+
+const MUTATION_TOKENS = [
+    '(', ')', ',', ';', '"', '\\', '::', 'if', '@', '?principal', '?resource', '-', '.', '[', ']', '{', '}',
+    ' in ', ' has ', ' like ', ' is ', '\\u{', '\\u{110000}', '\\x7f', '\\x80', '0x1', '//', '\n', '==', '=',
+    '!', '&&', '||', '&', '|', '<=', '=>', '9223372036854775808', '_', 'é', '\u0000', '\t', 'then', 'else',
+    'principal', 'resource', 'context', 'action', 'true', 'false', 'when', 'unless', 'permit', 'forbid',
+    '*', '+', '%', '/', 'Action::', '"\\*"', '__cedar::', 'entity', 'type', 'namespace', 'appliesTo',
+    '?', ':', '<', '>', 'Set<', 'Long', 'String', 'enum', 'tags', 'in', '= ',
+];
+
+// Applies 1-3 random edits (on code points, so the text stays valid UTF-8).
+function mutate(r, text) {
+    const cps = [...text];
+    const n = 1 + r.int(3);
+    for (let i = 0; i < n; i++) {
+        const at = r.int(cps.length + 1);
+        switch (r.int(4)) {
+        case 0: cps.splice(at, 1); break;
+        case 1: cps.splice(at, 0, ...r.pick(MUTATION_TOKENS)); break;
+        case 2: if (cps.length) cps.splice(at, 0, cps[r.int(cps.length)]); break;
+        default: { const l = 1 + r.int(8); const from = r.int(cps.length + 1); cps.splice(at, 0, ...cps.slice(from, from + l)); }
+        }
+    }
+    return cps.join('');
+}
+
+// A policy set text (mutated most of the time) and whether the reference
+// parses it.
+export function genParseCase(seed) {
+    const r = rngFrom(seed);
+    const S = genSchema(r);
+    const E = genEntities(r, S);
+    const pols = [];
+    const np = 1 + r.int(3);
+    for (let i = 0; i < np; i++) pols.push(new PolicyGen(r, S, E, r.chance(0.3)).policy());
+    let text = pols.join('\n');
+    if (r.chance(0.85)) text = mutate(r, text);
+    return { text, ok: cedar.checkParsePolicySet({ staticPolicies: text }).type === 'success' };
+}
+
+// A schema text (mutated most of the time) and whether the reference accepts it.
+export function genSchemaParseCase(seed) {
+    const r = rngFrom(seed);
+    let text = genSchema(r).text;
+    if (r.chance(0.85)) text = mutate(r, text);
+    return { text, ok: cedar.checkParseSchema(text).type === 'success' };
+}
+
+// ---- data acceptance (entities and context JSON) ------------------------------
+
+// Edits that a schema (or the schemaless rules) may refuse.
+function mutateValueTree(r, v) {
+    // pick a random spot in a JSON tree and change it
+    const spots = [];
+    const walk = (x, parent, key) => {
+        spots.push([parent, key]);
+        if (Array.isArray(x)) x.forEach((y, i) => walk(y, x, i));
+        else if (x && typeof x === 'object') for (const k of Object.keys(x)) walk(x[k], x, k);
+    };
+    walk(v, null, null);
+    const cand = spots.filter(([p]) => p);
+    if (!cand.length) return;
+    const [p, k] = r.pick(cand);
+    const repl = [1, -1, 'x', '', true, null, [], {}, 1.5, '1.0', '10.0.0.1', '2024-01-01', '1d', 9007199254740991,
+        { __entity: { type: 'User', id: 'alice' } }, { __entity: { type: 'Nope', id: 'x' } },
+        { __extn: { fn: 'ip', arg: '::1' } }, { __extn: { fn: 'decimal', arg: '1' } }, { __extn: { fn: 'nope', arg: 'x' } },
+        { __extn: { fn: 'offset', args: [{ __extn: { fn: 'datetime', arg: '2024-01-01' } }] } },
+        { type: 'User', id: 'bob' }, { type: 'Color', id: 'blue' }, { __entity: { type: 'User' } }, [1, 'a'], [[]]];
+    switch (r.int(3)) {
+    case 0: p[k] = JSON.parse(JSON.stringify(r.pick(repl))); break;
+    case 1: if (Array.isArray(p)) p.splice(k, 1); else delete p[k]; break;
+    default: if (!Array.isArray(p)) p[r.pick(['extra', 'age', 'uid', '__entity', '__extn', 'type', 'id'])] = r.pick(repl);
+        else p.push(JSON.parse(JSON.stringify(r.pick(repl))));
+    }
+}
+
+export function genDataCase(seed) {
+    const r = rngFrom(seed);
+    const S = genSchema(r);
+    const E = genEntities(r, S);
+    const schemaless = r.chance(0.2);
+    const list = JSON.parse(JSON.stringify(E.list));
+    // a request for `del ete` (context {}) or `view`, principal User, resource Doc
+    const action = r.chance(0.5) ? 'view' : 'del ete';
+    let context = jsonValue(r, S.actions[action].app.ctx, S, E.ids);
+    const what = r.int(10);
+    if (what < 5) {
+        for (let i = 0, n = 1 + r.int(2); i < n; i++) mutateValueTree(r, list);
+    } else if (what < 8) {
+        for (let i = 0, n = 1 + r.int(2); i < n; i++) mutateValueTree(r, { c: context });
+        if (!context || typeof context !== 'object' || Array.isArray(context)) context = {};
+    } else if (what === 8 && list.length > 1) {
+        list.push(JSON.parse(JSON.stringify(r.pick(list)))); // duplicate uid
+    } else {
+        const e = r.pick(list);
+        e.parents.push(r.pick([e.uid, { type: S.q('Team'), id: 'root' }, { type: S.q('Doc'), id: 'd0' }, { type: S.q('Nope'), id: 'x' }]));
+    }
+    const actionUid = { type: S.actionType, id: action };
+    // The reference's verdict is what the harness sees: isAuthorized with
+    // the schema (request validated) and no policies.
+    const request = { principal: { type: S.q('User'), id: 'alice' }, action: actionUid, resource: { type: S.q('Doc'), id: 'd0' }, context };
+    const a = cedar.isAuthorized({ ...request, ...(schemaless ? {} : { schema: S.text }), validateRequest: !schemaless,
+        policies: { staticPolicies: '' }, entities: list });
+    return {
+        schema: schemaless ? null : S.text, entities: list, request,
+        ok: a.type === 'success',
+        why: a.type === 'success' ? '' : a.errors.map((e) => e.message).join('; '),
+    };
 }

@@ -8,7 +8,11 @@
 //     createRemoteJWKSet applies, without the network) must accept them and
 //     refuse the tampered, wrong-audience and expired ones.
 //
-// Usage: node jose-interop.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
+// (c) the signing keyring (tests/node/keyring_helper): its JWKS across a
+//     rotation verifies, with `jose`, tokens signed before and after it, and
+//     stops verifying the old key's tokens once its retention has passed.
+//
+// Usage: node jose-interop.mjs [MANDATE_BIN [KEYRING_HELPER]]
 // Prints one line per case and ends with "N passed, N failed[, N skipped]".
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -16,9 +20,11 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = process.argv[2] || process.env.MANDATE_BIN;
+const helper = process.argv[3];
 if (!existsSync(join(here, 'node_modules', 'jose'))) {
   console.log('skipped: tests/node/node_modules/jose not found (run scripts/test-setup)');
   console.log('0 passed, 0 failed, 1 skipped');
@@ -175,6 +181,15 @@ async function joseDpopMandateVerifies(alg) {
   check(`a/dpop ${alg} tampered proof refused`, r.code === 1, `code=${r.code}`);
 }
 
+// A JWKS served over HTTP on 127.0.0.1, fetched by jose's createRemoteJWKSet.
+let served = { keys: [] };
+const server = createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(served));
+});
+await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const remoteUrl = new URL(`http://127.0.0.1:${server.address().port}/jwks`);
+
 // ---- (b) mandate signs, jose verifies ---------------------------------------
 async function mandateSignsJoseVerifies(alg) {
   const kid = `mandate-${alg}`;
@@ -208,6 +223,15 @@ async function mandateSignsJoseVerifies(alg) {
   } catch (e) {
     check(`b/${alg} jose accepts mandate token`, false, `${e.code} ${e.message}`);
   }
+  // The same token through createRemoteJWKSet (fetch, cache, kid selection).
+  served = { keys: [publicOf(priv)] };
+  try {
+    const remote = jose.createRemoteJWKSet(remoteUrl);
+    const { payload } = await jose.jwtVerify(good, remote, opts);
+    check(`b/${alg} jose createRemoteJWKSet accepts mandate token`, payload.sub === 'agent-1');
+  } catch (e) {
+    check(`b/${alg} jose createRemoteJWKSet accepts mandate token`, false, `${e.code} ${e.message}`);
+  }
   await expectReject(`b/${alg} tampered payload refused by jose`, tamper(good, 1),
                      'ERR_JWS_SIGNATURE_VERIFICATION_FAILED');
   await expectReject(`b/${alg} tampered signature refused by jose`, tamper(good, 2),
@@ -237,6 +261,43 @@ async function mandateSignsJoseVerifies(alg) {
   }
 }
 
+// ---- (c) the keyring's JWKS across a rotation ---------------------------------
+async function keyringRotation(alg) {
+  const r = spawnSync(helper, [alg], { encoding: 'utf8' });
+  let k;
+  try { k = JSON.parse(r.stdout); } catch { /* checked below */ }
+  if (r.status !== 0 || !k) {
+    check(`c/${alg} keyring_helper ran`, false, r.stderr);
+    return;
+  }
+  const opts = { issuer: 'https://mandate.example', audience: 'downstream', algorithms: [alg] };
+  const ok = async (name, tok, jwks) => {
+    try {
+      await jose.jwtVerify(tok, jose.createLocalJWKSet(jwks), opts);
+      check(name, true);
+    } catch (e) {
+      check(name, false, `${e.code} ${e.message}`);
+    }
+  };
+  const refused = async (name, tok, jwks) => {
+    try {
+      await jose.jwtVerify(tok, jose.createLocalJWKSet(jwks), opts);
+      check(name, false, 'accepted');
+    } catch (e) {
+      check(name, e.code === 'ERR_JWKS_NO_MATCHING_KEY', `${e.code} ${e.message}`);
+    }
+  };
+  check(`c/${alg} JWKS before: one key, public only`, k.jwks_before.keys.length === 1 &&
+        k.jwks_before.keys.every((x) => PRIVATE.every((m) => !(m in x)) && x.use === 'sig'));
+  check(`c/${alg} JWKS after rotation: new key first, old kept`,
+        k.jwks_after.keys.length === 2 && k.jwks_after.keys[1].kid === k.jwks_before.keys[0].kid);
+  await ok(`c/${alg} token from before the rotation verifies`, k.token_old, k.jwks_after);
+  await ok(`c/${alg} token from after the rotation verifies`, k.token_new, k.jwks_after);
+  await refused(`c/${alg} new token unknown to the old JWKS`, k.token_new, k.jwks_before);
+  await refused(`c/${alg} old key gone after retention`, k.token_old, k.jwks_retired);
+  await ok(`c/${alg} new key still published after retention`, k.token_new, k.jwks_retired);
+}
+
 try {
   for (const alg of ALGS) {
     await joseSignsMandateVerifies(alg);
@@ -248,10 +309,18 @@ try {
   for (const alg of ALGS) {
     await mandateSignsJoseVerifies(alg);
   }
+  if (helper && existsSync(helper)) {
+    for (const alg of ['ES256', 'EdDSA', 'PS256']) {
+      await keyringRotation(alg);
+    }
+  } else {
+    console.log('note: keyring_helper not given, keyring cases not run');
+  }
 } catch (e) {
   check('interop run', false, e.stack);
 } finally {
   rmSync(dir, { recursive: true, force: true });
+  server.close();
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

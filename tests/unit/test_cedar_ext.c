@@ -73,6 +73,7 @@ static const struct ip_case ip_cases[] = {
     {"::ffff:127.0.0.1", NULL},
     {"::127.0.0.1", NULL},
     {"::ffff:7f00:1", "::ffff:7f00:1/128"},
+    {"::7f00:1", "::7f00:1/128"},
     {"fe80::1%eth0", NULL},
     {"1.2.3.4:80", NULL},
     {"ABCD:EF01:2345:6789:ABCD:EF01:2345:6789/128", "abcd:ef01:2345:6789:abcd:ef01:2345:6789/128"},
@@ -482,8 +483,77 @@ static void test_duration_methods(void **state)
     assert_string_equal(buf, "-5ms");
 }
 
-int main(void)
+/* ---- --values: a helper mode for the differential test ----------------
+ *
+ * `test_cedar_ext --values` reads lines "type<TAB>string" and prints what
+ * this implementation makes of each string, one line each:
+ *   ip:       ok <TAB> addr/prefix <TAB> four 0/1 flags (v4 v6 loopback multicast)
+ *   decimal:  ok <TAB> scaled value
+ *   datetime: ok <TAB> ms <TAB> ok|err <TAB> toDate ms
+ *   duration: ok <TAB> ms
+ * or "err".  tests/node/cedar-ext-difftest.mjs compares it with cedar-wasm. */
+static int values_mode(void)
 {
+    char line[4096];
+    while (fgets(line, sizeof(line), stdin) != NULL) {
+        size_t n = strlen(line);
+        if (n > 0 && line[n - 1] == '\n') {
+            line[--n] = '\0';
+        }
+        char *tab = strchr(line, '\t');
+        struct err e;
+        if (tab == NULL) {
+            puts("err");
+            continue;
+        }
+        *tab = '\0';
+        const char *s = tab + 1;
+        size_t sl = strlen(s);
+        if (strcmp(line, "ip") == 0) {
+            struct cedar_ip ip;
+            char b[80];
+            if (cedar_ip_parse(s, sl, &ip, &e) != 0) {
+                puts("err");
+                continue;
+            }
+            cedar_ip_format(&ip, b, sizeof(b));
+            printf("ok\t%s\t%d%d%d%d\n", b, cedar_ip_is_ipv4(&ip), cedar_ip_is_ipv6(&ip),
+                   cedar_ip_is_loopback(&ip), cedar_ip_is_multicast(&ip));
+        } else if (strcmp(line, "decimal") == 0) {
+            struct cedar_decimal d;
+            if (cedar_decimal_parse(s, sl, &d, &e) != 0) {
+                puts("err");
+                continue;
+            }
+            printf("ok\t%lld\n", (long long)d.value);
+        } else if (strcmp(line, "datetime") == 0) {
+            struct cedar_datetime d, day;
+            if (cedar_datetime_parse(s, sl, &d, &e) != 0) {
+                puts("err");
+                continue;
+            }
+            int r = cedar_datetime_to_date(d, &day, &e);
+            printf("ok\t%lld\t%s\t%lld\n", (long long)d.ms, r ? "err" : "ok",
+                   (long long)(r ? 0 : day.ms));
+        } else if (strcmp(line, "duration") == 0) {
+            struct cedar_duration d;
+            if (cedar_duration_parse(s, sl, &d, &e) != 0) {
+                puts("err");
+                continue;
+            }
+            printf("ok\t%lld\n", (long long)d.ms);
+        } else {
+            puts("err");
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "--values") == 0) {
+        return values_mode();
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ip_parse),
         cmocka_unit_test(test_ip_predicates),

@@ -126,11 +126,11 @@ static json_t *public_json(const char *name)
 static void test_b64(void **state)
 {
     static const char *const good[][2] = {
-        {"", ""},         {"f", "Zg"},         {"fo", "Zm8"},         {"foo", "Zm9v"},
+        {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
         {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"},
     };
-    static const char *const bad[] = {"Zg==", "Zg=", "Zh", "Z", "Zm9v YmFy", "Zm9v\n", "+/8",
-                                      "Zm9vY",  "Zm8=", "Zm9", "Zm9vYmFy\t", "\xc3\xa9"};
+    static const char *const bad[] = {"Zg==", "Zg=",   "Zh",   "Z",   "Zm9v YmFy",  "Zm9v\n",
+                                      "+/8",  "Zm9vY", "Zm8=", "Zm9", "Zm9vYmFy\t", "\xc3\xa9"};
     size_t i, n;
     uint8_t *out;
     char *s;
@@ -224,11 +224,11 @@ static void test_jwk_rejects(void **state)
         {"ed25519", "crv", "\"Ed448\""},
         {"ed25519", "x", "\"AAAA\""},
         {"ed25519", "d", "\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\""},
-        {"rs256", "e", "\"AQ\""},    /* e = 1 */
-        {"rs256", "e", "\"AQAA\""},  /* e even */
-        {"rs256", "e", "\"Ag\""},    /* e = 2 */
-        {"rs256", "n", "\"AQAB\""},  /* tiny modulus */
-        {"rs256", "dp", NULL},       /* incomplete private key */
+        {"rs256", "e", "\"AQ\""},   /* e = 1 */
+        {"rs256", "e", "\"AQAA\""}, /* e even */
+        {"rs256", "e", "\"Ag\""},   /* e = 2 */
+        {"rs256", "n", "\"AQAB\""}, /* tiny modulus */
+        {"rs256", "dp", NULL},      /* incomplete private key */
         {"rs256", "alg", "\"ES256\""},
         {"rs256", "e", "\"AQAB=\""}, /* padding */
     };
@@ -288,19 +288,38 @@ static void test_jwks_rules(void **state)
     snprintf(text, sizeof(text), mixed, sa, sb);
     if (jose_jwks_parse(text, strlen(text), 0, &set, &e) == 0) {
         assert_int_equal(jose_jwks_find(set, NULL, JOSE_ALG_ES256, NULL, &found, &e), ERR_CONFLICT);
-        assert_int_equal(jose_jwks_find(set, NULL, JOSE_ALG_ES384, NULL, &found, &e),
-                         ERR_NOTFOUND);
+        assert_int_equal(jose_jwks_find(set, NULL, JOSE_ALG_ES384, NULL, &found, &e), ERR_NOTFOUND);
         jose_jwks_free(set);
     }
     /* Unsupported keys are skipped on request, else refused. */
     snprintf(text, sizeof(text), "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}");
     assert_int_not_equal(jose_jwks_parse(text, strlen(text), 0, &set, &e), 0);
-    assert_int_equal(jose_jwks_parse(text, strlen(text), JOSE_JWKS_SKIP_UNSUPPORTED |
-                                                             JOSE_JWKS_ALLOW_PRIVATE,
-                                     &set, &e),
+    assert_int_equal(jose_jwks_parse(text, strlen(text),
+                                     JOSE_JWKS_SKIP_UNSUPPORTED | JOSE_JWKS_ALLOW_PRIVATE, &set,
+                                     &e),
                      0);
     assert_int_equal(jose_jwks_count(set), 0);
     jose_jwks_free(set);
+    /* A weak key in a published set: refused, or skipped on request while
+     * the good key stays usable. */
+    {
+        json_t *weak = public_json("rs256"), *good = public_json("es256"), *ks;
+        size_t skipped = 0;
+        json_object_set_new(weak, "e", json_string("AQ"));
+        ks = json_pack("{s[OO]}", "keys", weak, good);
+        assert_int_not_equal(jose_jwks_from_json(ks, 0, &set, NULL, &e), 0);
+        assert_int_equal(jose_jwks_from_json(ks, JOSE_JWKS_SKIP_UNSUPPORTED, &set, &skipped, &e),
+                         0);
+        assert_int_equal(skipped, 1);
+        assert_int_equal(jose_jwks_count(set), 1);
+        assert_int_equal(jose_jwks_find(set, "es256", JOSE_ALG_ES256, NULL, &found, &e), 0);
+        assert_int_equal(jose_jwks_find(set, "rs256", JOSE_ALG_RS256, NULL, &found, &e),
+                         ERR_NOTFOUND);
+        jose_jwks_free(set);
+        json_decref(ks);
+        json_decref(weak);
+        json_decref(good);
+    }
     free(sa);
     free(sb);
     json_decref(a);
@@ -405,7 +424,8 @@ static void merge(json_t *dst, const json_t *src)
     const char *name;
     json_t *v;
 
-    json_object_foreach((json_t *)src, name, v) {
+    json_object_foreach((json_t *)src, name, v)
+    {
         if (json_is_null(v)) {
             json_object_del(dst, name);
         } else {
@@ -513,8 +533,9 @@ static char *text_op(char *tok, const char *op)
     } else if (strcmp(op, "empty") == 0) {
         tok[0] = '\0';
     } else if (strcmp(op, "header_not_json") == 0 || strcmp(op, "header_dup_alg") == 0) {
-        const char *h = op[7] == 'n' ? "{not json" : "{\"alg\":\"ES256\",\"alg\":\"ES256\","
-                                                     "\"kid\":\"es256\"}";
+        const char *h = op[7] == 'n' ? "{not json"
+                                     : "{\"alg\":\"ES256\",\"alg\":\"ES256\","
+                                       "\"kid\":\"es256\"}";
         char *enc = b64(h, strlen(h)), *out = join3(enc, dot1 + 1, "x");
         free(enc);
         out = replace_sig(out, last + 1);
@@ -580,8 +601,8 @@ static char *build_token(const json_t *row, int index, int dpop)
     if (dpop) {
         char jti[32];
         snprintf(jti, sizeof(jti), "jti-%d", index);
-        claims = json_pack("{sssssssI}", "jti", jti, "htm", "POST", "htu", HTU, "iat",
-                           (json_int_t)NOW);
+        claims =
+            json_pack("{sssssssI}", "jti", jti, "htm", "POST", "htu", HTU, "iat", (json_int_t)NOW);
         json_object_set_new(header, "typ", json_string("dpop+jwt"));
         {
             const char *of = json_string_value(json_object_get(row, "jwk_of"));
@@ -633,8 +654,8 @@ static char *build_token(const json_t *row, int index, int dpop)
     ptext = raw != NULL ? strdup(raw) : json_dumps(claims, JSON_COMPACT);
     /* The pad rows produce tokens over the verifier's limit, but the signer
      * refuses those too: build them by hand. */
-    if (jose_jws_sign(k, alg_name != NULL ? jose_alg_from_name(alg_name) : JOSE_ALG_UNKNOWN,
-                      header, ptext, strlen(ptext), &tok, &e) != 0) {
+    if (jose_jws_sign(k, alg_name != NULL ? jose_alg_from_name(alg_name) : JOSE_ALG_UNKNOWN, header,
+                      ptext, strlen(ptext), &tok, &e) != 0) {
         char *hb = b64_json(header), *pb = b64(ptext, strlen(ptext));
         assert_int_equal(e.code, ERR_LIMIT);
         tok = join3(hb, pb, "AAAA");
@@ -790,8 +811,8 @@ static void test_attack_table(void **state)
         if ((r == 0) != (strcmp(expect, "ok") == 0) ||
             !expect_matches(expect, jose_reason_name(why))) {
             fprintf(stderr, "attack row %d \"%s\": expected %s, got %s (%s)\n", index,
-                    json_string_value(json_object_get(row, "name")), expect,
-                    jose_reason_name(why), r == 0 ? "accepted" : e.msg);
+                    json_string_value(json_object_get(row, "name")), expect, jose_reason_name(why),
+                    r == 0 ? "accepted" : e.msg);
             failed++;
         }
         free(tok);
@@ -890,7 +911,7 @@ static void test_htu_normalize(void **state)
         {"https://example.com/A", "https://example.com/A"},
         {"https://example.com?q", "https://example.com/"},
     };
-    static const char *const bad[] = {"ftp://x/",       "https://",           "https://u@h/",
+    static const char *const bad[] = {"ftp://x/",      "https://",        "https://u@h/",
                                       "https://h:8x/", "//example.com/a", "https://[::1/"};
     size_t i;
     char *s;
@@ -906,6 +927,258 @@ static void test_htu_normalize(void **state)
             fail_msg("accepted htu %s", bad[i]);
         }
     }
+}
+
+/* A DPoP proof by key `name` with a chosen jti. */
+static char *proof_with_jti(const char *name, const char *jti)
+{
+    struct jose_jwk *k = key_named(name, 0, 0);
+    json_t *h = json_pack("{ssso}", "typ", "dpop+jwt", "jwk", public_json(name));
+    json_t *c =
+        json_pack("{sssssssI}", "jti", jti, "htm", "POST", "htu", HTU, "iat", (json_int_t)NOW);
+    char *text = json_dumps(c, JSON_COMPACT), *tok = NULL;
+    struct err e = {0};
+
+    assert_int_equal(jose_jws_sign(k, JOSE_ALG_UNKNOWN, h, text, strlen(text), &tok, &e), 0);
+    free(text);
+    json_decref(h);
+    json_decref(c);
+    jose_jwk_free(k);
+    return tok;
+}
+
+static void test_dpop_jti_scoped_by_key(void **state)
+{
+    struct jose_dpop_opts o = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    char *a = proof_with_jti("dpop_es256", "same-jti"), *b = proof_with_jti("dpop_ed", "same-jti");
+    struct jose_dpop_result res;
+    enum jose_reason why;
+
+    (void)state;
+    assert_int_equal(jose_replay_new(0, &o.replay, NULL), 0);
+    assert_int_equal(jose_dpop_verify(a, strlen(a), &o, &res, &why, NULL), 0);
+    jose_dpop_result_clear(&res);
+    /* Another key may use the same jti value... */
+    assert_int_equal(jose_dpop_verify(b, strlen(b), &o, &res, &why, NULL), 0);
+    jose_dpop_result_clear(&res);
+    /* ...but each proof only once, and the proof after its window is stale. */
+    assert_int_not_equal(jose_dpop_verify(a, strlen(a), &o, &res, &why, NULL), 0);
+    assert_int_equal(why, JOSE_R_DPOP_REPLAY);
+    assert_null(res.header);
+    o.now_s = NOW + 301;
+    assert_int_not_equal(jose_dpop_verify(b, strlen(b), &o, &res, &why, NULL), 0);
+    assert_int_equal(why, JOSE_R_IAT);
+    jose_replay_free(o.replay);
+    free(a);
+    free(b);
+}
+
+/* ---- allocation failures (jansson) ----------------------------------- */
+
+static long g_alloc_count, g_alloc_fail_at;
+
+static void *failing_malloc(size_t n)
+{
+    if (g_alloc_fail_at != 0 && ++g_alloc_count == g_alloc_fail_at) {
+        return NULL;
+    }
+    return malloc(n);
+}
+
+/* The whole verification flow once; 0 when everything succeeded. */
+static int flow(const char *jwks, const char *tok, const char *proof, const json_t *claims,
+                struct jose_jwk *signer)
+{
+    struct jose_jwt_opts o = {.iss = ISS, .aud = AUD, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_opts d = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_result res;
+    struct jose_jwks *set = NULL;
+    struct jose_verifier *v = NULL;
+    json_t *h = NULL, *c = NULL, *j = NULL;
+    char *t2 = NULL;
+    int r;
+
+    r = jose_jwks_parse(jwks, strlen(jwks), 0, &set, NULL);
+    if (r == 0) {
+        r = jose_verifier_new(set, 0, &v, NULL);
+    }
+    if (r == 0) {
+        r = jose_jwt_verify(v, tok, strlen(tok), &o, &h, &c, NULL, NULL);
+    }
+    if (r == 0 && (r = jose_dpop_verify(proof, strlen(proof), &d, &res, NULL, NULL)) == 0) {
+        jose_dpop_result_clear(&res);
+    }
+    if (r == 0) {
+        r = jose_jwk_to_json(signer, 1, &j, NULL);
+    }
+    if (r == 0) {
+        r = jose_jwt_sign(signer, JOSE_ALG_UNKNOWN, NULL, claims, &t2, NULL);
+    }
+    free(t2);
+    json_decref(j);
+    json_decref(h);
+    json_decref(c);
+    jose_verifier_free(v);
+    jose_jwks_free(set);
+    return r;
+}
+
+static void test_alloc_failures(void **state)
+{
+    json_t *pj = public_json("es256"), *set = json_pack("{s[O]}", "keys", pj);
+    json_t *claims = json_pack("{sssssI}", "iss", ISS, "aud", AUD, "exp", (json_int_t)(NOW + 60));
+    struct jose_jwk *k = key_named("es256", 0, 0);
+    char *jwks = json_dumps(set, JSON_COMPACT), *tok = NULL,
+         *proof = proof_with_jti("dpop_ed", "x");
+    long n, failures = 0;
+
+    (void)state;
+    assert_int_equal(jose_jwt_sign(k, JOSE_ALG_UNKNOWN, NULL, claims, &tok, NULL), 0);
+    json_set_alloc_funcs(failing_malloc, free);
+    assert_int_equal(flow(jwks, tok, proof, claims, k), 0);
+    for (n = 1; n < 5000; n++) {
+        g_alloc_count = 0;
+        g_alloc_fail_at = n;
+        failures += flow(jwks, tok, proof, claims, k) != 0;
+        g_alloc_fail_at = 0;
+        if (g_alloc_count < n) {
+            break; /* the flow no longer reaches an n-th allocation */
+        }
+    }
+    json_set_alloc_funcs(malloc, free);
+    fprintf(stderr, "allocation failure walk: %ld points, %ld failed cleanly\n", n - 1, failures);
+    assert_true(n > 20);
+    assert_true(failures > 0);
+    assert_int_equal(flow(jwks, tok, proof, claims, k), 0);
+    free(jwks);
+    free(tok);
+    free(proof);
+    json_decref(set);
+    json_decref(pj);
+    json_decref(claims);
+    jose_jwk_free(k);
+}
+
+/* ---- concurrency: one verifier and one replay cache, four threads ----- */
+
+struct vthr {
+    struct jose_verifier *v;
+    struct jose_replay *r;
+    const char *tok;
+    char *proofs[50];
+    int ok, replays;
+};
+
+static void *verify_thread(void *arg)
+{
+    struct jose_jwt_opts o = {.iss = ISS, .aud = AUD, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_opts d = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_result res;
+    struct vthr *t = arg;
+    int i;
+
+    d.replay = t->r;
+    for (i = 0; i < 50; i++) {
+        enum jose_reason why = JOSE_R_OK;
+        t->ok += jose_jwt_verify(t->v, t->tok, strlen(t->tok), &o, NULL, NULL, NULL, NULL) == 0;
+        if (jose_dpop_verify(t->proofs[i], strlen(t->proofs[i]), &d, &res, &why, NULL) == 0) {
+            jose_dpop_result_clear(&res);
+        } else if (why == JOSE_R_DPOP_REPLAY) {
+            t->replays++;
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_verify(void **state)
+{
+    struct jose_jwks *set = jose_jwks_new();
+    struct jose_jwk *k = key_named("ed25519", 0, 0), *pub = NULL;
+    json_t *pj = public_json("ed25519");
+    json_t *claims = json_pack("{sssssI}", "iss", ISS, "aud", AUD, "exp", (json_int_t)(NOW + 60));
+    struct vthr t[4];
+    pthread_t th[4];
+    char *tok = NULL, jti[16];
+    int i, j, ok = 0, replays = 0;
+
+    (void)state;
+    assert_int_equal(jose_jwk_from_json(pj, &pub, NULL), 0);
+    assert_int_equal(jose_jwks_add(set, pub, NULL), 0);
+    memset(t, 0, sizeof(t));
+    assert_int_equal(jose_verifier_new(set, 0, &t[0].v, NULL), 0);
+    assert_int_equal(jose_replay_new(0, &t[0].r, NULL), 0);
+    assert_int_equal(jose_jwt_sign(k, JOSE_ALG_UNKNOWN, NULL, claims, &tok, NULL), 0);
+    for (i = 0; i < 4; i++) {
+        t[i].v = t[0].v;
+        t[i].r = t[0].r;
+        t[i].tok = tok;
+        for (j = 0; j < 50; j++) { /* the same 50 proofs in every thread */
+            snprintf(jti, sizeof(jti), "c%d", j);
+            t[i].proofs[j] = proof_with_jti("dpop_es256", jti);
+        }
+        assert_int_equal(pthread_create(&th[i], NULL, verify_thread, &t[i]), 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ok += t[i].ok;
+        replays += t[i].replays;
+        for (j = 0; j < 50; j++) {
+            free(t[i].proofs[j]);
+        }
+    }
+    assert_int_equal(ok, 200);
+    assert_int_equal(replays, 150); /* each proof accepted once in all */
+    jose_verifier_free(t[0].v);
+    jose_replay_free(t[0].r);
+    jose_jwks_free(set);
+    jose_jwk_free(k);
+    jose_jwk_free(pub);
+    json_decref(pj);
+    json_decref(claims);
+    free(tok);
+}
+
+static void test_dpop_server_nonce(void **state)
+{
+    static const uint8_t key[JOSE_DPOP_NONCE_KEY_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    static const uint8_t other[JOSE_DPOP_NONCE_KEY_LEN] = {9, 8, 7};
+    struct jose_dpop_opts o = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_result res;
+    struct jose_jwk *k = key_named("dpop_es256", 0, 0);
+    enum jose_reason why;
+    char *n = NULL, *stale = NULL, *p = NULL;
+
+    (void)state;
+    assert_int_equal(jose_dpop_nonce_make(key, NOW - 10, &n, NULL), 0);
+    assert_int_equal(jose_dpop_nonce_make(key, NOW - 400, &stale, NULL), 0);
+    assert_int_equal(jose_dpop_nonce_check(key, n, 0, NOW, NULL), 0);
+    assert_int_equal(jose_dpop_nonce_check(other, n, 0, NOW, NULL), ERR_AUTH);
+    assert_int_equal(jose_dpop_nonce_check(key, stale, 0, NOW, NULL), ERR_AUTH);
+    assert_int_equal(jose_dpop_nonce_check(key, n, 0, NOW - 60, NULL), ERR_AUTH); /* future */
+    assert_int_equal(jose_dpop_nonce_check(key, "AAAA", 0, NOW, NULL), ERR_AUTH);
+    assert_int_equal(jose_dpop_nonce_check(key, NULL, 0, NOW, NULL), ERR_AUTH);
+    n[3] = n[3] == 'A' ? 'B' : 'A';
+    assert_int_equal(jose_dpop_nonce_check(key, n, 0, NOW, NULL), ERR_AUTH);
+    n[3] = n[3] == 'A' ? 'B' : 'A';
+    /* Through proof validation. */
+    o.nonce_key = key;
+    assert_int_equal(jose_dpop_create(k, JOSE_ALG_UNKNOWN, "POST", HTU, NULL, n, NOW, &p, NULL), 0);
+    assert_int_equal(jose_dpop_verify(p, strlen(p), &o, &res, &why, NULL), 0);
+    jose_dpop_result_clear(&res);
+    free(p);
+    assert_int_equal(jose_dpop_create(k, JOSE_ALG_UNKNOWN, "POST", HTU, NULL, stale, NOW, &p, NULL),
+                     0);
+    assert_int_not_equal(jose_dpop_verify(p, strlen(p), &o, &res, &why, NULL), 0);
+    assert_int_equal(why, JOSE_R_DPOP_NONCE);
+    free(p);
+    assert_int_equal(jose_dpop_create(k, JOSE_ALG_UNKNOWN, "POST", HTU, NULL, NULL, NOW, &p, NULL),
+                     0);
+    assert_int_not_equal(jose_dpop_verify(p, strlen(p), &o, &res, &why, NULL), 0);
+    assert_int_equal(why, JOSE_R_DPOP_NONCE);
+    free(p);
+    free(n);
+    free(stale);
+    jose_jwk_free(k);
 }
 
 static void test_binding_and_reasons(void **state)
@@ -925,6 +1198,12 @@ static void test_binding_and_reasons(void **state)
     for (i = 0; i <= JOSE_R_INTERNAL; i++) {
         assert_int_equal(jose_reason_from_name(jose_reason_name((enum jose_reason)i)), i);
     }
+    {
+        struct jose_verifier *v = NULL;
+        /* An allow-list naming nothing we support must not mean "all". */
+        assert_int_equal(jose_verifier_new(NULL, 1u << 20, &v, NULL), ERR_INVALID);
+        assert_null(v);
+    }
     assert_int_equal(jose_alg_from_name("none"), JOSE_ALG_UNKNOWN);
     assert_int_equal(jose_alg_from_name("HS256"), JOSE_ALG_UNKNOWN);
     assert_int_equal(jose_alg_from_name("es256"), JOSE_ALG_UNKNOWN);
@@ -943,6 +1222,10 @@ int main(void)
         cmocka_unit_test(test_replay_cache),
         cmocka_unit_test(test_replay_threads),
         cmocka_unit_test(test_htu_normalize),
+        cmocka_unit_test(test_dpop_jti_scoped_by_key),
+        cmocka_unit_test(test_dpop_server_nonce),
+        cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_concurrent_verify),
         cmocka_unit_test(test_binding_and_reasons),
     };
 

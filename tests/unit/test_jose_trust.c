@@ -7,6 +7,7 @@
  * with clock_set_wall so refresh, stale and rotation windows need no sleeps.
  */
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,9 @@
 
 #include <cmocka.h>
 #include <microhttpd.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
 
 #include "jose/jose.h"
@@ -31,6 +35,8 @@ static int64_t fake_wall(void)
 {
     return now_s * 1000;
 }
+
+static char tmpdir[64];
 
 /* ---- the test HTTP server ---------------------------------------------- */
 
@@ -131,6 +137,86 @@ static void srv_start(void)
     snprintf(srv.base, sizeof srv.base, "http://127.0.0.1:%u", srv.port);
 }
 
+/* A second daemon speaks TLS with a self-signed certificate for 127.0.0.1
+ * (made here with OpenSSL), so the https path runs for real. */
+static struct {
+    struct MHD_Daemon *d;
+    char base[64];
+    char *cert_pem, *key_pem;
+    char ca_file[128];
+} tls;
+
+static char *bio_text(BIO *b)
+{
+    char *p = NULL, *s;
+    long n = BIO_get_mem_data(b, &p);
+
+    s = malloc((size_t)n + 1);
+    memcpy(s, p, (size_t)n);
+    s[n] = '\0';
+    return s;
+}
+
+static void make_cert(void)
+{
+    EVP_PKEY *pk = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *name;
+    X509_EXTENSION *ext;
+    X509V3_CTX ctx;
+    BIO *b;
+    FILE *f;
+
+    assert_non_null(pk);
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pk);
+    name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1,
+                               0);
+    X509_set_issuer_name(x, name);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+    assert_non_null(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(b, x);
+    tls.cert_pem = bio_text(b);
+    BIO_free(b);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL);
+    tls.key_pem = bio_text(b);
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    snprintf(tls.ca_file, sizeof tls.ca_file, "%s/ca.pem", tmpdir);
+    f = fopen(tls.ca_file, "w");
+    assert_non_null(f);
+    fputs(tls.cert_pem, f);
+    fclose(f);
+}
+
+static void tls_start(void)
+{
+    const union MHD_DaemonInfo *info;
+
+    make_cert();
+    tls.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                                 MHD_USE_TLS,
+                             0, NULL, NULL, answer, NULL, MHD_OPTION_HTTPS_MEM_KEY, tls.key_pem,
+                             MHD_OPTION_HTTPS_MEM_CERT, tls.cert_pem, MHD_OPTION_END);
+    if (tls.d == NULL) {
+        return; /* libmicrohttpd without TLS: the https test skips */
+    }
+    info = MHD_get_daemon_info(tls.d, MHD_DAEMON_INFO_BIND_PORT);
+    snprintf(tls.base, sizeof tls.base, "https://127.0.0.1:%u", info->port);
+}
+
 /* ---- keys and tokens ---------------------------------------------------- */
 
 static struct jose_jwk *gen(enum jose_alg alg, const char *kid)
@@ -175,8 +261,6 @@ static char *dump_set(json_t *keys, const char *extra_fmt, ...)
     json_decref(set);
     return s;
 }
-
-static char tmpdir[64];
 
 static char *write_tmp(const char *name, const char *text)
 {
@@ -395,6 +479,52 @@ static void spiffe_domains_and_sequence(void **state)
     assert_int_equal(st.stale_served, 1);
     free(t);
 
+    /* Elements without use, of unknown use, or jwt-svid without kid are
+     * ignored; the good key in the same bundle still works. */
+    {
+        json_t *nouse = pub(b, NULL), *nokid = pub(b, "jwt-svid");
+        char *bn, *pn;
+        struct jose_trust_issuer cn = {
+            .kind = JOSE_TRUST_SPIFFE, .name = "n.example", .audiences = AUD};
+
+        json_object_del(nokid, "kid");
+        bn = dump_set(json_pack("[ooo o]", nouse, nokid, pub(b, "future-use"), pub(a, "jwt-svid")),
+                      NULL);
+        pn = write_tmp("n.bundle", bn);
+        cn.jwks_file = pn;
+        assert_int_equal(jose_trust_add(ts, &cn, 1, &e), 0);
+        t = mint(a, NULL, "{sssssI}", "sub", "spiffe://n.example/w", "aud",
+                 "https://mandate.example", "exp", (json_int_t)(now_s + 300));
+        assert_int_equal(verify(ts, t, NULL, &e), 0);
+        free(t);
+        t = mint(b, NULL, "{sssssI}", "sub", "spiffe://n.example/w", "aud",
+                 "https://mandate.example", "exp", (json_int_t)(now_s + 300));
+        assert_int_equal(verify(ts, t, NULL, &e), ERR_AUTH);
+        free(t);
+        free(bn);
+        free(pn);
+    }
+
+    /* A huge spiffe_refresh_hint is clamped (no overflow, no keys forever). */
+    {
+        char *bh = dump_set(json_pack("[o]", pub(a, "jwt-svid")), "{sI}", "spiffe_refresh_hint",
+                            (json_int_t)9223372036854775000LL);
+        char *ph = write_tmp("h.bundle", bh);
+        struct jose_trust_issuer ch = {
+            .kind = JOSE_TRUST_SPIFFE, .name = "h.example", .jwks_file = ph, .audiences = AUD};
+
+        assert_int_equal(jose_trust_add(ts, &ch, 1, &e), 0);
+        now_s += 400 * 24 * 3600;
+        t = mint(a, NULL, "{sssssI}", "sub", "spiffe://h.example/w", "aud",
+                 "https://mandate.example", "exp", (json_int_t)(now_s + 300));
+        assert_int_equal(verify(ts, t, NULL, &e), 0);
+        assert_int_equal(jose_trust_stats(ts, "h.example", &st), 0);
+        assert_int_equal(st.fetches, 2); /* refreshed within the clamp */
+        free(t);
+        free(bh);
+        free(ph);
+    }
+
     /* Bad configurations. */
     {
         struct jose_trust_issuer bad = ca;
@@ -600,6 +730,79 @@ static void fetch_limits(void **state)
     free(body);
 }
 
+static void inline_jwks(void **state)
+{
+    struct jose_jwk *k1 = gen(JOSE_ALG_PS256, "in1");
+    char *body = oidc_jwks(k1, NULL), *t;
+    struct jose_trust_issuer c = {.kind = JOSE_TRUST_OIDC,
+                                  .name = "https://inline.example",
+                                  .jwks_json = body,
+                                  .audiences = AUD};
+    struct jose_trust_store *ts = NULL;
+    struct jose_trust_stats st;
+    struct err e;
+    int64_t t0 = now_s;
+
+    (void)state;
+    assert_int_equal(jose_trust_store_new(&ts, &e), 0);
+    assert_int_equal(jose_trust_add(ts, &c, 0, &e), 0);
+    t = id_token(k1, "https://inline.example");
+    assert_int_equal(verify(ts, t, NULL, &e), 0);
+    free(t);
+    now_s += 30 * 24 * 3600; /* inline keys need no refresh */
+    t = id_token(k1, "https://inline.example");
+    assert_int_equal(verify(ts, t, NULL, &e), 0);
+    assert_int_equal(jose_trust_stats(ts, "https://inline.example", &st), 0);
+    assert_int_equal(st.fetches, 1);
+    assert_int_equal(st.stale_served, 0);
+    free(t);
+    /* Two sources at once: refused. */
+    c.name = "https://two.example";
+    c.jwks_file = "/dev/null";
+    assert_int_equal(jose_trust_add(ts, &c, 0, &e), ERR_INVALID);
+    /* A broken inline JWKS fails at load. */
+    c.jwks_file = NULL;
+    c.jwks_json = "{\"keys\":";
+    assert_int_equal(jose_trust_add(ts, &c, 1, &e), ERR_INVALID);
+    now_s = t0;
+    jose_trust_store_free(ts);
+    jose_jwk_free(k1);
+    free(body);
+}
+
+static void https_fetch(void **state)
+{
+    struct jose_jwk *k1 = gen(JOSE_ALG_ES256, "tls1");
+    char url[128], *body = oidc_jwks(k1, NULL), *t;
+    struct jose_trust_issuer c = {.kind = JOSE_TRUST_OIDC,
+                                  .name = "https://idp.example",
+                                  .jwks_uri = url,
+                                  .audiences = AUD,
+                                  .fetch = {.ca_file = tls.ca_file}};
+    struct jose_trust_store *ts = NULL;
+    struct err e;
+
+    (void)state;
+    if (tls.d == NULL) {
+        skip();
+    }
+    snprintf(url, sizeof url, "%s/jwks", tls.base);
+    srv_set(200, body, 0);
+    assert_int_equal(jose_trust_store_new(&ts, &e), 0);
+    /* Our self-signed certificate is not in the system trust store. */
+    c.fetch.ca_file = NULL;
+    assert_int_equal(jose_trust_add(ts, &c, 1, &e), ERR_UNAVAILABLE);
+    /* With it as the CA file: https works, no allow_http needed. */
+    c.fetch.ca_file = tls.ca_file;
+    assert_int_equal(jose_trust_add(ts, &c, 1, &e), 0);
+    t = id_token(k1, "https://idp.example");
+    assert_int_equal(verify(ts, t, NULL, &e), 0);
+    free(t);
+    jose_trust_store_free(ts);
+    jose_jwk_free(k1);
+    free(body);
+}
+
 static void oidc_discovery(void **state)
 {
     struct jose_jwk *k1 = gen(JOSE_ALG_ES384, "d1");
@@ -649,21 +852,23 @@ static void oidc_discovery(void **state)
     free(body);
 }
 
-/* Concurrent verifications while keys refresh (run under TSan/ASan). */
+/* Concurrent verifications from a cold start (all threads wait for the first
+ * fetch) and while keys refresh every second (run under ASan/TSan). */
 struct worker {
     struct jose_trust_store *ts;
     const char *tok;
-    int ok;
+    int ok, total;
 };
 
 static void *work(void *p)
 {
     struct worker *w = p;
-    int i;
+    int64_t end = clock_mono_ns() + 1300000000LL; /* spans at least one refresh */
     struct err e;
 
-    for (i = 0; i < 200; i++) {
+    while (clock_mono_ns() < end) {
         w->ok += verify(w->ts, w->tok, NULL, &e) == 0;
+        w->total++;
     }
     return NULL;
 }
@@ -683,25 +888,31 @@ static void concurrent_verify(void **state)
     struct worker w[4];
     pthread_t th[4];
     struct err e;
-    int i;
+    int i, before;
 
     (void)state;
     clock_set_wall(NULL); /* real time: refreshes happen while threads verify */
     snprintf(url, sizeof url, "%s/jwks", srv.base);
-    srv_set(200, body, 0);
+    srv_set(200, body, 100); /* each fetch takes 100 ms */
+    before = srv_requests();
     assert_int_equal(jose_trust_store_new(&ts, &e), 0);
-    assert_int_equal(jose_trust_add(ts, &c, 1, &e), 0);
+    assert_int_equal(jose_trust_add(ts, &c, 0, &e), 0); /* lazy: threads race to load */
     t = mint(k1, NULL, "{sssssssIsI}", "iss", "https://idp.example", "sub", "u", "aud",
              "https://mandate.example", "exp", (json_int_t)(clock_wall_s() + 600), "iat",
              (json_int_t)clock_wall_s());
     for (i = 0; i < 4; i++) {
-        w[i] = (struct worker){ts, t, 0};
+        w[i] = (struct worker){ts, t, 0, 0};
         assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
     }
     for (i = 0; i < 4; i++) {
         pthread_join(th[i], NULL);
-        assert_int_equal(w[i].ok, 200);
+        assert_true(w[i].total > 0);
+        assert_int_equal(w[i].ok, w[i].total);
     }
+    /* One load, then about one refresh a second: never one per thread. */
+    assert_true(srv_requests() - before >= 2);
+    assert_true(srv_requests() - before <= 4);
+    srv_set(200, NULL, 0);
     clock_set_wall(fake_wall);
     jose_trust_store_free(ts);
     jose_jwk_free(k1);
@@ -965,6 +1176,70 @@ static void keyring_at_rest(void **state)
     jose_keyring_free(NULL);
 }
 
+/* Signing from threads while the keyring rotates past its capacity. */
+struct signer {
+    struct jose_keyring *kr;
+    atomic_int *stop;
+    int ok, total;
+};
+
+static void *sign_loop(void *p)
+{
+    struct signer *s = p;
+    json_t *claims = json_pack("{ss}", "sub", "agent");
+    struct err e;
+    char *tok;
+
+    while (!atomic_load(s->stop)) {
+        if (jose_keyring_sign(s->kr, claims, NULL, &tok, &e) == 0) {
+            s->ok++;
+            free(tok);
+        }
+        s->total++;
+    }
+    json_decref(claims);
+    return NULL;
+}
+
+static void keyring_concurrent(void **state)
+{
+    struct jose_kek *k = kek(KEK1);
+    struct jose_keyring_conf conf = {.alg = JOSE_ALG_EDDSA};
+    struct jose_keyring *kr = NULL;
+    struct signer s[2];
+    pthread_t th[2];
+    atomic_int stop = 0;
+    char *env, **kids;
+    size_t n, i;
+    struct err e;
+
+    (void)state;
+    assert_int_equal(jose_keyring_new(&conf, k, &kr, &e), 0);
+    assert_int_equal(jose_keyring_rotate(kr, &env, &e), 0);
+    free(env);
+    for (i = 0; i < 2; i++) {
+        s[i] = (struct signer){kr, &stop, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, sign_loop, &s[i]), 0);
+    }
+    for (i = 0; i < 40; i++) { /* more than LIMIT_JOSE_KEYRING_KEYS */
+        assert_int_equal(jose_keyring_rotate(kr, &env, &e), 0);
+        free(env);
+    }
+    atomic_store(&stop, 1);
+    for (i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(s[i].ok, s[i].total);
+    }
+    assert_int_equal(jose_keyring_kids(kr, &kids, &n, &e), 0);
+    assert_true(n <= 16);
+    for (i = 0; i < n; i++) {
+        free(kids[i]);
+    }
+    free(kids);
+    jose_keyring_free(kr);
+    jose_kek_free(k);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -973,6 +1248,7 @@ static int setup(void **state)
     clock_set_wall(fake_wall);
     log_setup(LOG_ERROR, 2); /* refresh failures are expected here */
     srv_start();
+    tls_start();
     return 0;
 }
 
@@ -982,6 +1258,11 @@ static int teardown(void **state)
 
     (void)state;
     MHD_stop_daemon(srv.d);
+    if (tls.d != NULL) {
+        MHD_stop_daemon(tls.d);
+    }
+    free(tls.cert_pem);
+    free(tls.key_pem);
     free(srv.jwks);
     free(srv.discovery);
     clock_set_wall(NULL);
@@ -999,11 +1280,14 @@ int main(void)
         cmocka_unit_test(spiffe_domains_and_sequence),
         cmocka_unit_test(oidc_fetch_refresh_stale),
         cmocka_unit_test(fetch_limits),
+        cmocka_unit_test(inline_jwks),
+        cmocka_unit_test(https_fetch),
         cmocka_unit_test(oidc_discovery),
         cmocka_unit_test(concurrent_verify),
         cmocka_unit_test(kek_loading),
         cmocka_unit_test(keyring_rotation),
         cmocka_unit_test(keyring_at_rest),
+        cmocka_unit_test(keyring_concurrent),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
