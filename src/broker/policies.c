@@ -271,7 +271,12 @@ static int compile(struct broker *b, int64_t version, const char *cedar, const c
         return 0;
     }
     r = b->hooks.policy_compile(b->hooks.ctx, version, cedar, schema, e);
-    return r ? err_set(e, ERR_INVALID, "cedar: %s", e->msg) : 0;
+    if (r != 0) {
+        err_prefix(e, "cedar: "); /* the field the edge names */
+        e->code = ERR_INVALID;
+        return ERR_INVALID;
+    }
+    return 0;
 }
 
 int broker_policy_create(struct broker *b, const struct broker_caller *c, json_t *in,

@@ -187,6 +187,40 @@ static int entities_build(struct store *s, struct cedar_entities **out, struct e
 
 /* ---- compile ------------------------------------------------------------------ */
 
+struct first_diag {
+    char msg[ERR_MSG_MAX / 2];
+    size_t n;
+};
+
+static void keep_first(void *ud, const char *policy, const char *message)
+{
+    struct first_diag *d = ud;
+
+    (void)policy;
+    if (d->n++ == 0) {
+        snprintf(d->msg, sizeof(d->msg), "%s", message);
+    }
+}
+
+/* A version whose policies do not validate against its schema in strict
+ * mode is refused: a typo in an attribute name would otherwise make a permit
+ * never match or, worse, a forbid never fire. */
+static int validate(const struct cedar_policyset *ps, const struct cedar_schema *sc,
+                    int64_t version, struct err *e)
+{
+    struct first_diag d = {"", 0};
+    char name[48];
+    int r;
+
+    snprintf(name, sizeof(name), "policy-v%lld.cedar", (long long)version);
+    r = cedar_validate(ps, sc, name, keep_first, &d, NULL, e);
+    if (r == ERR_INVALID && d.n > 0) {
+        return err_set(e, ERR_INVALID, "policies do not validate against the schema: %s%s", d.msg,
+                       d.n > 1 ? " (and more)" : "");
+    }
+    return r;
+}
+
 int access_policy_compile(int64_t version, const char *cedar, const char *schema,
                           struct cedar_policyset **ps, struct cedar_schema **sc, struct err *e)
 {
@@ -200,8 +234,13 @@ int access_policy_compile(int64_t version, const char *cedar, const char *schema
     if (r == 0 && schema != NULL && schema[0] != '\0') {
         snprintf(name, sizeof(name), "policy-v%lld.cedarschema", (long long)version);
         r = cedar_schema_parse(schema, strlen(schema), name, sc, e);
+        if (r == 0) {
+            r = validate(*ps, *sc, version, e);
+        }
     }
     if (r != 0) {
+        cedar_schema_free(*sc);
+        *sc = NULL;
         cedar_policyset_put(*ps);
         *ps = NULL;
     }

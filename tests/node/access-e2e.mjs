@@ -237,7 +237,7 @@ try {
   403, 'access_denied', 'pii-needs-dpop');
   {
     const bad = `@id("start") permit (principal, action, resource);
-@id("broken") forbid (principal, action == Mandate::Action::"StartTask", resource) when { principal.no_such_attr == 1 };`;
+@id("broken") forbid (principal, action == Mandate::Action::"StartTask", resource) when { (principal.risk + 9223372036854775807) * 2 > 1 };`;
     await h.activatePolicy(bad);
     const r = await h.exchange({ subject_token: await h.svid(RESEARCH), details: research });
     expectError('policy: an erroring policy denies (fail closed)', r, 403, 'access_denied', 'policy_error:broken');
