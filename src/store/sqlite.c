@@ -117,9 +117,10 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_time ON audit(time_ms);"
     "CREATE INDEX audit_agent ON audit(agent, seq);"
     "CREATE INDEX audit_task ON audit(task, seq);",
-    /* 3: Mandate's token signing keys, encrypted under the KEK (envelopes). */
-    "CREATE TABLE signing_keys ("
-    "  kid TEXT PRIMARY KEY, envelope TEXT NOT NULL, created_ms INTEGER NOT NULL);",
+    /* 3: Mandate's token signing keys, encrypted under the KEK (envelopes).
+     * Parenthesised: one string, not two elements (clang -Wstring-concatenation). */
+    ("CREATE TABLE signing_keys ("
+     "  kid TEXT PRIMARY KEY, envelope TEXT NOT NULL, created_ms INTEGER NOT NULL);"),
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
