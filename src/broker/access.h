@@ -67,6 +67,10 @@ struct broker_runtime_config {
     int64_t default_ttl_s;
     /* Signing algorithm of new keys; JOSE_ALG_UNKNOWN: ES256. */
     enum jose_alg alg;
+    /* Signed audit checkpoints every this many records or seconds (0: the
+     * LIMIT_AUDIT_CHECKPOINT_* defaults; broker/auditlog.h). */
+    int64_t audit_checkpoint_records;
+    int64_t audit_checkpoint_s;
 };
 
 struct broker_policy_snapshot; /* below */
@@ -87,6 +91,7 @@ struct broker_runtime {
     struct broker_trust *trust;
     struct jose_verifier *token_verifier; /* Mandate's public keys */
     atomic_int registry_dirty;            /* entities/trust to rebuild */
+    struct broker_ckpt *ckpt;             /* audit checkpoints (auditlog.c) */
 };
 
 /* Builds the runtime of b (b->rt): KEK, keyring (loaded from the store, a

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "broker/access_int.h"
+#include "broker/auditlog.h"
 #include "broker/tasks.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -286,6 +287,9 @@ int broker_runtime_start(struct broker *b, const struct broker_runtime_config *c
         b->hooks.registry_changed = hook_changed;
         r = broker_tasks_start(b, e);
     }
+    r = r ? r
+          : broker_audit_checkpoints_start(b, cfg->audit_checkpoint_records,
+                                           cfg->audit_checkpoint_s, e);
     if (r != 0) {
         broker_runtime_stop(b);
     }
@@ -301,6 +305,7 @@ void broker_runtime_stop(struct broker *b)
     }
     rt = b->rt;
     broker_tasks_stop(b);
+    broker_audit_checkpoints_stop(b); /* after the tasks: a last checkpoint */
     memset(&b->hooks, 0, sizeof(b->hooks));
     broker_policy_release(rt->policy);
     access_trust_put(rt->trust);

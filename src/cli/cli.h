@@ -28,6 +28,7 @@ int cmd_key(int argc, char **argv);    /* cmd_key.c: jose signing keys */
 int cmd_token(int argc, char **argv);  /* cmd_token.c: jose JWTs */
 int cmd_dpop(int argc, char **argv);   /* cmd_dpop.c: jose DPoP proofs */
 int cmd_demo(int argc, char **argv);   /* cmd_demo.c: the access path's story */
+int cmd_audit(int argc, char **argv);  /* cmd_audit.c: verify, export the audit trail */
 
 /* True when argv holds -h or --help among its options. */
 int cli_wants_help(int argc, char **argv);

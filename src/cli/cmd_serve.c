@@ -68,6 +68,11 @@ static struct cli_opt serve_opts[] = {
      "sync: answer a check once its audit record is on the disk; async: once it is committed "
      "but not synced (faster; a power loss or OS crash may lose the last records)",
      NULL, 0, NULL},
+    {"audit-checkpoint-records", "MANDATE_AUDIT_CHECKPOINT_RECORDS", "store",
+     "audit_checkpoint_records", OPT_INT, "1000", 1, 100000000,
+     "sign an audit checkpoint after this many records (docs/audit.md)", NULL, 0, NULL},
+    {"audit-checkpoint-s", "MANDATE_AUDIT_CHECKPOINT_S", "store", "audit_checkpoint_s", OPT_INT,
+     "60", 1, 86400, "... or after this many seconds with new records", NULL, 0, NULL},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -136,6 +141,8 @@ static int start_runtime(struct broker *b, const char *host, uint16_t port)
     }
     /* The KEK file when it exists, else the environment (MANDATE_KEK). */
     rc.kek_file = kf != NULL && access(kf, F_OK) == 0 ? kf : NULL;
+    rc.audit_checkpoint_records = opti(serve_opts, NSERVE, "audit-checkpoint-records");
+    rc.audit_checkpoint_s = opti(serve_opts, NSERVE, "audit-checkpoint-s");
     if (broker_runtime_start(b, &rc, &e) != 0) {
         fprintf(stderr, "mandate serve: %s\n", e.msg);
         return CLI_NO;

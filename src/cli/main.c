@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     {"token", "JWTs: sign, verify", cmd_token},
     {"dpop", "DPoP proofs: verify", cmd_dpop},
     {"demo", "play the access path's story against a running server", cmd_demo},
+    {"audit", "the audit trail: verify, export", cmd_audit},
     {"version", "print the version", cmd_version},
     {"help", "show this help, or a command's: mandate help COMMAND", cmd_help},
 };

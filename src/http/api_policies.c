@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "broker/auditlog.h"
 #include "http/http_int.h"
 #include "util/limits.h"
 #include "util/num.h"
@@ -148,6 +149,25 @@ static void audit_list(struct http_req *rq)
     reply(rq, r, &e, MHD_HTTP_OK, out);
 }
 
+/* Public (no API key): a checkpoint holds only a seq, a hash and Mandate's
+ * signature, nothing about any record, and an outside party must be able
+ * to collect them to hold Mandate to its history (docs/audit.md). */
+static void audit_checkpoints(struct http_req *rq)
+{
+    json_t *out = NULL;
+    int64_t after;
+    size_t limit;
+    struct err e;
+    int r;
+
+    if (seq_page(rq, &after, &limit) != 0) {
+        return;
+    }
+    err_clear(&e);
+    r = broker_audit_checkpoint_list(rq->broker, after, limit, &out, &e);
+    reply(rq, r, &e, MHD_HTTP_OK, out);
+}
+
 const struct http_route http_routes_policies[] = {
     {"POST", "/v1/policies", policies_create, ROLE_ADMIN},
     {"GET", "/v1/policies", policies_list, ROLE_READERS},
@@ -155,6 +175,7 @@ const struct http_route http_routes_policies[] = {
     {"GET", "/v1/policies/{version}", policies_get, ROLE_READERS},
     {"POST", "/v1/policies/{version}/activate", policies_activate, ROLE_ADMIN},
     {"GET", "/v1/audit", audit_list, ROLE_ADMIN | ROLE_SECURITY | ROLE_AUDITOR},
+    {"GET", "/v1/audit/checkpoints", audit_checkpoints, 0},
 };
 const size_t http_routes_policies_n =
     sizeof(http_routes_policies) / sizeof(http_routes_policies[0]);

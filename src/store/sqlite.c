@@ -121,6 +121,10 @@ static const char *const migrations[] = {
      * Parenthesised: one string, not two elements (clang -Wstring-concatenation). */
     ("CREATE TABLE signing_keys ("
      "  kid TEXT PRIMARY KEY, envelope TEXT NOT NULL, created_ms INTEGER NOT NULL);"),
+    /* 4: signed checkpoints of the audit chain (docs/audit.md). */
+    ("CREATE TABLE audit_checkpoints ("
+     "  seq INTEGER PRIMARY KEY, head TEXT NOT NULL, time_ms INTEGER NOT NULL,"
+     "  jws TEXT NOT NULL);"),
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -535,6 +539,12 @@ static const struct col audit_cols[] = {
     COL(store_audit, prev_hash, COL_TEXT_NULL),
     COL(store_audit, hash, COL_TEXT_NULL),
 };
+static const struct col checkpoint_cols[] = {
+    COL(store_audit_checkpoint, seq, COL_INT),
+    COL(store_audit_checkpoint, head, COL_TEXT),
+    COL(store_audit_checkpoint, time_ms, COL_INT),
+    COL(store_audit_checkpoint, jws, COL_TEXT),
+};
 static const struct col signing_key_cols[] = {
     COL(store_signing_key, kid, COL_TEXT),
     COL(store_signing_key, envelope, COL_TEXT),
@@ -566,6 +576,8 @@ static const struct table T_TASKS = TABLE("tasks", "task", task_cols, store_task
 static const struct table T_REVOCATIONS =
     TABLE("revocations", "revocation", revocation_cols, store_revocation);
 static const struct table T_AUDIT = TABLE("audit", "audit record", audit_cols, store_audit);
+static const struct table T_CHECKPOINTS =
+    TABLE("audit_checkpoints", "audit checkpoint", checkpoint_cols, store_audit_checkpoint);
 static const struct table T_SIGNING_KEYS =
     TABLE("signing_keys", "signing key", signing_key_cols, store_signing_key);
 
@@ -1205,12 +1217,109 @@ static int signing_key_list(struct store *s, struct arena *a, struct store_signi
 
 /* ---- audit ---------------------------------------------------------------------------- */
 
-static int audit_append(struct store *s, const struct store_audit *x, int64_t *seq, struct err *e)
+static int audit_head(struct store *s, int64_t *seq, char head[STORE_AUDIT_HASH_HEX + 1],
+                      struct err *e)
 {
-    struct store_audit q = *x;
+    struct sqlite_store *ss = S(s);
+    sqlite3_stmt *st = NULL;
+    struct rconn c;
+    int r, rc;
 
+    *seq = 0;
+    head[0] = '\0';
+    read_begin(ss, &c);
+    r = stmt_get(c.db, c.sc, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &st, e);
+    if (r == 0) {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            const unsigned char *h = sqlite3_column_text(st, 1);
+            *seq = sqlite3_column_int64(st, 0);
+            if (h != NULL && sqlite3_column_bytes(st, 1) == STORE_AUDIT_HASH_HEX) {
+                memcpy(head, h, STORE_AUDIT_HASH_HEX + 1);
+            }
+        } else if (rc != SQLITE_DONE) {
+            r = fail_db(c.db, rc, e, "audit head");
+        }
+    }
+    stmt_put(c.sc, st);
+    read_end(&c);
+    return r;
+}
+
+struct append_ctx {
+    const struct store_audit *r;
+    int64_t *seq;
+};
+
+/* Inside the writer's transaction (so in seq order, one at a time): the
+ * record is linked to the current head and its hash set before commit. */
+static int audit_append_in(struct store *s, void *ctx, struct err *e)
+{
+    struct append_ctx *x = ctx;
+    struct store_audit q = *x->r;
+    char prev[STORE_AUDIT_HASH_HEX + 1], h[STORE_AUDIT_HASH_HEX + 1];
+    const char *params[1];
+    int64_t last, id = 0;
+    int r;
+
+    r = audit_head(s, &last, prev, e);
+    if (r != 0) {
+        return r;
+    }
     q.seq = 0; /* AUTOINCREMENT: never reused, even after a delete */
-    return row_insert_id(s, &T_AUDIT, &q, seq, e);
+    q.prev_hash = last > 0 && prev[0] != '\0' ? prev : store_audit_genesis;
+    q.hash = NULL;
+    r = row_insert_id(s, &T_AUDIT, &q, &id, e);
+    if (r != 0) {
+        return r;
+    }
+    q.seq = id;
+    if (store_audit_hash(&q, q.prev_hash, h) != 0) {
+        return err_set(e, ERR_LIMIT, "audit record %lld: larger than %d bytes", (long long)id,
+                       LIMIT_AUDIT_RECORD_MAX);
+    }
+    params[0] = h;
+    r = run_sql(s, "UPDATE audit SET hash = ?1 WHERE seq = ?2", params, 1, 1, id, NULL, e);
+    if (r == 0 && x->seq != NULL) {
+        *x->seq = id;
+    }
+    return r;
+}
+
+static int audit_append(struct store *s, const struct store_audit *r, int64_t *seq, struct err *e)
+{
+    struct append_ctx x = {r, seq};
+
+    if (tx_owner != S(s)) {
+        return store_tx(s, audit_append_in, &x, e);
+    }
+    return audit_append_in(s, &x, e);
+}
+
+static int audit_checkpoint_insert(struct store *s, const struct store_audit_checkpoint *c,
+                                   struct err *e)
+{
+    return row_insert(s, &T_CHECKPOINTS, c, e);
+}
+
+static int audit_checkpoint_list(struct store *s, int64_t after, size_t limit, struct arena *a,
+                                 struct store_audit_checkpoint **out, size_t *n, struct err *e)
+{
+    char v[24];
+    const char *pv = v;
+
+    snprintf(v, sizeof(v), "%lld", (long long)after);
+    if (limit == 0 || limit > LIMIT_LIST_PAGE_MAX) {
+        limit = LIMIT_LIST_PAGE_MAX;
+    }
+    return row_select(s, &T_CHECKPOINTS, "WHERE seq > CAST(?1 AS INTEGER) ORDER BY seq LIMIT ?2",
+                      &pv, 1, (int64_t)limit, a, (void **)out, n, e);
+}
+
+static int audit_checkpoint_last(struct store *s, struct arena *a,
+                                 struct store_audit_checkpoint *out, struct err *e)
+{
+    return row_one(s, &T_CHECKPOINTS, "ORDER BY seq DESC LIMIT ?1", NULL, 0, "(last)", a, out, e);
 }
 
 static int audit_list(struct store *s, int64_t after, size_t limit, struct arena *a,
@@ -1414,6 +1523,10 @@ static const struct store_ops sqlite_ops = {
     .revocation_list = revocation_list,
     .audit_append = audit_append,
     .audit_list = audit_list,
+    .audit_head = audit_head,
+    .audit_checkpoint_insert = audit_checkpoint_insert,
+    .audit_checkpoint_list = audit_checkpoint_list,
+    .audit_checkpoint_last = audit_checkpoint_last,
     .signing_key_insert = signing_key_insert,
     .signing_key_list = signing_key_list,
     .apikey_revoke = apikey_revoke,

@@ -138,8 +138,8 @@ struct store_revocation {
 
 /* One audit record.  seq is assigned by audit_append, strictly increasing.
  * JSON members are text; NULL members mean "not applicable".  prev_hash and
- * hash are reserved for the tamper-evident trail (hex SHA-256 over the
- * record's canonical form), NULL until that is built. */
+ * hash form the tamper-evident chain (store_audit_hash, docs/audit.md):
+ * audit_append sets both, inside the writer's transaction, in seq order. */
 struct store_audit {
     int64_t seq;
     int64_t time_ms;
@@ -162,6 +162,25 @@ struct store_audit {
     const char *detail;     /* JSON object: what changed */
     const char *prev_hash;
     const char *hash;
+};
+
+#define STORE_AUDIT_HASH_HEX 64
+/* The prev_hash of the first record: 64 '0'. */
+extern const char store_audit_genesis[STORE_AUDIT_HASH_HEX + 1];
+
+/* out = lower-case hex SHA-256 of the record's canonical encoding (v1,
+ * docs/audit.md) with prev_hash (r->prev_hash and r->hash are ignored).
+ * ERR_LIMIT when the record exceeds LIMIT_AUDIT_RECORD_MAX, ERR_NOMEM. */
+int store_audit_hash(const struct store_audit *r, const char *prev_hash,
+                     char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
+
+/* A signed checkpoint of the audit chain: the record seq and its hash,
+ * signed by Mandate's key as a compact JWS (payload {"seq", "head", "iat"}). */
+struct store_audit_checkpoint {
+    int64_t seq;
+    const char *head; /* hash of record seq */
+    int64_t time_ms;
+    const char *jws;
 };
 
 /* One of Mandate's token signing keys: its private part encrypted under the
@@ -328,6 +347,19 @@ struct store_ops {
     /* Records after seq `after`, ascending, at most limit. */
     int (*audit_list)(struct store *s, int64_t after, size_t limit, struct arena *a,
                       struct store_audit **out, size_t *n, struct err *e);
+
+    /* The last record's seq and hash (*seq 0, head "" when empty). */
+    int (*audit_head)(struct store *s, int64_t *seq, char head[STORE_AUDIT_HASH_HEX + 1],
+                      struct err *e);
+    /* ---- migration 4: signed checkpoints of the audit chain ---- */
+    int (*audit_checkpoint_insert)(struct store *s, const struct store_audit_checkpoint *c,
+                                   struct err *e);
+    /* Checkpoints with seq > after, ascending, at most limit. */
+    int (*audit_checkpoint_list)(struct store *s, int64_t after, size_t limit, struct arena *a,
+                                 struct store_audit_checkpoint **out, size_t *n, struct err *e);
+    /* The newest checkpoint; ERR_NOTFOUND when there is none. */
+    int (*audit_checkpoint_last)(struct store *s, struct arena *a,
+                                 struct store_audit_checkpoint *out, struct err *e);
 
     /* ---- migration 3: Mandate's signing keys (broker/runtime.c) ---- */
     int (*signing_key_insert)(struct store *s, const struct store_signing_key *k, struct err *e);

@@ -281,4 +281,20 @@
  * quadratic, so its total size (memory and load time) is capped. */
 #define LIMIT_CEDAR_CLOSURE_TOTAL 4000000
 
+/* ---- the audit trail (K2: hash chain, checkpoints, verify) -------------- */
+
+/* Largest canonical encoding of one audit record that is hashed (the sum of
+ * its members: actor chains, reasons and details are bounded by the
+ * registry's and the check's own limits, far below this). */
+#define LIMIT_AUDIT_RECORD_MAX (1024 * 1024)
+/* A signed checkpoint is made when this many records follow the last one
+ * (or LIMIT_AUDIT_CHECKPOINT_S passed with at least one new record): what
+ * an outside party holding the checkpoints can lose to an undetected
+ * truncation is at most this much. */
+#define LIMIT_AUDIT_CHECKPOINT_RECORDS 1000
+#define LIMIT_AUDIT_CHECKPOINT_S 60
+/* Records read per page while verifying or exporting (memory bound of a
+ * verifier: one page in an arena). */
+#define LIMIT_AUDIT_VERIFY_PAGE 1000
+
 #endif

@@ -479,7 +479,20 @@ static void audit_sequence(void **state)
     assert_int_equal(n, 1);
     assert_int_equal(v[0].seq, 3);
     assert_string_equal(v[0].agent, "spiffe://td/a");
-    assert_null(v[0].hash);
+    /* the chain: record 3 links to the head at its append (record 1) */
+    assert_non_null(v[0].hash);
+    assert_int_equal(strlen(v[0].hash), STORE_AUDIT_HASH_HEX);
+    {
+        struct store_audit *w;
+        size_t m;
+        char h[STORE_AUDIT_HASH_HEX + 1];
+        assert_int_equal(f->s->ops->audit_list(f->s, 0, 1, &f->a, &w, &m, &e), 0);
+        assert_int_equal(m, 1);
+        assert_string_equal(w[0].prev_hash, store_audit_genesis);
+        assert_string_equal(v[0].prev_hash, w[0].hash);
+        assert_int_equal(store_audit_hash(&v[0], v[0].prev_hash, h), 0);
+        assert_string_equal(h, v[0].hash);
+    }
     /* a record without its decision is refused (NOT NULL) */
     r.decision = NULL;
     assert_int_equal(f->s->ops->audit_append(f->s, &r, NULL, &e), ERR_CONFLICT);

@@ -1,0 +1,448 @@
+/*
+ * auditlog.c: signed checkpoints of the audit hash chain and its verifier
+ * (docs/audit.md).
+ *
+ * The chain itself is written by the store (store_audit_hash, set inside the
+ * writer's transaction).  A chain alone shows edits but not a rewrite: whoever
+ * can write the file can recompute every hash after the record they change.
+ * Checkpoints close that: every N records or T seconds the head (seq and
+ * hash) is signed with Mandate's signing key and stored; the checkpoints are
+ * public (GET /v1/audit/checkpoints), so an outside party that kept one can
+ * hold Mandate to everything up to it, and a verifier given Mandate's JWKS
+ * detects a rewritten or truncated chain.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker/access.h"
+#include "broker/auditlog.h"
+#include "broker/broker_int.h"
+#include "jose/jose_trust.h"
+#include "util/arena.h"
+#include "util/clock.h"
+#include "util/limits.h"
+#include "util/log.h"
+
+/* ---- verification ---------------------------------------------------------- */
+
+static int broken(struct broker_audit_verify *out, int64_t seq, int cp, const char *fmt, ...)
+    PRINTF_LIKE(4, 5);
+
+static int broken(struct broker_audit_verify *out, int64_t seq, int cp, const char *fmt, ...)
+{
+    va_list ap;
+
+    out->bad_seq = seq;
+    out->bad_checkpoint = cp;
+    va_start(ap, fmt);
+    vsnprintf(out->what, sizeof(out->what), fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* The payload of a checkpoint JWS must carry the row's seq and head; with a
+ * verifier the signature must verify.  0 ok, 1 broken. */
+static int check_jws(const struct store_audit_checkpoint *c, const struct jose_verifier *v,
+                     struct broker_audit_verify *out)
+{
+    const char *d1 = strchr(c->jws, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    uint8_t *pl = NULL;
+    size_t plen = 0;
+    json_t *j = NULL;
+    json_int_t seq = 0;
+    const char *head = NULL;
+    struct err e;
+    int r = 0;
+
+    err_clear(&e);
+    if (d1 == NULL || d2 == NULL) {
+        return broken(out, c->seq, 1, "checkpoint %lld: not a compact JWS", (long long)c->seq);
+    }
+    if (v != NULL) {
+        if (jose_jws_verify(v, c->jws, strlen(c->jws), NULL, &pl, &plen, NULL, &e) != 0) {
+            return broken(out, c->seq, 1, "checkpoint %lld: signature does not verify: %s",
+                          (long long)c->seq, e.msg);
+        }
+        out->signatures++;
+    } else if (jose_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &pl, &plen, NULL) != 0) {
+        return broken(out, c->seq, 1, "checkpoint %lld: payload is not base64url",
+                      (long long)c->seq);
+    }
+    j = json_loadb((const char *)pl, plen, JSON_REJECT_DUPLICATES, NULL);
+    if (j == NULL || json_unpack(j, "{s:I, s:s}", "seq", &seq, "head", &head) != 0 ||
+        seq != c->seq || strcmp(head, c->head) != 0) {
+        r = broken(out, c->seq, 1,
+                   "checkpoint %lld: the signed payload does not match the stored seq and head",
+                   (long long)c->seq);
+    }
+    json_decref(j);
+    free(pl);
+    return r;
+}
+
+struct cp_cursor {
+    struct store *s;
+    struct arena a;
+    struct store_audit_checkpoint *v;
+    size_t n, i;
+    int64_t after;
+    int done;
+};
+
+/* The next checkpoint (NULL at the end). */
+static int cp_peek(struct cp_cursor *c, struct store_audit_checkpoint **out, struct err *e)
+{
+    *out = NULL;
+    if (c->i == c->n && !c->done) {
+        int r;
+        arena_free(&c->a);
+        arena_init(&c->a, 0, 0);
+        c->i = 0;
+        r = c->s->ops->audit_checkpoint_list(c->s, c->after, LIMIT_AUDIT_VERIFY_PAGE, &c->a, &c->v,
+                                             &c->n, e);
+        if (r != 0) {
+            return r;
+        }
+        if (c->n < LIMIT_AUDIT_VERIFY_PAGE) {
+            c->done = 1;
+        }
+        if (c->n > 0) {
+            c->after = c->v[c->n - 1].seq;
+        }
+    }
+    if (c->i < c->n) {
+        *out = &c->v[c->i];
+    }
+    return 0;
+}
+
+int broker_audit_verify(struct store *s, const struct jose_verifier *v,
+                        struct broker_audit_verify *out, struct err *e)
+{
+    struct cp_cursor cc;
+    struct arena a;
+    struct store_audit *recs;
+    struct store_audit_checkpoint *cp;
+    char prev[STORE_AUDIT_HASH_HEX + 1], h[STORE_AUDIT_HASH_HEX + 1];
+    int64_t after = 0, last = 0;
+    size_t n, i;
+    int r = 0, res = 0;
+
+    memset(out, 0, sizeof(*out));
+    memset(&cc, 0, sizeof(cc));
+    cc.s = s;
+    arena_init(&cc.a, 0, 0);
+    arena_init(&a, 0, 0);
+    prev[0] = '\0';
+    if (s->ops->audit_checkpoint_list == NULL) {
+        r = err_set(e, ERR_UNSUPPORTED, "this store keeps no audit checkpoints");
+        goto out;
+    }
+    for (;;) {
+        arena_free(&a);
+        arena_init(&a, 0, 0);
+        r = s->ops->audit_list(s, after, LIMIT_AUDIT_VERIFY_PAGE, &a, &recs, &n, e);
+        if (r != 0) {
+            goto out;
+        }
+        for (i = 0; i < n; i++) {
+            struct store_audit *x = &recs[i];
+            if (x->hash == NULL || x->prev_hash == NULL) {
+                res = broken(out, x->seq, 0, "record %lld: no hash (written outside the chain)",
+                             (long long)x->seq);
+                goto out;
+            }
+            if (store_audit_hash(x, x->prev_hash, h) != 0 || strcmp(h, x->hash) != 0) {
+                res = broken(out, x->seq, 0,
+                             "record %lld: modified (its hash does not match its content)",
+                             (long long)x->seq);
+                goto out;
+            }
+            /* checkpoints before this record name records that are gone */
+            for (;;) {
+                r = cp_peek(&cc, &cp, e);
+                if (r != 0) {
+                    goto out;
+                }
+                if (cp == NULL || cp->seq > x->seq) {
+                    break;
+                }
+                if (check_jws(cp, v, out) != 0) {
+                    res = 1;
+                    goto out;
+                }
+                if (cp->seq < x->seq && last == 0 && x->seq == cp->seq + 1 &&
+                    strcmp(cp->head, x->prev_hash) == 0) {
+                    /* pruned up to this checkpoint: the chain starts from it */
+                    memcpy(prev, cp->head, sizeof(prev));
+                } else if (cp->seq < x->seq && last != 0) {
+                    res =
+                        broken(out, cp->seq, 1, "checkpoint %lld: its record is missing (deleted)",
+                               (long long)cp->seq);
+                    goto out;
+                } else if (cp->seq == x->seq && strcmp(cp->head, x->hash) != 0) {
+                    res = broken(out, cp->seq, 1,
+                                 "checkpoint %lld: does not match the chain (head %.16s..., "
+                                 "record %.16s...): rewritten from here or before",
+                                 (long long)cp->seq, cp->head, x->hash);
+                    goto out;
+                }
+                out->checkpoints++;
+                cc.i++;
+            }
+            if (last == 0) {
+                if (x->seq == 1 && strcmp(x->prev_hash, store_audit_genesis) != 0) {
+                    res = broken(out, x->seq, 0, "record 1: does not start the chain");
+                    goto out;
+                }
+                if (x->seq != 1 && strcmp(prev, x->prev_hash) != 0) {
+                    res = broken(out, x->seq, 0,
+                                 "record %lld: records before it are missing and no checkpoint "
+                                 "covers them",
+                                 (long long)x->seq);
+                    goto out;
+                }
+                out->first_seq = x->seq;
+            } else if (x->seq != last + 1) {
+                res = broken(out, last + 1, 0, "records %lld..%lld: missing (deleted)",
+                             (long long)(last + 1), (long long)(x->seq - 1));
+                goto out;
+            } else if (strcmp(x->prev_hash, prev) != 0) {
+                res = broken(out, x->seq, 0,
+                             "record %lld: does not link to record %lld (inserted or reordered)",
+                             (long long)x->seq, (long long)last);
+                goto out;
+            }
+            memcpy(prev, x->hash, sizeof(prev));
+            last = x->seq;
+            out->last_seq = last;
+            out->records++;
+        }
+        if (n < LIMIT_AUDIT_VERIFY_PAGE) {
+            break;
+        }
+        after = recs[n - 1].seq;
+    }
+    r = cp_peek(&cc, &cp, e);
+    if (r == 0 && cp != NULL) {
+        if (check_jws(cp, v, out) == 0) {
+            broken(out, cp->seq, 1,
+                   "checkpoint %lld: past the end of the trail (last record %lld): the tail "
+                   "was truncated",
+                   (long long)cp->seq, (long long)last);
+        }
+        res = 1;
+    }
+out:
+    arena_free(&cc.a);
+    arena_free(&a);
+    return r != 0 ? r : res;
+}
+
+/* ---- making checkpoints ------------------------------------------------------- */
+
+int broker_audit_checkpoint(struct broker *b, int64_t *seq, struct err *e)
+{
+    struct store_audit_checkpoint c, lastc;
+    char head[STORE_AUDIT_HASH_HEX + 1];
+    struct arena a;
+    json_t *claims = NULL;
+    char *jws = NULL;
+    int64_t hs = 0;
+    int r;
+
+    if (seq != NULL) {
+        *seq = 0;
+    }
+    if (b->rt == NULL || b->rt->keyring == NULL) {
+        return err_set(e, ERR_UNSUPPORTED, "audit checkpoints need the runtime's signing key");
+    }
+    arena_init(&a, 0, 0);
+    r = b->store->ops->audit_head(b->store, &hs, head, e);
+    if (r != 0 || hs == 0 || head[0] == '\0') {
+        goto out;
+    }
+    r = b->store->ops->audit_checkpoint_last(b->store, &a, &lastc, e);
+    if (r == 0 && lastc.seq >= hs) {
+        goto out; /* nothing new */
+    }
+    if (r != 0 && r != ERR_NOTFOUND) {
+        goto out;
+    }
+    memset(&c, 0, sizeof(c));
+    c.seq = hs;
+    c.head = head;
+    c.time_ms = clock_wall_ms();
+    claims = json_pack("{s:s, s:I, s:s, s:I}", "iss", b->rt->issuer ? b->rt->issuer : "mandate",
+                       "seq", (json_int_t)hs, "head", head, "iat", (json_int_t)(c.time_ms / 1000));
+    if (claims == NULL) {
+        r = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    r = jose_keyring_sign(b->rt->keyring, claims, BROKER_CHECKPOINT_TYP, &jws, e);
+    if (r == 0) {
+        c.jws = jws;
+        r = b->store->ops->audit_checkpoint_insert(b->store, &c, e);
+    }
+    if (r == 0 && seq != NULL) {
+        *seq = hs;
+    }
+out:
+    json_decref(claims);
+    free(jws);
+    arena_free(&a);
+    return r;
+}
+
+struct broker_ckpt {
+    struct broker *b;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;
+    int64_t records, seconds;
+};
+
+static void ckpt_once(struct broker_ckpt *k, int64_t *last_ms, int force)
+{
+    struct broker *b = k->b;
+    struct store_audit_checkpoint lastc;
+    char head[STORE_AUDIT_HASH_HEX + 1];
+    struct arena a;
+    struct err e;
+    int64_t hs = 0, cs = 0, now = clock_wall_ms(), got = 0;
+
+    err_clear(&e);
+    arena_init(&a, 0, 0);
+    if (b->store->ops->audit_head(b->store, &hs, head, &e) == 0 &&
+        b->store->ops->audit_checkpoint_last(b->store, &a, &lastc, &e) == 0) {
+        cs = lastc.seq;
+    }
+    if (hs > cs && (force || hs - cs >= k->records || now - *last_ms >= k->seconds * 1000)) {
+        if (broker_audit_checkpoint(b, &got, &e) != 0) {
+            log_event(LOG_WARN, "audit", NULL, "msg", "checkpoint failed", "error", e.msg,
+                      (const char *)NULL);
+        }
+        *last_ms = now;
+    } else if (hs == cs) {
+        *last_ms = now;
+    }
+    arena_free(&a);
+}
+
+static void *ckpt_thread(void *arg)
+{
+    struct broker_ckpt *k = arg;
+    int64_t last_ms = clock_wall_ms();
+
+    pthread_mutex_lock(&k->mu);
+    while (!k->stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+        if (k->stop) {
+            break;
+        }
+        pthread_mutex_unlock(&k->mu);
+        ckpt_once(k, &last_ms, 0);
+        pthread_mutex_lock(&k->mu);
+    }
+    pthread_mutex_unlock(&k->mu);
+    ckpt_once(k, &last_ms, 1); /* the last records of this run */
+    return NULL;
+}
+
+int broker_audit_checkpoints_start(struct broker *b, int64_t records, int64_t seconds,
+                                   struct err *e)
+{
+    struct broker_ckpt *k;
+    sigset_t all, old;
+    int rc;
+
+    if (b->rt == NULL || b->rt->ckpt != NULL) {
+        return err_set(e, ERR_INTERNAL, "audit checkpoints: no runtime, or started already");
+    }
+    k = calloc(1, sizeof(*k));
+    if (k == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    k->b = b;
+    k->records = records > 0 ? records : LIMIT_AUDIT_CHECKPOINT_RECORDS;
+    k->seconds = seconds > 0 ? seconds : LIMIT_AUDIT_CHECKPOINT_S;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&k->th, NULL, ckpt_thread, k);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->cv);
+        free(k);
+        return err_set(e, ERR_INTERNAL, "audit checkpoints: cannot start the thread");
+    }
+    b->rt->ckpt = k;
+    return 0;
+}
+
+void broker_audit_checkpoints_stop(struct broker *b)
+{
+    struct broker_ckpt *k;
+
+    if (b == NULL || b->rt == NULL || b->rt->ckpt == NULL) {
+        return;
+    }
+    k = b->rt->ckpt;
+    pthread_mutex_lock(&k->mu);
+    k->stop = 1;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->th, NULL);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    free(k);
+    b->rt->ckpt = NULL;
+}
+
+int broker_audit_checkpoint_list(struct broker *b, int64_t after, size_t limit, json_t **out,
+                                 struct err *e)
+{
+    struct store_audit_checkpoint *v;
+    struct arena a;
+    json_t *items = json_array(), *page;
+    size_t i, n = 0;
+    int r;
+
+    *out = NULL;
+    if (items == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    if (limit == 0 || limit > LIMIT_LIST_PAGE_MAX) {
+        limit = LIMIT_LIST_PAGE_MAX;
+    }
+    arena_init(&a, 0, 0);
+    r = b->store->ops->audit_checkpoint_list(b->store, after, limit, &a, &v, &n, e);
+    for (i = 0; r == 0 && i < n; i++) {
+        if (json_array_append_new(items, json_pack("{s:I, s:s, s:o, s:s}", "seq",
+                                                   (json_int_t)v[i].seq, "head", v[i].head, "time",
+                                                   broker_time_json(v[i].time_ms), "jws",
+                                                   v[i].jws)) != 0) {
+            r = err_set(e, ERR_NOMEM, "out of memory");
+        }
+    }
+    if (r != 0) {
+        json_decref(items);
+        arena_free(&a);
+        return r;
+    }
+    page = n == limit ? json_pack("{s:o, s:I}", "items", items, "next", (json_int_t)v[n - 1].seq)
+                      : json_pack("{s:o, s:n}", "items", items, "next");
+    arena_free(&a);
+    return broker_json_out(page, out, e);
+}
