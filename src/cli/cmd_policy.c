@@ -71,6 +71,19 @@ static int read_file(const char *path, char **out, size_t *lenp, struct err *e)
     return 0;
 }
 
+/* True when text is in the JSON policy format (Cedar text never starts with
+ * '{' or '['). */
+static bool looks_json(const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+        i++;
+    }
+    return i < len && (text[i] == '{' || text[i] == '[');
+}
+
+/* Cedar text, or the JSON policy format (cedar_policyset_from_json: templates
+ * and their links included). */
 static int load_policies(const char *path, const char *label, unsigned flags,
                          struct cedar_policyset **out, struct err *e)
 {
@@ -80,7 +93,11 @@ static int load_policies(const char *path, const char *label, unsigned flags,
     if (r != 0) {
         return r;
     }
-    r = cedar_policyset_parse(text, len, label, flags, out, e);
+    if (looks_json(text, len)) {
+        r = cedar_policyset_from_json(text, len, label, out, e);
+    } else {
+        r = cedar_policyset_parse(text, len, label, flags, out, e);
+    }
     free(text);
     return r;
 }
@@ -237,6 +254,173 @@ static int policy_check(int argc, char **argv)
         return CLI_USAGE;
     }
     return bad ? CLI_NO : CLI_OK;
+}
+
+/* ---- to-json / from-json / format --------------------------------------- */
+
+static int policy_to_json(int argc, char **argv)
+{
+    unsigned flags = 0;
+    size_t jflags = JSON_INDENT(2);
+    const char *path = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--id-annotation") == 0) {
+            flags |= CEDAR_PARSE_ID_ANNOTATION;
+        } else if (strcmp(argv[i], "--compact") == 0) {
+            jflags = JSON_COMPACT;
+        } else if (path == NULL && argv[i][0] != '-') {
+            path = argv[i];
+        } else {
+            path = NULL;
+            break;
+        }
+    }
+    if (path == NULL) {
+        fprintf(stderr, "usage: mandate policy to-json FILE [--id-annotation] [--compact]\n");
+        return CLI_USAGE;
+    }
+    struct err e;
+    err_clear(&e);
+    struct cedar_policyset *ps = NULL;
+    json_t *j = NULL;
+    int rc = CLI_OK;
+    if (load_policies(path, path, flags, &ps, &e) != 0 ||
+        cedar_policyset_to_json(ps, &j, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        rc = CLI_USAGE;
+    } else {
+        char *txt = json_dumps(j, jflags | JSON_ENSURE_ASCII);
+        if (txt == NULL) {
+            fprintf(stderr, "out of memory\n");
+            rc = CLI_USAGE;
+        } else {
+            printf("%s\n", txt);
+            free(txt);
+        }
+    }
+    json_decref(j);
+    cedar_policyset_put(ps);
+    return rc;
+}
+
+static int policy_from_json(int argc, char **argv)
+{
+    if (argc != 3 || argv[2][0] == '-') {
+        fprintf(stderr, "usage: mandate policy from-json FILE\n");
+        return CLI_USAGE;
+    }
+    char *text = NULL;
+    size_t len;
+    struct err e;
+    err_clear(&e);
+    struct cedar_policyset *ps = NULL;
+    struct buf out;
+    buf_init(&out, LIMIT_CEDAR_POLICY_TEXT * 4);
+    int rc = CLI_OK;
+    if (read_file(argv[2], &text, &len, &e) != 0 ||
+        cedar_policyset_from_json(text, len, argv[2], &ps, &e) != 0 ||
+        cedar_policyset_format(ps, &out, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        rc = CLI_USAGE;
+    } else {
+        fwrite(out.data, 1, out.len, stdout);
+        size_t linked = 0;
+        for (size_t i = 0; i < cedar_policyset_count(ps); i++) {
+            linked += cedar_policyset_template_of(ps, i) != NULL;
+        }
+        if (linked > 0) {
+            fprintf(stderr, "%s: %zu linked policies have no text form (not printed)\n", argv[2],
+                    linked);
+        }
+    }
+    buf_free(&out);
+    free(text);
+    cedar_policyset_put(ps);
+    return rc;
+}
+
+/* True when the text has a // comment outside string literals (the formatter
+ * does not keep comments, so it refuses such files rather than drop them). */
+static bool has_comment(const char *t, size_t n)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (in_str) {
+            if (t[i] == '\\') {
+                i++;
+            } else if (t[i] == '"') {
+                in_str = false;
+            }
+        } else if (t[i] == '"') {
+            in_str = true;
+        } else if (t[i] == '/' && i + 1 < n && t[i + 1] == '/') {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int policy_format(int argc, char **argv)
+{
+    bool check = false, write = false;
+    int files = 0, bad = 0, unformatted = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--check") == 0) {
+            check = true;
+        } else if (strcmp(argv[i], "--write") == 0 || strcmp(argv[i], "-w") == 0) {
+            write = true;
+        } else {
+            files++;
+        }
+    }
+    if (files == 0 || (check && write)) {
+        fprintf(stderr, "usage: mandate policy format [--check | --write] FILE...\n");
+        return CLI_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1] != 0) {
+            continue;
+        }
+        char *text = NULL;
+        size_t len;
+        struct err e;
+        err_clear(&e);
+        struct cedar_policyset *ps = NULL;
+        struct buf out;
+        buf_init(&out, LIMIT_CEDAR_POLICY_TEXT * 4);
+        if (read_file(argv[i], &text, &len, &e) != 0 ||
+            cedar_policyset_parse(text, len, argv[i], 0, &ps, &e) != 0 ||
+            cedar_policyset_format(ps, &out, &e) != 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            bad++;
+        } else if (has_comment(text, len)) {
+            fprintf(stderr, "%s: has comments, which the formatter would drop: not formatted\n",
+                    argv[i]);
+            bad++;
+        } else {
+            bool same_text = out.len == len && (len == 0 || memcmp(out.data, text, len) == 0);
+            if (check) {
+                if (!same_text) {
+                    printf("%s: not formatted\n", argv[i]);
+                    unformatted++;
+                }
+            } else if (write) {
+                if (!same_text) {
+                    FILE *f = fopen(argv[i], "wb");
+                    if (f == NULL || fwrite(out.data, 1, out.len, f) != out.len || fclose(f) != 0) {
+                        fprintf(stderr, "%s: cannot write\n", argv[i]);
+                        bad++;
+                    }
+                }
+            } else {
+                fwrite(out.data, 1, out.len, stdout);
+            }
+        }
+        buf_free(&out);
+        free(text);
+        cedar_policyset_put(ps);
+    }
+    return bad ? CLI_USAGE : unformatted ? CLI_NO : CLI_OK;
 }
 
 /* ---- validate ---------------------------------------------------------- */
@@ -900,7 +1084,13 @@ int cmd_policy(int argc, char **argv)
                 "         --id-annotation: a policy's id is its @id(\"..\") when present\n"
                 "       mandate policy validate --schema S FILE... [--id-annotation]\n"
                 "         strict validation (Cedar 4.10); exit 0 iff every policy is valid\n"
-                "       mandate policy conformance DIR\n");
+                "       mandate policy conformance DIR\n"
+                "       mandate policy to-json FILE [--id-annotation] [--compact]\n"
+                "         the JSON policy format {staticPolicies, templates, templateLinks}\n"
+                "       mandate policy from-json FILE   prints the policies as Cedar text\n"
+                "       mandate policy format [--check | --write] FILE...\n"
+                "         canonical layout; --check exits 1 when a file is not formatted\n"
+                "       (FILE may be Cedar text or the JSON policy format everywhere)\n");
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     if (strcmp(argv[1], "check") == 0) {
@@ -914,6 +1104,15 @@ int cmd_policy(int argc, char **argv)
     }
     if (strcmp(argv[1], "conformance") == 0) {
         return policy_conformance(argc, argv);
+    }
+    if (strcmp(argv[1], "to-json") == 0) {
+        return policy_to_json(argc, argv);
+    }
+    if (strcmp(argv[1], "from-json") == 0) {
+        return policy_from_json(argc, argv);
+    }
+    if (strcmp(argv[1], "format") == 0) {
+        return policy_format(argc, argv);
     }
     fprintf(stderr, "mandate policy: unknown sub-command '%s'\n", argv[1]);
     return CLI_USAGE;
