@@ -266,6 +266,11 @@ struct cedar_policyset {
 int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, const char *filename,
                      unsigned flags, struct err *e) MUST_CHECK;
 
+/* json.c: cedar_json_load with another nesting bound (the JSON policy format
+ * nests two or three levels per AST level). */
+struct json_t *cedar_json_load_depth(const char *text, size_t len, const char *what,
+                                     unsigned max_depth, struct err *e);
+
 /* authz.c: a new empty set (refcount 1) and its destruction. */
 struct cedar_policyset *cedar_ps_new(void);
 void cedar_ps_free(struct cedar_policyset *ps);

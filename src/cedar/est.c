@@ -10,7 +10,7 @@
  *
  * In: one EST object, an array of them, or the set form.  Every object is
  * checked for unknown keys (fail closed); expression depth is bounded by
- * LIMIT_CEDAR_DEPTH like the text parser's (left-nested chains are read
+ * LIMIT_CEDAR_EVAL_DEPTH (the evaluator's bound) (left-nested chains are read
  * iteratively and cost no depth).
  */
 #include <jansson.h>
@@ -587,7 +587,7 @@ static int rd_value(struct rd *c, json_t *v, unsigned depth, struct cedar_expr *
 {
     struct cedar_expr *x;
     int r;
-    if (depth > LIMIT_CEDAR_DEPTH) {
+    if (depth > LIMIT_CEDAR_EVAL_DEPTH) {
         return err_set(c->e, ERR_LIMIT, "%s: policy %s: expression too deep", c->what, c->id);
     }
     if (json_is_array(v)) {
@@ -608,12 +608,12 @@ static int rd_value(struct rd *c, json_t *v, unsigned depth, struct cedar_expr *
             (x->names = arena_calloc(c->a, x->n ? x->n : 1, sizeof(*x->names))) == NULL) {
             return nomem(c);
         }
-        size_t i = 0;
+        size_t i = 0, klen;
         const char *k;
         json_t *jv;
-        json_object_foreach(v, k, jv)
+        json_object_keylen_foreach(v, k, klen, jv)
         {
-            x->names[i].len = strlen(k);
+            x->names[i].len = klen;
             if ((x->names[i].ptr = arena_strndup(c->a, k, x->names[i].len)) == NULL) {
                 return nomem(c);
             }
@@ -794,7 +794,7 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
     static const char *const k_ite[] = {"if", "then", "else", NULL};
     struct cedar_expr *x;
     int r;
-    if (depth > LIMIT_CEDAR_DEPTH) {
+    if (depth > LIMIT_CEDAR_EVAL_DEPTH) {
         return err_set(c->e, ERR_LIMIT, "%s: policy %s: expression too deep", c->what, c->id);
     }
     if (!json_is_object(j) || json_object_size(j) != 1) {
@@ -959,12 +959,12 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
             (x->names = arena_calloc(c->a, x->n ? x->n : 1, sizeof(*x->names))) == NULL) {
             return nomem(c);
         }
-        size_t i = 0;
+        size_t i = 0, klen;
         const char *key;
         json_t *v;
-        json_object_foreach(b, key, v)
+        json_object_keylen_foreach(b, key, klen, v)
         {
-            x->names[i].len = strlen(key);
+            x->names[i].len = klen;
             if ((x->names[i].ptr = arena_strndup(c->a, key, x->names[i].len)) == NULL) {
                 return nomem(c);
             }
@@ -1321,11 +1321,10 @@ int cedar_policyset_from_json(const char *text, size_t len, const char *filename
     if (len > LIMIT_CEDAR_JSON_TEXT) {
         return err_set(e, ERR_LIMIT, "%s: JSON text too large", filename ? filename : "<json>");
     }
-    json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    json_t *j = cedar_json_load_depth(text, len, filename ? filename : "<json>",
+                                      LIMIT_CEDAR_EST_JSON_DEPTH, e);
     if (j == NULL) {
-        return err_set(e, ERR_INVALID, "%s:%d:%d: %s", filename ? filename : "<json>", je.line,
-                       je.column, je.text);
+        return e->code != 0 ? e->code : ERR_INVALID;
     }
     int r = cedar_policyset_from_jansson(j, filename, out, e);
     json_decref(j);

@@ -631,6 +631,7 @@ out:
 
 struct conf {
     const char *dir;
+    int via; /* 0, or round-trip each policy set through 1: JSON, 2: the formatter */
     long passed, failed, unchecked_validation, files;
     long val_passed, val_failed;
     /* cache of the last test's inputs (corpus tests share them) */
@@ -686,6 +687,40 @@ static void conf_drop(struct conf *c)
 }
 
 /* Loads (or reuses) the policies, schema and entities a test names. */
+/* Replaces *ps by its round trip through the JSON policy format (via 1) or
+ * the formatter's text (via 2), as text both times. */
+static int round_trip(struct cedar_policyset **ps, int via, const char *label, struct err *e)
+{
+    struct cedar_policyset *n = NULL;
+    int r;
+    if (via == 1) {
+        json_t *j = NULL;
+        if ((r = cedar_policyset_to_json(*ps, &j, e)) != 0) {
+            return r;
+        }
+        char *txt = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        if (txt == NULL) {
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+        r = cedar_policyset_from_json(txt, strlen(txt), label, &n, e);
+        free(txt);
+    } else {
+        struct buf b;
+        buf_init(&b, LIMIT_CEDAR_POLICY_TEXT * 4);
+        r = cedar_policyset_format(*ps, &b, e);
+        if (r == 0) {
+            r = cedar_policyset_parse(b.data ? b.data : "", b.len, label, 0, &n, e);
+        }
+        buf_free(&b);
+    }
+    if (r == 0) {
+        cedar_policyset_put(*ps);
+        *ps = n;
+    }
+    return r;
+}
+
 static void conf_load(struct conf *c, const char *pol, const char *ent, const char *sch,
                       bool has_links)
 {
@@ -701,6 +736,9 @@ static void conf_load(struct conf *c, const char *pol, const char *ent, const ch
     char *p = join(c->dir, pol);
     err_clear(&e);
     c->pol_ok = p && load_policies(p, pol, 0, &c->ps, &e) == 0;
+    if (c->pol_ok && c->via != 0) {
+        c->pol_ok = round_trip(&c->ps, c->via, pol, &e) == 0;
+    }
     snprintf(c->pol_err, sizeof(c->pol_err), "%s", e.msg);
     free(p);
     c->sch_ok = true;
@@ -1045,11 +1083,15 @@ static int cmp_str(const void *a, const void *b)
 
 static int policy_conformance(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: mandate policy conformance DIR\n");
+    int via = 0;
+    if (argc == 5 && strcmp(argv[3], "--via") == 0) {
+        via = strcmp(argv[4], "json") == 0 ? 1 : strcmp(argv[4], "format") == 0 ? 2 : -1;
+    }
+    if ((argc != 3 && argc != 5) || via < 0 || (argc == 5 && via == 0)) {
+        fprintf(stderr, "usage: mandate policy conformance DIR [--via json|format]\n");
         return CLI_USAGE;
     }
-    struct conf c = {.dir = argv[2]};
+    struct conf c = {.dir = argv[2], .via = via};
     struct names names = {0};
     if (collect(c.dir, "", &names, 0) != 0) {
         fprintf(stderr, "mandate policy conformance: cannot read %s\n", c.dir);
@@ -1084,7 +1126,9 @@ int cmd_policy(int argc, char **argv)
                 "         --id-annotation: a policy's id is its @id(\"..\") when present\n"
                 "       mandate policy validate --schema S FILE... [--id-annotation]\n"
                 "         strict validation (Cedar 4.10); exit 0 iff every policy is valid\n"
-                "       mandate policy conformance DIR\n"
+                "       mandate policy conformance DIR [--via json|format]\n"
+                "         --via: round-trip every policy set through the JSON format or the\n"
+                "         formatter first (the answers must not change)\n"
                 "       mandate policy to-json FILE [--id-annotation] [--compact]\n"
                 "         the JSON policy format {staticPolicies, templates, templateLinks}\n"
                 "       mandate policy from-json FILE   prints the policies as Cedar text\n"

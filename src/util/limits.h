@@ -157,6 +157,11 @@
  * LIMIT_CEDAR_DEPTH can reach (each nesting level adds a few operator
  * levels; chains of && || + * are flat).  Bounds the evaluator's stack. */
 #define LIMIT_CEDAR_EVAL_DEPTH (12 * LIMIT_CEDAR_DEPTH)
+/* JSON policy format (EST) reader: JSON nesting it accepts.  An EST nests
+ * 2-3 JSON levels per AST level and a left-nested chain (a && b && ...) one
+ * level per operand; the reader recurses (bounded C stack), chains do not
+ * count against LIMIT_CEDAR_EVAL_DEPTH, which bounds the AST it builds. */
+#define LIMIT_CEDAR_EST_JSON_DEPTH 4096
 /* Longest string literal or string value built at run time. */
 #define LIMIT_CEDAR_STRING_LEN (1024 * 1024)
 /* Largest set (literal or from data): set operations are n log n. */
