@@ -383,6 +383,27 @@ int cedar_policyset_from_json(const char *text, size_t len, const char *filename
 int cedar_policyset_from_jansson(const struct json_t *json, const char *filename,
                                  struct cedar_policyset **out, struct err *e) MUST_CHECK;
 
+/* ---- JSON schema format ------------------------------------------------------ */
+
+/* Reads a schema in the reference's JSON schema syntax: translated to the
+ * Cedar schema syntax (names checked, strings escaped) and parsed by
+ * cedar_schema_parse, so the same rules apply.  Errors as cedar_schema_parse
+ * (positions then refer to the Cedar text, named "FILE (as Cedar schema
+ * text)"), or ERR_INVALID naming the JSON member at fault. */
+int cedar_schema_from_json(const char *text, size_t len, const char *filename,
+                           struct cedar_schema **out, struct err *e) MUST_CHECK;
+
+/* The translation alone: a JSON schema (jansson) to Cedar schema text
+ * (malloc'd into *out, *outlen bytes). */
+int cedar_schema_json_to_text(const struct json_t *json, const char *what, char **out,
+                              size_t *outlen, struct err *e) MUST_CHECK;
+
+/* The parsed schema in the JSON schema syntax: namespaces with their entity
+ * types and actions, every type written out and qualified (common types are
+ * inlined).  0 with *out (json_decref it) or ERR_NOMEM. */
+int cedar_schema_to_json(const struct cedar_schema *s, struct json_t **out,
+                         struct err *e) MUST_CHECK;
+
 /* ---- formatter -------------------------------------------------------------- */
 
 struct buf;
