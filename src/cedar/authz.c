@@ -232,6 +232,26 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
     return 0;
 }
 
+int cedar_policyset_unlink(struct cedar_policyset *ps, const char *id, struct err *e)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        if (strcmp(ps->pols[i]->id, id) != 0) {
+            continue;
+        }
+        if (ps->pols[i]->template_id == NULL) {
+            return err_set(e, ERR_INVALID, "policy \"%s\" is not a linked policy", id);
+        }
+        /* the policy's memory stays in the arena until the set is freed */
+        memmove(&ps->pols[i], &ps->pols[i + 1], (ps->n - i - 1) * sizeof(*ps->pols));
+        ps->n--;
+        for (size_t k = i; k < ps->n; k++) {
+            ps->pols[k]->index = k;
+        }
+        return cedar_index_build(ps, e);
+    }
+    return err_set(e, ERR_NOTFOUND, "no policy \"%s\"", id);
+}
+
 /* ---- the index --------------------------------------------------------- */
 
 static uint64_t pair_hash(const struct cedar_uid *a, const struct cedar_uid *b)

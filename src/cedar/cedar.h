@@ -213,6 +213,11 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
                          const struct cedar_uid *principal, const struct cedar_uid *resource,
                          struct err *e) MUST_CHECK;
 
+/* Removes the linked policy id (made by cedar_policyset_link) and re-indexes
+ * the set.  Same precondition as link (refcount 1, not shared yet).
+ * ERR_NOTFOUND, ERR_INVALID (id is not a linked policy), ERR_NOMEM. */
+int cedar_policyset_unlink(struct cedar_policyset *ps, const char *id, struct err *e) MUST_CHECK;
+
 /* Refcount: get returns ps; put frees at zero.  Both accept NULL.  Atomic. */
 struct cedar_policyset *cedar_policyset_get(struct cedar_policyset *ps);
 void cedar_policyset_put(struct cedar_policyset *ps);

@@ -423,6 +423,113 @@ static int policy_format(int argc, char **argv)
     return bad ? CLI_USAGE : unformatted ? CLI_NO : CLI_OK;
 }
 
+/* ---- link / unlink ------------------------------------------------------ */
+
+/* An entity UID argument: JSON {"type","id"} or Type::"id" (no escapes in
+ * the id; use the JSON form for those). */
+static int arg_uid(struct arena *a, const char *s, struct cedar_uid *u, struct err *e)
+{
+    if (s[0] == '{') {
+        json_t *j = cedar_json_load(s, strlen(s), "entity", e);
+        if (j == NULL) {
+            return ERR_INVALID;
+        }
+        int r = cedar_uid_from_jansson(j, a, u, e);
+        json_decref(j);
+        return r;
+    }
+    const char *q = strstr(s, "::\"");
+    size_t n = strlen(s);
+    if (q == NULL || q == s || n < 2 || s[n - 1] != '"' || (size_t)(q - s) + 3 > n - 1 ||
+        memchr(q + 3, '\\', (size_t)(s + n - 1 - (q + 3))) != NULL ||
+        memchr(q + 3, '"', (size_t)(s + n - 1 - (q + 3))) != NULL) {
+        return err_set(e, ERR_INVALID, "%s: expected Type::\"id\" or {\"type\": .., \"id\": ..}",
+                       s);
+    }
+    char *ty = arena_strndup(a, s, (size_t)(q - s));
+    char *id = arena_strndup(a, q + 3, (size_t)(s + n - 1 - (q + 3)));
+    if (ty == NULL || id == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    cedar_uid_init(u, ty, strlen(ty), id, strlen(id));
+    return 0;
+}
+
+static int print_set_json(const struct cedar_policyset *ps, struct err *e)
+{
+    json_t *j = NULL;
+    int r = cedar_policyset_to_json(ps, &j, e);
+    if (r != 0) {
+        return r;
+    }
+    char *txt = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (txt == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    printf("%s\n", txt);
+    free(txt);
+    return 0;
+}
+
+/* link FILE --template T --id NEW [--principal UID] [--resource UID]
+ * unlink FILE --id ID: both print the resulting set in the JSON format. */
+static int policy_link(int argc, char **argv, bool unlink)
+{
+    const char *path = NULL, *tid = NULL, *id = NULL, *pr = NULL, *rs = NULL;
+    bool bad_args = false;
+    for (int i = 2; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--template") == 0 && !unlink) {
+            tid = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--id") == 0) {
+            id = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--principal") == 0 && !unlink) {
+            pr = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--resource") == 0 && !unlink) {
+            rs = argv[++i];
+        } else if (path == NULL && argv[i][0] != '-') {
+            path = argv[i];
+        } else {
+            bad_args = true;
+        }
+    }
+    if (bad_args || path == NULL || id == NULL || (!unlink && tid == NULL)) {
+        fprintf(stderr, unlink ? "usage: mandate policy unlink FILE --id ID\n"
+                               : "usage: mandate policy link FILE --template T --id NEW "
+                                 "[--principal UID] [--resource UID]\n"
+                                 "  UID: Type::\"id\" or {\"type\": .., \"id\": ..}\n");
+        return CLI_USAGE;
+    }
+    struct err e;
+    err_clear(&e);
+    struct arena a;
+    arena_init(&a, 4096, 0);
+    struct cedar_policyset *ps = NULL;
+    struct cedar_uid pu, ru;
+    int r = load_policies(path, path, 0, &ps, &e);
+    if (r == 0 && pr != NULL) {
+        r = arg_uid(&a, pr, &pu, &e);
+    }
+    if (r == 0 && rs != NULL) {
+        r = arg_uid(&a, rs, &ru, &e);
+    }
+    if (r == 0) {
+        r = unlink ? cedar_policyset_unlink(ps, id, &e)
+                   : cedar_policyset_link(ps, tid, id, pr ? &pu : NULL, rs ? &ru : NULL, &e);
+    }
+    if (r == 0) {
+        r = print_set_json(ps, &e);
+    }
+    if (r != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+    }
+    cedar_policyset_put(ps);
+    arena_free(&a);
+    return r == 0                                                       ? CLI_OK
+           : r == ERR_NOTFOUND || r == ERR_CONFLICT || r == ERR_INVALID ? CLI_NO
+                                                                        : CLI_USAGE;
+}
+
 /* ---- validate ---------------------------------------------------------- */
 
 static void print_diag(void *ud, const char *policy, const char *message)
@@ -1134,6 +1241,12 @@ int cmd_policy(int argc, char **argv)
                 "       mandate policy from-json FILE   prints the policies as Cedar text\n"
                 "       mandate policy format [--check | --write] FILE...\n"
                 "         canonical layout; --check exits 1 when a file is not formatted\n"
+                "       mandate policy link FILE --template T --id NEW [--principal UID] "
+                "[--resource UID]\n"
+                "       mandate policy unlink FILE --id ID\n"
+                "         print the set (JSON format) with the template linked / the link "
+                "removed;\n"
+                "         UID is Type::\"id\" or {\"type\": .., \"id\": ..}\n"
                 "       (FILE may be Cedar text or the JSON policy format everywhere)\n");
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
@@ -1157,6 +1270,9 @@ int cmd_policy(int argc, char **argv)
     }
     if (strcmp(argv[1], "format") == 0) {
         return policy_format(argc, argv);
+    }
+    if (strcmp(argv[1], "link") == 0 || strcmp(argv[1], "unlink") == 0) {
+        return policy_link(argc, argv, argv[1][0] == 'u');
     }
     fprintf(stderr, "mandate policy: unknown sub-command '%s'\n", argv[1]);
     return CLI_USAGE;
