@@ -251,6 +251,8 @@ struct tw {
     int err;
     struct err *e;
     const char *what;
+    json_t *root;   /* the whole document (common type lookups) */
+    const char *ns; /* the namespace being written */
 };
 
 static void ws(struct tw *t, const char *s)
@@ -481,6 +483,48 @@ static void w_type(struct tw *t, json_t *j, unsigned depth, const char *where)
     }
 }
 
+/* The Cedar syntax wants a record type after `entity E =`: a shape that
+ * names a common type of the same namespace is replaced by its definition
+ * (followed through aliases).  Another namespace's is refused (its
+ * unqualified names would resolve differently here). */
+static json_t *resolve_shape(struct tw *t, json_t *shape, const char *where)
+{
+    if (shape == NULL) {
+        return NULL;
+    }
+    for (int hops = 0; hops < LIMIT_CEDAR_SCHEMA_DEPTH; hops++) {
+        json_t *ty = json_is_object(shape) ? json_object_get(shape, "type") : NULL;
+        const char *k = json_is_string(ty) ? json_string_value(ty) : NULL;
+        if (k == NULL || strcmp(k, "Record") == 0) {
+            return shape; /* w_type reports what is wrong */
+        }
+        if (strcmp(k, "EntityOrCommon") == 0) {
+            json_t *nm = json_object_get(shape, "name");
+            k = json_is_string(nm) ? json_string_value(nm) : "";
+        }
+        size_t nl = strlen(t->ns), kl = strlen(k);
+        const char *base = k;
+        if (kl > nl + 2 && nl > 0 && strncmp(k, t->ns, nl) == 0 && k[nl] == ':' &&
+            k[nl + 1] == ':') {
+            base = k + nl + 2;
+        }
+        json_t *nsobj = json_object_get(t->root, t->ns);
+        json_t *def = strstr(base, "::") == NULL
+                          ? json_object_get(json_object_get(nsobj, "commonTypes"), base)
+                          : NULL;
+        if (def == NULL) {
+            tbad(t, where,
+                 "shape: expected a record type or a common type of this namespace "
+                 "(\"%s\")",
+                 k);
+            return NULL;
+        }
+        shape = def;
+    }
+    tbad(t, where, "shape: common types alias each other too deeply");
+    return NULL;
+}
+
 static void w_entity(struct tw *t, const char *name, size_t nlen, json_t *j)
 {
     static const char *const keys[] = {"memberOfTypes", "shape",       "tags",
@@ -528,7 +572,7 @@ static void w_entity(struct tw *t, const char *name, size_t nlen, json_t *j)
         }
         ws(t, "]");
     }
-    json_t *shape = json_object_get(j, "shape");
+    json_t *shape = resolve_shape(t, json_object_get(j, "shape"), name);
     if (shape != NULL) {
         ws(t, " = ");
         w_type(t, shape, 0, name);
@@ -699,11 +743,13 @@ int cedar_schema_json_to_text(const struct json_t *json, const char *what, char 
         buf_free(&t.b);
         return err_set(e, ERR_INVALID, "%s: a JSON schema is an object of namespaces", t.what);
     }
+    t.root = j;
     const char *k;
     size_t klen;
     json_t *v;
     json_object_keylen_foreach(j, k, klen, v)
     {
+        t.ns = k;
         w_namespace(&t, k, klen, v);
     }
     if (t.err == 0 && t.b.data == NULL) {
