@@ -513,20 +513,33 @@ static bool is_ident(const char *s, size_t n)
     return true;
 }
 
+/* An identifier the text syntax accepts in a name (not a reserved word). */
+static bool name_ident(const char *s, size_t n)
+{
+    static const char *const kw[] = {"true", "false", "if",  "then", "else",
+                                     "in",   "is",    "like", "has", NULL};
+    for (size_t i = 0; kw[i] != NULL; i++) {
+        if (strlen(kw[i]) == n && memcmp(kw[i], s, n) == 0) {
+            return false;
+        }
+    }
+    return is_ident(s, n);
+}
+
 /* "A::B::C": identifiers joined by "::". */
 static bool is_path(const char *s, size_t n)
 {
     size_t start = 0;
     for (size_t i = 0; i + 1 < n; i++) {
         if (s[i] == ':' && s[i + 1] == ':') {
-            if (!is_ident(s + start, i - start)) {
+            if (!name_ident(s + start, i - start)) {
                 return false;
             }
             start = i + 2;
             i++;
         }
     }
-    return is_ident(s + start, n - start);
+    return name_ident(s + start, n - start);
 }
 
 static int rd_str(struct rd *c, json_t *j, const char *what, struct cedar_str *out)
