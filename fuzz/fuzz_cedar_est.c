@@ -15,6 +15,18 @@
 #include <string.h>
 
 #include "cedar/cedar.h"
+
+/* json_equal looks keys up as C strings, so keys holding NUL (valid in
+ * Cedar records) compare wrongly: compare the serialized forms instead. */
+static int same_json(json_t *a, json_t *b)
+{
+    char *x = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY),
+         *y = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+    int r = x != NULL && y != NULL && strcmp(x, y) == 0;
+    free(x);
+    free(y);
+    return r;
+}
 #include "util/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     }
     json_t *j2 = set_json(back);
-    if (!json_equal(j, j2)) {
+    if (!same_json(j, j2)) {
         __builtin_trap();
     }
     /* the formatter: static policies and templates (links have no text) */
@@ -60,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             json_t *a = NULL, *c = NULL;
             if (cedar_policy_to_json(ps, i, &a, &e) != 0 ||
-                cedar_policy_to_json(fmt, k++, &c, &e) != 0 || !json_equal(a, c)) {
+                cedar_policy_to_json(fmt, k++, &c, &e) != 0 || !same_json(a, c)) {
                 __builtin_trap();
             }
             json_decref(a);

@@ -14,6 +14,18 @@
 
 #include "cedar/cedar.h"
 
+/* json_equal looks keys up as C strings, so keys holding NUL (valid in
+ * Cedar records) compare wrongly: compare the serialized forms instead. */
+static int same_json(json_t *a, json_t *b)
+{
+    char *x = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY),
+         *y = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+    int r = x != NULL && y != NULL && strcmp(x, y) == 0;
+    free(x);
+    free(y);
+    return r;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *txt = json_dumps(j, JSON_COMPACT);
     if (txt == NULL || cedar_schema_from_json(txt, strlen(txt), "again.json", &back, &e) != 0 ||
-        cedar_schema_to_json(back, &j2, &e) != 0 || !json_equal(j, j2)) {
+        cedar_schema_to_json(back, &j2, &e) != 0 || !same_json(j, j2)) {
         __builtin_trap();
     }
     free(txt);
