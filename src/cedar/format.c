@@ -16,6 +16,8 @@
  *   )
  *   when { context.mfa };
  *
+ * (`permit (principal, action, resource)` on one line when the scope is
+ * unconstrained, as the reference does.)
  * A condition longer than a line is broken at its top-level `&&` / `||`
  * operands, one per line, indented by two.  Policies are separated by a
  * blank line.
@@ -298,12 +300,13 @@ static void w_expr(struct w *w, const struct cedar_expr *x, unsigned depth)
         return;
     }
     case OP_IF:
+        /* a nested if is parenthesized (readability; the tree is the same) */
         ws(w, "if ");
-        w_expr(w, x->a[0], depth + 1);
+        w_sub(w, x->a[0], 1, depth);
         ws(w, " then ");
-        w_expr(w, x->a[1], depth + 1);
+        w_sub(w, x->a[1], 1, depth);
         ws(w, " else ");
-        w_expr(w, x->a[2], depth + 1);
+        w_sub(w, x->a[2], 1, depth);
         return;
     case OP_EQ:
     case OP_NE:
@@ -489,13 +492,18 @@ int cedar_policy_format(const struct cedar_policyset *ps, size_t i, struct buf *
         }
         ws(&w, "\n");
     }
-    ws(&w, p->forbid ? "forbid (\n" : "permit (\n");
-    w_scope(&w, &p->principal, "principal", "?principal");
-    ws(&w, ",\n");
-    w_scope(&w, &p->action, "action", "?action");
-    ws(&w, ",\n");
-    w_scope(&w, &p->resource, "resource", "?resource");
-    ws(&w, "\n)");
+    ws(&w, p->forbid ? "forbid (" : "permit (");
+    if (p->principal.op == SCOPE_ANY && p->action.op == SCOPE_ANY && p->resource.op == SCOPE_ANY) {
+        ws(&w, "principal, action, resource)"); /* as the reference: one line */
+    } else {
+        ws(&w, "\n");
+        w_scope(&w, &p->principal, "principal", "?principal");
+        ws(&w, ",\n");
+        w_scope(&w, &p->action, "action", "?action");
+        ws(&w, ",\n");
+        w_scope(&w, &p->resource, "resource", "?resource");
+        ws(&w, "\n)");
+    }
     for (size_t k = 0; k < p->nconds; k++) {
         const struct cedar_expr *x = p->conds[k];
         if (x->op == OP_NOT && x->unless) {
