@@ -22,7 +22,7 @@
 
 /* ---- policy sets ------------------------------------------------------- */
 
-static struct cedar_policyset *ps_new(void)
+struct cedar_policyset *cedar_ps_new(void)
 {
     struct cedar_policyset *ps = calloc(1, sizeof(*ps));
     if (ps == NULL) {
@@ -55,7 +55,7 @@ static void index_free(struct cedar_policyset *ps)
     ps->indexed = false;
 }
 
-static void ps_free(struct cedar_policyset *ps)
+void cedar_ps_free(struct cedar_policyset *ps)
 {
     if (ps == NULL) {
         return;
@@ -69,7 +69,7 @@ int cedar_policyset_parse(const char *text, size_t len, const char *filename, un
                           struct cedar_policyset **out, struct err *e)
 {
     *out = NULL;
-    struct cedar_policyset *ps = ps_new();
+    struct cedar_policyset *ps = cedar_ps_new();
     if (ps == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
@@ -89,7 +89,7 @@ int cedar_policyset_parse(const char *text, size_t len, const char *filename, un
         r = cedar_index_build(ps, e);
     }
     if (r != 0) {
-        ps_free(ps);
+        cedar_ps_free(ps);
         return r;
     }
     *out = ps;
@@ -107,7 +107,7 @@ struct cedar_policyset *cedar_policyset_get(struct cedar_policyset *ps)
 void cedar_policyset_put(struct cedar_policyset *ps)
 {
     if (ps != NULL && atomic_fetch_sub(&ps->refs, 1) == 1) {
-        ps_free(ps);
+        cedar_ps_free(ps);
     }
 }
 
@@ -140,6 +140,16 @@ int cedar_policyset_annotation(const struct cedar_policyset *ps, size_t i, const
         }
     }
     return ERR_NOTFOUND;
+}
+
+const char *cedar_policyset_template_of(const struct cedar_policyset *ps, size_t i)
+{
+    return ps != NULL && i < ps->n ? ps->pols[i]->template_id : NULL;
+}
+
+bool cedar_policyset_is_template(const struct cedar_policyset *ps, size_t i)
+{
+    return ps != NULL && i < ps->n && ps->pols[i]->is_template;
 }
 
 bool cedar_policyset_is_forbid(const struct cedar_policyset *ps, size_t i)
@@ -192,11 +202,14 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
     *p = *t;
     p->id = id;
     p->is_template = false;
+    p->template_id = t->id;
     int r;
     if ((r = link_slot(ps, &p->principal, principal, "?principal", e)) != 0 ||
         (r = link_slot(ps, &p->resource, resource, "?resource", e)) != 0) {
         return r;
     }
+    p->link_principal = t->principal.slot ? p->principal.uid : NULL;
+    p->link_resource = t->resource.slot ? p->resource.uid : NULL;
     if (ps->n == ps->cap) {
         size_t nc = ps->cap ? ps->cap * 2 : 16;
         struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
@@ -217,6 +230,26 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     return 0;
+}
+
+int cedar_policyset_unlink(struct cedar_policyset *ps, const char *id, struct err *e)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        if (strcmp(ps->pols[i]->id, id) != 0) {
+            continue;
+        }
+        if (ps->pols[i]->template_id == NULL) {
+            return err_set(e, ERR_INVALID, "policy \"%s\" is not a linked policy", id);
+        }
+        /* the policy's memory stays in the arena until the set is freed */
+        memmove(&ps->pols[i], &ps->pols[i + 1], (ps->n - i - 1) * sizeof(*ps->pols));
+        ps->n--;
+        for (size_t k = i; k < ps->n; k++) {
+            ps->pols[k]->index = k;
+        }
+        return cedar_index_build(ps, e);
+    }
+    return err_set(e, ERR_NOTFOUND, "no policy \"%s\"", id);
 }
 
 /* ---- the index --------------------------------------------------------- */

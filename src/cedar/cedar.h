@@ -213,6 +213,11 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
                          const struct cedar_uid *principal, const struct cedar_uid *resource,
                          struct err *e) MUST_CHECK;
 
+/* Removes the linked policy id (made by cedar_policyset_link) and re-indexes
+ * the set.  Same precondition as link (refcount 1, not shared yet).
+ * ERR_NOTFOUND, ERR_INVALID (id is not a linked policy), ERR_NOMEM. */
+int cedar_policyset_unlink(struct cedar_policyset *ps, const char *id, struct err *e) MUST_CHECK;
+
 /* Refcount: get returns ps; put frees at zero.  Both accept NULL.  Atomic. */
 struct cedar_policyset *cedar_policyset_get(struct cedar_policyset *ps);
 void cedar_policyset_put(struct cedar_policyset *ps);
@@ -226,6 +231,12 @@ const char *cedar_policyset_id(const struct cedar_policyset *ps, size_t i);
  * value reads as "".  0 with *out pointing into the set, or ERR_NOTFOUND. */
 int cedar_policyset_annotation(const struct cedar_policyset *ps, size_t i, const char *key,
                                struct cedar_str *out) MUST_CHECK;
+
+/* The template the i-th policy was linked from, or NULL (not a linked policy). */
+const char *cedar_policyset_template_of(const struct cedar_policyset *ps, size_t i);
+
+/* True when the i-th policy is a template (has an unlinked slot). */
+bool cedar_policyset_is_template(const struct cedar_policyset *ps, size_t i);
 
 /* True when the i-th policy is a forbid. */
 bool cedar_policyset_is_forbid(const struct cedar_policyset *ps, size_t i);
@@ -352,5 +363,65 @@ int cedar_validate(const struct cedar_policyset *ps, const struct cedar_schema *
                    const char *filename,
                    void (*cb)(void *ud, const char *policy, const char *message), void *ud, size_t *ndiags,
                    struct err *e) MUST_CHECK;
+
+/* ---- JSON policy format (the reference's EST) ---------------------------- */
+
+/* The i-th policy of ps as the reference's JSON policy format (what
+ * cedar-wasm's policyToJson / templateToJson print; a linked policy with its
+ * slots filled).  0 with *out (json_decref it), ERR_NOTFOUND or ERR_NOMEM. */
+int cedar_policy_to_json(const struct cedar_policyset *ps, size_t i, struct json_t **out,
+                         struct err *e) MUST_CHECK;
+
+/* The whole set: {"staticPolicies": {id: est}, "templates": {id: est},
+ * "templateLinks": [{"templateId", "newId", "values": {"?principal": uid,
+ * "?resource": uid}}]}.  0 or ERR_NOMEM. */
+int cedar_policyset_to_json(const struct cedar_policyset *ps, struct json_t **out,
+                            struct err *e) MUST_CHECK;
+
+/* Reads policies in the JSON format: one policy object (id "policy0"), an
+ * array of them ("policy0", "policy1", ...) or the set form above (ids are
+ * the keys; links are applied).  A new indexed set with refcount 1.  Unknown
+ * keys are refused.  ERR_INVALID "file: policy ID: message", ERR_CONFLICT
+ * (duplicate id), ERR_LIMIT, ERR_NOMEM. */
+int cedar_policyset_from_json(const char *text, size_t len, const char *filename,
+                              struct cedar_policyset **out, struct err *e) MUST_CHECK;
+int cedar_policyset_from_jansson(const struct json_t *json, const char *filename,
+                                 struct cedar_policyset **out, struct err *e) MUST_CHECK;
+
+/* ---- JSON schema format ------------------------------------------------------ */
+
+/* Reads a schema in the reference's JSON schema syntax: translated to the
+ * Cedar schema syntax (names checked, strings escaped) and parsed by
+ * cedar_schema_parse, so the same rules apply.  Errors as cedar_schema_parse
+ * (positions then refer to the Cedar text, named "FILE (as Cedar schema
+ * text)"), or ERR_INVALID naming the JSON member at fault. */
+int cedar_schema_from_json(const char *text, size_t len, const char *filename,
+                           struct cedar_schema **out, struct err *e) MUST_CHECK;
+
+/* The translation alone: a JSON schema (jansson) to Cedar schema text
+ * (malloc'd into *out, *outlen bytes). */
+int cedar_schema_json_to_text(const struct json_t *json, const char *what, char **out,
+                              size_t *outlen, struct err *e) MUST_CHECK;
+
+/* The parsed schema in the JSON schema syntax: namespaces with their entity
+ * types and actions, every type written out and qualified (common types are
+ * inlined).  0 with *out (json_decref it) or ERR_NOMEM. */
+int cedar_schema_to_json(const struct cedar_schema *s, struct json_t **out,
+                         struct err *e) MUST_CHECK;
+
+/* ---- formatter -------------------------------------------------------------- */
+
+struct buf;
+
+/* Appends the i-th policy to out as Cedar text in the canonical layout (see
+ * format.c); parsing the text gives back the same policy.  0, ERR_NOTFOUND,
+ * ERR_NOMEM or ERR_LIMIT (out's maximum). */
+int cedar_policy_format(const struct cedar_policyset *ps, size_t i, struct buf *out,
+                        struct err *e) MUST_CHECK;
+
+/* Every policy and template of ps (linked policies have no text form and are
+ * skipped), separated by blank lines. */
+int cedar_policyset_format(const struct cedar_policyset *ps, struct buf *out,
+                           struct err *e) MUST_CHECK;
 
 #endif

@@ -179,6 +179,7 @@ struct cedar_expr {
     int line, col;
     int var;                   /* OP_VAR / OP_SLOT; OP_CALL: enum cedar_fn */
     bool bad_arity;            /* OP_CALL: extension call with the wrong arity (a run-time error) */
+    bool unless;               /* OP_NOT: the wrapper of an `unless` condition (EST, formatter) */
     struct cedar_value lit;    /* OP_LIT */
     struct cedar_str name;     /* HAS/GETATTR attr; IS type */
     struct cedar_str *names;   /* OP_RECORD keys (n of them) */
@@ -211,6 +212,7 @@ struct cedar_scope {
 struct cedar_annotation {
     struct cedar_str key;
     struct cedar_str value;
+    bool has_value; /* false for `@key` without a value (EST: null) */
 };
 
 struct cedar_policy {
@@ -224,6 +226,9 @@ struct cedar_policy {
     size_t nannos;
     size_t index; /* position in the set */
     int line, col; /* of its `permit`/`forbid` keyword (validator diagnostics) */
+    /* a linked policy: its template's id and the values of its slots (else NULL) */
+    const char *template_id;
+    const struct cedar_uid *link_principal, *link_resource;
 };
 
 /* The index: buckets keyed by one UID, or by a (principal, resource) pair. */
@@ -260,6 +265,15 @@ struct cedar_policyset {
 /* parser.c: parses every policy of text into ps (appends). */
 int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, const char *filename,
                      unsigned flags, struct err *e) MUST_CHECK;
+
+/* json.c: cedar_json_load with another nesting bound (the JSON policy format
+ * nests two or three levels per AST level). */
+struct json_t *cedar_json_load_depth(const char *text, size_t len, const char *what,
+                                     unsigned max_depth, struct err *e);
+
+/* authz.c: a new empty set (refcount 1) and its destruction. */
+struct cedar_policyset *cedar_ps_new(void);
+void cedar_ps_free(struct cedar_policyset *ps);
 
 /* authz.c: (re)builds the index of ps. */
 int cedar_index_build(struct cedar_policyset *ps, struct err *e) MUST_CHECK;

@@ -1236,6 +1236,7 @@ struct jl {
     unsigned depth;
     struct err *e;
     const char *what;
+    unsigned max_depth;
 };
 
 static int jl_err(struct jl *p, const char *msg)
@@ -1540,9 +1541,9 @@ static int jl_value(struct jl *p, json_t **out)
     if (p->i >= p->n) {
         return jl_err(p, "unexpected end of input");
     }
-    if (++p->depth > LIMIT_JSON_DEPTH) {
-        return err_set(p->e, ERR_LIMIT, "%s: JSON nested too deeply (limit %d)", p->what,
-                       LIMIT_JSON_DEPTH);
+    if (++p->depth > p->max_depth) {
+        return err_set(p->e, ERR_LIMIT, "%s: JSON nested too deeply (limit %u)", p->what,
+                       p->max_depth);
     }
     char c = p->s[p->i];
     if (c == '{') {
@@ -1577,7 +1578,13 @@ static int jl_value(struct jl *p, json_t **out)
 
 struct json_t *cedar_json_load(const char *text, size_t len, const char *what, struct err *e)
 {
-    struct jl p = {text, len, 0, 1, 0, 0, e, what ? what : "json"};
+    return cedar_json_load_depth(text, len, what, LIMIT_JSON_DEPTH, e);
+}
+
+struct json_t *cedar_json_load_depth(const char *text, size_t len, const char *what,
+                                     unsigned max_depth, struct err *e)
+{
+    struct jl p = {text, len, 0, 1, 0, 0, e, what ? what : "json", max_depth};
     json_t *j = NULL;
     if (len > LIMIT_CEDAR_JSON_TEXT) {
         err_set(e, ERR_LIMIT, "%s: larger than %d bytes", p.what, LIMIT_CEDAR_JSON_TEXT);

@@ -1202,6 +1202,7 @@ static int parse_annotation(struct parser *p, struct cedar_annotation *an)
     an->key.len = p->tok.len;
     an->value.ptr = "";
     an->value.len = 0;
+    an->has_value = false;
     if ((r = advance(p)) != 0) {
         return r;
     }
@@ -1212,6 +1213,7 @@ static int parse_annotation(struct parser *p, struct cedar_annotation *an)
         if (p->tok.kind != TK_STR) {
             return perr(p, &p->tok, "expected a string");
         }
+        an->has_value = true;
         if ((r = str_token(p, &p->tok, &an->value)) != 0 || (r = advance(p)) != 0) {
             return r;
         }
@@ -1312,6 +1314,7 @@ static int parse_policy(struct parser *p)
             if (n == NULL) {
                 return nomem(p);
             }
+            n->unless = true;
             n->a[0] = x;
             x = n;
         }

@@ -363,7 +363,7 @@ static int parse_annotations(struct sp *p, const struct cedar_annotation **out, 
             return perr(p, p->tok.line, p->tok.col, "too many annotations (limit %d)",
                         LIMIT_CEDAR_SCHEMA_ANNOTATIONS);
         }
-        struct cedar_annotation an = {tok_str(p), {"", 0}};
+        struct cedar_annotation an = {tok_str(p), {"", 0}, false};
         if (an.key.ptr == NULL) {
             return nomem(p);
         }
@@ -383,6 +383,7 @@ static int parse_annotations(struct sp *p, const struct cedar_annotation **out, 
             if (p->tok.kind != S_STR) {
                 return expect(p, S_STR, "a string");
             }
+            an.has_value = true;
             if ((r = str_value(p, &an.value)) != 0 || (r = next(p)) != 0 ||
                 (r = expect(p, S_RPAREN, "')'")) != 0) {
                 return r;

@@ -195,7 +195,10 @@ static int diag(struct vc *v, const struct cedar_expr *x, const char *fmt, ...)
                  v->env->rtype.ptr);
     }
     const char *file = v->filename ? v->filename : "policy";
-    if (x) {
+    if ((x ? x->line : v->pol->line) <= 0) {
+        /* read from the JSON policy format: no text position */
+        snprintf(full, sizeof(full), "%s: %s: %s", file, v->pol->id, msg);
+    } else if (x) {
         snprintf(full, sizeof(full), "%s:%d:%d: %s: %s", file, x->line, x->col, v->pol->id, msg);
     } else {
         snprintf(full, sizeof(full), "%s:%d:%d: %s: %s", file, v->pol->line, v->pol->col,

@@ -24,6 +24,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_policy(int argc, char **argv); /* cmd_policy.c: the Cedar engine */
+int cmd_schema(int argc, char **argv); /* cmd_schema.c: Cedar schemas */
 int cmd_key(int argc, char **argv);    /* cmd_key.c: jose signing keys */
 int cmd_token(int argc, char **argv);  /* cmd_token.c: jose JWTs */
 int cmd_dpop(int argc, char **argv);   /* cmd_dpop.c: jose DPoP proofs */

@@ -71,6 +71,19 @@ static int read_file(const char *path, char **out, size_t *lenp, struct err *e)
     return 0;
 }
 
+/* True when text is in the JSON policy format (Cedar text never starts with
+ * '{' or '['). */
+static bool looks_json(const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+        i++;
+    }
+    return i < len && (text[i] == '{' || text[i] == '[');
+}
+
+/* Cedar text, or the JSON policy format (cedar_policyset_from_json: templates
+ * and their links included). */
 static int load_policies(const char *path, const char *label, unsigned flags,
                          struct cedar_policyset **out, struct err *e)
 {
@@ -80,7 +93,11 @@ static int load_policies(const char *path, const char *label, unsigned flags,
     if (r != 0) {
         return r;
     }
-    r = cedar_policyset_parse(text, len, label, flags, out, e);
+    if (looks_json(text, len)) {
+        r = cedar_policyset_from_json(text, len, label, out, e);
+    } else {
+        r = cedar_policyset_parse(text, len, label, flags, out, e);
+    }
     free(text);
     return r;
 }
@@ -237,6 +254,280 @@ static int policy_check(int argc, char **argv)
         return CLI_USAGE;
     }
     return bad ? CLI_NO : CLI_OK;
+}
+
+/* ---- to-json / from-json / format --------------------------------------- */
+
+static int policy_to_json(int argc, char **argv)
+{
+    unsigned flags = 0;
+    size_t jflags = JSON_INDENT(2);
+    const char *path = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--id-annotation") == 0) {
+            flags |= CEDAR_PARSE_ID_ANNOTATION;
+        } else if (strcmp(argv[i], "--compact") == 0) {
+            jflags = JSON_COMPACT;
+        } else if (path == NULL && argv[i][0] != '-') {
+            path = argv[i];
+        } else {
+            path = NULL;
+            break;
+        }
+    }
+    if (path == NULL) {
+        fprintf(stderr, "usage: mandate policy to-json FILE [--id-annotation] [--compact]\n");
+        return CLI_USAGE;
+    }
+    struct err e;
+    err_clear(&e);
+    struct cedar_policyset *ps = NULL;
+    json_t *j = NULL;
+    int rc = CLI_OK;
+    if (load_policies(path, path, flags, &ps, &e) != 0 ||
+        cedar_policyset_to_json(ps, &j, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        rc = CLI_USAGE;
+    } else {
+        char *txt = json_dumps(j, jflags | JSON_ENSURE_ASCII);
+        if (txt == NULL) {
+            fprintf(stderr, "out of memory\n");
+            rc = CLI_USAGE;
+        } else {
+            printf("%s\n", txt);
+            free(txt);
+        }
+    }
+    json_decref(j);
+    cedar_policyset_put(ps);
+    return rc;
+}
+
+static int policy_from_json(int argc, char **argv)
+{
+    if (argc != 3 || argv[2][0] == '-') {
+        fprintf(stderr, "usage: mandate policy from-json FILE\n");
+        return CLI_USAGE;
+    }
+    char *text = NULL;
+    size_t len;
+    struct err e;
+    err_clear(&e);
+    struct cedar_policyset *ps = NULL;
+    struct buf out;
+    buf_init(&out, LIMIT_CEDAR_POLICY_TEXT * 4);
+    int rc = CLI_OK;
+    if (read_file(argv[2], &text, &len, &e) != 0 ||
+        cedar_policyset_from_json(text, len, argv[2], &ps, &e) != 0 ||
+        cedar_policyset_format(ps, &out, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        rc = CLI_USAGE;
+    } else {
+        fwrite(out.data, 1, out.len, stdout);
+        size_t linked = 0;
+        for (size_t i = 0; i < cedar_policyset_count(ps); i++) {
+            linked += cedar_policyset_template_of(ps, i) != NULL;
+        }
+        if (linked > 0) {
+            fprintf(stderr, "%s: %zu linked policies have no text form (not printed)\n", argv[2],
+                    linked);
+        }
+    }
+    buf_free(&out);
+    free(text);
+    cedar_policyset_put(ps);
+    return rc;
+}
+
+/* True when the text has a // comment outside string literals (the formatter
+ * does not keep comments, so it refuses such files rather than drop them). */
+static bool has_comment(const char *t, size_t n)
+{
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (in_str) {
+            if (t[i] == '\\') {
+                i++;
+            } else if (t[i] == '"') {
+                in_str = false;
+            }
+        } else if (t[i] == '"') {
+            in_str = true;
+        } else if (t[i] == '/' && i + 1 < n && t[i + 1] == '/') {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int policy_format(int argc, char **argv)
+{
+    bool check = false, write = false;
+    int files = 0, bad = 0, unformatted = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--check") == 0) {
+            check = true;
+        } else if (strcmp(argv[i], "--write") == 0 || strcmp(argv[i], "-w") == 0) {
+            write = true;
+        } else {
+            files++;
+        }
+    }
+    if (files == 0 || (check && write)) {
+        fprintf(stderr, "usage: mandate policy format [--check | --write] FILE...\n");
+        return CLI_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (argv[i][0] == '-' && argv[i][1] != 0) {
+            continue;
+        }
+        char *text = NULL;
+        size_t len;
+        struct err e;
+        err_clear(&e);
+        struct cedar_policyset *ps = NULL;
+        struct buf out;
+        buf_init(&out, LIMIT_CEDAR_POLICY_TEXT * 4);
+        if (read_file(argv[i], &text, &len, &e) != 0 ||
+            cedar_policyset_parse(text, len, argv[i], 0, &ps, &e) != 0 ||
+            cedar_policyset_format(ps, &out, &e) != 0) {
+            fprintf(stderr, "%s\n", e.msg);
+            bad++;
+        } else if (has_comment(text, len)) {
+            fprintf(stderr, "%s: has comments, which the formatter would drop: not formatted\n",
+                    argv[i]);
+            bad++;
+        } else {
+            bool same_text = out.len == len && (len == 0 || memcmp(out.data, text, len) == 0);
+            if (check) {
+                if (!same_text) {
+                    printf("%s: not formatted\n", argv[i]);
+                    unformatted++;
+                }
+            } else if (write) {
+                if (!same_text) {
+                    FILE *f = fopen(argv[i], "wb");
+                    if (f == NULL || fwrite(out.data, 1, out.len, f) != out.len || fclose(f) != 0) {
+                        fprintf(stderr, "%s: cannot write\n", argv[i]);
+                        bad++;
+                    }
+                }
+            } else {
+                fwrite(out.data, 1, out.len, stdout);
+            }
+        }
+        buf_free(&out);
+        free(text);
+        cedar_policyset_put(ps);
+    }
+    return bad ? CLI_USAGE : unformatted ? CLI_NO : CLI_OK;
+}
+
+/* ---- link / unlink ------------------------------------------------------ */
+
+/* An entity UID argument: JSON {"type","id"} or Type::"id" (no escapes in
+ * the id; use the JSON form for those). */
+static int arg_uid(struct arena *a, const char *s, struct cedar_uid *u, struct err *e)
+{
+    if (s[0] == '{') {
+        json_t *j = cedar_json_load(s, strlen(s), "entity", e);
+        if (j == NULL) {
+            return ERR_INVALID;
+        }
+        int r = cedar_uid_from_jansson(j, a, u, e);
+        json_decref(j);
+        return r;
+    }
+    const char *q = strstr(s, "::\"");
+    size_t n = strlen(s);
+    if (q == NULL || q == s || n < 2 || s[n - 1] != '"' || (size_t)(q - s) + 3 > n - 1 ||
+        memchr(q + 3, '\\', (size_t)(s + n - 1 - (q + 3))) != NULL ||
+        memchr(q + 3, '"', (size_t)(s + n - 1 - (q + 3))) != NULL) {
+        return err_set(e, ERR_INVALID, "%s: expected Type::\"id\" or {\"type\": .., \"id\": ..}",
+                       s);
+    }
+    char *ty = arena_strndup(a, s, (size_t)(q - s));
+    char *id = arena_strndup(a, q + 3, (size_t)(s + n - 1 - (q + 3)));
+    if (ty == NULL || id == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    cedar_uid_init(u, ty, strlen(ty), id, strlen(id));
+    return 0;
+}
+
+static int print_set_json(const struct cedar_policyset *ps, struct err *e)
+{
+    json_t *j = NULL;
+    int r = cedar_policyset_to_json(ps, &j, e);
+    if (r != 0) {
+        return r;
+    }
+    char *txt = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (txt == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    printf("%s\n", txt);
+    free(txt);
+    return 0;
+}
+
+/* link FILE --template T --id NEW [--principal UID] [--resource UID]
+ * unlink FILE --id ID: both print the resulting set in the JSON format. */
+static int policy_link(int argc, char **argv, bool unlink)
+{
+    const char *path = NULL, *tid = NULL, *id = NULL, *pr = NULL, *rs = NULL;
+    bool bad_args = false;
+    for (int i = 2; i < argc; i++) {
+        if (i + 1 < argc && strcmp(argv[i], "--template") == 0 && !unlink) {
+            tid = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--id") == 0) {
+            id = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--principal") == 0 && !unlink) {
+            pr = argv[++i];
+        } else if (i + 1 < argc && strcmp(argv[i], "--resource") == 0 && !unlink) {
+            rs = argv[++i];
+        } else if (path == NULL && argv[i][0] != '-') {
+            path = argv[i];
+        } else {
+            bad_args = true;
+        }
+    }
+    if (bad_args || path == NULL || id == NULL || (!unlink && tid == NULL)) {
+        fprintf(stderr, unlink ? "usage: mandate policy unlink FILE --id ID\n"
+                               : "usage: mandate policy link FILE --template T --id NEW "
+                                 "[--principal UID] [--resource UID]\n"
+                                 "  UID: Type::\"id\" or {\"type\": .., \"id\": ..}\n");
+        return CLI_USAGE;
+    }
+    struct err e;
+    err_clear(&e);
+    struct arena a;
+    arena_init(&a, 4096, 0);
+    struct cedar_policyset *ps = NULL;
+    struct cedar_uid pu, ru;
+    int r = load_policies(path, path, 0, &ps, &e);
+    if (r == 0 && pr != NULL) {
+        r = arg_uid(&a, pr, &pu, &e);
+    }
+    if (r == 0 && rs != NULL) {
+        r = arg_uid(&a, rs, &ru, &e);
+    }
+    if (r == 0) {
+        r = unlink ? cedar_policyset_unlink(ps, id, &e)
+                   : cedar_policyset_link(ps, tid, id, pr ? &pu : NULL, rs ? &ru : NULL, &e);
+    }
+    if (r == 0) {
+        r = print_set_json(ps, &e);
+    }
+    if (r != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+    }
+    cedar_policyset_put(ps);
+    arena_free(&a);
+    return r == 0                                                       ? CLI_OK
+           : r == ERR_NOTFOUND || r == ERR_CONFLICT || r == ERR_INVALID ? CLI_NO
+                                                                        : CLI_USAGE;
 }
 
 /* ---- validate ---------------------------------------------------------- */
@@ -447,6 +738,7 @@ out:
 
 struct conf {
     const char *dir;
+    int via; /* 0, or round-trip each policy set through 1: JSON, 2: the formatter */
     long passed, failed, unchecked_validation, files;
     long val_passed, val_failed;
     /* cache of the last test's inputs (corpus tests share them) */
@@ -502,6 +794,40 @@ static void conf_drop(struct conf *c)
 }
 
 /* Loads (or reuses) the policies, schema and entities a test names. */
+/* Replaces *ps by its round trip through the JSON policy format (via 1) or
+ * the formatter's text (via 2), as text both times. */
+static int round_trip(struct cedar_policyset **ps, int via, const char *label, struct err *e)
+{
+    struct cedar_policyset *n = NULL;
+    int r;
+    if (via == 1) {
+        json_t *j = NULL;
+        if ((r = cedar_policyset_to_json(*ps, &j, e)) != 0) {
+            return r;
+        }
+        char *txt = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        if (txt == NULL) {
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+        r = cedar_policyset_from_json(txt, strlen(txt), label, &n, e);
+        free(txt);
+    } else {
+        struct buf b;
+        buf_init(&b, LIMIT_CEDAR_POLICY_TEXT * 4);
+        r = cedar_policyset_format(*ps, &b, e);
+        if (r == 0) {
+            r = cedar_policyset_parse(b.data ? b.data : "", b.len, label, 0, &n, e);
+        }
+        buf_free(&b);
+    }
+    if (r == 0) {
+        cedar_policyset_put(*ps);
+        *ps = n;
+    }
+    return r;
+}
+
 static void conf_load(struct conf *c, const char *pol, const char *ent, const char *sch,
                       bool has_links)
 {
@@ -517,6 +843,9 @@ static void conf_load(struct conf *c, const char *pol, const char *ent, const ch
     char *p = join(c->dir, pol);
     err_clear(&e);
     c->pol_ok = p && load_policies(p, pol, 0, &c->ps, &e) == 0;
+    if (c->pol_ok && c->via != 0) {
+        c->pol_ok = round_trip(&c->ps, c->via, pol, &e) == 0;
+    }
     snprintf(c->pol_err, sizeof(c->pol_err), "%s", e.msg);
     free(p);
     c->sch_ok = true;
@@ -861,11 +1190,15 @@ static int cmp_str(const void *a, const void *b)
 
 static int policy_conformance(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: mandate policy conformance DIR\n");
+    int via = 0;
+    if (argc == 5 && strcmp(argv[3], "--via") == 0) {
+        via = strcmp(argv[4], "json") == 0 ? 1 : strcmp(argv[4], "format") == 0 ? 2 : -1;
+    }
+    if ((argc != 3 && argc != 5) || via < 0 || (argc == 5 && via == 0)) {
+        fprintf(stderr, "usage: mandate policy conformance DIR [--via json|format]\n");
         return CLI_USAGE;
     }
-    struct conf c = {.dir = argv[2]};
+    struct conf c = {.dir = argv[2], .via = via};
     struct names names = {0};
     if (collect(c.dir, "", &names, 0) != 0) {
         fprintf(stderr, "mandate policy conformance: cannot read %s\n", c.dir);
@@ -900,7 +1233,21 @@ int cmd_policy(int argc, char **argv)
                 "         --id-annotation: a policy's id is its @id(\"..\") when present\n"
                 "       mandate policy validate --schema S FILE... [--id-annotation]\n"
                 "         strict validation (Cedar 4.10); exit 0 iff every policy is valid\n"
-                "       mandate policy conformance DIR\n");
+                "       mandate policy conformance DIR [--via json|format]\n"
+                "         --via: round-trip every policy set through the JSON format or the\n"
+                "         formatter first (the answers must not change)\n"
+                "       mandate policy to-json FILE [--id-annotation] [--compact]\n"
+                "         the JSON policy format {staticPolicies, templates, templateLinks}\n"
+                "       mandate policy from-json FILE   prints the policies as Cedar text\n"
+                "       mandate policy format [--check | --write] FILE...\n"
+                "         canonical layout; --check exits 1 when a file is not formatted\n"
+                "       mandate policy link FILE --template T --id NEW [--principal UID] "
+                "[--resource UID]\n"
+                "       mandate policy unlink FILE --id ID\n"
+                "         print the set (JSON format) with the template linked / the link "
+                "removed;\n"
+                "         UID is Type::\"id\" or {\"type\": .., \"id\": ..}\n"
+                "       (FILE may be Cedar text or the JSON policy format everywhere)\n");
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     if (strcmp(argv[1], "check") == 0) {
@@ -914,6 +1261,18 @@ int cmd_policy(int argc, char **argv)
     }
     if (strcmp(argv[1], "conformance") == 0) {
         return policy_conformance(argc, argv);
+    }
+    if (strcmp(argv[1], "to-json") == 0) {
+        return policy_to_json(argc, argv);
+    }
+    if (strcmp(argv[1], "from-json") == 0) {
+        return policy_from_json(argc, argv);
+    }
+    if (strcmp(argv[1], "format") == 0) {
+        return policy_format(argc, argv);
+    }
+    if (strcmp(argv[1], "link") == 0 || strcmp(argv[1], "unlink") == 0) {
+        return policy_link(argc, argv, argv[1][0] == 'u');
     }
     fprintf(stderr, "mandate policy: unknown sub-command '%s'\n", argv[1]);
     return CLI_USAGE;

@@ -15,7 +15,8 @@ static int cmd_help(int argc, char **argv);
 static const struct cli_command commands[] = {
     {"serve", "run the HTTP server", cmd_serve},
     {"init", "create the store and the first admin API key", cmd_init},
-    {"policy", "Cedar policies: check, eval, conformance", cmd_policy},
+    {"policy", "Cedar policies: check, eval, validate, format, to-json, conformance", cmd_policy},
+    {"schema", "Cedar schemas: check, to-json, from-json", cmd_schema},
     {"key", "signing keys: generate", cmd_key},
     {"token", "JWTs: sign, verify", cmd_token},
     {"dpop", "DPoP proofs: verify", cmd_dpop},

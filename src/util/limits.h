@@ -297,4 +297,10 @@
  * verifier: one page in an arena). */
 #define LIMIT_AUDIT_VERIFY_PAGE 1000
 
+/* JSON policy format (EST) reader: JSON nesting it accepts.  An EST nests
+ * 2-3 JSON levels per AST level and a left-nested chain (a && b && ...) one
+ * level per operand; the reader recurses (bounded C stack), chains do not
+ * count against LIMIT_CEDAR_EVAL_DEPTH, which bounds the AST it builds. */
+#define LIMIT_CEDAR_EST_JSON_DEPTH 4096
+
 #endif
