@@ -272,6 +272,11 @@ int broker_runtime_start(struct broker *b, const struct broker_runtime_config *c
     rt->issuer = strdup(cfg->issuer);
     rt->policy_errors_allow = cfg->policy_errors_allow;
     rt->default_ttl_s = cfg->default_ttl_s > 0 ? cfg->default_ttl_s : LIMIT_ACCESS_DEFAULT_TTL_S;
+    rt->max_delegation_depth =
+        cfg->max_delegation_depth > 0 ? cfg->max_delegation_depth : LIMIT_DELEG_DEPTH_DEFAULT;
+    if (rt->max_delegation_depth > LIMIT_DELEG_DEPTH_MAX) {
+        rt->max_delegation_depth = LIMIT_DELEG_DEPTH_MAX;
+    }
     atomic_init(&rt->registry_dirty, 0);
     r = rt->issuer ? 0 : err_set(e, ERR_NOMEM, "out of memory");
     r = r ? r : keyring_start(b, cfg, e);
