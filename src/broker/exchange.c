@@ -20,6 +20,7 @@
 
 #include "broker/access_int.h"
 #include "broker/broker_int.h"
+#include "broker/killswitch.h"
 #include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -352,6 +353,16 @@ static int check_parent(struct xch *x, struct err *e)
         return deny(x, "depth_exceeded",
                     arena_printf(x->a, "delegation depth %lld is over the limit of %d",
                                  (long long)x->depth, x->b->rt->max_delegation_depth));
+    }
+    return 0;
+}
+
+/* No new task for an agent a kill switch covers (nor below a parent it
+ * covers: that parent's task was revoked when the switch engaged). */
+static int check_killswitch(struct xch *x)
+{
+    if (broker_killswitch_covers(x->b, x->wl.agent.id, x->wl.agent.owner, x->wl.agent.team)) {
+        return deny(x, "killswitch_engaged", "a kill switch covers this agent");
     }
     return 0;
 }
@@ -939,6 +950,27 @@ static int issue(struct xch *x, struct err *e)
     if (r == 0 && x->deleg) {
         tasks_set_budget(x->b, x->task.id, x->budget);
     }
+    if (r == 0 &&
+        broker_killswitch_covers(x->b, x->wl.agent.id, x->wl.agent.owner, x->wl.agent.team)) {
+        /* A switch engaged while this exchange ran: its scan may have
+         * missed the task registered just now, so end it here. */
+        struct btask *t = NULL;
+        struct err ke;
+        err_clear(&ke);
+        if (tasks_get(x->b, x->task.id, &t, &ke) == 0) {
+            pthread_mutex_lock(&t->mu);
+            if (tasks_end_locked(x->b, t, "revoked", "killswitch", NULL, "task.revoke", NULL, NULL,
+                                 &ke) != 0) {
+                log_event(LOG_WARN, "exchange", x->rq->request_id, "msg",
+                          "revoking a task the kill switch covers failed", "task", x->task.id,
+                          (const char *)NULL);
+            }
+            pthread_mutex_unlock(&t->mu);
+            btask_put(t);
+        }
+        x->out->access_token = NULL;
+        return deny(x, "killswitch_engaged", "a kill switch covers this agent");
+    }
     if (r != 0) {
         log_event(LOG_ERROR, "exchange", x->rq->request_id, "msg",
                   "task stored but not registered in memory", "task", x->task.id, "error", e->msg,
@@ -983,6 +1015,7 @@ int broker_exchange(struct broker *b, const struct broker_exchange_req *rq, stru
                        "authorization_details is not JSON (or is too large)", ERR_INVALID);
     }
     r = r ? r : check_credentials(&x, e);
+    r = r ? r : check_killswitch(&x);
     r = r ? r : check_entitled(&x, e);
     r = r ? r : check_dpop(&x, e);
     r = r ? r : check_scope(&x);

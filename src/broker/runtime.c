@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "broker/access_int.h"
+#include "broker/killswitch.h"
 #include "broker/tasks.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -290,6 +291,7 @@ int broker_runtime_start(struct broker *b, const struct broker_runtime_config *c
         b->hooks.jwks_check = hook_jwks;
         b->hooks.registry_changed = hook_changed;
         r = broker_tasks_start(b, e);
+        r = r ? r : broker_killswitch_start(b, e);
     }
     if (r != 0) {
         broker_runtime_stop(b);
@@ -305,6 +307,7 @@ void broker_runtime_stop(struct broker *b)
         return;
     }
     rt = b->rt;
+    broker_killswitch_stop(b);
     broker_tasks_stop(b);
     memset(&b->hooks, 0, sizeof(b->hooks));
     broker_policy_release(rt->policy);

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "broker/broker_int.h"
+#include "broker/killswitch.h"
 #include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -471,6 +472,10 @@ static int check_inner(struct broker *b, const struct broker_check_req *rq, stru
         reason(reasons, why);
     }
     /* 3-4. task state and drift, reserving the call */
+    if (why == NULL && broker_killswitch_covers(b, t->agent, NULL, NULL)) {
+        why = "killswitch"; /* belt and braces: the engage revoked it */
+        reason(reasons, why);
+    }
     pthread_mutex_lock(&t->mu);
     if (why == NULL) {
         drift = drift_locked(t, &rq->call, now, reasons);

@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     {"key", "signing keys: generate", cmd_key},
     {"token", "JWTs: sign, verify", cmd_token},
     {"dpop", "DPoP proofs: verify", cmd_dpop},
+    {"killswitch", "stop agents mid-flight: engage, lift, status", cmd_killswitch},
     {"demo", "play the access path's story against a running server", cmd_demo},
     {"version", "print the version", cmd_version},
     {"help", "show this help, or a command's: mandate help COMMAND", cmd_help},

@@ -183,11 +183,131 @@ try {
   r = await check(k2.access_token, readCall, dkeys[SUB1]);
   t.check('its child is cut off', denied(r), r.text);
 
-  globalThis.ctx = { h, t, keys, dkeys, check, delegate, allowed, denied, readCall, SUB1, SUB2, SUB3 };
-  if (process.env.DELEG_KILLSWITCH !== '0') {
-    const ks = join(here, 'deleg-killswitch.mjs');
-    if (existsSync(ks)) await (await import(ks)).run(globalThis.ctx);
-  }
+  // ---- the kill switch ------------------------------------------------------------------------------
+  const ks = (method, body, key = keys.security) => h.api(method, '/v1/killswitch', body, key);
+  const refundTask = () => h.task();
+  const researchTask = async (agent = RESEARCH) => (await h.exchange({ subject_token: await h.svid(agent),
+    details: { type: 'mandate_task', intent: 'research', data_labels: ['public'] } })).body;
+  const searchCall = { tool: 'web.search', action: 'query' };
+  const checkNoProof = async (token, call) => {
+    const r = await fetch(`${h.base}/v1/check`, { method: 'POST',
+      headers: { authorization: `Bearer ${keys.pep}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token, method: 'POST', url: TOOL_URL, ...call }) });
+    const text = await r.text();
+    let body = null;
+    try { body = JSON.parse(text); } catch { /* */ }
+    return { status: r.status, body, text };
+  };
+
+  r = await ks('POST', { scope: 'agent', target: RESEARCH, reason: 'x' }, keys.auditor);
+  t.check('engage: an auditor may not (403)', r.status === 403, r.text);
+  r = await ks('POST', { scope: 'agent', target: RESEARCH, reason: 'x' }, keys.alice);
+  t.check('engage: an owner may not (403)', r.status === 403, r.text);
+  r = await ks('POST', { scope: 'planet', reason: 'x' });
+  t.check('engage: an unknown scope is 400', r.status === 400, r.text);
+  r = await ks('POST', { scope: 'team', reason: 'x' });
+  t.check('engage: a team scope needs a target (400)', r.status === 400, r.text);
+
+  // agent scope
+  let ra = await researchTask(), rb = await refundTask();
+  t.check('before: research task allowed', allowed(await checkNoProof(ra.access_token, searchCall)));
+  r = await ks('POST', { scope: 'agent', target: RESEARCH, reason: 'compromised key' });
+  t.check('engage agent: 200, one task revoked', r.status === 200 && r.body.revoked === 1, r.text);
+  t.check('engage agent: its task is denied at once',
+    denied(await checkNoProof(ra.access_token, searchCall)));
+  t.check('engage agent: another agent\'s task still allowed',
+    allowed(await check(rb.access_token, readCall, h.agentKey)));
+  r = await h.exchange({ subject_token: await h.svid(RESEARCH),
+    details: { type: 'mandate_task', intent: 'research', data_labels: ['public'] } });
+  t.check('engage agent: a new exchange is refused killswitch_engaged', r.status === 403 &&
+    r.body.reasons.includes('killswitch_engaged'), r.text);
+  r = await ks('GET', undefined, keys.auditor);
+  t.check('status: the auditor sees the engaged switch', r.status === 200 &&
+    r.body.engaged.length === 1 && r.body.engaged[0].target === RESEARCH &&
+    r.body.engaged[0].reason === 'compromised key', r.text);
+  r = await ks('DELETE', { scope: 'agent', target: RESEARCH }, keys.auditor);
+  t.check('lift: an auditor may not (403)', r.status === 403, r.text);
+  r = await ks('DELETE', { scope: 'agent', target: RESEARCH });
+  t.check('lift by security: 200', r.status === 200 && r.body.lifted === true, r.text);
+  r = await ks('DELETE', { scope: 'agent', target: RESEARCH });
+  t.check('lift again: 404', r.status === 404, r.text);
+  ra = await researchTask();
+  t.check('after lift: new tasks again', ra && ra.access_token &&
+    allowed(await checkNoProof(ra.access_token, searchCall)));
+  const aud = await h.api('GET', '/v1/audit?limit=1000', undefined, keys.auditor);
+  const evs = (aud.body && aud.body.items || []).map((x) => x.event);
+  t.check('engage and lift are audited', evs.includes('killswitch.engage') && evs.includes('killswitch.lift'),
+    JSON.stringify(evs.slice(-10)));
+
+  // owner scope: alice owns the refund bot and SUB1; bob owns the research agent
+  rb = await refundTask();
+  let sb = (await delegate(rb.access_token, SUB2, { budget: 1 })).body; // SUB2 (bob) under alice's bot
+  r = await ks('POST', { scope: 'owner', target: 'alice', reason: 'owner account compromised' });
+  t.check('engage owner alice: her agent\'s task and the task delegated below it revoked',
+    r.status === 200 && r.body.revoked >= 2, r.text);
+  t.check('owner: alice\'s task denied', denied(await check(rb.access_token, readCall, h.agentKey)));
+  t.check('owner: the delegated child (bob\'s agent) denied too', denied(await check(sb.access_token, readCall, dkeys[SUB2])));
+  t.check('owner: bob\'s research task still allowed', allowed(await checkNoProof(ra.access_token, searchCall)));
+  r = await h.exchange({ subject_token: await h.svid(REFUND_BOT), details: { type: 'mandate_task', intent: 'refunds' },
+    dpopKey: h.agentKey });
+  t.check('owner: alice\'s agent cannot start a task', r.status === 403 && r.body.reasons.includes('killswitch_engaged'), r.text);
+  await ks('DELETE', { scope: 'owner', target: 'alice' });
+
+  // team scope: research team = the research agent (and SUB2)
+  ra = await researchTask();
+  rb = await refundTask();
+  r = await ks('POST', { scope: 'team', target: 'research', reason: 'incident 42' });
+  t.check('engage team research: 200', r.status === 200 && r.body.revoked >= 1, r.text);
+  t.check('team: the research task denied', denied(await checkNoProof(ra.access_token, searchCall)));
+  t.check('team: the payments team\'s task still allowed', allowed(await check(rb.access_token, readCall, h.agentKey)));
+  await ks('DELETE', { scope: 'team', target: 'research' });
+
+  // all, racing a stream of checks from several concurrent clients
+  const live = [];
+  for (let i = 0; i < 6; i++) live.push(await researchTask());
+  let engagedAt = 0;
+  let stop = false;
+  const late = [];
+  let before = 0;
+  const worker = async (tk) => {
+    while (!stop) {
+      const sent = Date.now();
+      const res = await checkNoProof(tk.access_token, searchCall);
+      if (engagedAt && sent > engagedAt && allowed(res)) late.push(res.text);
+      if (!engagedAt && allowed(res)) before++;
+    }
+  };
+  const workers = live.flatMap((tk) => [worker(tk), worker(tk)]);
+  await new Promise((res) => setTimeout(res, 300));
+  r = await ks('POST', { scope: 'all', reason: 'stop everything' });
+  engagedAt = Date.now();
+  await new Promise((res) => setTimeout(res, 300));
+  stop = true;
+  await Promise.all(workers);
+  t.check('engage all during 12 concurrent check streams: 200', r.status === 200 && r.body.revoked >= 6, r.text);
+  t.check('race: checks were allowed before the engage', before > 0, String(before));
+  t.check('race: no allow for a check sent after the engage answered', late.length === 0, late.slice(0, 2).join(' '));
+  r = await h.exchange({ subject_token: await h.svid(RESEARCH),
+    details: { type: 'mandate_task', intent: 'research', data_labels: ['public'] } });
+  t.check('all: new exchanges refused', r.status === 403 && r.body.reasons.includes('killswitch_engaged'), r.text);
+
+  // the CLI
+  const { spawnSync } = await import('node:child_process');
+  const cli = (args) => spawnSync(bin, ['killswitch', ...args, '--url', h.base, '--key', keys.security],
+    { encoding: 'utf8' });
+  let c = cli(['status']);
+  t.check('cli status: exit 0 and lists the switch', c.status === 0 && JSON.parse(c.stdout).engaged[0].scope === 'all',
+    c.stdout + c.stderr);
+  c = cli(['lift', '--scope', 'all']);
+  t.check('cli lift all: exit 0', c.status === 0, c.stdout + c.stderr);
+  c = cli(['engage', '--scope', 'agent', '--target', RESEARCH, '--reason', 'from the cli']);
+  t.check('cli engage agent: exit 0, revoked', c.status === 0 && JSON.parse(c.stdout).scope === 'agent', c.stdout + c.stderr);
+  c = cli(['lift', '--scope', 'agent', '--target', RESEARCH]);
+  t.check('cli lift agent: exit 0', c.status === 0, c.stdout + c.stderr);
+  c = cli(['lift', '--scope', 'agent', '--target', RESEARCH]);
+  t.check('cli lift of nothing: exit 1', c.status === 1, c.stdout + c.stderr);
+  c = cli(['engage', '--scope', 'all']);
+  t.check('cli engage without --reason: exit 2', c.status === 2, c.stdout + c.stderr);
 } catch (err) {
   t.check('no exception', false, String(err && err.stack));
 } finally {
