@@ -311,6 +311,8 @@ try {
 } catch (err) {
   t.check('no exception', false, String(err && err.stack));
 } finally {
-  await h.stop();
+  const ex = await h.stop();
+  t.check('server exits cleanly on SIGTERM (no leak under ASan)', ex && ex.code === 0,
+    `${JSON.stringify(ex)} ${h.stderr.slice(-2000)}`);
 }
-process.exit(t.summary());
+process.exitCode = t.summary(); // not process.exit: a piped stdout is flushed first
