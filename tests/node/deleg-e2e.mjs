@@ -315,4 +315,5 @@ try {
   t.check('server exits cleanly on SIGTERM (no leak under ASan)', ex && ex.code === 0,
     `${JSON.stringify(ex)} ${h.stderr.slice(-2000)}`);
 }
-process.exitCode = t.summary(); // not process.exit: a piped stdout is flushed first
+const code = t.summary();
+process.stdout.write("", () => process.exit(code)); // exit once a piped stdout is flushed
