@@ -1630,6 +1630,7 @@ void tasks_end_subtree(struct broker *b, const char *id, const struct broker_cal
 
 struct batch_ctx {
     struct btask **v;
+    struct store_task *rows; /* snapshots taken under each task's mutex */
     size_t n;
     const char *reason;
     const struct broker_caller *c;
@@ -1645,24 +1646,24 @@ static int batch_tx(struct store *s, void *ctx, struct err *e)
 
     for (i = 0; r == 0 && i < x->n; i++) {
         struct btask *t = x->v[i];
-        struct store_task row;
+        const struct store_task *row = &x->rows[i];
         if (t == NULL) {
             continue;
         }
-        pthread_mutex_lock(&t->mu);
-        btask_row(t, &row);
-        r = s->ops->task_update(s, &row, e);
+        /* No task mutex here: a check holds its task's mutex while it
+         * commits, so taking one inside this transaction would deadlock.
+         * The snapshot is safe: once revoked, no check writes the row. */
+        r = s->ops->task_update(s, row, e);
         if (r == 0) {
-            struct store_revocation rv = {t->id, "task", x->reason, t->ended_ms, t->expires_ms};
+            struct store_revocation rv = {t->id, "task", x->reason, row->ended_ms, row->expires_ms};
             r = s->ops->revocation_insert(s, &rv, e);
             if (r == 0 && t->jti != NULL) {
-                struct store_revocation rj = {t->jti, "token", x->reason, t->ended_ms,
-                                              t->expires_ms};
+                struct store_revocation rj = {t->jti, "token", x->reason, row->ended_ms,
+                                              row->expires_ms};
                 r = s->ops->revocation_insert(s, &rj, e);
             }
             r = r == ERR_CONFLICT ? 0 : r;
         }
-        pthread_mutex_unlock(&t->mu);
     }
     return r ? r : x->ev ? broker_audit(s, x->c, x->ev, &x->seq, e) : 0;
 }
@@ -1673,8 +1674,14 @@ size_t tasks_revoke_batch(struct broker *b, struct btask **v, size_t n, const ch
 {
     struct broker_tasks *tt = TT(b);
     struct batch_ctx x;
+    struct store_task *rows = calloc(n ? n : 1, sizeof(*rows));
     int64_t now = clock_wall_ms();
     size_t i, done = 0;
+
+    if (rows == NULL) {
+        *rc = err_set(e, ERR_NOMEM, "out of memory");
+        return 0;
+    }
 
     /* Memory first: from here no check allows these tasks' tokens.  Tasks
      * that had ended are dropped from v (NULL) but keep their reference. */
@@ -1687,15 +1694,18 @@ size_t tasks_revoke_batch(struct broker *b, struct btask **v, size_t n, const ch
             if (tt != NULL) {
                 atomic_fetch_sub(&tt->live, 1);
             }
+            btask_row(t, &rows[i]);
             done++;
+            pthread_mutex_unlock(&t->mu);
         } else {
+            pthread_mutex_unlock(&t->mu);
             btask_put(t);
             v[i] = NULL;
         }
-        pthread_mutex_unlock(&t->mu);
     }
     memset(&x, 0, sizeof(x));
     x.v = v;
+    x.rows = rows;
     x.n = n;
     x.reason = reason;
     x.c = c;
@@ -1709,5 +1719,6 @@ size_t tasks_revoke_batch(struct broker *b, struct btask **v, size_t n, const ch
     if (seq != NULL) {
         *seq = x.seq;
     }
+    free(rows);
     return done;
 }
