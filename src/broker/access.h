@@ -71,11 +71,15 @@ struct broker_runtime_config {
      * LIMIT_AUDIT_CHECKPOINT_* defaults; broker/auditlog.h). */
     int64_t audit_checkpoint_records;
     int64_t audit_checkpoint_s;
+    /* Longest delegation chain (hops below the root task); 0:
+     * LIMIT_DELEG_DEPTH_DEFAULT, at most LIMIT_DELEG_DEPTH_MAX. */
+    int max_delegation_depth;
 };
 
 struct broker_policy_snapshot; /* below */
 struct broker_trust;           /* trust_registry.c: a refcounted jose trust store */
 struct broker_tasks;           /* A2 (tasks.c): live tasks, revocations, expiry */
+struct broker_killswitch;      /* killswitch.c: engaged scopes */
 
 struct broker_runtime {
     char *issuer;
@@ -85,6 +89,8 @@ struct broker_runtime {
     struct jose_keyring *keyring;
     struct jose_replay *dpop_replay;
     struct broker_tasks *tasks; /* A2: made by broker_tasks_start */
+    int max_delegation_depth;
+    struct broker_killswitch *ks; /* killswitch.c */
 
     pthread_mutex_t lock; /* guards the members below (swaps, rebuilds) */
     struct broker_policy_snapshot *policy;

@@ -20,6 +20,7 @@
 
 #include "broker/access_int.h"
 #include "broker/broker_int.h"
+#include "broker/killswitch.h"
 #include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -30,6 +31,9 @@
 #define TT_ID "urn:ietf:params:oauth:token-type:id_token"
 #define TT_ACCESS "urn:ietf:params:oauth:token-type:access_token"
 
+/* A delegation: subject_token is the parent's task token (TT_ACCESS), the
+ * actor_token the sub-agent's workload credential. */
+
 /* What the request asked for, checked for shape. */
 struct task_req {
     const char *intent;
@@ -38,7 +42,8 @@ struct task_req {
     json_t *downstream;
     const char *purpose;
     const char *environment;
-    int64_t ttl_s; /* 0: default */
+    int64_t ttl_s;  /* 0: default */
+    int64_t budget; /* 0: default (delegation only) */
 };
 
 /* The exchange in progress. */
@@ -57,6 +62,13 @@ struct xch {
     int64_t policy_version;
     struct store_task task;
     const char *jti;
+    /* delegation */
+    int deleg;
+    struct tasks_token ptk; /* the parent's token and task */
+    int64_t depth;          /* of the new task: 0 root, parent's + 1 */
+    int64_t budget;         /* carved from the parent */
+    const char *parent_agent;
+    const char *scope_reason; /* "scope_exceeds_intent" or "_parent" */
 };
 
 /* ---- results ------------------------------------------------------------------- */
@@ -149,9 +161,9 @@ static int tools_ok(json_t *v)
 /* Parses authorization_details into x->tr (references borrowed from doc). */
 static int parse_details(struct xch *x, json_t *doc)
 {
-    static const char *const known[] = {"type",        "intent",     "tools",
-                                        "data_labels", "downstream", "purpose",
-                                        "environment", "ttl",        "locations"};
+    static const char *const known[] = {"type",       "intent",  "tools",       "data_labels",
+                                        "downstream", "purpose", "environment", "ttl",
+                                        "locations",  "budget"};
     json_t *d, *v;
     const char *k;
     size_t i;
@@ -208,6 +220,18 @@ static int parse_details(struct xch *x, json_t *doc)
                     ERR_INVALID);
     }
     x->tr.ttl_s = v ? (int64_t)json_integer_value(v) : 0;
+    v = json_object_get(d, "budget");
+    if (v != NULL &&
+        (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INT32_MAX)) {
+        return fail(x, 400, "invalid_authorization_details", "malformed_details",
+                    "mandate_task: budget is a number of calls (1 or more)", ERR_INVALID);
+    }
+    if (v != NULL && !x->deleg) {
+        return fail(x, 400, "invalid_authorization_details", "malformed_details",
+                    "mandate_task: budget is for delegations only (the intent sets a task's)",
+                    ERR_INVALID);
+    }
+    x->tr.budget = v ? (int64_t)json_integer_value(v) : 0;
     return 0;
 }
 
@@ -235,12 +259,15 @@ static int check_form(struct xch *x)
         return fail(x, 400, "invalid_request", "unsupported_token_type",
                     "subject_token_type must be " TT_JWT " (the workload credential)", ERR_INVALID);
     }
+    x->deleg = rq->actor_token != NULL && strcmp(rq->subject_token_type, TT_ACCESS) == 0;
     if (rq->actor_token != NULL && ((strcmp(rq->subject_token_type, TT_ID) != 0 &&
+                                     strcmp(rq->subject_token_type, TT_ACCESS) != 0 &&
                                      strcmp(rq->subject_token_type, TT_JWT) != 0) ||
                                     strcmp(rq->actor_token_type, TT_JWT) != 0)) {
         return fail(x, 400, "invalid_request", "unsupported_token_type",
                     "on behalf of a human: subject_token_type " TT_ID
-                    " (the human's ID token) and actor_token_type " TT_JWT,
+                    " (the human's ID token); a delegation: " TT_ACCESS
+                    " (the parent's task token); and actor_token_type " TT_JWT,
                     ERR_INVALID);
     }
     if (rq->requested_token_type != NULL && strcmp(rq->requested_token_type, TT_ACCESS) != 0) {
@@ -254,7 +281,91 @@ static int check_form(struct xch *x)
     return 0;
 }
 
+static int deny(struct xch *x, const char *reason, const char *desc);
+
 /* ---- credentials -------------------------------------------------------------------- */
+
+/* The number of agents an act claim nests (1: a root task's token). */
+static int64_t act_hops(const json_t *act)
+{
+    int64_t n = 0;
+
+    while (json_is_object(act) && n <= LIMIT_DELEG_DEPTH_MAX + 1) {
+        n++;
+        act = json_object_get(act, "act");
+    }
+    return n;
+}
+
+json_t *broker_act_chain(const json_t *claims)
+{
+    const json_t *act = json_object_get(claims, "act");
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    const char *root_agent = NULL;
+    json_t *chain = json_array();
+    int n = 0;
+
+    while (chain != NULL && json_is_object(act) && n++ <= LIMIT_DELEG_DEPTH_MAX + 1) {
+        const char *a = json_string_value(json_object_get(act, "sub"));
+        if (a != NULL) {
+            json_array_insert_new(chain, 0, json_pack("{s:s,s:s}", "kind", "agent", "id", a));
+            root_agent = a;
+        }
+        act = json_object_get(act, "act");
+    }
+    if (chain != NULL && sub != NULL && (root_agent == NULL || strcmp(sub, root_agent) != 0)) {
+        json_array_insert_new(chain, 0, json_pack("{s:s,s:s}", "kind", "human", "id", sub));
+    }
+    return chain;
+}
+
+/* A delegation: the parent's task token must verify, its task be live; the
+ * new task acts for the same human (or root agent). */
+static int check_parent(struct xch *x, struct err *e)
+{
+    const char *why = NULL;
+    struct btask *p;
+    int r;
+
+    r = tasks_token_resolve(x->b, x->rq->subject_token, strlen(x->rq->subject_token), &x->ptk, &why,
+                            e);
+    if (r == ERR_AUTH) {
+        return fail(x, 400, "invalid_grant", "invalid_subject_token",
+                    arena_printf(x->a, "subject_token (the parent's task token) refused: %s",
+                                 why ? why : "invalid"),
+                    r);
+    }
+    if (r != 0) {
+        return fail(x, 503, "temporarily_unavailable", "unavailable",
+                    "the parent task cannot be checked now", r);
+    }
+    p = x->ptk.task;
+    pthread_mutex_lock(&p->mu);
+    r = strcmp(p->state, "active") == 0 && p->expires_ms > clock_wall_ms();
+    pthread_mutex_unlock(&p->mu);
+    if (!r) {
+        return deny(x, "parent_task_ended", "the parent task is not active");
+    }
+    x->human = p->human;
+    x->parent_agent = p->agent;
+    x->depth = act_hops(json_object_get(x->ptk.claims, "act"));
+    if (x->depth > x->b->rt->max_delegation_depth) {
+        return deny(x, "depth_exceeded",
+                    arena_printf(x->a, "delegation depth %lld is over the limit of %d",
+                                 (long long)x->depth, x->b->rt->max_delegation_depth));
+    }
+    return 0;
+}
+
+/* No new task for an agent a kill switch covers (nor below a parent it
+ * covers: that parent's task was revoked when the switch engaged). */
+static int check_killswitch(struct xch *x)
+{
+    if (broker_killswitch_covers(x->b, x->wl.agent.id, x->wl.agent.owner, x->wl.agent.team)) {
+        return deny(x, "killswitch_engaged", "a kill switch covers this agent");
+    }
+    return 0;
+}
 
 static int check_credentials(struct xch *x, struct err *e)
 {
@@ -280,6 +391,9 @@ static int check_credentials(struct xch *x, struct err *e)
     }
     if (rq->actor_token == NULL) {
         return 0;
+    }
+    if (x->deleg) {
+        return check_parent(x, e);
     }
     r = broker_human_verify(x->b, rq->subject_token, strlen(rq->subject_token), x->a, &x->human,
                             &code, e);
@@ -375,6 +489,22 @@ static int check_entitled(struct xch *x, struct err *e)
     size_t n, i;
     int r;
 
+    if (x->deleg) {
+        const struct btask *p = x->ptk.task;
+        const char *penv = json_string_value(json_object_get(p->granted, "environment"));
+        if (strcmp(x->tr.intent, p->intent) != 0) {
+            return deny(
+                x, "intent_differs_from_parent",
+                arena_printf(x->a, "a delegation carries the parent's intent (%s)", p->intent));
+        }
+        if (x->tr.environment != NULL && penv != NULL && strcmp(x->tr.environment, penv) != 0) {
+            return deny(x, "environment_differs_from_parent",
+                        "a delegation runs in the parent's environment");
+        }
+        if (x->tr.environment == NULL && penv != NULL) {
+            x->tr.environment = arena_strdup(x->a, penv);
+        }
+    }
     if (x->tr.environment == NULL) {
         x->tr.environment = x->wl.agent.environment;
         if (strchr(x->tr.environment, ',') != NULL) {
@@ -428,13 +558,13 @@ static int grant_tools(struct xch *x, json_t *itools, json_t *out)
         name = json_string_value(json_object_get(t, "name"));
         acts = json_object_get(itools, name);
         if (acts == NULL) {
-            return deny(x, "scope_exceeds_intent",
+            return deny(x, x->scope_reason,
                         arena_printf(x->a, "tool %.128s is not in intent %s", name, x->intent.id));
         }
         for (j = 0; j < json_array_size(ra); j++) {
             const char *ac = json_string_value(json_array_get(ra, j));
             if (!in_strings(acts, ac)) {
-                return deny(x, "scope_exceeds_intent",
+                return deny(x, x->scope_reason,
                             arena_printf(x->a, "action %.64s on tool %.128s is not in intent %s",
                                          ac, name, x->intent.id));
             }
@@ -456,7 +586,7 @@ static int grant_strings(struct xch *x, json_t *req, json_t *allowed, const char
     for (i = 0; i < json_array_size(req); i++) {
         const char *s = json_string_value(json_array_get(req, i));
         if (!in_strings(allowed, s)) {
-            return deny(x, "scope_exceeds_intent",
+            return deny(x, x->scope_reason,
                         arena_printf(x->a, "%s %.128s is not in intent %s", what, s, x->intent.id));
         }
     }
@@ -487,14 +617,80 @@ static int tools_downstream(struct xch *x, json_t *tools, json_t **out)
     return *out ? 0 : fail(x, 500, "server_error", "internal", "out of memory", ERR_NOMEM);
 }
 
+/* A delegation's ceiling: the parent's granted scope in the intent's shape
+ * (tools as {name: actions}). */
+static void parent_ceiling(struct xch *x, json_t **itools, json_t **ilabels, json_t **idown)
+{
+    const json_t *g = x->ptk.task->granted;
+    json_t *pt = json_object_get(g, "tools");
+    size_t i;
+
+    *itools = json_object();
+    for (i = 0; *itools && i < json_array_size(pt); i++) {
+        json_t *t = json_array_get(pt, i);
+        const char *n = json_string_value(json_object_get(t, "name"));
+        json_t *acts = json_object_get(t, "actions");
+        if (n != NULL && json_is_array(acts)) {
+            json_object_set(*itools, n, acts);
+        }
+    }
+    *ilabels = json_incref(json_object_get(g, "data_labels"));
+    *idown = json_incref(json_object_get(g, "downstream"));
+    if (*ilabels == NULL) {
+        *ilabels = json_array();
+    }
+    if (*idown == NULL) {
+        *idown = json_array();
+    }
+}
+
+/* A delegation's expiry and budget: inside the parent's. */
+static int check_carve(struct xch *x)
+{
+    struct btask *p = x->ptk.task;
+    int64_t left_s = p->expires_ms / 1000 - clock_wall_s(), avail;
+
+    if (left_s < 1) {
+        return deny(x, "parent_task_ended", "the parent task has (almost) expired");
+    }
+    if (x->tr.ttl_s > left_s) {
+        return deny(x, "expiry_exceeds_parent",
+                    arena_printf(x->a, "ttl %lld s would outlive the parent task (%lld s left)",
+                                 (long long)x->tr.ttl_s, (long long)left_s));
+    }
+    if (x->tr.ttl_s == 0) {
+        int64_t d = x->b->rt->default_ttl_s;
+        x->tr.ttl_s = d < left_s ? d : left_s;
+    }
+    pthread_mutex_lock(&p->mu);
+    avail = p->budget - p->calls - p->carved;
+    pthread_mutex_unlock(&p->mu);
+    if (x->tr.budget > avail) {
+        return deny(x, "budget_exceeds_parent",
+                    arena_printf(x->a, "budget %lld is over the parent's %lld calls left",
+                                 (long long)x->tr.budget, (long long)avail));
+    }
+    if (avail < 1) {
+        return deny(x, "budget_exceeds_parent", "the parent task has no calls left to hand on");
+    }
+    x->budget = x->tr.budget ? x->tr.budget : (avail + 1) / 2;
+    return 0;
+}
+
 static int check_scope(struct xch *x)
 {
-    json_t *itools = json_loads(x->intent.tools, 0, NULL);
-    json_t *ilabels = json_loads(x->intent.data_labels, 0, NULL);
-    json_t *idown = json_loads(x->intent.downstream, 0, NULL);
+    json_t *itools = NULL, *ilabels = NULL, *idown = NULL;
     json_t *tools = json_array(), *labels = NULL, *down = NULL;
     int r = 0;
 
+    x->scope_reason = x->deleg ? "scope_exceeds_parent" : "scope_exceeds_intent";
+    if (x->deleg) {
+        parent_ceiling(x, &itools, &ilabels, &idown);
+    } else {
+        itools = json_loads(x->intent.tools, 0, NULL);
+        ilabels = json_loads(x->intent.data_labels, 0, NULL);
+        idown = json_loads(x->intent.downstream, 0, NULL);
+    }
     if (itools == NULL || ilabels == NULL || idown == NULL || tools == NULL) {
         r = fail(x, 500, "server_error", "internal", "the intent cannot be read", ERR_INTERNAL);
     }
@@ -502,9 +698,19 @@ static int check_scope(struct xch *x)
     r = r ? r : grant_strings(x, x->tr.data_labels, ilabels, "data label", &labels);
     if (x->tr.downstream == NULL) {
         r = r ? r : tools_downstream(x, tools, &down);
+        if (r == 0 && x->deleg) {
+            /* never wider than the parent's downstream */
+            size_t i = json_array_size(down);
+            while (i-- > 0) {
+                if (!in_strings(idown, json_string_value(json_array_get(down, i)))) {
+                    json_array_remove(down, i);
+                }
+            }
+        }
     } else {
         r = r ? r : grant_strings(x, x->tr.downstream, idown, "downstream system", &down);
     }
+    r = r ? r : (x->deleg ? check_carve(x) : 0);
     if (r == 0 && x->tr.ttl_s > x->intent.max_ttl_s) {
         r = deny(x, "ttl_exceeds_max",
                  arena_printf(x->a, "ttl %lld s is over the intent's maximum of %lld s",
@@ -548,13 +754,13 @@ static json_t *task_context(struct xch *x)
             json_array_append_new(actions, json_string(s ? s : ""));
         }
     }
-    return json_pack("{s:s,s:o,s:o,s:O,s:O,s:O,s:s,s:I,s:I,s:b,s:s,s:b,s:I}", "intent",
-                     x->intent.id, "tools", names, "actions", actions, "data_labels",
-                     json_object_get(g, "data_labels"), "downstream",
-                     json_object_get(g, "downstream"), "purpose", json_object_get(g, "purpose"),
-                     "environment", x->tr.environment, "ttl", (json_int_t)x->tr.ttl_s, "now",
-                     (json_int_t)clock_wall_s(), "delegated", x->human != NULL, "human",
-                     x->human ? x->human : "", "dpop", x->jkt != NULL, "depth", (json_int_t)0);
+    return json_pack(
+        "{s:s,s:o,s:o,s:O,s:O,s:O,s:s,s:I,s:I,s:b,s:s,s:b,s:I}", "intent", x->intent.id, "tools",
+        names, "actions", actions, "data_labels", json_object_get(g, "data_labels"), "downstream",
+        json_object_get(g, "downstream"), "purpose", json_object_get(g, "purpose"), "environment",
+        x->tr.environment, "ttl", (json_int_t)x->tr.ttl_s, "now", (json_int_t)clock_wall_s(),
+        "delegated", x->human != NULL, "human", x->human ? x->human : "", "dpop", x->jkt != NULL,
+        "depth", (json_int_t)x->depth);
 }
 
 static int check_policy(struct xch *x, struct err *e)
@@ -569,8 +775,19 @@ static int check_policy(struct xch *x, struct err *e)
         broker_policy_release(snap);
         return fail(x, 500, "server_error", "internal", "out of memory", ERR_NOMEM);
     }
-    r = broker_decide(x->b, snap, BROKER_CEDAR_AGENT, x->wl.agent.id, "StartTask",
-                      BROKER_CEDAR_INTENT, x->intent.id, ctx, x->a, &d, e);
+    if (x->deleg) {
+        /* The delegating agent hands on to the sub-agent... */
+        r = broker_decide(x->b, snap, BROKER_CEDAR_AGENT, x->parent_agent, "Delegate",
+                          BROKER_CEDAR_AGENT, x->wl.agent.id, ctx, x->a, &d, e);
+        if (r == 0 && !d.allow) {
+            goto decided;
+        }
+    }
+    /* ...and the sub-agent (or the agent) may start the task. */
+    r = r ? r
+          : broker_decide(x->b, snap, BROKER_CEDAR_AGENT, x->wl.agent.id, "StartTask",
+                          BROKER_CEDAR_INTENT, x->intent.id, ctx, x->a, &d, e);
+decided:
     json_decref(ctx);
     x->policy_version = snap ? snap->version : 0;
     broker_policy_release(snap);
@@ -611,6 +828,15 @@ static json_t *token_claims(struct xch *x, int64_t now)
     if (c != NULL && x->jkt != NULL) {
         json_object_set_new(c, "cnf", json_pack("{s:s}", "jkt", x->jkt));
     }
+    if (c != NULL && x->deleg) {
+        /* RFC 8693 4.1: the current actor outermost, the chain nested. */
+        json_t *pc = (json_t *)x->ptk.claims;
+        json_object_set(c, "sub", json_object_get(pc, "sub"));
+        json_object_set_new(
+            c, "act",
+            json_pack("{s:s,s:O}", "sub", x->wl.agent.id, "act", json_object_get(pc, "act")));
+        json_object_set_new(c, "parent_task", json_string(x->ptk.task->id));
+    }
     return c;
 }
 
@@ -637,24 +863,29 @@ static int record(struct xch *x, int store_task, struct err *e)
 {
     struct broker_audit_event ev;
     struct audit_tx t = {x, &ev, store_task, 0};
-    json_t *chain = json_array(), *detail;
+    json_t *chain = x->deleg && x->ptk.claims ? broker_act_chain(x->ptk.claims) : json_array();
+    json_t *detail;
     int r;
 
     memset(&ev, 0, sizeof(ev));
     if (x->wl.agent.id != NULL) {
         json_array_append_new(chain, json_pack("{s:s,s:s}", "kind", "agent", "id", x->wl.agent.id));
     }
-    if (x->human != NULL) {
+    if (x->human != NULL && !x->deleg) {
         json_array_insert_new(chain, 0, json_pack("{s:s,s:s}", "kind", "human", "id", x->human));
     }
     detail = json_pack("{s:s?,s:s?,s:s?}", "error", x->out->error, "description",
                        x->out->error_description, "jkt", x->jkt);
+    if (detail != NULL && x->deleg && x->ptk.task != NULL) {
+        json_object_set_new(detail, "parent_task", json_string(x->ptk.task->id));
+        json_object_set_new(detail, "depth", json_integer(x->depth));
+    }
     ev.event = "task.exchange";
     ev.agent = x->wl.agent.id;
     ev.human = x->human;
     ev.intent = x->intent.id ? x->intent.id : x->tr.intent;
     ev.task = store_task ? x->task.id : NULL;
-    ev.action = "StartTask";
+    ev.action = x->deleg ? "Delegate" : "StartTask";
     ev.resource = ev.intent ? arena_printf(x->a, "intent:%s", ev.intent) : NULL;
     ev.decision = store_task ? "allow" : "deny";
     ev.reasons = x->reasons;
@@ -690,10 +921,17 @@ static int issue(struct xch *x, struct err *e)
     x->task.created_ms = now * 1000;
     x->task.expires_ms = (now + x->tr.ttl_s) * 1000;
     x->task.jkt = x->jkt;
+    x->task.parent = x->deleg ? x->ptk.task->id : NULL;
+    if (x->deleg && tasks_carve(x->ptk.task, x->budget) != 0) {
+        return deny(x, "budget_exceeds_parent", "the parent task has no calls left to hand on");
+    }
     claims = token_claims(x, now);
     r = claims && x->task.scope ? broker_token_sign(x->b, claims, &tok, e) : ERR_NOMEM;
     json_decref(claims);
     if (r != 0) {
+        if (x->deleg) {
+            (void)tasks_carve(x->ptk.task, -x->budget); /* give it back */
+        }
         return fail(x, 500, "server_error", "internal", "the token could not be signed", r);
     }
     x->out->access_token = arena_strdup(x->a, tok);
@@ -701,11 +939,38 @@ static int issue(struct xch *x, struct err *e)
     r = record(x, 1, e);
     if (r != 0) {
         x->out->access_token = NULL;
+        if (x->deleg) {
+            (void)tasks_carve(x->ptk.task, -x->budget); /* give it back */
+        }
         return fail(x, r == ERR_UNAVAILABLE ? 503 : 500,
                     r == ERR_UNAVAILABLE ? "temporarily_unavailable" : "server_error", "store",
                     "the task could not be stored", r);
     }
     r = broker_task_register(x->b, &x->task, x->jti, now + x->tr.ttl_s, e);
+    if (r == 0 && x->deleg) {
+        tasks_set_budget(x->b, x->task.id, x->budget);
+    }
+    if (r == 0 &&
+        broker_killswitch_covers(x->b, x->wl.agent.id, x->wl.agent.owner, x->wl.agent.team)) {
+        /* A switch engaged while this exchange ran: its scan may have
+         * missed the task registered just now, so end it here. */
+        struct btask *t = NULL;
+        struct err ke;
+        err_clear(&ke);
+        if (tasks_get(x->b, x->task.id, &t, &ke) == 0) {
+            pthread_mutex_lock(&t->mu);
+            if (tasks_end_locked(x->b, t, "revoked", "killswitch", NULL, "task.revoke", NULL, NULL,
+                                 &ke) != 0) {
+                log_event(LOG_WARN, "exchange", x->rq->request_id, "msg",
+                          "revoking a task the kill switch covers failed", "task", x->task.id,
+                          (const char *)NULL);
+            }
+            pthread_mutex_unlock(&t->mu);
+            btask_put(t);
+        }
+        x->out->access_token = NULL;
+        return deny(x, "killswitch_engaged", "a kill switch covers this agent");
+    }
     if (r != 0) {
         log_event(LOG_ERROR, "exchange", x->rq->request_id, "msg",
                   "task stored but not registered in memory", "task", x->task.id, "error", e->msg,
@@ -750,6 +1015,7 @@ int broker_exchange(struct broker *b, const struct broker_exchange_req *rq, stru
                        "authorization_details is not JSON (or is too large)", ERR_INVALID);
     }
     r = r ? r : check_credentials(&x, e);
+    r = r ? r : check_killswitch(&x);
     r = r ? r : check_entitled(&x, e);
     r = r ? r : check_dpop(&x, e);
     r = r ? r : check_scope(&x);
@@ -772,6 +1038,7 @@ out:
         x.reasons = NULL;
         err_set(e, r, "%s: %s", out->error, out->error_description ? out->error_description : "");
     }
+    tasks_token_clear(&x.ptk);
     json_decref(x.reasons);
     json_decref(x.granted);
     json_decref(doc);

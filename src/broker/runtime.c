@@ -20,6 +20,7 @@
 
 #include "broker/access_int.h"
 #include "broker/auditlog.h"
+#include "broker/killswitch.h"
 #include "broker/tasks.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -273,6 +274,11 @@ int broker_runtime_start(struct broker *b, const struct broker_runtime_config *c
     rt->issuer = strdup(cfg->issuer);
     rt->policy_errors_allow = cfg->policy_errors_allow;
     rt->default_ttl_s = cfg->default_ttl_s > 0 ? cfg->default_ttl_s : LIMIT_ACCESS_DEFAULT_TTL_S;
+    rt->max_delegation_depth =
+        cfg->max_delegation_depth > 0 ? cfg->max_delegation_depth : LIMIT_DELEG_DEPTH_DEFAULT;
+    if (rt->max_delegation_depth > LIMIT_DELEG_DEPTH_MAX) {
+        rt->max_delegation_depth = LIMIT_DELEG_DEPTH_MAX;
+    }
     atomic_init(&rt->registry_dirty, 0);
     r = rt->issuer ? 0 : err_set(e, ERR_NOMEM, "out of memory");
     r = r ? r : keyring_start(b, cfg, e);
@@ -286,6 +292,7 @@ int broker_runtime_start(struct broker *b, const struct broker_runtime_config *c
         b->hooks.jwks_check = hook_jwks;
         b->hooks.registry_changed = hook_changed;
         r = broker_tasks_start(b, e);
+        r = r ? r : broker_killswitch_start(b, e);
     }
     r = r ? r
           : broker_audit_checkpoints_start(b, cfg->audit_checkpoint_records,
@@ -304,6 +311,7 @@ void broker_runtime_stop(struct broker *b)
         return;
     }
     rt = b->rt;
+    broker_killswitch_stop(b);
     broker_tasks_stop(b);
     broker_audit_checkpoints_stop(b); /* after the tasks: a last checkpoint */
     memset(&b->hooks, 0, sizeof(b->hooks));

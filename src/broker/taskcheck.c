@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "broker/broker_int.h"
+#include "broker/killswitch.h"
 #include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -185,7 +186,8 @@ static json_t *or_empty(const json_t *v)
 }
 
 /* The Cedar context of a call (task's mutex held: reads its history). */
-static json_t *call_context(const struct btask *t, const struct broker_call *c, int64_t now)
+static json_t *call_context(const struct btask *t, const struct broker_call *c, int64_t now,
+                            const json_t *claims)
 {
     const json_t *g = t->granted;
     const char *env = json_string_value(json_object_get(g, "environment"));
@@ -197,16 +199,39 @@ static json_t *call_context(const struct btask *t, const struct broker_call *c, 
                   or_empty(json_object_get(g, "data_labels")), "downstream",
                   or_empty(json_object_get(g, "downstream")));
 
+    /* The delegation chain (root first): depth 0 for a root task. */
+    json_t *chain = broker_act_chain(claims), *agents = json_array();
+    const char *root = "";
+    size_t i;
+
+    for (i = 0; chain && agents && i < json_array_size(chain); i++) {
+        json_t *h = json_array_get(chain, i);
+        const char *kind = json_string_value(json_object_get(h, "kind"));
+        const char *id = json_string_value(json_object_get(h, "id"));
+        if (kind && id && strcmp(kind, "agent") == 0) {
+            json_array_append_new(agents, json_string(id));
+        }
+        if (i == 0 && id) {
+            root = id;
+        }
+    }
+    json_t *deleg =
+        json_pack("{s:I, s:s, s:s, s:o, s:s}", "depth",
+                  (json_int_t)(json_array_size(agents) > 0 ? json_array_size(agents) - 1 : 0),
+                  "root", root, "root_human", t->human ? t->human : "", "agents",
+                  agents ? agents : json_array(), "parent_task", t->parent ? t->parent : "");
+    json_decref(chain);
+
     /* Names follow CallContext in examples/schema.cedarschema; the call
      * being checked is not in the history yet. */
     return json_pack(
-        "{s:o, s:{s:s, s:s, s:s, s:o, s:s}, s:{s:I, s:I, s:o, s:s, s:o}, s:I}", "task", task,
-        "call", "tool", c->tool, "action", c->action, "resource", c->resource ? c->resource : "",
-        "data_labels", labels_json(c), "downstream", c->downstream ? c->downstream : "", "history",
-        "calls", (json_int_t)(t->calls - 1), "distinct_tools",
-        (json_int_t)json_array_size(t->tools_used), "tools", json_deep_copy(t->tools_used),
-        "previous_tool", t->prev_tool ? t->prev_tool : "", "data_labels",
-        json_deep_copy(t->labels_touched), "now", (json_int_t)(now / 1000));
+        "{s:o, s:o, s:{s:s, s:s, s:s, s:o, s:s}, s:{s:I, s:I, s:o, s:s, s:o}, s:I}", "task", task,
+        "delegation", deleg, "call", "tool", c->tool, "action", c->action, "resource",
+        c->resource ? c->resource : "", "data_labels", labels_json(c), "downstream",
+        c->downstream ? c->downstream : "", "history", "calls", (json_int_t)(t->calls - 1),
+        "distinct_tools", (json_int_t)json_array_size(t->tools_used), "tools",
+        json_deep_copy(t->tools_used), "previous_tool", t->prev_tool ? t->prev_tool : "",
+        "data_labels", json_deep_copy(t->labels_touched), "now", (json_int_t)(now / 1000));
 }
 
 /* Records the allowed call in the task's history (mutex held). */
@@ -258,7 +283,7 @@ static int check_tx_fn(struct store *s, void *ctx, struct err *e)
 
 static int audit_check(struct broker *b, const struct broker_check_req *rq, struct btask *t,
                        const char *agent, int allow, json_t *reasons, int64_t policy_version,
-                       int write_row, int64_t *seq, struct err *e)
+                       int write_row, const json_t *claims, int64_t *seq, struct err *e)
 {
     struct check_tx x;
     json_t *labels = labels_json(&rq->call);
@@ -281,7 +306,12 @@ static int audit_check(struct broker *b, const struct broker_check_req *rq, stru
     x.ev.data_labels = labels;
     x.ev.reasons = reasons;
     x.ev.policy_version = policy_version;
+    if (t != NULL && t->parent != NULL && claims != NULL) {
+        /* a delegated task's call names every hop up to the human */
+        x.ev.actor_chain = broker_act_chain(claims);
+    }
     r = commitq_run(tasks_commitq(b), b->store, check_tx_fn, &x, e);
+    json_decref(x.ev.actor_chain);
     json_decref(labels);
     *seq = x.seq;
     return r;
@@ -365,7 +395,7 @@ static enum broker_drift drift_locked(struct btask *t, const struct broker_call 
         }
         return DRIFT_TOOL;
     }
-    if (t->calls >= t->budget) {
+    if (t->calls + t->carved >= t->budget) {
         return DRIFT_BUDGET;
     }
     refill(t, now);
@@ -429,7 +459,7 @@ static int check_inner(struct broker *b, const struct broker_check_req *rq, stru
     }
     if (r == ERR_AUTH) {
         reason(reasons, why ? why : "invalid_token");
-        r = audit_check(b, rq, tk.task, NULL, 0, reasons, 0, 0, &out->audit_seq, e);
+        r = audit_check(b, rq, tk.task, NULL, 0, reasons, 0, 0, NULL, &out->audit_seq, e);
         if (r != 0) {
             goto fail;
         }
@@ -442,6 +472,10 @@ static int check_inner(struct broker *b, const struct broker_check_req *rq, stru
         reason(reasons, why);
     }
     /* 3-4. task state and drift, reserving the call */
+    if (why == NULL && broker_killswitch_covers(b, t->agent, NULL, NULL)) {
+        why = "killswitch"; /* belt and braces: the engage revoked it */
+        reason(reasons, why);
+    }
     pthread_mutex_lock(&t->mu);
     if (why == NULL) {
         drift = drift_locked(t, &rq->call, now, reasons);
@@ -450,7 +484,7 @@ static int check_inner(struct broker *b, const struct broker_check_req *rq, stru
         }
         reserved = drift == DRIFT_NONE;
         if (reserved) {
-            ctx = call_context(t, &rq->call, now);
+            ctx = call_context(t, &rq->call, now, tk.claims);
         }
     }
     pthread_mutex_unlock(&t->mu);
@@ -464,6 +498,7 @@ static int check_inner(struct broker *b, const struct broker_check_req *rq, stru
         pthread_mutex_unlock(&t->mu);
         json_decref(detail);
         if (r == 0) {
+            tasks_end_subtree(b, t->id, rq->caller);
             out->revoked = 1;
             reason(reasons, "task_revoked");
         } else if (r != ERR_CONFLICT) {
@@ -507,7 +542,8 @@ static int check_inner(struct broker *b, const struct broker_check_req *rq, stru
         t->bucket_milli += 1000;
         reserved = 0;
     }
-    r = audit_check(b, rq, t, NULL, allow, reasons, out->policy_version, allow, &out->audit_seq, e);
+    r = audit_check(b, rq, t, NULL, allow, reasons, out->policy_version, allow, tk.claims,
+                    &out->audit_seq, e);
     if (r != 0 && reserved) {
         t->calls--;
         t->bucket_milli += 1000;
@@ -593,6 +629,9 @@ int broker_task_complete(struct broker *b, const char *id, const char *token, si
         *out = btask_json_locked(tk.task);
     }
     pthread_mutex_unlock(&tk.task->mu);
+    if (r == 0) {
+        tasks_end_subtree(b, tk.task->id, &agent); /* a child never outlives it */
+    }
     tasks_token_clear(&tk);
     if (r == 0 && *out == NULL) {
         r = err_set(e, ERR_NOMEM, "out of memory");

@@ -169,6 +169,7 @@ struct broker_tasks {
     struct btask **heap;
     size_t nheap, capheap;
     atomic_size_t live;
+    atomic_size_t children; /* tasks with a parent in the table (delegations) */
     atomic_ullong verifies, hits;
 
     struct commitq *cq; /* group commit of check records */
@@ -396,6 +397,9 @@ static int table_insert(struct broker_tasks *tt, struct btask *t, struct err *e)
     if (t->state == state_static("active")) {
         atomic_fetch_add(&tt->live, 1);
     }
+    if (t->parent != NULL) {
+        atomic_fetch_add(&tt->children, 1);
+    }
     return 0;
 }
 
@@ -407,6 +411,9 @@ static void table_remove(struct broker_tasks *tt, struct btask *t)
         map_del(&tt->by_tok, t->tok, TASK_TOKEN_HASH_LEN);
     }
     heap_remove(tt, t);
+    if (t->parent != NULL) {
+        atomic_fetch_sub(&tt->children, 1);
+    }
     btask_put(t);
 }
 
@@ -734,6 +741,7 @@ int broker_tasks_start(struct broker *b, struct err *e)
     pthread_mutex_init(&tt->stop_mu, NULL);
     pthread_cond_init(&tt->stop_cv, NULL);
     atomic_init(&tt->live, 0);
+    atomic_init(&tt->children, 0);
     atomic_init(&tt->verifies, 0);
     atomic_init(&tt->hits, 0);
     if (map_init(&tt->by_id, 1024) != 0 || map_init(&tt->by_tok, 1024) != 0 ||
@@ -1318,6 +1326,9 @@ int broker_task_revoke(struct broker *b, const struct broker_caller *c, const ch
     }
     pthread_mutex_unlock(&t->mu);
     json_decref(detail);
+    if (r == 0) {
+        tasks_end_subtree(b, t->id, c);
+    }
     btask_put(t);
     if (r == 0 && *out == NULL) {
         r = err_set(e, ERR_NOMEM, "out of memory");
@@ -1402,6 +1413,7 @@ void broker_tasks_registry_changed(struct broker *b, const char *ev)
                           "detail", e.msg, (const char *)NULL);
             }
             pthread_mutex_unlock(&t->mu);
+            tasks_end_subtree(b, t->id, NULL);
         } else if (st == 1) {
             log_event(LOG_WARN, "tasks", NULL, "msg", "agent status unknown: task kept", "task",
                       t->id, (const char *)NULL);
@@ -1492,7 +1504,221 @@ int broker_token_revoke(struct broker *b, const char *token, size_t len, const c
     r = tasks_end_locked(b, tk.task, "revoked", "token_revoked", &sys, "token.revoke", detail, NULL,
                          e);
     pthread_mutex_unlock(&tk.task->mu);
+    if (r == 0) {
+        tasks_end_subtree(b, tk.task->id, &sys);
+    }
     json_decref(detail);
     tasks_token_clear(&tk);
     return r == ERR_CONFLICT ? 0 : r;
+}
+
+/* ---- delegation and bulk revocation (K1) ------------------------------------------- */
+
+int tasks_carve(struct btask *t, int64_t n)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&t->mu);
+    if (n > 0 && t->budget - t->calls - t->carved < n) {
+        r = ERR_LIMIT;
+    } else {
+        t->carved += n;
+        if (t->carved < 0) {
+            t->carved = 0;
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    return r;
+}
+
+void tasks_set_budget(struct broker *b, const char *id, int64_t budget)
+{
+    struct broker_tasks *tt = TT(b);
+    struct btask *t;
+
+    if (tt == NULL) {
+        return;
+    }
+    pthread_rwlock_rdlock(&tt->lock);
+    t = map_get(&tt->by_id, id, strlen(id));
+    if (t != NULL) {
+        pthread_mutex_lock(&t->mu);
+        t->budget = budget;
+        pthread_mutex_unlock(&t->mu);
+    }
+    pthread_rwlock_unlock(&tt->lock);
+}
+
+size_t tasks_collect_live(struct broker *b, int (*match)(const struct btask *, void *), void *ctx,
+                          struct btask ***out)
+{
+    struct broker_tasks *tt = TT(b);
+    struct btask **v;
+    size_t n = 0, i;
+
+    *out = NULL;
+    if (tt == NULL) {
+        return 0;
+    }
+    pthread_rwlock_rdlock(&tt->lock);
+    v = calloc(tt->nheap ? tt->nheap : 1, sizeof(*v));
+    for (i = 0; v != NULL && i < tt->nheap; i++) {
+        struct btask *t = tt->heap[i];
+        /* state is read without t->mu: a stale "active" only means one
+         * more task is looked at (its end under the mutex decides). */
+        if (t->state == state_static("active") && match(t, ctx)) {
+            atomic_fetch_add(&t->refs, 1);
+            v[n++] = t;
+        }
+    }
+    pthread_rwlock_unlock(&tt->lock);
+    *out = v;
+    return v ? n : 0;
+}
+
+void tasks_put_all(struct btask **v, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        btask_put(v[i]); /* NULL fine */
+    }
+    free(v);
+}
+
+static int child_of(const struct btask *t, void *ctx)
+{
+    return t->parent != NULL && strcmp(t->parent, (const char *)ctx) == 0;
+}
+
+static void end_subtree(struct broker *b, const char *id, const struct broker_caller *c, int depth)
+{
+    struct broker_tasks *tt = TT(b);
+    struct btask **v;
+    size_t n, i;
+
+    if (tt == NULL || atomic_load(&tt->children) == 0 || depth > LIMIT_DELEG_DEPTH_MAX) {
+        return;
+    }
+    n = tasks_collect_live(b, child_of, (void *)id, &v);
+    for (i = 0; i < n; i++) {
+        struct btask *t = v[i];
+        json_t *detail = json_pack("{s:s}", "parent_task", id);
+        struct err e;
+        int r;
+
+        pthread_mutex_lock(&t->mu);
+        r = strcmp(t->state, "active") == 0 ? tasks_end_locked(b, t, "revoked", "parent_ended", c,
+                                                               "task.revoke", detail, NULL, &e)
+                                            : 0;
+        pthread_mutex_unlock(&t->mu);
+        json_decref(detail);
+        if (r != 0 && r != ERR_CONFLICT) {
+            log_event(LOG_WARN, "tasks", c ? c->request_id : NULL, "msg",
+                      "revoking a delegated task failed", "task", t->id, "detail", e.msg,
+                      (const char *)NULL);
+        }
+        end_subtree(b, t->id, c, depth + 1);
+    }
+    tasks_put_all(v, n);
+}
+
+void tasks_end_subtree(struct broker *b, const char *id, const struct broker_caller *c)
+{
+    end_subtree(b, id, c, 0);
+}
+
+struct batch_ctx {
+    struct btask **v;
+    struct store_task *rows; /* snapshots taken under each task's mutex */
+    size_t n;
+    const char *reason;
+    const struct broker_caller *c;
+    const struct broker_audit_event *ev;
+    int64_t seq;
+};
+
+static int batch_tx(struct store *s, void *ctx, struct err *e)
+{
+    struct batch_ctx *x = ctx;
+    size_t i;
+    int r = 0;
+
+    for (i = 0; r == 0 && i < x->n; i++) {
+        struct btask *t = x->v[i];
+        const struct store_task *row = &x->rows[i];
+        if (t == NULL) {
+            continue;
+        }
+        /* No task mutex here: a check holds its task's mutex while it
+         * commits, so taking one inside this transaction would deadlock.
+         * The snapshot is safe: once revoked, no check writes the row. */
+        r = s->ops->task_update(s, row, e);
+        if (r == 0) {
+            struct store_revocation rv = {t->id, "task", x->reason, row->ended_ms, row->expires_ms};
+            r = s->ops->revocation_insert(s, &rv, e);
+            if (r == 0 && t->jti != NULL) {
+                struct store_revocation rj = {t->jti, "token", x->reason, row->ended_ms,
+                                              row->expires_ms};
+                r = s->ops->revocation_insert(s, &rj, e);
+            }
+            r = r == ERR_CONFLICT ? 0 : r;
+        }
+    }
+    return r ? r : x->ev ? broker_audit(s, x->c, x->ev, &x->seq, e) : 0;
+}
+
+size_t tasks_revoke_batch(struct broker *b, struct btask **v, size_t n, const char *reason,
+                          const struct broker_caller *c, const struct broker_audit_event *ev,
+                          int64_t *seq, struct err *e, int *rc)
+{
+    struct broker_tasks *tt = TT(b);
+    struct batch_ctx x;
+    struct store_task *rows = calloc(n ? n : 1, sizeof(*rows));
+    int64_t now = clock_wall_ms();
+    size_t i, done = 0;
+
+    if (rows == NULL) {
+        *rc = err_set(e, ERR_NOMEM, "out of memory");
+        return 0;
+    }
+
+    /* Memory first: from here no check allows these tasks' tokens.  Tasks
+     * that had ended are dropped from v (NULL) but keep their reference. */
+    for (i = 0; i < n; i++) {
+        struct btask *t = v[i];
+        pthread_mutex_lock(&t->mu);
+        if (strcmp(t->state, "active") == 0 && t->expires_ms > now) {
+            t->state = state_static("revoked");
+            t->ended_ms = now;
+            if (tt != NULL) {
+                atomic_fetch_sub(&tt->live, 1);
+            }
+            btask_row(t, &rows[i]);
+            done++;
+            pthread_mutex_unlock(&t->mu);
+        } else {
+            pthread_mutex_unlock(&t->mu);
+            btask_put(t);
+            v[i] = NULL;
+        }
+    }
+    memset(&x, 0, sizeof(x));
+    x.v = v;
+    x.rows = rows;
+    x.n = n;
+    x.reason = reason;
+    x.c = c;
+    x.ev = ev;
+    *rc = store_tx(b->store, batch_tx, &x, e);
+    if (*rc != 0) {
+        log_event(LOG_ERROR, "tasks", c ? c->request_id : NULL, "msg",
+                  "tasks revoked in memory but the store write failed", "detail", e->msg,
+                  (const char *)NULL);
+    }
+    if (seq != NULL) {
+        *seq = x.seq;
+    }
+    free(rows);
+    return done;
 }

@@ -31,6 +31,7 @@ struct btask {
     const char *state;  /* static strings: "active", "completed", ... */
     int64_t ended_ms;
     int64_t calls;
+    int64_t carved;       /* calls handed on to delegated children */
     int64_t bucket_milli; /* rate token bucket, in thousandths of a call */
     int64_t bucket_ms;
     json_t *tools_used;     /* distinct tools, in first-use order */
@@ -109,6 +110,36 @@ void commitq_enter(struct commitq *q);
 void commitq_leave(struct commitq *q);
 /* The table's queue (NULL when none). */
 struct commitq *tasks_commitq(struct broker *b);
+
+/* ---- delegation (K1) ---- */
+
+/* Carves n calls out of t's budget for a child (n < 0 gives them back).
+ * ERR_LIMIT when fewer than n are left.  Takes t->mu. */
+int tasks_carve(struct btask *t, int64_t n);
+/* Sets the budget of a task just registered (a delegated child's carve). */
+void tasks_set_budget(struct broker *b, const char *id, int64_t budget);
+/* Revokes, in memory and in the store, every live task below the task id
+ * (its children, their children, ...), reason "parent_ended".  Call without
+ * holding any task's mutex. */
+void tasks_end_subtree(struct broker *b, const char *id, const struct broker_caller *c);
+/* The live tasks match()es, each with a reference (scan of the table under
+ * its read lock); release with tasks_put_all. */
+size_t tasks_collect_live(struct broker *b, int (*match)(const struct btask *, void *), void *ctx,
+                          struct btask ***out);
+void tasks_put_all(struct btask **v, size_t n);
+/* Revokes the tasks in v at once (kill switch): each still active is
+ * marked revoked in memory, then one store transaction writes their rows,
+ * revocation records (reason) and ev (may be NULL) as one audit record.
+ * Entries that had ended are released and set NULL; the rest keep their
+ * reference (tasks_put_all skips NULL).  Returns how many it revoked; *rc
+ * the store's result (the tasks stay dead in memory either way). */
+struct broker_audit_event;
+size_t tasks_revoke_batch(struct broker *b, struct btask **v, size_t n, const char *reason,
+                          const struct broker_caller *c, const struct broker_audit_event *ev,
+                          int64_t *seq, struct err *e, int *rc);
+/* The actor chain of a task token's claims, root first:
+ * [{"kind":"human","id"}?, {"kind":"agent","id"}, ...]  (new reference). */
+json_t *broker_act_chain(const json_t *claims);
 
 /* Counts a full token verification or a cache hit (stats). */
 void tasks_count(struct broker *b, int cache_hit);

@@ -23,13 +23,14 @@ struct cli_command {
 int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_version(int argc, char **argv);
-int cmd_policy(int argc, char **argv); /* cmd_policy.c: the Cedar engine */
-int cmd_schema(int argc, char **argv); /* cmd_schema.c: Cedar schemas */
-int cmd_key(int argc, char **argv);    /* cmd_key.c: jose signing keys */
-int cmd_token(int argc, char **argv);  /* cmd_token.c: jose JWTs */
-int cmd_dpop(int argc, char **argv);   /* cmd_dpop.c: jose DPoP proofs */
-int cmd_demo(int argc, char **argv);   /* cmd_demo.c: the access path's story */
-int cmd_audit(int argc, char **argv);  /* cmd_audit.c: verify, export the audit trail */
+int cmd_policy(int argc, char **argv);     /* cmd_policy.c: the Cedar engine */
+int cmd_schema(int argc, char **argv);     /* cmd_schema.c: Cedar schemas */
+int cmd_key(int argc, char **argv);        /* cmd_key.c: jose signing keys */
+int cmd_token(int argc, char **argv);      /* cmd_token.c: jose JWTs */
+int cmd_dpop(int argc, char **argv);       /* cmd_dpop.c: jose DPoP proofs */
+int cmd_demo(int argc, char **argv);       /* cmd_demo.c: the access path's story */
+int cmd_audit(int argc, char **argv);      /* cmd_audit.c: verify, export the audit trail */
+int cmd_killswitch(int argc, char **argv); /* cmd_killswitch.c: stop agents mid-flight */
 
 /* True when argv holds -h or --help among its options. */
 int cli_wants_help(int argc, char **argv);

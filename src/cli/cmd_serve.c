@@ -59,6 +59,9 @@ static struct cli_opt serve_opts[] = {
     {"policy-errors", "MANDATE_POLICY_ERRORS", "server", "policy_errors", OPT_STRING, "deny", 0, 0,
      "a policy that errors while deciding: deny (fail closed) or ignore (as plain Cedar)", NULL, 0,
      NULL},
+    {"max-delegation-depth", "MANDATE_MAX_DELEGATION_DEPTH", "server", "max_delegation_depth",
+     OPT_INT, "3", 1, 8, "longest delegation chain below a root task (agent -> sub-agent -> ...)",
+     NULL, 0, NULL},
     {"api-policies", "MANDATE_API_POLICIES", "server", "api_policies", OPT_STRING, NULL, 0, 0,
      "directory with api.cedar and api.cedarschema authorising Mandate's own API (default: "
      "policies/ as built into the program); a file that does not compile refuses to start",
@@ -133,6 +136,7 @@ static int start_runtime(struct broker *b, const char *host, uint16_t port)
         return CLI_USAGE;
     }
     rc.policy_errors_allow = strcmp(pe, "ignore") == 0;
+    rc.max_delegation_depth = (int)opti(serve_opts, NSERVE, "max-delegation-depth");
     rc.issuer = optv(serve_opts, NSERVE, "issuer");
     if (rc.issuer == NULL) {
         snprintf(iss, sizeof(iss), "http://%s%s%s:%u", strchr(host, ':') ? "[" : "", host,

@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     {"key", "signing keys: generate", cmd_key},
     {"token", "JWTs: sign, verify", cmd_token},
     {"dpop", "DPoP proofs: verify", cmd_dpop},
+    {"killswitch", "stop agents mid-flight: engage, lift, status", cmd_killswitch},
     {"demo", "play the access path's story against a running server", cmd_demo},
     {"audit", "the audit trail: verify, export", cmd_audit},
     {"version", "print the version", cmd_version},

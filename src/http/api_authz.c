@@ -87,6 +87,9 @@ static const struct api_action actions[] = {
     {"GET", "/v1/tasks/{id}", "task.read", "tasks"},
     {"POST", "/v1/tasks/{id}/revoke", "task.revoke", "tasks"},
     {"POST", "/oauth2/introspect", "token.introspect", "tokens"},
+    {"GET", "/v1/killswitch", "killswitch.read", "killswitch"},
+    {"POST", "/v1/killswitch", "killswitch.engage", "killswitch"},
+    {"DELETE", "/v1/killswitch", "killswitch.lift", "killswitch"},
 };
 #define NACTIONS (sizeof(actions) / sizeof(actions[0]))
 
@@ -148,7 +151,8 @@ static int map_routes(struct http_authz *z, struct err *e)
                   {http_routes_registry, &http_routes_registry_n},
                   {http_routes_policies, &http_routes_policies_n},
                   {http_routes_oauth, &http_routes_oauth_n},
-                  {http_routes_check, &http_routes_check_n}};
+                  {http_routes_check, &http_routes_check_n},
+                  {http_routes_killswitch, &http_routes_killswitch_n}};
     size_t i, j, k, total = 0;
 
     for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {

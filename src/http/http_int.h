@@ -28,7 +28,7 @@ struct http_req {
     size_t discarded; /* body bytes dropped after the cap */
     int64_t start_ns;
     struct broker_caller caller;
-    const struct http_authz *authz; /* the API policies (api_authz.c) */
+    const struct http_authz *authz;      /* the API policies (api_authz.c) */
     const char *params[HTTP_MAX_PARAMS]; /* path parameters in route order */
     /* the answer */
     unsigned status;
@@ -64,6 +64,8 @@ extern const struct http_route http_routes_oauth[];
 extern const size_t http_routes_oauth_n;
 extern const struct http_route http_routes_check[];
 extern const size_t http_routes_check_n;
+extern const struct http_route http_routes_killswitch[];
+extern const size_t http_routes_killswitch_n;
 
 /* ---- the API policies (api_authz.c) ------------------------------------------ */
 

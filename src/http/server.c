@@ -105,6 +105,7 @@ static const struct {
     {http_routes_policies, &http_routes_policies_n},
     {http_routes_oauth, &http_routes_oauth_n},
     {http_routes_check, &http_routes_check_n},
+    {http_routes_killswitch, &http_routes_killswitch_n},
 };
 
 static const struct http_route *route(struct http_req *rq)

@@ -225,6 +225,20 @@
 /* Downstream audiences a token may carry besides "mandate". */
 #define LIMIT_ACCESS_AUDIENCES LIMIT_INTENT_DOWNSTREAM
 
+/* ---- delegation and the kill switch (K1) ---------------------------------- */
+
+/* Delegation depth when the server is given none: agent -> sub-agent ->
+ * sub-sub-agent -> one more; deeper chains are hard to reason about. */
+#define LIMIT_DELEG_DEPTH_DEFAULT 3
+/* The most a server may be configured to allow: the act claim nests one
+ * object per hop and the subtree revocation recurses once per level. */
+#define LIMIT_DELEG_DEPTH_MAX 8
+/* Kill switch entries engaged at once (agents, owners, teams): each check
+ * scans them, so they stay few; "all" covers the rest. */
+#define LIMIT_KILLSWITCH_ENTRIES 256
+/* The reason text of a kill switch (it goes in every revocation record). */
+#define LIMIT_KILLSWITCH_REASON_LEN 512
+
 /* ---- the check path's speed (P1: store readers, API key cache) ---------- */
 
 /* Read-only SQLite connections beside the one writer: reads (API key and

@@ -1,0 +1,44 @@
+/*
+ * killswitch.h: stop one agent, all agents of an owner, a team, or every
+ * agent, mid-flight (issue 7).  Engaging revokes every live task in scope
+ * (memory first, then one store transaction) before it answers, and refuses
+ * new exchanges in scope until lifted.  The switch itself lives in memory:
+ * a restart lifts it (the revoked tasks stay revoked).  docs/delegation.md.
+ */
+#ifndef MANDATE_BROKER_KILLSWITCH_H
+#define MANDATE_BROKER_KILLSWITCH_H
+
+#include <jansson.h>
+
+#include "broker/broker.h"
+#include "util/err.h"
+
+/* Made and freed by the runtime (broker_runtime_start/stop). */
+int broker_killswitch_start(struct broker *b, struct err *e) MUST_CHECK;
+void broker_killswitch_stop(struct broker *b);
+
+/* scope: "agent", "owner", "team" (target: its id) or "all" (target NULL).
+ * Revokes every live task in scope (and the tasks delegated below them)
+ * and writes one audit record "killswitch.engage".  *out: {"scope",
+ * "target", "reason", "engaged", "revoked": n, "elapsed_ms"}.  Engaging a
+ * scope engaged already revokes again and keeps the first reason.
+ * ERR_INVALID, ERR_LIMIT (too many switches), ERR_UNAVAILABLE (store). */
+int broker_killswitch_engage(struct broker *b, const struct broker_caller *c, const char *scope,
+                             const char *target, const char *reason, json_t **out,
+                             struct err *e) MUST_CHECK;
+
+/* Lifts one engaged switch (audited "killswitch.lift").  ERR_NOTFOUND. */
+int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, const char *scope,
+                           const char *target, json_t **out, struct err *e) MUST_CHECK;
+
+/* {"engaged":[{"scope","target","reason","engaged","by"}...],"generation":n} */
+int broker_killswitch_status(struct broker *b, json_t **out, struct err *e) MUST_CHECK;
+
+/* 1 when an engaged switch covers this agent.  owner and team may be NULL
+ * (then only "all" and "agent" switches are looked at: the check path,
+ * whose tasks in owner/team scope were revoked when the switch engaged).
+ * One atomic load when nothing is engaged. */
+int broker_killswitch_covers(struct broker *b, const char *agent, const char *owner,
+                             const char *team);
+
+#endif
