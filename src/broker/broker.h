@@ -61,8 +61,8 @@ struct broker_hooks {
 
 struct broker {
     struct store *store;
-    struct broker_hooks hooks; /* zero: shape checks only */
-    struct broker_runtime *rt; /* the access path's runtime (broker/access.h), or NULL */
+    struct broker_hooks hooks;        /* zero: shape checks only */
+    struct broker_runtime *rt;        /* the access path's runtime (broker/access.h), or NULL */
     struct broker_keycache *keycache; /* authenticated API keys (keycache.h), or NULL */
 };
 

@@ -361,8 +361,8 @@ int cedar_uid_from_jansson(const struct json_t *json, struct arena *a, struct ce
  * and the caller must treat the set as invalid). */
 int cedar_validate(const struct cedar_policyset *ps, const struct cedar_schema *s,
                    const char *filename,
-                   void (*cb)(void *ud, const char *policy, const char *message), void *ud, size_t *ndiags,
-                   struct err *e) MUST_CHECK;
+                   void (*cb)(void *ud, const char *policy, const char *message), void *ud,
+                   size_t *ndiags, struct err *e) MUST_CHECK;
 
 /* ---- JSON policy format (the reference's EST) ---------------------------- */
 

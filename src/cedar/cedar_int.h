@@ -224,7 +224,7 @@ struct cedar_policy {
     size_t nconds;
     struct cedar_annotation *annos;
     size_t nannos;
-    size_t index; /* position in the set */
+    size_t index;  /* position in the set */
     int line, col; /* of its `permit`/`forbid` keyword (validator diagnostics) */
     /* a linked policy: its template's id and the values of its slots (else NULL) */
     const char *template_id;

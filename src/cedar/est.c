@@ -516,8 +516,8 @@ static bool is_ident(const char *s, size_t n)
 /* An identifier the text syntax accepts in a name (not a reserved word). */
 static bool name_ident(const char *s, size_t n)
 {
-    static const char *const kw[] = {"true", "false", "if",  "then", "else",
-                                     "in",   "is",    "like", "has", NULL};
+    static const char *const kw[] = {"true", "false", "if",   "then", "else",
+                                     "in",   "is",    "like", "has",  NULL};
     for (size_t i = 0; kw[i] != NULL; i++) {
         if (strlen(kw[i]) == n && memcmp(kw[i], s, n) == 0) {
             return false;
