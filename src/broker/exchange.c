@@ -769,7 +769,7 @@ static int check_policy(struct xch *x, struct err *e)
     struct broker_decision d;
     json_t *ctx = task_context(x);
     size_t i;
-    int r;
+    int r = 0;
 
     if (ctx == NULL) {
         broker_policy_release(snap);
@@ -792,8 +792,8 @@ decided:
     x->policy_version = snap ? snap->version : 0;
     broker_policy_release(snap);
     if (r != 0) {
-        log_event(LOG_WARN, "exchange", x->rq->request_id, "msg", "decision failed: deny", "error",
-                  e->msg, (const char *)NULL);
+        log_event(LOG_WARN, "exchange", x->rq->request_id, "msg", "decision failed: deny", "code",
+                  err_name(r), "error", e->msg, (const char *)NULL);
         return deny(x, "policy_error", "the policy could not decide (fail closed)");
     }
     if (d.allow) {
