@@ -22,6 +22,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { canonReference } from './cedar-schema-canon.mjs';
 
 const require = createRequire(import.meta.url);
 const cedar = require('@cedar-policy/cedar-wasm/nodejs');
@@ -136,52 +137,6 @@ function gSchema() {
 // The reference's resolved JSON schema in our canonical form (see
 // print_resolved in test_cedar_schema.c): common types inlined, built-ins by
 // name, entity types qualified, lists sorted.
-function canonReference(json) {
-  const commons = {};
-  const q = (ns, n) => (ns ? `${ns}::${n}` : n);
-  for (const [ns, d] of Object.entries(json)) {
-    for (const [n, t] of Object.entries(d.commonTypes || {})) commons[q(ns, n)] = t;
-  }
-  const prim = { Long: 'Long', String: 'String', Bool: 'Bool', Boolean: 'Bool', ipaddr: 'ipaddr',
-    decimal: 'decimal', datetime: 'datetime', duration: 'duration' };
-  function ty(t, depth = 0) {
-    if (depth > 64) throw new Error('too deep');
-    if (t.type === 'Entity') return { entity: t.name };
-    if (t.type === 'Set') return { set: ty(t.element, depth + 1) };
-    if (t.type === 'Record') {
-      const o = {};
-      for (const [k, a] of Object.entries(t.attributes || {})) o[k] = [a.required !== false, ty(a, depth + 1)];
-      return { record: o };
-    }
-    if (t.type === 'Extension') return t.name;
-    if (commons[t.type] !== undefined) return ty(commons[t.type], depth + 1);
-    const n = t.type.startsWith('__cedar::') ? t.type.slice(9) : t.type;
-    if (prim[n]) return prim[n];
-    throw new Error(`unknown type ${t.type}`);
-  }
-  const entities = {}, actions = {};
-  for (const [ns, d] of Object.entries(json)) {
-    for (const [n, e] of Object.entries(d.entityTypes || {})) {
-      entities[q(ns, n)] = {
-        attrs: e.shape ? ty(e.shape) : { record: {} },
-        enum: e.enum ? [...e.enum] : null,
-        parents: [...(e.memberOfTypes || [])].sort(),
-        tags: e.tags ? ty(e.tags) : null,
-      };
-    }
-    for (const [id, a] of Object.entries(d.actions || {})) {
-      const at = a.appliesTo || {};
-      actions[`${q(ns, 'Action')}::${id}`] = {
-        context: at.context ? ty(at.context) : { record: {} },
-        parents: (a.memberOf || []).map((m) => `${m.type || q(ns, 'Action')}::${m.id}`).sort(),
-        principals: [...(at.principalTypes || [])].sort(),
-        resources: [...(at.resourceTypes || [])].sort(),
-      };
-    }
-  }
-  return { actions, entities };
-}
-
 function canonOurs(o) {
   for (const e of Object.values(o.entities)) e.parents.sort();
   for (const a of Object.values(o.actions)) {
