@@ -67,6 +67,7 @@ struct xch {
     struct tasks_token ptk; /* the parent's token and task */
     int64_t depth;          /* of the new task: 0 root, parent's + 1 */
     int64_t budget;         /* carved from the parent */
+    int64_t parent_carved;  /* the parent's carved count with this carve */
     const char *parent_agent;
     const char *scope_reason; /* "scope_exceeds_intent" or "_parent" */
 };
@@ -856,6 +857,10 @@ static int audit_fn(struct store *s, void *ctx, struct err *e)
     if (t->store_task) {
         r = s->ops->task_insert(s, &t->x->task, e);
     }
+    if (r == 0 && t->store_task && t->x->deleg) {
+        /* the carve survives a restart, committed with the child */
+        r = s->ops->task_carved_raise(s, t->x->ptk.task->id, t->x->parent_carved, e);
+    }
     return r ? r : broker_audit(s, &c, t->ev, &t->seq, e);
 }
 
@@ -924,6 +929,12 @@ static int issue(struct xch *x, struct err *e)
     x->task.parent = x->deleg ? x->ptk.task->id : NULL;
     if (x->deleg && tasks_carve(x->ptk.task, x->budget) != 0) {
         return deny(x, "budget_exceeds_parent", "the parent task has no calls left to hand on");
+    }
+    if (x->deleg) {
+        x->task.budget = x->budget;
+        pthread_mutex_lock(&x->ptk.task->mu);
+        x->parent_carved = x->ptk.task->carved;
+        pthread_mutex_unlock(&x->ptk.task->mu);
     }
     claims = token_claims(x, now);
     r = claims && x->task.scope ? broker_token_sign(x->b, claims, &tok, e) : ERR_NOMEM;

@@ -7,6 +7,12 @@
  * exchange that registers its task after the switch is set sees it (it
  * looks again after registering), and one that registered before is found
  * by the revocation scan.
+ *
+ * Persistence (migration 6): an engaged switch is a row of the store's
+ * killswitches table, written in the transaction of its engage record;
+ * lifting removes the row in the transaction of the lift record, before
+ * the switch leaves memory.  The runtime loads the rows at startup, before
+ * the server answers anything, and revokes any live task they cover.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -30,6 +36,7 @@ struct ks_entry {
 
 struct broker_killswitch {
     pthread_mutex_t mu;
+    pthread_mutex_t lift_mu; /* one lift at a time (taken before mu) */
     struct ks_entry v[LIMIT_KILLSWITCH_ENTRIES];
     size_t n;
     atomic_size_t engaged; /* n, readable without the mutex */
@@ -50,6 +57,8 @@ static void entry_free(struct ks_entry *x)
     memset(x, 0, sizeof(*x));
 }
 
+static int load(struct broker *b, struct broker_killswitch *ks, struct err *e);
+
 int broker_killswitch_start(struct broker *b, struct err *e)
 {
     struct broker_killswitch *ks = calloc(1, sizeof(*ks));
@@ -58,10 +67,11 @@ int broker_killswitch_start(struct broker *b, struct err *e)
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     pthread_mutex_init(&ks->mu, NULL);
+    pthread_mutex_init(&ks->lift_mu, NULL);
     atomic_init(&ks->engaged, 0);
     atomic_init(&ks->gen, 0);
     b->rt->ks = ks;
-    return 0;
+    return load(b, ks, e);
 }
 
 void broker_killswitch_stop(struct broker *b)
@@ -76,6 +86,7 @@ void broker_killswitch_stop(struct broker *b)
         entry_free(&ks->v[i]);
     }
     pthread_mutex_destroy(&ks->mu);
+    pthread_mutex_destroy(&ks->lift_mu);
     free(ks);
     b->rt->ks = NULL;
 }
@@ -199,18 +210,140 @@ static int child_of_revoked(const struct btask *t, void *p)
     return t->parent != NULL && json_object_get(x->parents, t->parent) != NULL;
 }
 
+/* The store id of a switch: "<scope>" or "<scope>:<target>". */
+static void ks_id(char *out, size_t n, const char *scope, const char *target)
+{
+    snprintf(out, n, "%s%s%s", scope, target ? ":" : "", target ? target : "");
+}
+
+/* Revokes every live task in scope, then the tasks delegated below them,
+ * level by level.  The first batch's transaction also runs also() (the
+ * switch's row) and writes the record `event` (when always, even with no
+ * task in scope; otherwise only when there is one).  *revoked, *seq. */
+static int revoke_scope(struct broker *b, const struct broker_caller *c, const char *scope,
+                        const char *target, const char *reason, const char *event, int always,
+                        int (*also)(struct store *, void *, struct err *), void *also_ctx,
+                        size_t *revoked, int64_t *seq, struct err *e)
+{
+    struct broker_audit_event ev;
+    struct scope_ctx sx;
+    struct btask **v = NULL;
+    size_t n, i;
+    json_t *detail, *reasons;
+    char *why;
+    int r = 0, rc = 0, level;
+
+    *revoked = 0;
+    memset(&sx, 0, sizeof(sx));
+    sx.b = b;
+    sx.scope = scope;
+    sx.target = target;
+    sx.agents = json_object();
+    sx.parents = json_object();
+    arena_init(&sx.a, 4096, 0);
+    why = arena_printf(&sx.a, "killswitch: %s", reason);
+    detail = json_pack("{s:s, s:s?, s:s}", "scope", scope, "target", target, "reason", reason);
+    reasons = json_pack("[s]", "killswitch");
+    memset(&ev, 0, sizeof(ev));
+    ev.event = event;
+    ev.agent = strcmp(scope, "agent") == 0 ? target : NULL;
+    ev.resource =
+        arena_printf(&sx.a, "killswitch:%s%s%s", scope, target ? ":" : "", target ? target : "");
+    ev.decision = "ok";
+    ev.reasons = reasons;
+    ev.detail = detail;
+    if (sx.agents == NULL || sx.parents == NULL || why == NULL || detail == NULL ||
+        reasons == NULL || ev.resource == NULL) {
+        r = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (level = 0; level <= LIMIT_DELEG_DEPTH_MAX + 1; level++) {
+        int first = level == 0, with_ev;
+        n = tasks_collect_live(b, first ? in_scope : child_of_revoked, &sx, &v);
+        with_ev = first && (always || n > 0);
+        if (n == 0 && !with_ev && !(first && also)) {
+            tasks_put_all(v, 0);
+            v = NULL;
+            break;
+        }
+        json_object_clear(sx.parents);
+        for (i = 0; i < n; i++) {
+            json_object_set_new(sx.parents, v[i]->id, json_true());
+        }
+        if (first) {
+            json_object_set_new(detail, "tasks_in_scope", json_integer((json_int_t)n));
+        }
+        *revoked += tasks_revoke_batch(b, v, n, why, c, with_ev ? &ev : NULL, first ? also : NULL,
+                                       also_ctx, with_ev ? seq : NULL, e, &rc);
+        tasks_put_all(v, n);
+        v = NULL;
+        if (rc != 0) {
+            r = rc;
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+    }
+out:
+    json_decref(sx.agents);
+    json_decref(sx.parents);
+    json_decref(detail);
+    json_decref(reasons);
+    arena_free(&sx.a);
+    return r;
+}
+
+static int engage_fn(struct store *s, void *ctx, struct err *e)
+{
+    return s->ops->killswitch_insert(s, ctx, e);
+}
+
+/* Sets the switch in memory (first reason wins).  ERR_LIMIT, ERR_NOMEM. */
+static int set_switch(struct broker_killswitch *ks, const char *scope, const char *target,
+                      const char *reason, const char *by, int64_t at_ms, struct err *e)
+{
+    struct ks_entry *x;
+
+    pthread_mutex_lock(&ks->mu);
+    if (find_locked(ks, scope, target) != SIZE_MAX) {
+        atomic_fetch_add(&ks->gen, 1);
+        pthread_mutex_unlock(&ks->mu);
+        return 0;
+    }
+    if (ks->n >= LIMIT_KILLSWITCH_ENTRIES) {
+        pthread_mutex_unlock(&ks->mu);
+        return err_set(e, ERR_LIMIT, "more than %d kill switches engaged: use a wider scope",
+                       LIMIT_KILLSWITCH_ENTRIES);
+    }
+    x = &ks->v[ks->n];
+    x->scope = strdup(scope);
+    x->target = target ? strdup(target) : NULL;
+    x->reason = strdup(reason);
+    x->by = by ? strdup(by) : NULL;
+    x->at_ms = at_ms;
+    if (x->scope == NULL || x->reason == NULL || (target && x->target == NULL) ||
+        (by && x->by == NULL)) {
+        entry_free(x);
+        pthread_mutex_unlock(&ks->mu);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    ks->n++;
+    atomic_store(&ks->engaged, ks->n);
+    atomic_fetch_add(&ks->gen, 1);
+    pthread_mutex_unlock(&ks->mu);
+    return 0;
+}
+
 int broker_killswitch_engage(struct broker *b, const struct broker_caller *c, const char *scope,
                              const char *target, const char *reason, json_t **out, struct err *e)
 {
     struct broker_killswitch *ks = KS(b);
-    struct broker_audit_event ev;
-    struct scope_ctx sx;
-    struct btask **v = NULL;
-    size_t n, i, revoked = 0, k;
+    struct store_killswitch row;
+    char id[LIMIT_ID_LEN + 16];
+    size_t revoked = 0;
     int64_t t0 = clock_wall_ms(), seq = 0;
-    json_t *detail = NULL, *reasons = NULL;
-    char *why = NULL;
-    int r = 0, rc = 0, level;
+    int r;
 
     *out = NULL;
     if (ks == NULL) {
@@ -226,107 +359,40 @@ int broker_killswitch_engage(struct broker *b, const struct broker_caller *c, co
     if (strcmp(scope, "all") == 0) {
         target = NULL;
     }
-    /* 1. the switch: new exchanges in scope are refused from here */
-    pthread_mutex_lock(&ks->mu);
-    k = find_locked(ks, scope, target);
-    if (k == SIZE_MAX) {
-        struct ks_entry *x;
-        if (ks->n >= LIMIT_KILLSWITCH_ENTRIES) {
-            pthread_mutex_unlock(&ks->mu);
-            return err_set(e, ERR_LIMIT, "more than %d kill switches engaged: use a wider scope",
-                           LIMIT_KILLSWITCH_ENTRIES);
-        }
-        x = &ks->v[ks->n];
-        x->scope = strdup(scope);
-        x->target = target ? strdup(target) : NULL;
-        x->reason = strdup(reason);
-        x->by = c && c->key_id ? strdup(c->key_id) : NULL;
-        x->at_ms = t0;
-        if (x->scope == NULL || x->reason == NULL || (target && x->target == NULL)) {
-            entry_free(x);
-            pthread_mutex_unlock(&ks->mu);
-            return err_set(e, ERR_NOMEM, "out of memory");
-        }
-        ks->n++;
-        atomic_store(&ks->engaged, ks->n);
+    /* 1. the switch in memory: new exchanges in scope are refused from here
+     * (it stays set even if the store write below fails: fail closed) */
+    if ((r = set_switch(ks, scope, target, reason, c ? c->key_id : NULL, t0, e)) != 0) {
+        return r;
     }
-    atomic_fetch_add(&ks->gen, 1);
-    pthread_mutex_unlock(&ks->mu);
-
-    /* 2. every live task in scope, then the tasks delegated below them */
-    memset(&sx, 0, sizeof(sx));
-    sx.b = b;
-    sx.scope = scope;
-    sx.target = target;
-    sx.agents = json_object();
-    sx.parents = json_object();
-    arena_init(&sx.a, 4096, 0);
-    why = arena_printf(&sx.a, "killswitch: %s", reason);
-    detail = json_pack("{s:s, s:s?, s:s}", "scope", scope, "target", target, "reason", reason);
-    reasons = json_pack("[s]", "killswitch");
-    if (sx.agents == NULL || sx.parents == NULL || why == NULL || detail == NULL ||
-        reasons == NULL) {
-        r = err_set(e, ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    memset(&ev, 0, sizeof(ev));
-    ev.event = "killswitch.engage";
-    ev.agent = strcmp(scope, "agent") == 0 ? target : NULL;
-    ev.resource =
-        arena_printf(&sx.a, "killswitch:%s%s%s", scope, target ? ":" : "", target ? target : "");
-    ev.decision = "ok";
-    ev.reasons = reasons;
-    ev.detail = detail;
-    for (level = 0; level <= LIMIT_DELEG_DEPTH_MAX + 1; level++) {
-        size_t got;
-        n = tasks_collect_live(b, level == 0 ? in_scope : child_of_revoked, &sx, &v);
-        if (n == 0 && level > 0) {
-            tasks_put_all(v, 0);
-            v = NULL;
-            break;
-        }
-        /* level 0 with nothing live still writes the engage record below */
-        json_object_clear(sx.parents);
-        for (i = 0; i < n; i++) {
-            json_object_set_new(sx.parents, v[i]->id, json_true());
-        }
-        if (level == 0) {
-            /* the engage record goes in the first batch's transaction, with
-             * the count filled in afterwards in the answer */
-            json_object_set_new(detail, "tasks_in_scope", json_integer((json_int_t)n));
-        }
-        got = tasks_revoke_batch(b, v, n, why, c, level == 0 ? &ev : NULL, level == 0 ? &seq : NULL,
-                                 e, &rc);
-        revoked += got;
-        tasks_put_all(v, n);
-        v = NULL;
-        if (rc != 0) {
-            r = rc;
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
+    /* 2. every live task in scope, the tasks below them; the switch's row and
+     * the engage record commit with the first batch, before the answer */
+    ks_id(id, sizeof(id), scope, target);
+    memset(&row, 0, sizeof(row));
+    row.id = id;
+    row.scope = scope;
+    row.target = target;
+    row.reason = reason;
+    row.engaged_by = c ? c->key_id : NULL;
+    row.engaged_ms = t0;
+    r = revoke_scope(b, c, scope, target, reason, "killswitch.engage", 1, engage_fn, &row, &revoked,
+                     &seq, e);
+    if (r != 0) {
+        return r;
     }
     *out = json_pack("{s:s, s:s?, s:s, s:I, s:I, s:I}", "scope", scope, "target", target, "reason",
                      reason, "revoked", (json_int_t)revoked, "elapsed_ms",
                      (json_int_t)(clock_wall_ms() - t0), "audit_id", (json_int_t)seq);
     if (*out == NULL) {
-        r = err_set(e, ERR_NOMEM, "out of memory");
+        return err_set(e, ERR_NOMEM, "out of memory");
     }
     log_event(LOG_WARN, "killswitch", c ? c->request_id : NULL, "msg", "kill switch engaged",
               "scope", scope, "target", target ? target : "", "reason", reason, (const char *)NULL);
-out:
-    json_decref(sx.agents);
-    json_decref(sx.parents);
-    json_decref(detail);
-    json_decref(reasons);
-    arena_free(&sx.a);
-    return r;
+    return 0;
 }
 
 struct lift_tx {
     const struct broker_caller *c;
+    const char *id;
     struct broker_audit_event ev;
     int64_t seq;
 };
@@ -334,8 +400,14 @@ struct lift_tx {
 static int lift_fn(struct store *s, void *ctx, struct err *e)
 {
     struct lift_tx *x = ctx;
+    int r = s->ops->killswitch_delete(s, x->id, e);
 
-    return broker_audit(s, x->c, &x->ev, &x->seq, e);
+    if (r == ERR_NOTFOUND) {
+        /* set in memory, its engage never committed: nothing to remove */
+        err_clear(e);
+        r = 0;
+    }
+    return r ? r : broker_audit(s, x->c, &x->ev, &x->seq, e);
 }
 
 int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, const char *scope,
@@ -344,8 +416,8 @@ int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, cons
     struct broker_killswitch *ks = KS(b);
     struct ks_entry gone;
     struct lift_tx x;
-    json_t *detail;
-    char res[LIMIT_ID_LEN + 32];
+    json_t *detail = NULL;
+    char res[LIMIT_ID_LEN + 32], id[LIMIT_ID_LEN + 16];
     size_t k;
     int r;
 
@@ -359,40 +431,98 @@ int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, cons
     if (strcmp(scope, "all") == 0) {
         target = NULL;
     }
+    /* The store first: the switch stays on in memory until the lift (the
+     * row's removal and its record, one transaction) has committed, so a
+     * failed lift leaves it engaged (fail closed).  The lift mutex makes
+     * lifts one at a time: two racing lifts of one switch give one 404. */
+    pthread_mutex_lock(&ks->lift_mu);
     pthread_mutex_lock(&ks->mu);
     k = find_locked(ks, scope, target);
+    if (k != SIZE_MAX) {
+        detail =
+            json_pack("{s:s, s:s?, s:s, s:o}", "scope", ks->v[k].scope, "target", ks->v[k].target,
+                      "reason", ks->v[k].reason, "engaged", broker_time_json(ks->v[k].at_ms));
+    }
+    pthread_mutex_unlock(&ks->mu);
     if (k == SIZE_MAX) {
-        pthread_mutex_unlock(&ks->mu);
+        pthread_mutex_unlock(&ks->lift_mu);
         return err_set(e, ERR_NOTFOUND, "no kill switch engaged for %s%s%s", scope,
                        target ? " " : "", target ? target : "");
     }
-    gone = ks->v[k];
-    ks->v[k] = ks->v[ks->n - 1];
-    memset(&ks->v[ks->n - 1], 0, sizeof(ks->v[0]));
-    ks->n--;
-    atomic_store(&ks->engaged, ks->n);
-    atomic_fetch_add(&ks->gen, 1);
-    pthread_mutex_unlock(&ks->mu);
-
-    detail = json_pack("{s:s, s:s?, s:s, s:o}", "scope", gone.scope, "target", gone.target,
-                       "reason", gone.reason, "engaged", broker_time_json(gone.at_ms));
     memset(&x, 0, sizeof(x));
+    ks_id(id, sizeof(id), scope, target);
     x.c = c;
+    x.id = id;
     x.ev.event = "killswitch.lift";
-    snprintf(res, sizeof(res), "killswitch:%s%s%s", scope, target ? ":" : "", target ? target : "");
+    snprintf(res, sizeof(res), "killswitch:%s", id);
     x.ev.resource = res;
     x.ev.decision = "ok";
     x.ev.detail = detail;
-    r = store_tx(b->store, lift_fn, &x, e);
-    if (r == 0) {
-        *out = json_pack("{s:s, s:s?, s:b, s:I}", "scope", scope, "target", target, "lifted", 1,
-                         "audit_id", (json_int_t)x.seq);
-    }
+    r = detail ? store_tx(b->store, lift_fn, &x, e) : err_set(e, ERR_NOMEM, "out of memory");
     json_decref(detail);
-    entry_free(&gone);
-    if (r == 0 && *out == NULL) {
-        r = err_set(e, ERR_NOMEM, "out of memory");
+    if (r != 0) {
+        pthread_mutex_unlock(&ks->lift_mu);
+        return r;
     }
+    pthread_mutex_lock(&ks->mu);
+    k = find_locked(ks, scope, target);
+    memset(&gone, 0, sizeof(gone));
+    if (k != SIZE_MAX) {
+        gone = ks->v[k];
+        ks->v[k] = ks->v[ks->n - 1];
+        memset(&ks->v[ks->n - 1], 0, sizeof(ks->v[0]));
+        ks->n--;
+        atomic_store(&ks->engaged, ks->n);
+        atomic_fetch_add(&ks->gen, 1);
+    }
+    pthread_mutex_unlock(&ks->mu);
+    pthread_mutex_unlock(&ks->lift_mu);
+    entry_free(&gone);
+    *out = json_pack("{s:s, s:s?, s:b, s:I}", "scope", scope, "target", target, "lifted", 1,
+                     "audit_id", (json_int_t)x.seq);
+    return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+}
+
+/* ---- startup: the engaged switches come back before any request ------------------ */
+
+/* Loads the stored switches, then revokes any live task one of them covers
+ * (a task whose revocation did not reach the store before the process died,
+ * or that an owner/team switch covers and the check path would not see):
+ * the store says engaged, so nothing in scope runs (fail closed). */
+static int load(struct broker *b, struct broker_killswitch *ks, struct err *e)
+{
+    struct store_killswitch *v = NULL;
+    struct arena a;
+    size_t n = 0, i, revoked;
+    int64_t seq;
+    int r;
+
+    arena_init(&a, 4096, 0);
+    r = b->store->ops->killswitch_list(b->store, &a, &v, &n, e);
+    for (i = 0; r == 0 && i < n; i++) {
+        if (scope_ok(v[i].scope, v[i].target, e) != 0) {
+            r = err_set(e, ERR_INTERNAL, "stored kill switch \"%s\" is malformed", v[i].id);
+            break;
+        }
+        r = set_switch(ks, v[i].scope, v[i].target, v[i].reason, v[i].engaged_by, v[i].engaged_ms,
+                       e);
+    }
+    for (i = 0; r == 0 && i < n; i++) {
+        r = revoke_scope(b, NULL, v[i].scope, v[i].target, v[i].reason, "killswitch.reapply", 0,
+                         NULL, NULL, &revoked, &seq, e);
+        if (r == 0 && revoked > 0) {
+            log_event(LOG_WARN, "killswitch", NULL, "msg",
+                      "live tasks under an engaged kill switch revoked at startup", "scope",
+                      v[i].scope, "target", v[i].target ? v[i].target : "", (const char *)NULL);
+        }
+    }
+    if (r == 0 && n > 0) {
+        char cnt[24];
+        snprintf(cnt, sizeof(cnt), "%zu", n);
+        log_event(LOG_WARN, "killswitch", NULL, "msg", "kill switches engaged (from the store)",
+                  "count", cnt, (const char *)NULL);
+    }
+    arena_free(&a);
     return r;
 }
 

@@ -2,8 +2,9 @@
  * killswitch.h: stop one agent, all agents of an owner, a team, or every
  * agent, mid-flight (issue 7).  Engaging revokes every live task in scope
  * (memory first, then one store transaction) before it answers, and refuses
- * new exchanges in scope until lifted.  The switch itself lives in memory:
- * a restart lifts it (the revoked tasks stay revoked).  docs/delegation.md.
+ * new exchanges in scope until lifted.  The switch is stored (committed
+ * with its audit record before the answer) and loaded again at startup, so
+ * a restart never lifts it.  docs/delegation.md.
  */
 #ifndef MANDATE_BROKER_KILLSWITCH_H
 #define MANDATE_BROKER_KILLSWITCH_H
@@ -13,7 +14,9 @@
 #include "broker/broker.h"
 #include "util/err.h"
 
-/* Made and freed by the runtime (broker_runtime_start/stop). */
+/* Made and freed by the runtime (broker_runtime_start/stop).  Start loads
+ * the stored switches and revokes the live tasks they cover (record
+ * "killswitch.reapply"); an unreadable store fails the start (closed). */
 int broker_killswitch_start(struct broker *b, struct err *e) MUST_CHECK;
 void broker_killswitch_stop(struct broker *b);
 
@@ -22,12 +25,15 @@ void broker_killswitch_stop(struct broker *b);
  * and writes one audit record "killswitch.engage".  *out: {"scope",
  * "target", "reason", "engaged", "revoked": n, "elapsed_ms"}.  Engaging a
  * scope engaged already revokes again and keeps the first reason.
- * ERR_INVALID, ERR_LIMIT (too many switches), ERR_UNAVAILABLE (store). */
+ * The switch is set in memory first and stays set when the store write
+ * fails.  ERR_INVALID, ERR_LIMIT (too many switches), ERR_UNAVAILABLE. */
 int broker_killswitch_engage(struct broker *b, const struct broker_caller *c, const char *scope,
                              const char *target, const char *reason, json_t **out,
                              struct err *e) MUST_CHECK;
 
-/* Lifts one engaged switch (audited "killswitch.lift").  ERR_NOTFOUND. */
+/* Lifts one engaged switch: its row is removed with the "killswitch.lift"
+ * record in one transaction, then it leaves memory (a failed store write
+ * leaves it engaged).  ERR_NOTFOUND. */
 int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, const char *scope,
                            const char *target, json_t **out, struct err *e) MUST_CHECK;
 

@@ -278,7 +278,8 @@ static int btask_new(const struct store_task *row, const struct store_intent *in
     t->state = state_static(row->state);
     t->ended_ms = row->ended_ms;
     t->calls = row->calls;
-    t->budget = in ? in->call_budget : 0;
+    t->budget = row->budget > 0 ? row->budget : in ? in->call_budget : 0;
+    t->carved = row->carved > 0 ? row->carved : 0;
     t->rate_per_min = in ? in->rate_per_min : 0;
     t->on_drift_revoke = in == NULL || in->on_drift == NULL || strcmp(in->on_drift, "deny") != 0;
     t->bucket_milli = t->rate_per_min * 1000;
@@ -1083,6 +1084,8 @@ void btask_row(const struct btask *t, struct store_task *row)
     row->jkt = t->jkt;
     row->calls = t->calls;
     row->ended_ms = t->ended_ms;
+    row->budget = t->parent ? t->budget : 0; /* a root task's is its intent's */
+    row->carved = t->carved;
 }
 
 struct end_ctx {
@@ -1635,6 +1638,8 @@ struct batch_ctx {
     const char *reason;
     const struct broker_caller *c;
     const struct broker_audit_event *ev;
+    int (*also)(struct store *, void *, struct err *);
+    void *also_ctx;
     int64_t seq;
 };
 
@@ -1665,11 +1670,13 @@ static int batch_tx(struct store *s, void *ctx, struct err *e)
             r = r == ERR_CONFLICT ? 0 : r;
         }
     }
+    r = r ? r : x->also ? x->also(s, x->also_ctx, e) : 0;
     return r ? r : x->ev ? broker_audit(s, x->c, x->ev, &x->seq, e) : 0;
 }
 
 size_t tasks_revoke_batch(struct broker *b, struct btask **v, size_t n, const char *reason,
                           const struct broker_caller *c, const struct broker_audit_event *ev,
+                          int (*also)(struct store *, void *, struct err *), void *also_ctx,
                           int64_t *seq, struct err *e, int *rc)
 {
     struct broker_tasks *tt = TT(b);
@@ -1710,6 +1717,8 @@ size_t tasks_revoke_batch(struct broker *b, struct btask **v, size_t n, const ch
     x.reason = reason;
     x.c = c;
     x.ev = ev;
+    x.also = also;
+    x.also_ctx = also_ctx;
     *rc = store_tx(b->store, batch_tx, &x, e);
     if (*rc != 0) {
         log_event(LOG_ERROR, "tasks", c ? c->request_id : NULL, "msg",

@@ -129,13 +129,15 @@ size_t tasks_collect_live(struct broker *b, int (*match)(const struct btask *, v
 void tasks_put_all(struct btask **v, size_t n);
 /* Revokes the tasks in v at once (kill switch): each still active is
  * marked revoked in memory, then one store transaction writes their rows,
- * revocation records (reason) and ev (may be NULL) as one audit record.
+ * revocation records (reason), also(s, also_ctx) (may be NULL: the kill
+ * switch's own row) and ev (may be NULL) as one audit record.
  * Entries that had ended are released and set NULL; the rest keep their
  * reference (tasks_put_all skips NULL).  Returns how many it revoked; *rc
  * the store's result (the tasks stay dead in memory either way). */
 struct broker_audit_event;
 size_t tasks_revoke_batch(struct broker *b, struct btask **v, size_t n, const char *reason,
                           const struct broker_caller *c, const struct broker_audit_event *ev,
+                          int (*also)(struct store *, void *, struct err *), void *also_ctx,
                           int64_t *seq, struct err *e, int *rc);
 /* The actor chain of a task token's claims, root first:
  * [{"kind":"human","id"}?, {"kind":"agent","id"}, ...]  (new reference). */

@@ -125,6 +125,16 @@ static const char *const migrations[] = {
     ("CREATE TABLE audit_checkpoints ("
      "  seq INTEGER PRIMARY KEY, head TEXT NOT NULL, time_ms INTEGER NOT NULL,"
      "  jws TEXT NOT NULL);"),
+    /* 6 (issue 7; appended after the last one: the lead orders the numbers):
+     * engaged kill switches survive a restart (fail closed), and a
+     * delegated task's carved budget and the calls its parent handed on. */
+    ("CREATE TABLE killswitches ("
+     "  id TEXT PRIMARY KEY,"
+     "  scope TEXT NOT NULL CHECK (scope IN ('agent','owner','team','all')),"
+     "  target TEXT, reason TEXT NOT NULL, engaged_by TEXT, engaged_ms INTEGER NOT NULL,"
+     "  CHECK ((scope = 'all') = (target IS NULL)));"
+     "ALTER TABLE tasks ADD COLUMN budget INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE tasks ADD COLUMN carved INTEGER NOT NULL DEFAULT 0;"),
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -510,6 +520,15 @@ static const struct col task_cols[] = {
     COL(store_task, state, COL_TEXT),     COL(store_task, created_ms, COL_INT),
     COL(store_task, expires_ms, COL_INT), COL(store_task, jkt, COL_TEXT_NULL),
     COL(store_task, calls, COL_INT),      COL(store_task, ended_ms, COL_INT),
+    COL(store_task, budget, COL_INT),     COL(store_task, carved, COL_INT),
+};
+static const struct col killswitch_cols[] = {
+    COL(store_killswitch, id, COL_TEXT),
+    COL(store_killswitch, scope, COL_TEXT),
+    COL(store_killswitch, target, COL_TEXT_NULL),
+    COL(store_killswitch, reason, COL_TEXT),
+    COL(store_killswitch, engaged_by, COL_TEXT_NULL),
+    COL(store_killswitch, engaged_ms, COL_INT),
 };
 static const struct col revocation_cols[] = {
     COL(store_revocation, id, COL_TEXT),        COL(store_revocation, kind, COL_TEXT),
@@ -580,6 +599,8 @@ static const struct table T_CHECKPOINTS =
     TABLE("audit_checkpoints", "audit checkpoint", checkpoint_cols, store_audit_checkpoint);
 static const struct table T_SIGNING_KEYS =
     TABLE("signing_keys", "signing key", signing_key_cols, store_signing_key);
+static const struct table T_KILLSWITCHES =
+    TABLE("killswitches", "kill switch", killswitch_cols, store_killswitch);
 
 /* "a, b, c" of the table's columns */
 static int col_list(const struct table *t, struct buf *b)
@@ -1215,6 +1236,43 @@ static int signing_key_list(struct store *s, struct arena *a, struct store_signi
                       LIMIT_LIST_PAGE_MAX, a, (void **)out, n, e);
 }
 
+/* ---- kill switches and carved budgets (migration 6) ---------------------------------- */
+
+static int killswitch_insert(struct store *s, const struct store_killswitch *k, struct err *e)
+{
+    const char *params[] = {k->id, k->scope, k->target, k->reason, k->engaged_by};
+
+    /* engaged already: the stored row (the first reason) stays */
+    return run_sql(s,
+                   "INSERT INTO killswitches (id, scope, target, reason, engaged_by, engaged_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
+                   params, 5, 1, k->engaged_ms, NULL, e);
+}
+
+static int killswitch_delete(struct store *s, const char *id, struct err *e)
+{
+    return row_delete(s, &T_KILLSWITCHES, id, e);
+}
+
+static int killswitch_list(struct store *s, struct arena *a, struct store_killswitch **out,
+                           size_t *n, struct err *e)
+{
+    return row_select(s, &T_KILLSWITCHES, "ORDER BY id LIMIT ?1", NULL, 0, LIMIT_LIST_PAGE_MAX, a,
+                      (void **)out, n, e);
+}
+
+static int task_carved_raise(struct store *s, const char *id, int64_t carved, struct err *e)
+{
+    int64_t n = 0;
+    int r = run_sql(s, "UPDATE tasks SET carved = MAX(carved, ?2) WHERE id = ?1", &id, 1, 1, carved,
+                    &n, e);
+
+    if (r == 0 && n == 0) {
+        r = err_set(e, ERR_NOTFOUND, "no task \"%s\"", id);
+    }
+    return r;
+}
+
 /* ---- audit ---------------------------------------------------------------------------- */
 
 static int audit_head(struct store *s, int64_t *seq, char head[STORE_AUDIT_HASH_HEX + 1],
@@ -1530,6 +1588,10 @@ static const struct store_ops sqlite_ops = {
     .signing_key_insert = signing_key_insert,
     .signing_key_list = signing_key_list,
     .apikey_revoke = apikey_revoke,
+    .killswitch_insert = killswitch_insert,
+    .killswitch_delete = killswitch_delete,
+    .killswitch_list = killswitch_list,
+    .task_carved_raise = task_carved_raise,
 };
 
 static int migrate(struct sqlite_store *ss, struct err *e)

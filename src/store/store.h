@@ -126,6 +126,20 @@ struct store_task {
     const char *jkt; /* DPoP key thumbprint or NULL */
     int64_t calls;
     int64_t ended_ms; /* 0 while live */
+    /* migration 6 (delegation, issue 7) */
+    int64_t budget; /* calls: 0 means the intent's (a delegated child's carve otherwise) */
+    int64_t carved; /* calls this task handed on to delegated children */
+};
+
+/* An engaged kill switch (migration 6).  id is "<scope>" or
+ * "<scope>:<target>": one row per engaged scope. */
+struct store_killswitch {
+    const char *id;
+    const char *scope;  /* "agent", "owner", "team", "all" */
+    const char *target; /* or NULL (scope "all") */
+    const char *reason;
+    const char *engaged_by; /* API key id, or NULL */
+    int64_t engaged_ms;
 };
 
 struct store_revocation {
@@ -370,6 +384,19 @@ struct store_ops {
     /* Sets a live API key's revoked_ms; ERR_NOTFOUND when no live key has
      * the id. */
     int (*apikey_revoke)(struct store *s, const char *id, int64_t now_ms, struct err *e);
+
+    /* ---- migration 6: the kill switch and delegation budgets (issue 7) ---- */
+    /* Stores an engaged switch; a row with the same id already there is kept
+     * (the first reason wins) and is not an error. */
+    int (*killswitch_insert)(struct store *s, const struct store_killswitch *k, struct err *e);
+    /* Removes the switch id; ERR_NOTFOUND when none is stored. */
+    int (*killswitch_delete)(struct store *s, const char *id, struct err *e);
+    /* Every engaged switch, in id order (at most LIMIT_LIST_PAGE_MAX). */
+    int (*killswitch_list)(struct store *s, struct arena *a, struct store_killswitch **out,
+                           size_t *n, struct err *e);
+    /* Raises the carved count of task id to at least carved (carves only
+     * grow once committed: concurrent carves may commit in any order). */
+    int (*task_carved_raise)(struct store *s, const char *id, int64_t carved, struct err *e);
 };
 
 struct store {

@@ -135,6 +135,8 @@ static void add_task(struct fx *f, const char *id, const char *jti, int64_t exp,
                            exp,
                            "jkt-1",
                            0,
+                           0,
+                           0,
                            0};
     struct err e;
 
@@ -225,8 +227,8 @@ static void test_register_lookup(void **state)
     btask_put(t);
     /* twice is a conflict, nothing changes */
     {
-        struct store_task x = {"t1",     AGENT, "refunds", NULL, "[]", NULL,
-                               "active", T0,    T0 + 1000, NULL, 0,    0};
+        struct store_task x = {"t1", AGENT,     "refunds", NULL, "[]", NULL, "active",
+                               T0,   T0 + 1000, NULL,      0,    0,    0,    0};
         assert_int_equal(broker_task_register(&f->b, &x, "j", 0, &e), ERR_CONFLICT);
     }
     assert_int_equal(tasks_get(&f->b, "nope", &t, &e), ERR_NOTFOUND);
