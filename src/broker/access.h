@@ -219,6 +219,10 @@ struct broker_exchange_req {
     const char *audience;
     const char *dpop;      /* the DPoP header, or NULL */
     const char *htm, *htu; /* method and URL of this request, for the proof */
+    /* A delegation's sub-agent key (RFC 9449 section 10's parameter): the
+     * JWK thumbprint the child token is bound to; required when the parent
+     * token is DPoP-bound (the DPoP proof is then the parent's).  Or NULL. */
+    const char *dpop_jkt;
     const char *request_id;
 };
 

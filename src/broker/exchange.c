@@ -70,6 +70,7 @@ struct xch {
     int64_t parent_carved;  /* the parent's carved count with this carve */
     const char *parent_agent;
     const char *scope_reason; /* "scope_exceeds_intent" or "_parent" */
+    int parent_pop;           /* the DPoP proof was the (bound) parent's */
 };
 
 /* ---- results ------------------------------------------------------------------- */
@@ -236,6 +237,21 @@ static int parse_details(struct xch *x, json_t *doc)
     return 0;
 }
 
+/* An RFC 7638 SHA-256 thumbprint: 43 base64url characters. */
+static int jkt_ok(const char *s)
+{
+    size_t i, n = strlen(s);
+
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_')) {
+            return 0;
+        }
+    }
+    return n == JOSE_JKT_LEN;
+}
+
 static int check_form(struct xch *x)
 {
     const struct broker_exchange_req *rq = x->rq;
@@ -279,6 +295,13 @@ static int check_form(struct xch *x)
         return fail(x, 400, "invalid_request", "missing_parameter",
                     "authorization_details (a mandate_task) is required", ERR_INVALID);
     }
+    if (rq->dpop_jkt != NULL && (!x->deleg || !jkt_ok(rq->dpop_jkt))) {
+        return fail(x, 400, "invalid_request", "invalid_dpop_jkt",
+                    x->deleg ? "dpop_jkt: a JWK SHA-256 thumbprint (43 base64url characters)"
+                             : "dpop_jkt names a sub-agent's key: delegations only (a task's own "
+                               "key is proven with a DPoP proof)",
+                    ERR_INVALID);
+    }
     return 0;
 }
 
@@ -320,6 +343,59 @@ json_t *broker_act_chain(const json_t *claims)
     return chain;
 }
 
+/* Proof of possession of a DPoP-bound parent token (docs/delegation.md):
+ * the request's DPoP proof must be signed by the parent's key (cnf.jkt),
+ * carry ath = the hash of the parent token (RFC 9449 section 4.2: the
+ * token it presents), name this endpoint (htm, htu), be fresh (iat) and
+ * unseen (jti); the child's key comes as dpop_jkt.  A stolen parent token
+ * alone cannot delegate.  A bearer parent: check_dpop as for a root task. */
+static int check_parent_pop(struct xch *x, const struct btask *p, struct err *e)
+{
+    struct jose_dpop_opts o;
+    struct jose_dpop_result res;
+    enum jose_reason why = JOSE_R_OK;
+    int r;
+
+    if (p->jkt == NULL) {
+        return 0;
+    }
+    if (x->rq->dpop == NULL) {
+        return fail(x, 400, "invalid_dpop_proof", "dpop_parent_proof_required",
+                    "the parent task token is DPoP-bound: send a DPoP proof by the parent's key",
+                    ERR_AUTH);
+    }
+    if (x->rq->dpop_jkt == NULL) {
+        return fail(x, 400, "invalid_request", "dpop_jkt_required",
+                    "a task delegated from a DPoP-bound task is DPoP-bound: name the sub-agent's "
+                    "key thumbprint in dpop_jkt",
+                    ERR_INVALID);
+    }
+    memset(&o, 0, sizeof(o));
+    o.htm = x->rq->htm;
+    o.htu = x->rq->htu;
+    o.access_token = x->rq->subject_token;
+    o.replay = x->b->rt->dpop_replay;
+    o.skew_s = -1;
+    memset(&res, 0, sizeof(res));
+    r = jose_dpop_verify(x->rq->dpop, strlen(x->rq->dpop), &o, &res, &why, e);
+    if (r != 0) {
+        const char *n = jose_reason_name(why);
+        return fail(x, 400, "invalid_dpop_proof",
+                    strncmp(n, "dpop_", 5) == 0 ? n : arena_printf(x->a, "dpop_%s", n),
+                    arena_printf(x->a, "the parent's DPoP proof refused: %s", n), r);
+    }
+    r = strcmp(res.jkt, p->jkt);
+    jose_dpop_result_clear(&res);
+    if (r != 0) {
+        return fail(x, 400, "invalid_dpop_proof", "dpop_not_parent_key",
+                    "the DPoP proof is not signed by the key the parent task token is bound to",
+                    ERR_AUTH);
+    }
+    x->parent_pop = 1;
+    x->jkt = x->rq->dpop_jkt; /* syntax checked in check_form */
+    return 0;
+}
+
 /* A delegation: the parent's task token must verify, its task be live; the
  * new task acts for the same human (or root agent). */
 static int check_parent(struct xch *x, struct err *e)
@@ -341,6 +417,9 @@ static int check_parent(struct xch *x, struct err *e)
                     "the parent task cannot be checked now", r);
     }
     p = x->ptk.task;
+    if ((r = check_parent_pop(x, p, e)) != 0) {
+        return r;
+    }
     pthread_mutex_lock(&p->mu);
     r = strcmp(p->state, "active") == 0 && p->expires_ms > clock_wall_ms();
     pthread_mutex_unlock(&p->mu);
@@ -419,6 +498,13 @@ static int check_dpop(struct xch *x, struct err *e)
     char *m;
     int r;
 
+    if (x->parent_pop) {
+        return 0; /* the proof was the parent's; the child's key is dpop_jkt */
+    }
+    if (x->rq->dpop == NULL && x->rq->dpop_jkt != NULL) {
+        x->jkt = x->rq->dpop_jkt; /* bound to a key named, not proven (section 10) */
+        return 0;
+    }
     if (x->rq->dpop == NULL) {
         if (x->intent.dpop_required) {
             return fail(x, 400, "invalid_dpop_proof", "dpop_required",
@@ -438,8 +524,14 @@ static int check_dpop(struct xch *x, struct err *e)
         return fail(x, 400, "invalid_dpop_proof",
                     arena_printf(x->a, "dpop_%s", jose_reason_name(why)), m, r);
     }
+    r = x->rq->dpop_jkt != NULL && strcmp(x->rq->dpop_jkt, res.jkt) != 0;
     x->jkt = arena_strdup(x->a, res.jkt);
     jose_dpop_result_clear(&res);
+    if (r) {
+        /* RFC 9449 section 10: a proof and dpop_jkt must name one key */
+        return fail(x, 400, "invalid_dpop_proof", "dpop_jkt_mismatch",
+                    "dpop_jkt does not match the DPoP proof's key", ERR_AUTH);
+    }
     return 0;
 }
 
@@ -884,6 +976,7 @@ static int record(struct xch *x, int store_task, struct err *e)
     if (detail != NULL && x->deleg && x->ptk.task != NULL) {
         json_object_set_new(detail, "parent_task", json_string(x->ptk.task->id));
         json_object_set_new(detail, "depth", json_integer(x->depth));
+        json_object_set_new(detail, "parent_proof", json_boolean(x->parent_pop));
     }
     ev.event = "task.exchange";
     ev.agent = x->wl.agent.id;

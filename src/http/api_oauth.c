@@ -69,9 +69,16 @@ static char *form_decode(struct arena *a, const char *s, size_t n)
 }
 
 static const char *const form_names[] = {
-    "grant_type",       "subject_token",        "subject_token_type",    "actor_token",
-    "actor_token_type", "requested_token_type", "authorization_details", "audience",
+    "grant_type",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "authorization_details",
+    "audience",
     "resource",
+    "dpop_jkt",
 };
 #define NFORM (sizeof(form_names) / sizeof(form_names[0]))
 
@@ -202,6 +209,7 @@ static void token(struct http_req *rq)
     x.authorization_details = vals[6];
     x.audience = vals[7];
     x.dpop = dpop.value;
+    x.dpop_jkt = vals[9];
     x.htm = "POST";
     x.htu = arena_printf(&rq->arena, "%s/oauth2/token", rq->broker->rt->issuer);
     x.request_id = rq->id;

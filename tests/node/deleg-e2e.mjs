@@ -46,13 +46,26 @@ const allowed = (r) => r.status === 200 && r.body && r.body.allow === true;
 const denied = (r, reason) => r.status === 200 && r.body && r.body.allow === false &&
   (reason === undefined || r.body.reasons.includes(reason));
 
-// Delegates parentToken to agent with details (the sub-agent's key proves DPoP).
-async function delegate(parentToken, agent, details) {
-  return h.exchange({
-    subject_token: parentToken, subject_token_type: TT_ACCESS,
-    actor_token: await h.svid(agent), details: { type: 'mandate_task', intent: 'refunds', ...details },
-    dpopKey: dkeys[agent],
-  });
+// Delegates parentToken to agent with details.  A DPoP-bound parent proves
+// its key (docs/delegation.md): the proof is signed by the parent's key with
+// ath = hash(parent token); the sub-agent's key goes in dpop_jkt.
+// opts: proofKey (default: the key the parent token is bound to), noProof,
+// dpop (a given proof header), jkt (dpop_jkt; null: none).
+const GT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const TT_JWT = 'urn:ietf:params:oauth:token-type:jwt';
+const tokenKey = new Map(); // task token -> the key pair it is bound to
+async function delegate(parentToken, agent, details, opts = {}) {
+  const params = [['grant_type', GT], ['subject_token', parentToken], ['subject_token_type', TT_ACCESS],
+    ['actor_token', await h.svid(agent)], ['actor_token_type', TT_JWT],
+    ['authorization_details', JSON.stringify([{ type: 'mandate_task', intent: 'refunds', ...details }])]];
+  const jkt = opts.jkt !== undefined ? opts.jkt : await h.thumbprint(dkeys[agent]);
+  if (jkt !== null) params.push(['dpop_jkt', jkt]);
+  const key = opts.proofKey || tokenKey.get(parentToken) || h.agentKey;
+  const dpop = opts.noProof ? undefined : opts.dpop ||
+    await h.dpop(key, 'POST', `${h.base}/oauth2/token`, { accessToken: parentToken });
+  const r = await h.exchange({ params, dpop });
+  if (r.status === 200 && jkt !== null) tokenKey.set(r.body.access_token, dkeys[agent]);
+  return r;
 }
 
 async function introspect(token) {
@@ -127,6 +140,49 @@ try {
   t.check('child: a call inside its scope: allow', allowed(r), r.text);
   r = await check(root.access_token, refundCall, h.agentKey);
   t.check('root: the payment tool: allow (depth 0)', allowed(r), r.text);
+
+  // ---- proof of possession of the parent token -----------------------------------------------------
+  const popRoot = await h.task();
+  const refused = (res, status, reason) => res.status === status && res.body &&
+    Array.isArray(res.body.reasons) && res.body.reasons.includes(reason);
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, { noProof: true });
+  t.check('PoP: a stolen parent token without any proof cannot delegate (dpop_parent_proof_required)',
+    refused(r, 400, 'dpop_parent_proof_required'), r.text);
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, { proofKey: h.otherKey });
+  t.check('PoP: a stolen parent token with the thief\'s own proof: dpop_not_parent_key',
+    refused(r, 400, 'dpop_not_parent_key'), r.text);
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, { proofKey: dkeys[SUB1], jkt: null });
+  t.check('PoP: a proof by the child key only (no dpop_jkt): refused dpop_jkt_required',
+    refused(r, 400, 'dpop_jkt_required'), r.text);
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, { proofKey: dkeys[SUB1] });
+  t.check('PoP: a proof by the child key with dpop_jkt: dpop_not_parent_key',
+    refused(r, 400, 'dpop_not_parent_key'), r.text);
+  const once = await h.dpop(h.agentKey, 'POST', `${h.base}/oauth2/token`, { accessToken: popRoot.access_token });
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, { dpop: once });
+  t.check('PoP: the parent\'s proof: issued, bound to dpop_jkt', r.status === 200 &&
+    r.body.token_type === 'DPoP' && jose.decodeJwt(r.body.access_token).cnf.jkt === await h.thumbprint(dkeys[SUB1]), r.text);
+  const popChild = r.body;
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, { dpop: once });
+  t.check('PoP: the same proof replayed: refused dpop_replay', refused(r, 400, 'dpop_replay'), r.text);
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, {
+    dpop: await h.dpop(h.agentKey, 'POST', `${h.base}/v1/check`, { accessToken: popRoot.access_token }) });
+  t.check('PoP: a parent proof for another URL: refused dpop_bad_htu', refused(r, 400, 'dpop_bad_htu'), r.text);
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, {
+    dpop: await h.dpop(h.agentKey, 'POST', `${h.base}/oauth2/token`, { accessToken: c1.access_token }) });
+  t.check('PoP: a parent proof made for another token (ath): refused dpop_bad_ath', refused(r, 400, 'dpop_bad_ath'), r.text);
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, {
+    dpop: await h.dpop(h.agentKey, 'POST', `${h.base}/oauth2/token`) });
+  t.check('PoP: a parent proof without ath: refused', refused(r, 400, 'dpop_bad_ath'), r.text);
+  r = await delegate(popRoot.access_token, SUB1, { budget: 1 }, { jkt: 'not-a-thumbprint' });
+  t.check('PoP: a malformed dpop_jkt: 400 invalid_dpop_jkt', refused(r, 400, 'invalid_dpop_jkt'), r.text);
+  r = await h.exchange({ params: [['grant_type', GT], ['subject_token', await h.svid(REFUND_BOT)],
+    ['subject_token_type', TT_JWT], ['authorization_details', JSON.stringify([{ type: 'mandate_task', intent: 'refunds' }])],
+    ['dpop_jkt', await h.thumbprint(h.agentKey)]], dpopKey: h.agentKey });
+  t.check('PoP: dpop_jkt on a root exchange: 400 invalid_dpop_jkt', refused(r, 400, 'invalid_dpop_jkt'), r.text);
+  r = await check(popChild.access_token, listCall, dkeys[SUB1]);
+  t.check('PoP: the child token works with the child key', allowed(r), r.text);
+  r = await check(popChild.access_token, listCall, h.agentKey);
+  t.check('PoP: the child token refuses the parent\'s key', denied(r), r.text);
 
   // ---- refusals ------------------------------------------------------------------------------------
   // (the grandchild's over-budget call was drift: refunds revokes on drift)
