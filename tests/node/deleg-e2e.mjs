@@ -364,6 +364,47 @@ try {
   t.check('cli lift of nothing: exit 1', c.status === 1, c.stdout + c.stderr);
   c = cli(['engage', '--scope', 'all']);
   t.check('cli engage without --reason: exit 2', c.status === 2, c.stdout + c.stderr);
+
+  // ---- persistence: a restart (even SIGKILL) lifts no switch and forgets no carve -----------------
+  const pr = await refundTask(); // alice's bot, budget 5
+  r = await delegate(pr.access_token, SUB1, { tools: [{ name: 'orders.read', actions: ['read', 'list'] }], budget: 2 });
+  t.check('persist: a child with 2 calls carved', r.status === 200, r.text);
+  const pc = r.body;
+  const pa = await researchTask(); // bob's research agent
+  t.check('persist: bob\'s task allowed before', allowed(await checkNoProof(pa.access_token, searchCall)));
+  r = await ks('POST', { scope: 'owner', target: 'bob', reason: 'persist test' });
+  t.check('persist: engage owner bob', r.status === 200 && r.body.revoked >= 1, r.text);
+  h.proc.kill('SIGKILL');
+  const killed = await h.exited;
+  h.proc = null;
+  await h.serve();
+  t.check('persist: the server was SIGKILLed and restarted', killed.sig === 'SIGKILL', JSON.stringify(killed));
+  r = await ks('GET', undefined, keys.auditor);
+  t.check('persist: after the restart the switch is still engaged', r.status === 200 &&
+    r.body.engaged.length === 1 && r.body.engaged[0].scope === 'owner' && r.body.engaged[0].target === 'bob' &&
+    r.body.engaged[0].reason === 'persist test', r.text);
+  t.check('persist: the old task\'s checks are denied', denied(await checkNoProof(pa.access_token, searchCall)));
+  r = await h.exchange({ subject_token: await h.svid(RESEARCH),
+    details: { type: 'mandate_task', intent: 'research', data_labels: ['public'] } });
+  t.check('persist: new exchanges in scope refused killswitch_engaged', r.status === 403 &&
+    r.body.reasons.includes('killswitch_engaged'), r.text);
+  r = await delegate(pr.access_token, SUB3, { budget: 4 });
+  t.check('persist: the parent\'s carve survived (5 - 2 = 3 left: 4 refused)', r.status === 403 &&
+    r.body.reasons.includes('budget_exceeds_parent'), r.text);
+  r = await delegate(pr.access_token, SUB3, { budget: 3 });
+  t.check('persist: ... and 3 issued', r.status === 200, r.text);
+  const pcr = [];
+  for (let i = 0; i < 3; i++) pcr.push(await check(pc.access_token, listCall, dkeys[SUB1]));
+  t.check('persist: the child\'s own budget survived (2 calls allowed, the 3rd denied)',
+    allowed(pcr[0]) && allowed(pcr[1]) && denied(pcr[2], 'budget_exhausted'), pcr.map((x) => x.text).join(' '));
+  r = await ks('DELETE', { scope: 'owner', target: 'bob' });
+  t.check('persist: lift', r.status === 200, r.text);
+  await h.restart();
+  r = await ks('GET', undefined, keys.auditor);
+  t.check('persist: a lifted switch stays lifted after a restart', r.status === 200 && r.body.engaged.length === 0, r.text);
+  const pa2 = await researchTask();
+  t.check('persist: after the lift bob\'s agent works again', pa2 && pa2.access_token &&
+    allowed(await checkNoProof(pa2.access_token, searchCall)));
 } catch (err) {
   t.check('no exception', false, String(err && err.stack));
 } finally {
