@@ -19,6 +19,7 @@
 #include <sys/random.h>
 
 #include "broker/access_int.h"
+#include "broker/attenuate.h"
 #include "broker/broker_int.h"
 #include "broker/killswitch.h"
 #include "broker/tasks_int.h"
@@ -429,7 +430,7 @@ static int check_parent(struct xch *x, struct err *e)
     x->human = p->human;
     x->parent_agent = p->agent;
     x->depth = act_hops(json_object_get(x->ptk.claims, "act"));
-    if (x->depth > x->b->rt->max_delegation_depth) {
+    if (broker_attenuate_depth(x->depth, x->b->rt->max_delegation_depth) != NULL) {
         return deny(x, "depth_exceeded",
                     arena_printf(x->a, "delegation depth %lld is over the limit of %d",
                                  (long long)x->depth, x->b->rt->max_delegation_depth));
@@ -737,37 +738,36 @@ static void parent_ceiling(struct xch *x, json_t **itools, json_t **ilabels, jso
     }
 }
 
-/* A delegation's expiry and budget: inside the parent's. */
+/* A delegation's expiry and budget: inside the parent's (attenuate.c). */
 static int check_carve(struct xch *x)
 {
     struct btask *p = x->ptk.task;
-    int64_t left_s = p->expires_ms / 1000 - clock_wall_s(), avail;
+    int64_t left_s = p->expires_ms / 1000 - clock_wall_s(), avail, ttl, budget;
+    const char *why;
 
-    if (left_s < 1) {
-        return deny(x, "parent_task_ended", "the parent task has (almost) expired");
-    }
-    if (x->tr.ttl_s > left_s) {
-        return deny(x, "expiry_exceeds_parent",
-                    arena_printf(x->a, "ttl %lld s would outlive the parent task (%lld s left)",
-                                 (long long)x->tr.ttl_s, (long long)left_s));
-    }
-    if (x->tr.ttl_s == 0) {
-        int64_t d = x->b->rt->default_ttl_s;
-        x->tr.ttl_s = d < left_s ? d : left_s;
-    }
     pthread_mutex_lock(&p->mu);
     avail = p->budget - p->calls - p->carved;
     pthread_mutex_unlock(&p->mu);
-    if (x->tr.budget > avail) {
-        return deny(x, "budget_exceeds_parent",
-                    arena_printf(x->a, "budget %lld is over the parent's %lld calls left",
-                                 (long long)x->tr.budget, (long long)avail));
+    why = broker_attenuate_carve(x->tr.ttl_s, x->tr.budget, left_s, avail, x->b->rt->default_ttl_s,
+                                 &ttl, &budget);
+    if (why == NULL) {
+        x->tr.ttl_s = ttl;
+        x->budget = budget;
+        return 0;
     }
-    if (avail < 1) {
-        return deny(x, "budget_exceeds_parent", "the parent task has no calls left to hand on");
+    if (strcmp(why, "expiry_exceeds_parent") == 0) {
+        return deny(x, why,
+                    arena_printf(x->a, "ttl %lld s would outlive the parent task (%lld s left)",
+                                 (long long)x->tr.ttl_s, (long long)left_s));
     }
-    x->budget = x->tr.budget ? x->tr.budget : (avail + 1) / 2;
-    return 0;
+    if (strcmp(why, "budget_exceeds_parent") == 0) {
+        return deny(x, why,
+                    avail < 1
+                        ? "the parent task has no calls left to hand on"
+                        : arena_printf(x->a, "budget %lld is over the parent's %lld calls left",
+                                       (long long)x->tr.budget, (long long)avail));
+    }
+    return deny(x, why, "the parent task has (almost) expired");
 }
 
 static int check_scope(struct xch *x)
@@ -778,6 +778,15 @@ static int check_scope(struct xch *x)
 
     x->scope_reason = x->deleg ? "scope_exceeds_parent" : "scope_exceeds_intent";
     if (x->deleg) {
+        const char *what, *item,
+            *why = broker_attenuate_scope(x->ptk.task->granted, x->tr.tools, x->tr.data_labels,
+                                          x->tr.downstream, &what, &item);
+        if (why != NULL) {
+            json_decref(tools);
+            return deny(
+                x, why,
+                arena_printf(x->a, "%s %.128s is not in the parent task's scope", what, item));
+        }
         parent_ceiling(x, &itools, &ilabels, &idown);
     } else {
         itools = json_loads(x->intent.tools, 0, NULL);

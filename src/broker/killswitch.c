@@ -110,19 +110,33 @@ static int scope_ok(const char *scope, const char *target, struct err *e)
     return 0;
 }
 
+int broker_killswitch_scope_matches(const char *scope, const char *target, const char *agent,
+                                    const char *owner, const char *team)
+{
+    const char *v;
+
+    if (scope == NULL) {
+        return 0;
+    }
+    if (strcmp(scope, "all") == 0) {
+        return 1;
+    }
+    if (strcmp(scope, "agent") == 0) {
+        v = agent;
+    } else if (strcmp(scope, "owner") == 0) {
+        v = owner;
+    } else if (strcmp(scope, "team") == 0) {
+        v = team;
+    } else {
+        return 0;
+    }
+    return v != NULL && target != NULL && strcmp(target, v) == 0;
+}
+
 static int entry_matches(const struct ks_entry *x, const char *agent, const char *owner,
                          const char *team)
 {
-    if (strcmp(x->scope, "all") == 0) {
-        return 1;
-    }
-    if (strcmp(x->scope, "agent") == 0) {
-        return agent != NULL && strcmp(x->target, agent) == 0;
-    }
-    if (strcmp(x->scope, "owner") == 0) {
-        return owner != NULL && strcmp(x->target, owner) == 0;
-    }
-    return team != NULL && strcmp(x->target, team) == 0;
+    return broker_killswitch_scope_matches(x->scope, x->target, agent, owner, team);
 }
 
 int broker_killswitch_covers(struct broker *b, const char *agent, const char *owner,
@@ -194,10 +208,8 @@ static int in_scope(const struct btask *t, void *p)
      * an agent the store cannot show is treated as in scope: fail closed) */
     if (x->b->store->ops->agent_get(x->b->store, t->agent, &x->a, &ag, &e) != 0) {
         hit = 1;
-    } else if (strcmp(x->scope, "owner") == 0) {
-        hit = ag.owner != NULL && strcmp(ag.owner, x->target) == 0;
     } else {
-        hit = ag.team != NULL && strcmp(ag.team, x->target) == 0;
+        hit = broker_killswitch_scope_matches(x->scope, x->target, t->agent, ag.owner, ag.team);
     }
     json_object_set_new(x->agents, t->agent, json_boolean(hit));
     return hit;

@@ -47,4 +47,11 @@ int broker_killswitch_status(struct broker *b, json_t **out, struct err *e) MUST
 int broker_killswitch_covers(struct broker *b, const char *agent, const char *owner,
                              const char *team);
 
+/* The rule itself: 1 when a switch (scope, target) covers an agent with
+ * this owner and team (each may be NULL: then no owner/team switch covers
+ * it).  "all" covers every agent; an unknown scope covers none (scopes are
+ * checked when engaged). */
+int broker_killswitch_scope_matches(const char *scope, const char *target, const char *agent,
+                                    const char *owner, const char *team);
+
 #endif
