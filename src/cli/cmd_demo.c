@@ -5,12 +5,19 @@
  *
  *   mandate demo [--url URL] [--key ADMIN_KEY | --key-file FILE]
  *                [--issuer-key JWK_FILE] [--agent SPIFFE_ID] [--intent ID]
+ *                [--sub-agent SPIFFE_ID]
  *
  * The story (examples/README.md): the agent attests with a JWT-SVID signed
  * by the demo issuer key, exchanges it for a DPoP-bound task token (RFC 8693
  * + RFC 9449), makes allowed calls checked by /v1/check (with a pep key the
  * demo creates with the admin key), is refused one call by policy, drifts to
  * a tool outside its task and is cut off, starts a new task and completes it.
+ * Then it delegates a narrower sub-task to a sub-agent (RFC 8693 with the
+ * parent's token, proven by the parent's DPoP key; the child bound to the
+ * sub-agent's key named in dpop_jkt): the sub-agent's call inside the
+ * sub-task is allowed, its widening refused; and security engages the kill
+ * switch for the agent's owner (a security key the demo creates): the
+ * agent's next call and new task are refused until the switch is lifted.
  * Every step has an expected outcome; the exit status is 0 when all were as
  * expected, 1 when one was not, 2 for usage or a server that cannot be
  * reached.  Talks to the server only over HTTP (libcurl); mints credentials
@@ -34,11 +41,14 @@ struct demo {
     const char *url; /* the server, without a trailing slash */
     const char *admin_key;
     const char *agent;
+    const char *sub_agent; /* the delegation step's sub-agent */
     const char *intent;
     struct jose_jwk *svid_key; /* the demo issuer's private key */
     char *issuer;              /* from discovery: htu of the task endpoints */
     char *token_endpoint;
     char *pep_key;
+    char *sec_key; /* the security team's key (kill switch) */
+    char *owner;   /* the agent's owner, from the registry */
     CURL *curl;
     int step;
     int unexpected;
@@ -206,16 +216,17 @@ out:
     return rc;
 }
 
-/* The enforcement point's credential: a pep API key made with the admin key. */
-static int make_pep_key(struct demo *d)
+/* An API key of role (pep: the enforcement point's; security: the kill
+ * switch's) made with the admin key, into *out. */
+static int make_key(struct demo *d, const char *role, const char *who, char **out)
 {
     struct demo_resp r;
     struct buf u, auth;
-    char name[64];
+    char name[96];
     int rc = -1;
 
-    snprintf(name, sizeof(name), "{\"name\":\"demo-pep-%lld\",\"role\":\"pep\"}",
-             (long long)clock_wall_ms());
+    snprintf(name, sizeof(name), "{\"name\":\"demo-%s-%lld\",\"role\":\"%s\"}", role,
+             (long long)clock_wall_ms(), role);
     buf_init(&u, LIMIT_URL_LEN);
     buf_init(&auth, LIMIT_URL_LEN);
     if (buf_printf(&u, "%s/v1/api-keys", d->url) != 0 ||
@@ -224,27 +235,27 @@ static int make_pep_key(struct demo *d)
         goto out;
     }
     if (r.status != 201 || !json_is_string(json_object_get(r.json, "key"))) {
-        fprintf(stderr, "mandate demo: creating a pep key answered %ld (is --key an admin key?)\n",
-                r.status);
+        fprintf(stderr, "mandate demo: creating a %s key answered %ld (is --key an admin key?)\n",
+                role, r.status);
         json_decref(r.json);
         goto out;
     }
-    d->pep_key = strdup(jstr(r.json, "key"));
-    printf("[%2d] pep key     the enforcement point gets API key %s (role pep)\n", ++d->step,
-           jstr(r.json, "id"));
+    *out = strdup(jstr(r.json, "key"));
+    printf("[%2d] %-11s %s gets API key %s (role %s)\n", ++d->step,
+           strcmp(role, "pep") == 0 ? "pep key" : "sec key", who, jstr(r.json, "id"), role);
     json_decref(r.json);
-    rc = d->pep_key != NULL ? 0 : -1;
+    rc = *out != NULL ? 0 : -1;
 out:
     buf_free(&u);
     buf_free_wipe(&auth);
     return rc;
 }
 
-/* A JWT-SVID for the agent, signed by the demo issuer key (5 minutes). */
-static char *mint_svid(struct demo *d)
+/* A JWT-SVID for agent, signed by the demo issuer key (5 minutes). */
+static char *mint_svid(struct demo *d, const char *agent)
 {
     int64_t now = clock_wall_s();
-    json_t *c = json_pack("{s:s,s:s,s:I,s:I}", "sub", d->agent, "aud", "mandate", "iat",
+    json_t *c = json_pack("{s:s,s:s,s:I,s:I}", "sub", agent, "aud", "mandate", "iat",
                           (json_int_t)now, "exp", (json_int_t)(now + 300));
     struct err e = {0};
     char *out = NULL;
@@ -292,8 +303,11 @@ static void task_clear(struct demo_task *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* Attest + exchange: a new task for tools, bound to a fresh DPoP key. */
-static int start_task(struct demo *d, const char *tools, struct demo_task *t)
+/* Attest + exchange: a new task for tools, bound to a fresh DPoP key.
+ * want_denied: NULL when the exchange should issue, else the reason its
+ * refusal must give (then 0 when it was refused so). */
+static int start_task(struct demo *d, const char *tools, struct demo_task *t,
+                      const char *want_denied)
 {
     struct buf form, scope;
     struct demo_resp r = {0};
@@ -304,7 +318,7 @@ static int start_task(struct demo *d, const char *tools, struct demo_task *t)
 
     buf_init(&form, LIMIT_DEMO_RESPONSE_MAX);
     buf_init(&scope, LIMIT_URL_LEN);
-    svid = mint_svid(d);
+    svid = mint_svid(d, d->agent);
     if (svid == NULL) {
         goto out;
     }
@@ -322,9 +336,19 @@ static int start_task(struct demo *d, const char *tools, struct demo_task *t)
         goto out;
     }
     if (r.status != 200) {
+        const char *rs = joined(&scope, json_object_get(r.json, "reasons"));
         printf("[%2d] exchange    DENIED %ld %s: %s\n", ++d->step, r.status, jstr(r.json, "error"),
-               joined(&scope, json_object_get(r.json, "reasons")));
-        (void)expect(d, 0, "the exchange should issue a task token");
+               rs);
+        if (want_denied != NULL) {
+            rc = expect(d, strstr(rs, want_denied) != NULL, "the refusal should say why");
+        } else {
+            (void)expect(d, 0, "the exchange should issue a task token");
+        }
+        goto out;
+    }
+    if (want_denied != NULL) {
+        printf("[%2d] exchange    ISSUED task %s\n", ++d->step, jstr(r.json, "task"));
+        (void)expect(d, 0, "the exchange should be refused");
         goto out;
     }
     t->token = strdup(jstr(r.json, "access_token"));
@@ -447,6 +471,196 @@ out:
     return rc;
 }
 
+/* ---- delegation and the kill switch ---------------------------------------- */
+
+/* The form of a delegation: the parent's token as subject_token, the
+ * sub-agent's SVID as actor_token, a narrower mandate_task, and the
+ * sub-agent's key thumbprint as dpop_jkt. */
+static int delegate_form(struct demo *d, const struct demo_task *p, const char *svid,
+                         const char *tools, int budget, const char *jkt, struct buf *form)
+{
+    char *pt = curl_easy_escape(d->curl, p->token, 0), *st = curl_easy_escape(d->curl, svid, 0);
+    json_t *det =
+        json_pack("[{s:s,s:s,s:o,s:[s],s:s,s:i}]", "type", "mandate_task", "intent", d->intent,
+                  "tools", json_loads(tools, 0, NULL), "data_labels", "pii.basic", "purpose",
+                  "look up the customer of order 1042", "budget", budget);
+    char *dt = det != NULL ? json_dumps(det, JSON_COMPACT) : NULL, *ad = NULL;
+    int r = -1;
+
+    ad = dt != NULL ? curl_easy_escape(d->curl, dt, 0) : NULL;
+    if (pt != NULL && st != NULL && ad != NULL &&
+        buf_printf(
+            form,
+            "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Atoken-exchange"
+            "&subject_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-type%%3Aaccess_token"
+            "&subject_token=%s"
+            "&actor_token_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Atoken-type%%3Ajwt"
+            "&actor_token=%s&authorization_details=%s&dpop_jkt=%s",
+            pt, st, ad, jkt) == 0) {
+        r = 0;
+    }
+    curl_free(pt);
+    curl_free(st);
+    curl_free(ad);
+    free(dt);
+    json_decref(det);
+    return r;
+}
+
+/* The agent hands a narrower sub-task (tools, budget calls) of task p to
+ * the sub-agent: the proof is signed by the parent's key (with ath of the
+ * parent token), the child is bound to a fresh key of the sub-agent. */
+static int delegate_task(struct demo *d, const struct demo_task *p, const char *tools, int budget,
+                         struct demo_task *c)
+{
+    struct buf form, scope;
+    struct demo_resp r = {0};
+    struct err e = {0};
+    char jkt[JOSE_JKT_LEN + 1] = "", *svid = NULL, *proof = NULL;
+    json_t *g;
+    int rc = -1;
+
+    buf_init(&form, LIMIT_DEMO_RESPONSE_MAX);
+    buf_init(&scope, LIMIT_URL_LEN);
+    svid = mint_svid(d, d->sub_agent);
+    if (svid == NULL) {
+        goto out;
+    }
+    if (jose_jwk_generate(JOSE_ALG_ES256, NULL, &c->dpop_key, &e) != 0 ||
+        jose_jwk_thumbprint(c->dpop_key, jkt, &e) != 0 ||
+        jose_dpop_create(p->dpop_key, JOSE_ALG_ES256, "POST", d->token_endpoint, p->token, NULL, 0,
+                         &proof, &e) != 0) {
+        fprintf(stderr, "mandate demo: delegation keys: %s\n", e.msg);
+        goto out;
+    }
+    if (delegate_form(d, p, svid, tools, budget, jkt, &form) != 0 ||
+        demo_http(d, "POST", d->token_endpoint, NULL, proof, form.data, 1, &r) != 0) {
+        goto out;
+    }
+    if (r.status != 200) {
+        printf("[%2d] delegate    DENIED %ld %s: %s\n", ++d->step, r.status, jstr(r.json, "error"),
+               joined(&scope, json_object_get(r.json, "reasons")));
+        (void)expect(d, 0, "the delegation should issue a task token");
+        goto out;
+    }
+    c->token = strdup(jstr(r.json, "access_token"));
+    c->id = strdup(jstr(r.json, "task"));
+    g = json_array_get(json_object_get(r.json, "authorization_details"), 0);
+    printf("[%2d] delegate    task %s -> sub-task %s for %s\n"
+           "                 granted %s, %d calls carved from the parent's budget,\n"
+           "                 proven by the parent's key, bound to the sub-agent's key %.12s...\n",
+           ++d->step, p->id, c->id ? c->id : "?", d->sub_agent,
+           tools_text(&scope, json_object_get(g, "tools")), budget, jkt);
+    rc = c->token != NULL && c->id != NULL ? 0 : -1;
+out:
+    json_decref(r.json);
+    wipe_free_str(svid);
+    free(proof);
+    buf_free_wipe(&form);
+    buf_free(&scope);
+    return rc;
+}
+
+/* The agent's owner, from the registry (admin key). */
+static int agent_owner(struct demo *d)
+{
+    struct demo_resp r = {0};
+    struct buf u, auth;
+    int rc = -1;
+
+    buf_init(&u, LIMIT_URL_LEN);
+    buf_init(&auth, LIMIT_URL_LEN);
+    if (buf_printf(&u, "%s/v1/agents/%s", d->url, d->agent) == 0 &&
+        buf_printf(&auth, "Bearer %s", d->admin_key) == 0 &&
+        demo_http(d, "GET", u.data, auth.data, NULL, NULL, 0, &r) == 0 && r.status == 200 &&
+        jstr(r.json, "owner")[0] != '\0') {
+        d->owner = strdup(jstr(r.json, "owner"));
+        rc = d->owner != NULL ? 0 : -1;
+    } else {
+        fprintf(stderr, "mandate demo: reading agent %s answered %ld\n", d->agent, r.status);
+    }
+    json_decref(r.json);
+    buf_free(&u);
+    buf_free_wipe(&auth);
+    return rc;
+}
+
+/* Security engages (engage) or lifts the kill switch for the owner's agents. */
+static int killswitch(struct demo *d, int engage)
+{
+    struct demo_resp r = {0};
+    struct buf u, auth;
+    json_t *req = json_pack("{s:s,s:s}", "scope", "owner", "target", d->owner);
+    char *body = NULL;
+    int rc = -1;
+
+    buf_init(&u, LIMIT_URL_LEN);
+    buf_init(&auth, LIMIT_URL_LEN);
+    if (req != NULL && engage) {
+        json_object_set_new(req, "reason", json_string("demo: suspected prompt injection"));
+    }
+    body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+    if (body == NULL || buf_printf(&u, "%s/v1/killswitch", d->url) != 0 ||
+        buf_printf(&auth, "Bearer %s", d->sec_key) != 0 ||
+        demo_http(d, engage ? "POST" : "DELETE", u.data, auth.data, NULL, body, 0, &r) != 0) {
+        goto out;
+    }
+    if (engage) {
+        printf("[%2d] kill switch ENGAGED for every agent of owner %s: %lld task(s) revoked in "
+               "%lld ms\n",
+               ++d->step, d->owner,
+               (long long)json_integer_value(json_object_get(r.json, "revoked")),
+               (long long)json_integer_value(json_object_get(r.json, "elapsed_ms")));
+    } else {
+        printf("[%2d] kill switch LIFTED for owner %s (audit record %lld)\n", ++d->step, d->owner,
+               (long long)json_integer_value(json_object_get(r.json, "audit_id")));
+    }
+    rc = expect(d, r.status == 200, engage ? "the kill switch should engage" : "it should lift");
+out:
+    json_decref(r.json);
+    json_decref(req);
+    free(body);
+    buf_free(&u);
+    buf_free_wipe(&auth);
+    return rc;
+}
+
+/* The delegation and kill switch chapters of the story. */
+static int story_deleg(struct demo *d, const char *tools1, const char *tools2)
+{
+    struct demo_task t = {0}, c = {0}, n = {0};
+    int rc = -1;
+
+    printf("\n-- delegation: the agent hands the customer lookup to a sub-agent --\n");
+    if (start_task(d, tools1, &t, NULL) != 0 || delegate_task(d, &t, tools2, 3, &c) != 0) {
+        goto out;
+    }
+    (void)check_call(d, &c, "crm.read", "read", "salesforce", 1, NULL, "sub-agent");
+    (void)check_call(d, &c, "payments.refund", "create", "stripe", 0, "tool_not_granted",
+                     "widening");
+    printf("                 (the sub-task is narrower than its parent: the refund is drift,\n"
+           "                  the sub-task is revoked; the parent's task goes on)\n");
+    (void)check_call(d, &t, "crm.read", "read", "salesforce", 1, NULL, "parent");
+
+    printf("\n-- security stops every agent of %s: the kill switch --\n", d->owner);
+    if (make_key(d, "security", "the security team", &d->sec_key) != 0 || killswitch(d, 1) != 0) {
+        goto out;
+    }
+    (void)check_call(d, &t, "crm.read", "read", "salesforce", 0, "task_ended", "after kill");
+    (void)start_task(d, tools2, &n, "killswitch_engaged");
+    task_clear(&n);
+    if (killswitch(d, 0) != 0 || start_task(d, tools2, &n, NULL) != 0) {
+        goto out;
+    }
+    (void)check_call(d, &n, "crm.read", "read", "salesforce", 1, NULL, "call");
+    rc = complete_task(d, &n);
+out:
+    task_clear(&t);
+    task_clear(&c);
+    task_clear(&n);
+    return rc;
+}
+
 /* The story.  Returns -1 when a step could not run at all. */
 static int story(struct demo *d)
 {
@@ -456,11 +670,12 @@ static int story(struct demo *d)
     struct demo_task t = {0};
     int rc = -1;
 
-    if (discover(d) != 0 || make_pep_key(d) != 0) {
+    if (discover(d) != 0 || make_key(d, "pep", "the enforcement point", &d->pep_key) != 0 ||
+        agent_owner(d) != 0) {
         return -1;
     }
     printf("\n-- a task: look up the customer, refund the order --\n");
-    if (start_task(d, tools1, &t) != 0) {
+    if (start_task(d, tools1, &t, NULL) != 0) {
         goto out;
     }
     (void)check_call(d, &t, "crm.read", "read", "salesforce", 1, NULL, "call");
@@ -473,7 +688,7 @@ static int story(struct demo *d)
     (void)check_call(d, &t, "crm.read", "read", "salesforce", 0, "task_ended", "cut off");
     task_clear(&t);
     printf("\n-- a new task: read the customer record, then complete --\n");
-    if (start_task(d, tools2, &t) != 0) {
+    if (start_task(d, tools2, &t, NULL) != 0) {
         goto out;
     }
     (void)check_call(d, &t, "crm.read", "read", "salesforce", 1, NULL, "call");
@@ -481,7 +696,8 @@ static int story(struct demo *d)
         goto out;
     }
     (void)check_call(d, &t, "crm.read", "read", "salesforce", 0, "task_ended", "after end");
-    rc = 0;
+    task_clear(&t);
+    rc = story_deleg(d, tools1, tools2);
 out:
     task_clear(&t);
     return rc;
@@ -493,11 +709,15 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mandate demo [--url URL] [--key ADMIN_KEY | --key-file FILE]\n"
                "                    [--issuer-key JWK_FILE] [--agent SPIFFE_ID] [--intent ID]\n"
+               "                    [--sub-agent SPIFFE_ID]\n"
                "\nPlays the access path's story against a running server loaded with examples/\n"
                "(make run): attest, task token, allowed calls, a policy refusal, drift and\n"
-               "revocation, a new task, completion.  Defaults: --url http://127.0.0.1:8080,\n"
-               "--key-file var/admin.key, --issuer-key examples/demo-issuer.jwk, --agent\n"
-               "spiffe://corp.example/agents/refund-bot, --intent refund-customer.\n"
+               "revocation, a new task, completion; a delegation to a sub-agent (an allowed\n"
+               "call, a refused widening); the kill switch for the agent's owner, engaged and\n"
+               "lifted.  Defaults: --url http://127.0.0.1:8080, --key-file var/admin.key,\n"
+               "--issuer-key examples/demo-issuer.jwk, --agent\n"
+               "spiffe://corp.example/agents/refund-bot, --intent refund-customer, --sub-agent\n"
+               "spiffe://corp.example/agents/crm-lookup.\n"
                "Exit status: 0 every step as expected, 1 a step was not, 2 usage or no server.\n");
 }
 
@@ -534,7 +754,7 @@ static char *read_small(const char *path)
 }
 
 struct demo_args {
-    const char *url, *key, *key_file, *issuer_key, *agent, *intent;
+    const char *url, *key, *key_file, *issuer_key, *agent, *intent, *sub_agent;
 };
 
 static int parse_args(int argc, char **argv, struct demo_args *a)
@@ -542,9 +762,13 @@ static int parse_args(int argc, char **argv, struct demo_args *a)
     struct {
         const char *name;
         const char **dst;
-    } opts[] = {{"--url", &a->url},           {"--key", &a->key},
-                {"--key-file", &a->key_file}, {"--issuer-key", &a->issuer_key},
-                {"--agent", &a->agent},       {"--intent", &a->intent}};
+    } opts[] = {{"--url", &a->url},
+                {"--key", &a->key},
+                {"--key-file", &a->key_file},
+                {"--issuer-key", &a->issuer_key},
+                {"--agent", &a->agent},
+                {"--intent", &a->intent},
+                {"--sub-agent", &a->sub_agent}};
     size_t j;
     int i;
 
@@ -570,7 +794,8 @@ int cmd_demo(int argc, char **argv)
                           "var/admin.key",
                           "examples/demo-issuer.jwk",
                           "spiffe://corp.example/agents/refund-bot",
-                          "refund-customer"};
+                          "refund-customer",
+                          "spiffe://corp.example/agents/crm-lookup"};
     struct demo d = {0};
     struct err e = {0};
     char *key = NULL, *jwk = NULL;
@@ -603,6 +828,7 @@ int cmd_demo(int argc, char **argv)
     d.url = strndup(a.url, n);
     d.admin_key = key;
     d.agent = a.agent;
+    d.sub_agent = a.sub_agent;
     d.intent = a.intent;
     d.curl = curl_easy_init();
     if (d.url == NULL || d.curl == NULL || story(&d) != 0) {
@@ -623,6 +849,8 @@ out:
     free(d.issuer);
     free(d.token_endpoint);
     wipe_free_str(d.pep_key);
+    wipe_free_str(d.sec_key);
+    free(d.owner);
     wipe_free_str(key);
     wipe_free_str(jwk);
     return rc;

@@ -74,20 +74,35 @@ try {
   const o = r.stdout || '';
   t.check('demo exits 0', r.status === 0, `${r.status} ${o} ${r.stderr}`);
   t.check('demo: exchange issues a DPoP-bound task', /exchange +task tsk_\S+ for intent refund-customer, \d+ s, DPoP-bound/.test(o), o);
-  t.check('demo: allowed calls', (o.match(/crm\.read\/read +ALLOW \(call-tool\)/g) || []).length === 3, o);
+  t.check('demo: allowed calls', (o.match(/crm\.read\/read +ALLOW \(call-tool\)/g) || []).length === 6, o);
   t.check('demo: policy refusal names the policy', /payments\.refund\/create +DENY +\(sensitive-tool-needs-human\)/.test(o), o);
   t.check('demo: drift revokes', /drift +web\.search\/query +DENY +\(tool_not_granted.*task_revoked\): task revoked/.test(o), o);
   t.check('demo: cut off after drift', /cut off +crm\.read\/read +DENY +\(revoked, task_ended\)/.test(o), o);
   t.check('demo: completion', /complete +the agent completes task tsk_\S+: 200, state completed/.test(o), o);
   t.check('demo: no call after completion', /after end +crm\.read\/read +DENY +\(completed, task_ended\)/.test(o), o);
-  t.check('demo: summary line', /demo: 14 steps, every decision as expected/.test(o), o);
+  t.check('demo: delegation to the sub-agent, proven by the parent\'s key',
+    /delegate +task tsk_\S+ -> sub-task tsk_\S+ for spiffe:\/\/corp\.example\/agents\/crm-lookup\n +granted crm\.read\[read\], 3 calls carved[^\n]*\n +proven by the parent's key, bound to the sub-agent's key/.test(o), o);
+  t.check('demo: the sub-agent\'s call inside its sub-task is allowed', /sub-agent +crm\.read\/read +ALLOW/.test(o), o);
+  t.check('demo: the sub-agent\'s widening is refused', /widening +payments\.refund\/create +DENY +\(tool_not_granted/.test(o), o);
+  t.check('demo: the parent goes on', /parent +crm\.read\/read +ALLOW/.test(o), o);
+  t.check('demo: kill switch engaged for the owner', /kill switch ENGAGED for every agent of owner alice: [1-9]\d* task\(s\) revoked/.test(o), o);
+  t.check('demo: the agent\'s next call is denied', /after kill +crm\.read\/read +DENY +\(revoked, task_ended\)/.test(o), o);
+  t.check('demo: a new task is refused while engaged', /exchange +DENIED 403 access_denied: killswitch_engaged/.test(o), o);
+  t.check('demo: lifted, the agent works again', /kill switch LIFTED for owner alice[^\n]*\n(.*\n){2,3}.*call +crm\.read\/read +ALLOW/.test(o), o);
+  t.check('demo: summary line', /demo: 30 steps, every decision as expected/.test(o), o);
 
   // The trail has the story: exchanges, checks, the revocation, the completion.
   const a = await fetch(`${url}/v1/audit?limit=1000`, { headers: { authorization: `Bearer ${key}` } });
   const items = a.ok ? (await a.json()).items || [] : [];
   const events = new Set(items.map((x) => x.event));
-  t.check('audit holds the story', ['check', 'task.revoke', 'task.complete'].every((ev) => events.has(ev)),
-    JSON.stringify([...events]));
+  t.check('audit holds the story', ['check', 'task.revoke', 'task.complete', 'killswitch.engage',
+    'killswitch.lift'].every((ev) => events.has(ev)), JSON.stringify([...events]));
+  t.check('audit holds the delegation (action Delegate, the chain)', items.some((x) => x.event === 'task.exchange' &&
+    x.action === 'Delegate' && x.decision === 'allow' && JSON.stringify(x.actor_chain).includes('crm-lookup')),
+    JSON.stringify(items.filter((x) => x.action === 'Delegate').slice(0, 1)));
+  const ks = await fetch(`${url}/v1/killswitch`, { headers: { authorization: `Bearer ${key}` } });
+  const ksb = ks.ok ? await ks.json() : null;
+  t.check('the demo leaves no kill switch engaged', ksb && ksb.engaged.length === 0, JSON.stringify(ksb));
 
   // A second run works too (fresh pep key, fresh tasks).
   t.check('demo runs again', demo(['--url', url, '--key', key]).status === 0);
