@@ -4,8 +4,13 @@
  * matching (agent, owner, team, all).  Then persistence (migration 6): an
  * engaged switch and carved budgets survive a restart of the runtime, a
  * switch stored but whose tasks were not revoked is reapplied at startup,
- * and a lift is durable.  End to end: tests/node/deleg-e2e.mjs. */
+ * and a lift is durable.  Last, the race: threads deciding checks while an
+ * owner switch engages; none allows once the engage call has answered.
+ * End to end: tests/node/deleg-e2e.mjs. */
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -414,6 +419,97 @@ static void test_carve_survives_restart(void **state)
     arena_free(&a);
 }
 
+/* ---- the race: checks from several threads while the switch engages ------------------ */
+
+#define RACE_TASKS 64
+#define RACE_THREADS 4
+
+struct race {
+    struct fx *f;
+    struct btask *v[RACE_TASKS];
+    atomic_int answered; /* the engage call has returned */
+    atomic_int stop;
+    atomic_long before, late, after_rounds;
+};
+
+/* What a check decides about a task's state: the switch (agent, all) and
+ * the task's state under its mutex (taskcheck.c does both). */
+static int would_allow(struct race *x, struct btask *t)
+{
+    int live;
+
+    if (broker_killswitch_covers(&x->f->b, t->agent, NULL, NULL)) {
+        return 0;
+    }
+    pthread_mutex_lock(&t->mu);
+    live = strcmp(t->state, "active") == 0;
+    pthread_mutex_unlock(&t->mu);
+    return live;
+}
+
+static void *checker(void *p)
+{
+    struct race *x = p;
+    size_t i = 0;
+
+    while (!atomic_load(&x->stop)) {
+        int after = atomic_load(&x->answered); /* read before the check starts */
+        int allow = would_allow(x, x->v[i++ % RACE_TASKS]);
+        if (after) {
+            atomic_fetch_add(&x->after_rounds, 1);
+            if (allow) {
+                atomic_fetch_add(&x->late, 1);
+            }
+        } else if (allow) {
+            atomic_fetch_add(&x->before, 1);
+        }
+    }
+    return NULL;
+}
+
+static void test_killswitch_race(void **state)
+{
+    struct fx *f = *state;
+    struct race x;
+    pthread_t th[RACE_THREADS];
+    json_t *out = NULL;
+    char id[32];
+    struct err e;
+    int i;
+
+    memset(&x, 0, sizeof(x));
+    x.f = f;
+    for (i = 0; i < RACE_TASKS; i++) {
+        snprintf(id, sizeof(id), "t-race-%d", i);
+        add_task(f, id, AGENT, NULL, 0);
+        assert_int_equal(tasks_get(&f->b, id, &x.v[i], &e), 0);
+    }
+    for (i = 0; i < RACE_THREADS; i++) {
+        assert_int_equal(pthread_create(&th[i], NULL, checker, &x), 0);
+    }
+    while (atomic_load(&x.before) < 1000) {
+        sched_yield();
+    }
+    /* the owner scope: resolved from the registry, not by the check path */
+    assert_int_equal(broker_killswitch_engage(&f->b, NULL, "owner", "alice", "race", &out, &e), 0);
+    atomic_store(&x.answered, 1);
+    while (atomic_load(&x.after_rounds) < 20000) {
+        sched_yield();
+    }
+    atomic_store(&x.stop, 1);
+    for (i = 0; i < RACE_THREADS; i++) {
+        pthread_join(th[i], NULL);
+    }
+    assert_int_equal(json_integer_value(json_object_get(out, "revoked")), RACE_TASKS);
+    json_decref(out);
+    if (atomic_load(&x.late) != 0) {
+        fail_msg("%ld checks allowed after the engage call answered", atomic_load(&x.late));
+    }
+    for (i = 0; i < RACE_TASKS; i++) {
+        btask_put(x.v[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +520,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_killswitch_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killswitch_reapplied_at_startup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_carve_survives_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_killswitch_race, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
