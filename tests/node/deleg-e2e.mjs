@@ -95,6 +95,7 @@ try {
     if (id !== NOINTENT) await h.must('POST', `/v1/agents/${id}/entitlements`, { intent: 'refunds' });
   }
   await h.must('POST', `/v1/agents/${RESEARCH}/entitlements`, { intent: 'refunds' });
+  await h.must('POST', `/v1/agents/${SUB3}/entitlements`, { intent: 'research' });
   for (const a of [REFUND_BOT, SUB1, SUB2, SUB3, NOINTENT, RISKY, RESEARCH]) {
     dkeys[a] = await jose.generateKeyPair('ES256', { extractable: true });
   }
@@ -183,6 +184,26 @@ try {
   t.check('PoP: the child token works with the child key', allowed(r), r.text);
   r = await check(popChild.access_token, listCall, h.agentKey);
   t.check('PoP: the child token refuses the parent\'s key', denied(r), r.text);
+
+  // a bearer parent (research: no DPoP required): the proof, if any, is the sub-agent's
+  const bearer = (await h.exchange({ subject_token: await h.svid(RESEARCH),
+    details: { type: 'mandate_task', intent: 'research', data_labels: ['public'] } })).body;
+  const rdet = { intent: 'research', data_labels: ['public'], budget: 1 };
+  const sub3jkt = await h.thumbprint(dkeys[SUB3]);
+  r = await delegate(bearer.access_token, SUB3, rdet, { proofKey: dkeys[SUB3] });
+  t.check('bearer parent: the sub-agent\'s proof and dpop_jkt: issued, bound to its key', r.status === 200 &&
+    jose.decodeJwt(r.body.access_token).cnf.jkt === sub3jkt, r.text);
+  r = await delegate(bearer.access_token, SUB3, rdet, { proofKey: dkeys[SUB3], jkt: null });
+  t.check('bearer parent: the sub-agent\'s proof alone (as before): issued, bound to it', r.status === 200 &&
+    jose.decodeJwt(r.body.access_token).cnf.jkt === sub3jkt, r.text);
+  r = await delegate(bearer.access_token, SUB3, rdet, { noProof: true });
+  t.check('bearer parent: dpop_jkt alone: issued, bound to the named key', r.status === 200 &&
+    r.body.token_type === 'DPoP' && jose.decodeJwt(r.body.access_token).cnf.jkt === sub3jkt, r.text);
+  r = await delegate(bearer.access_token, SUB3, rdet, { proofKey: h.otherKey });
+  t.check('bearer parent: a proof by another key than dpop_jkt: dpop_jkt_mismatch',
+    refused(r, 400, 'dpop_jkt_mismatch'), r.text);
+  r = await h.api('POST', `/v1/tasks/${bearer.task}/revoke`, { reason: 'done' }, keys.security);
+  t.check('bearer parent: revoked with its subtree', r.status === 200, r.text);
 
   // ---- refusals ------------------------------------------------------------------------------------
   // (the grandchild's over-budget call was drift: refunds revokes on drift)
