@@ -548,6 +548,73 @@ static void migration_2_upgrades_data(void **state)
     store_close(s2);
 }
 
+/* Migration 6: engaged kill switches (first reason wins, deletes are exact,
+ * the CHECKs refuse a malformed row) and a task's budget and carve. */
+static void killswitches_and_carves(void **state)
+{
+    struct fx *f = *state;
+    struct store_killswitch a = {"owner:alice", "owner", "alice", "incident 7", "key-1", 10};
+    struct store_killswitch again = {"owner:alice", "owner", "alice", "later", NULL, 20};
+    struct store_killswitch all = {"all", "all", NULL, "everything", NULL, 30};
+    struct store_killswitch bad_scope = {"planet:x", "planet", "x", "r", NULL, 1};
+    struct store_killswitch all_target = {"all:x", "all", "x", "r", NULL, 1};
+    struct store_killswitch agent_none = {"agent", "agent", NULL, "r", NULL, 1};
+    struct store_killswitch *v;
+    struct store_task t, got;
+    struct err e;
+    size_t n;
+
+    assert_int_equal(f->s->ops->killswitch_list(f->s, &f->a, &v, &n, &e), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(f->s->ops->killswitch_insert(f->s, &a, &e), 0);
+    assert_int_equal(f->s->ops->killswitch_insert(f->s, &again, &e), 0);
+    assert_int_equal(f->s->ops->killswitch_insert(f->s, &all, &e), 0);
+    assert_int_not_equal(f->s->ops->killswitch_insert(f->s, &bad_scope, &e), 0);
+    assert_int_not_equal(f->s->ops->killswitch_insert(f->s, &all_target, &e), 0);
+    assert_int_not_equal(f->s->ops->killswitch_insert(f->s, &agent_none, &e), 0);
+    assert_int_equal(f->s->ops->killswitch_list(f->s, &f->a, &v, &n, &e), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].id, "all");
+    assert_null(v[0].target);
+    assert_string_equal(v[1].id, "owner:alice");
+    assert_string_equal(v[1].reason, "incident 7");
+    assert_string_equal(v[1].engaged_by, "key-1");
+    assert_int_equal(v[1].engaged_ms, 10);
+    assert_int_equal(f->s->ops->killswitch_delete(f->s, "owner:alice", &e), 0);
+    assert_int_equal(f->s->ops->killswitch_delete(f->s, "owner:alice", &e), ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->killswitch_delete(f->s, "owner", &e), ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->killswitch_list(f->s, &f->a, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+
+    add_human(f, "alice");
+    add_agent(f, "spiffe://td/a", "alice");
+    add_intent(f, "i");
+    add_task(f, "p", "spiffe://td/a", "active", 100);
+    t = (struct store_task){.id = "c",
+                            .agent = "spiffe://td/a",
+                            .intent = "i",
+                            .scope = "[]",
+                            .parent = "p",
+                            .state = "active",
+                            .expires_ms = 100,
+                            .budget = 3};
+    assert_int_equal(f->s->ops->task_insert(f->s, &t, &e), 0);
+    assert_int_equal(f->s->ops->task_carved_raise(f->s, "p", 3, &e), 0);
+    assert_int_equal(f->s->ops->task_carved_raise(f->s, "p", 2, &e), 0); /* never lowered */
+    assert_int_equal(f->s->ops->task_carved_raise(f->s, "nope", 2, &e), ERR_NOTFOUND);
+    assert_int_equal(f->s->ops->task_get(f->s, "p", &f->a, &got, &e), 0);
+    assert_int_equal(got.carved, 3);
+    assert_int_equal(got.budget, 0);
+    assert_int_equal(f->s->ops->task_get(f->s, "c", &f->a, &got, &e), 0);
+    assert_int_equal(got.budget, 3);
+    assert_int_equal(got.carved, 0);
+    /* a full-row update writes them back as given */
+    got.carved = 1;
+    assert_int_equal(f->s->ops->task_update(f->s, &got, &e), 0);
+    assert_int_equal(f->s->ops->task_get(f->s, "c", &f->a, &got, &e), 0);
+    assert_int_equal(got.carved, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(tasks_sweep_and_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(audit_sequence, setup, teardown),
         cmocka_unit_test_setup_teardown(migration_2_upgrades_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(killswitches_and_carves, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
