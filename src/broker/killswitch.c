@@ -36,7 +36,7 @@ struct ks_entry {
 
 struct broker_killswitch {
     pthread_mutex_t mu;
-    pthread_mutex_t lift_mu; /* one lift at a time (taken before mu) */
+    pthread_mutex_t change_mu; /* one engage or lift at a time (taken before mu) */
     struct ks_entry v[LIMIT_KILLSWITCH_ENTRIES];
     size_t n;
     atomic_size_t engaged; /* n, readable without the mutex */
@@ -67,7 +67,7 @@ int broker_killswitch_start(struct broker *b, struct err *e)
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     pthread_mutex_init(&ks->mu, NULL);
-    pthread_mutex_init(&ks->lift_mu, NULL);
+    pthread_mutex_init(&ks->change_mu, NULL);
     atomic_init(&ks->engaged, 0);
     atomic_init(&ks->gen, 0);
     b->rt->ks = ks;
@@ -86,7 +86,7 @@ void broker_killswitch_stop(struct broker *b)
         entry_free(&ks->v[i]);
     }
     pthread_mutex_destroy(&ks->mu);
-    pthread_mutex_destroy(&ks->lift_mu);
+    pthread_mutex_destroy(&ks->change_mu);
     free(ks);
     b->rt->ks = NULL;
 }
@@ -373,7 +373,9 @@ int broker_killswitch_engage(struct broker *b, const struct broker_caller *c, co
     }
     /* 1. the switch in memory: new exchanges in scope are refused from here
      * (it stays set even if the store write below fails: fail closed) */
+    pthread_mutex_lock(&ks->change_mu);
     if ((r = set_switch(ks, scope, target, reason, c ? c->key_id : NULL, t0, e)) != 0) {
+        pthread_mutex_unlock(&ks->change_mu);
         return r;
     }
     /* 2. every live task in scope, the tasks below them; the switch's row and
@@ -388,6 +390,7 @@ int broker_killswitch_engage(struct broker *b, const struct broker_caller *c, co
     row.engaged_ms = t0;
     r = revoke_scope(b, c, scope, target, reason, "killswitch.engage", 1, engage_fn, &row, &revoked,
                      &seq, e);
+    pthread_mutex_unlock(&ks->change_mu);
     if (r != 0) {
         return r;
     }
@@ -445,9 +448,11 @@ int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, cons
     }
     /* The store first: the switch stays on in memory until the lift (the
      * row's removal and its record, one transaction) has committed, so a
-     * failed lift leaves it engaged (fail closed).  The lift mutex makes
-     * lifts one at a time: two racing lifts of one switch give one 404. */
-    pthread_mutex_lock(&ks->lift_mu);
+     * failed lift leaves it engaged (fail closed).  The change mutex makes
+     * engages and lifts one at a time: two racing lifts of one switch give
+     * one 404, and an engage never lands between a lift's store write and
+     * its removal from memory (it would answer yet be lifted). */
+    pthread_mutex_lock(&ks->change_mu);
     pthread_mutex_lock(&ks->mu);
     k = find_locked(ks, scope, target);
     if (k != SIZE_MAX) {
@@ -457,7 +462,7 @@ int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, cons
     }
     pthread_mutex_unlock(&ks->mu);
     if (k == SIZE_MAX) {
-        pthread_mutex_unlock(&ks->lift_mu);
+        pthread_mutex_unlock(&ks->change_mu);
         return err_set(e, ERR_NOTFOUND, "no kill switch engaged for %s%s%s", scope,
                        target ? " " : "", target ? target : "");
     }
@@ -473,7 +478,7 @@ int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, cons
     r = detail ? store_tx(b->store, lift_fn, &x, e) : err_set(e, ERR_NOMEM, "out of memory");
     json_decref(detail);
     if (r != 0) {
-        pthread_mutex_unlock(&ks->lift_mu);
+        pthread_mutex_unlock(&ks->change_mu);
         return r;
     }
     pthread_mutex_lock(&ks->mu);
@@ -488,7 +493,7 @@ int broker_killswitch_lift(struct broker *b, const struct broker_caller *c, cons
         atomic_fetch_add(&ks->gen, 1);
     }
     pthread_mutex_unlock(&ks->mu);
-    pthread_mutex_unlock(&ks->lift_mu);
+    pthread_mutex_unlock(&ks->change_mu);
     entry_free(&gone);
     *out = json_pack("{s:s, s:s?, s:b, s:I}", "scope", scope, "target", target, "lifted", 1,
                      "audit_id", (json_int_t)x.seq);
