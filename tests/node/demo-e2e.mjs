@@ -6,7 +6,7 @@
 // Usage: node demo-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
 // Ends with "N passed, N failed" (or a skip line).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
@@ -107,21 +107,8 @@ try {
   // A second run works too (fresh pep key, fresh tasks).
   t.check('demo runs again', demo(['--url', url, '--key', key]).status === 0);
 
-  // docs/api.md's session (every endpoint) against the same server: each
-  // curl must answer 2xx (curl -f), in order.
-  const doc = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
-  const m = doc.match(/<!-- api-session:begin -->\s*```sh\n([\s\S]*?)```\s*<!-- api-session:end -->/);
-  t.check('docs/api.md has the session block', !!m);
-  const hasJq = spawnSync('jq', ['--version']).status === 0;
-  if (!hasJq) console.log('note: jq not found (scripts/deps installs it): docs/api.md session not run');
-  if (m && hasJq) {
-    const script = 'set -e\ncurl() { command curl -fsS "$@"; echo; }\n' + m[1];
-    const s = spawnSync('sh', ['-c', script], { cwd: root, encoding: 'utf8', timeout: 120000,
-      env: { ...process.env, M: url, B: mandate, K: key } });
-    const calls = (m[1].match(/curl -s/g) || []).length;
-    t.check(`docs/api.md session: ${calls} curl lines all answer 2xx`, s.status === 0,
-      `${s.status} ${(s.stdout || '').slice(-600)} ${s.stderr}`);
-  }
+  // docs/api.md's examples (every endpoint, each with its expected status) run in
+  // tests/node/docs-api-e2e.mjs against a server of their own.
 
   // An issuer key nobody registered: the exchange is refused, exit 1.
   const bad = join(dir, 'other.jwk');
