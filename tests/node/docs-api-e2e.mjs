@@ -1,10 +1,12 @@
 // docs-api-e2e.mjs: docs/api.md's curl examples work against `make run`
 // (issue #6).  The server is started the way `make run` starts it
 // (scripts/run-local: init, serve, load examples/) on a fresh store in a
-// temp dir and a free port; then every ```sh block of docs/api.md runs, in
-// document order, in ONE bash session, with M (the URL), B (the mandate
-// program) and K (the admin key) set as run-local prints them.  The
-// convention (docs/api.md, "Examples"):
+// temp dir and a free port; then the ```sh blocks of docs/api.md run in ONE
+// bash session, with M (the URL), B (the mandate program) and K (the admin
+// key) set as run-local prints them: the session block (between the
+// api-session markers) first, then every other ```sh block in page order
+// (so a section's own block may use what the session made: $TASK, $PEP...).
+// The convention (docs/api.md, "Examples"):
 //   - every request ends with `# -> STATUS` on its last line: the status each
 //     curl it sends must answer (a function holding a curl, such as
 //     `exchange`, is checked where it is called);
@@ -94,12 +96,17 @@ const docLines = readFileSync(join(root, DOC), 'utf8').split('\n');
 const blocks = []; // {start (1-based line of the first code line), lines}
 for (let i = 0; i < docLines.length; i++) {
   if (/^```(sh|bash)\s*$/.test(docLines[i])) {
-    const b = { start: i + 2, lines: [] };
+    let k = i - 1;
+    while (k >= 0 && docLines[k].trim() === '') k--;
+    const b = { start: i + 2, lines: [], session: k >= 0 && docLines[k].includes('<!-- api-session:begin -->') };
     for (i++; i < docLines.length && !/^```\s*$/.test(docLines[i]); i++) b.lines.push(docLines[i]);
     blocks.push(b);
   }
 }
-t.check(`${DOC} has sh blocks`, blocks.length > 0);
+t.check(`${DOC} has the session block (<!-- api-session:begin --> before a \`\`\`sh block)`,
+  blocks.some((b) => b.session));
+// The session first (it defines what the others use), then page order.
+blocks.sort((x, y) => (y.session - x.session) || (x.start - y.start));
 
 const ANN = /\s#\s*->\s*(\d{3})\s*$/;
 const stripComment = (s) => s.replace(/(^|\s)#.*$/, '');
@@ -225,6 +232,8 @@ try {
   });
   t.check(`${DOC}: the examples run to the end (bash exit 0)`, s.status === 0,
     `status ${s.status} ${s.error || ''}\n${(s.stderr || '').slice(-1500)}`);
+  t.check(`${DOC}: the mandate commands of the examples run clean (no sanitizer report)`,
+    !/AddressSanitizer|LeakSanitizer|runtime error/.test(s.stderr || ''), (s.stderr || '').slice(-2000));
   if (s.stderr && s.stderr.trim()) console.log(`note: the session's stderr:\n${s.stderr.slice(-1500)}`);
 
   // The log: requests, then the marker of the example that sent them.
