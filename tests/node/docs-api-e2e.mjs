@@ -15,7 +15,8 @@
 //   - examples use `curl -s` without -o/-w/-f (the test's curl adds them).
 // Then coverage: every route of src/http/api_authz.c's action table and of
 // the route tables in src/http/*.c (public routes too) must have been
-// reached by at least one example; each missing route fails by name.
+// reached by at least one example, and be listed in the Endpoints table
+// (`| METHOD | \`path\` |` rows); each missing route fails by name.
 // Last, the curl lines run-local prints ("Try:") answer 200.
 //
 // Usage: node docs-api-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
@@ -186,6 +187,24 @@ function script() {
   }
   return out.join('\n') + '\n';
 }
+
+// The Endpoints table: each row's methods x its backticked paths, every
+// {placeholder} alike ({spiffe id} is the route's {id*}).
+const norm = (p) => p.replace(/\{[^}]*\}/g, '{}');
+const listed = new Set();
+for (const l of docLines) {
+  const m = l.match(/^\|\s*((?:GET|POST|PUT|PATCH|DELETE)(?:\s*,\s*(?:GET|POST|PUT|PATCH|DELETE))*)\s*\|([^|]*)\|/);
+  if (!m) continue;
+  for (const meth of m[1].split(',').map((x) => x.trim())) {
+    for (const pm of m[2].matchAll(/`(\/[^`]*)`/g)) listed.add(`${meth} ${norm(pm[1])}`);
+  }
+}
+const unlisted = routes.filter((r) => !listed.has(`${r.method} ${norm(r.pattern)}`));
+for (const r of unlisted) {
+  t.check(`route ${r.method} ${r.pattern} (${r.file}) is in ${DOC}'s Endpoints table`, false, 'no row names it');
+}
+t.check(`${DOC}: the Endpoints table lists every route (${routes.length - unlisted.length} of ${routes.length})`,
+  unlisted.length === 0, unlisted.map((r) => `${r.method} ${r.pattern}`).join(', '));
 
 // ---- the server, as `make run` starts it -----------------------------------------
 
