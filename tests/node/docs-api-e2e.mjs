@@ -174,19 +174,26 @@ curl() {
 }
 __check() { printf 'check %s %s\\n' "$1" "$2" >>"$__LOG"; }
 H="Authorization: Bearer $K"
+set -u   # a misspelt variable stops the session (its examples then "never ran")
 `;
+// docLine[n]: the docs/api.md line of the script's line n (1-based).
+const docLine = [];
 function script() {
-  const out = [prelude];
+  const out = prelude.split('\n');
   for (const [bi, b] of blocks.entries()) {
     out.push(`# ${DOC}:${b.start}`);
     for (let i = 0; i < b.lines.length; i++) {
       const line = b.lines[i];
       const a = fnBodies.has(`${bi}:${i}`) ? null : line.match(ANN);
       out.push(a ? `${line.replace(ANN, '').replace(/[\s;]*$/, '')}; __check ${b.start + i} ${a[1]}` : line);
+      docLine[out.length] = b.start + i;
     }
   }
   return out.join('\n') + '\n';
 }
+// bash names the script's lines: name the page's instead.
+const inDoc = (err) => (err || '').replace(/^\S*session\.sh: line (\d+):/gm,
+  (m, n) => (docLine[Number(n)] ? `${DOC}:${docLine[Number(n)]}:` : m));
 
 // The Endpoints table: each row's methods x its backticked paths, every
 // {placeholder} alike ({spiffe id} is the route's {id*}).
@@ -250,10 +257,10 @@ try {
     env: { ...process.env, M: url, B: mandate, K: key, __LOG: log, __DIR: dir },
   });
   t.check(`${DOC}: the examples run to the end (bash exit 0)`, s.status === 0,
-    `status ${s.status} ${s.error || ''}\n${(s.stderr || '').slice(-1500)}`);
+    `status ${s.status} ${s.error || ''}\n${inDoc(s.stderr).slice(-1500)}`);
   t.check(`${DOC}: the mandate commands of the examples run clean (no sanitizer report)`,
     !/AddressSanitizer|LeakSanitizer|runtime error/.test(s.stderr || ''), (s.stderr || '').slice(-2000));
-  if (s.stderr && s.stderr.trim()) console.log(`note: the session's stderr:\n${s.stderr.slice(-1500)}`);
+  if (s.stderr && s.stderr.trim()) console.log(`note: the session's stderr:\n${inDoc(s.stderr).slice(-1500)}`);
 
   // The log: requests, then the marker of the example that sent them.
   const runs = new Map(); // line -> [[req...], ...]
