@@ -125,6 +125,24 @@ static const char *const migrations[] = {
     ("CREATE TABLE audit_checkpoints ("
      "  seq INTEGER PRIMARY KEY, head TEXT NOT NULL, time_ms INTEGER NOT NULL,"
      "  jws TEXT NOT NULL);"),
+    /* 5: audit queries (GET /v1/audit filters, docs/audit.md) and traces.
+     * Every filter is an equality on one column, answered in seq order from
+     * `after` with a LIMIT: a composite (column, seq) index serves it as one
+     * range scan that stops after `limit` rows, with no sort, however big the
+     * trail (the seq in the index is what makes paging cheap).  human,
+     * intent, tool and downstream are NULL in most non-task records (registry
+     * and policy changes, refusals), so those indexes are partial (WHERE col
+     * IS NOT NULL): smaller, and `col = ?` implies the condition, so SQLite
+     * still uses them.  event and decision are never NULL: full indexes.
+     * agent and task have theirs since migration 2; time ranges use
+     * audit_time.  tasks_parent: the children of a task, for traces. */
+    ("CREATE INDEX audit_human ON audit(human, seq) WHERE human IS NOT NULL;"
+     "CREATE INDEX audit_intent ON audit(intent, seq) WHERE intent IS NOT NULL;"
+     "CREATE INDEX audit_tool ON audit(tool, seq) WHERE tool IS NOT NULL;"
+     "CREATE INDEX audit_downstream ON audit(downstream, seq) WHERE downstream IS NOT NULL;"
+     "CREATE INDEX audit_event ON audit(event, seq);"
+     "CREATE INDEX audit_decision ON audit(decision, seq);"
+     "CREATE INDEX tasks_parent ON tasks(parent, id) WHERE parent IS NOT NULL;"),
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -1336,6 +1354,62 @@ static int audit_list(struct store *s, int64_t after, size_t limit, struct arena
                       (int64_t)limit, a, (void **)out, n, e);
 }
 
+/* The filter's SQL: one "AND col = ?k" per set member, the parameters in
+ * order (seq, then the strings, then the times as decimal text). */
+static int audit_query(struct store *s, const struct store_audit_filter *f, struct arena *a,
+                       struct store_audit **out, size_t *n, struct err *e)
+{
+    const struct {
+        const char *col;
+        const char *v;
+    } eq[] = {{"agent", f->agent},       {"human", f->human}, {"task", f->task},
+              {"intent", f->intent},     {"tool", f->tool},   {"downstream", f->downstream},
+              {"decision", f->decision}, {"event", f->event}};
+    char after[24], since[24], until[24];
+    const char *params[2 + sizeof(eq) / sizeof(eq[0]) + 1];
+    size_t np = 0, i, limit = f->limit;
+    struct buf sql;
+    int r;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0 || limit > LIMIT_LIST_PAGE_MAX) {
+        limit = LIMIT_LIST_PAGE_MAX;
+    }
+    snprintf(after, sizeof(after), "%lld", (long long)f->after);
+    params[np++] = after;
+    buf_init(&sql, 4096);
+    r = buf_append_str(&sql, "WHERE seq > CAST(?1 AS INTEGER)");
+    for (i = 0; i < sizeof(eq) / sizeof(eq[0]) && r == 0; i++) {
+        if (eq[i].v != NULL) {
+            params[np++] = eq[i].v;
+            r = buf_printf(&sql, " AND %s = ?%zu", eq[i].col, np);
+        }
+    }
+    if (r == 0 && f->since_ms != 0) {
+        snprintf(since, sizeof(since), "%lld", (long long)f->since_ms);
+        params[np++] = since;
+        r = buf_printf(&sql, " AND time_ms >= CAST(?%zu AS INTEGER)", np);
+    }
+    if (r == 0 && f->until_ms != 0) {
+        snprintf(until, sizeof(until), "%lld", (long long)f->until_ms);
+        params[np++] = until;
+        r = buf_printf(&sql, " AND time_ms < CAST(?%zu AS INTEGER)", np);
+    }
+    r = r ? r : buf_printf(&sql, " ORDER BY seq LIMIT ?%zu", np + 1);
+    r = r ? err_set(e, ERR_INTERNAL, "store: building SQL failed")
+          : row_select(s, &T_AUDIT, sql.data, params, np, (int64_t)limit, a, (void **)out, n, e);
+    buf_free(&sql);
+    return r;
+}
+
+static int task_children(struct store *s, const char *parent, size_t limit, struct arena *a,
+                         struct store_task **out, size_t *n, struct err *e)
+{
+    return row_select(s, &T_TASKS, "WHERE parent = ?1 ORDER BY id LIMIT ?2", &parent, 1,
+                      (int64_t)limit, a, (void **)out, n, e);
+}
+
 static int apikey_insert(struct store *s, const struct store_apikey *k, struct err *e)
 {
     return row_insert(s, &T_APIKEYS, k, e);
@@ -1530,6 +1604,8 @@ static const struct store_ops sqlite_ops = {
     .signing_key_insert = signing_key_insert,
     .signing_key_list = signing_key_list,
     .apikey_revoke = apikey_revoke,
+    .audit_query = audit_query,
+    .task_children = task_children,
 };
 
 static int migrate(struct sqlite_store *ss, struct err *e)

@@ -208,6 +208,25 @@ struct store_page {
     size_t limit;
 };
 
+/* A query of the audit trail (GET /v1/audit, `mandate audit query`): every
+ * non-NULL string must equal its column; since_ms <= time_ms < until_ms
+ * where set (0: unbounded); seq > after; ascending seq, at most limit
+ * (0 or more than LIMIT_LIST_PAGE_MAX: LIMIT_LIST_PAGE_MAX). */
+struct store_audit_filter {
+    const char *agent;
+    const char *human;
+    const char *task;
+    const char *intent;
+    const char *tool;
+    const char *downstream;
+    const char *decision;
+    const char *event;
+    int64_t since_ms;
+    int64_t until_ms;
+    int64_t after;
+    size_t limit;
+};
+
 struct store;
 
 struct store_ops {
@@ -370,6 +389,14 @@ struct store_ops {
     /* Sets a live API key's revoked_ms; ERR_NOTFOUND when no live key has
      * the id. */
     int (*apikey_revoke)(struct store *s, const char *id, int64_t now_ms, struct err *e);
+
+    /* ---- migration 5: audit queries and traces (docs/audit.md) ---- */
+    /* Records matching f, ascending seq (each filter served by an index). */
+    int (*audit_query)(struct store *s, const struct store_audit_filter *f, struct arena *a,
+                       struct store_audit **out, size_t *n, struct err *e);
+    /* Tasks delegated directly from `parent`, in id order, at most limit. */
+    int (*task_children)(struct store *s, const char *parent, size_t limit, struct arena *a,
+                         struct store_task **out, size_t *n, struct err *e);
 };
 
 struct store {
