@@ -142,12 +142,24 @@ static int parse_rfc3339(const char *s, size_t n, int64_t *ms)
     return 0;
 }
 
+static int all_digits(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
 int broker_audit_parse_time(const char *s, size_t n, int64_t *ms)
 {
     uint64_t v = 0;
 
     *ms = 0;
-    if (n > 0 && n <= 15 && strspn(s, "0123456789") >= n) {
+    if (n <= 15 && all_digits(s, n)) {
         if (num_parse_u64(s, n, (uint64_t)TIME_MAX_MS, &v) != 0 || v == 0) {
             return ERR_INVALID;
         }
