@@ -1370,8 +1370,8 @@ static int audit_query(struct store *s, const struct store_audit_filter *f, stru
     char after[24], since[24], until[24];
     const char *params[2 + sizeof(eq) / sizeof(eq[0]) + 1];
     size_t np = 0, i, limit = f->limit;
+    int r, any_eq = 0;
     struct buf sql;
-    int r;
 
     *out = NULL;
     *n = 0;
@@ -1381,14 +1381,15 @@ static int audit_query(struct store *s, const struct store_audit_filter *f, stru
     snprintf(after, sizeof(after), "%lld", (long long)f->after);
     params[np++] = after;
     buf_init(&sql, 4096);
-    for (i = 0; i < sizeof(eq) / sizeof(eq[0]) && eq[i].v == NULL; i++) {
+    for (i = 0; i < sizeof(eq) / sizeof(eq[0]); i++) {
+        any_eq |= eq[i].v != NULL;
     }
     /* With no equality, a `since` alone would be a scan from `after` over
      * every older record (SQLite picks the rowid): read the time window from
      * audit_time instead, cost its size (a bounded sorter keeps `limit` rows
      * in seq order).  `until` alone stays on the rowid: the oldest records
      * match first and the scan stops after `limit`. */
-    r = buf_append_str(&sql, i == sizeof(eq) / sizeof(eq[0]) && f->since_ms != 0
+    r = buf_append_str(&sql, !any_eq && f->since_ms != 0
                                  ? "INDEXED BY audit_time WHERE seq > CAST(?1 AS INTEGER)"
                                  : "WHERE seq > CAST(?1 AS INTEGER)");
     for (i = 0; i < sizeof(eq) / sizeof(eq[0]) && r == 0; i++) {
