@@ -8,6 +8,7 @@
  * file only renders it for a terminal (a table, an indented tree) or
  * prints the JSON with --json.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,12 +141,19 @@ static void print_event(const json_t *ev, const char *prefix, int last)
     printf("  %s%s%s\n", str(ev, "decision"), *reasons ? "  " : "", reasons);
 }
 
-/* One task: its line, then its events and children as the branches below. */
+static int64_t seq_of(const json_t *ev)
+{
+    return ev ? (int64_t)json_integer_value(json_object_get(ev, "seq")) : INT64_MAX;
+}
+
+/* One task: its line, then its records and the tasks delegated from it as
+ * the branches below, in seq order (a child where its exchange record is),
+ * so the tree reads as what happened, in order. */
 static void print_node(const json_t *node, const char *prefix, int last)
 {
     const json_t *events = json_object_get(node, "events"),
                  *kids = json_object_get(node, "children");
-    size_t ne = json_array_size(events), nk = json_array_size(kids), i;
+    size_t ne = json_array_size(events), nk = json_array_size(kids), ie = 0, ik = 0;
     char sub[1024];
 
     printf("%s%s%s %s  task %s  %s", prefix, last ? "└─ " : "├─ ",
@@ -156,16 +164,22 @@ static void print_node(const json_t *node, const char *prefix, int last)
     }
     printf("\n");
     snprintf(sub, sizeof(sub), "%s%s", prefix, last ? "   " : "│  ");
-    for (i = 0; i < ne; i++) {
-        print_event(json_array_get(events, i), sub, i + 1 == ne + nk);
+    while (ie + ik < ne + nk) {
+        const json_t *kid = json_array_get(kids, ik);
+        int tail = ie + ik + 1 == ne + nk;
+        if (ik == nk ||
+            (ie < ne && seq_of(json_array_get(events, ie)) <
+                            seq_of(json_array_get(json_object_get(kid, "events"), 0)))) {
+            print_event(json_array_get(events, ie++), sub, tail);
+        } else {
+            print_node(kid, sub, tail);
+            ik++;
+        }
     }
     if (json_is_integer(json_object_get(node, "events_next"))) {
-        printf("%s   ... more records: mandate audit query --task %s --after %lld\n", sub,
+        printf("%s   (more records: mandate audit query --task %s --after %lld)\n", sub,
                str(node, "task"),
                (long long)json_integer_value(json_object_get(node, "events_next")));
-    }
-    for (i = 0; i < nk; i++) {
-        print_node(json_array_get(kids, i), sub, i + 1 == nk);
     }
 }
 

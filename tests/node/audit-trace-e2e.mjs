@@ -151,8 +151,11 @@ try {
     out.includes('(owner bob)'), out);
   t.check('cli trace: every call with tool, action, downstream and decision', (out.match(/ check {2}orders\.read /g) || []).length === 5 &&
     out.includes('orders.read read order:7 -> orders-api  allow') && out.includes(`#${allowSeq}`), out);
-  t.check('cli trace: an indented tree (├─ └─)', /└─ sub-agent spiffe:\/\/corp\.example\/agents\/lookup-subsub/.test(out) &&
-    out.includes('   ├─ ') && out.includes('      └─ sub-agent'), out);
+  t.check('cli trace: an indented tree, each sub-agent where it was delegated (├─ │ └─)',
+    /\n {3}├─ sub-agent spiffe:\/\/corp\.example\/agents\/triage-sub /.test(out) &&
+    /\n {3}│ {2}├─ sub-agent spiffe:\/\/corp\.example\/agents\/lookup-subsub /.test(out) &&
+    /\n {3}│ {2}│ {2}└─ .* check {2}orders\.read read -> orders-api {2}deny/.test(out) &&
+    out.indexOf('task.exchange') < out.indexOf('triage-sub'), out);
   c = cli(['trace', root.task, '--json']);
   let cj = null;
   try { cj = JSON.parse(c.stdout); } catch { /* */ }
