@@ -378,9 +378,10 @@ static int trace_children(struct trace *t, const char *id, int depth, json_t *no
 static int trace_node(struct trace *t, const struct store_task *task, int depth, json_t **out,
                       struct err *e)
 {
+    struct store_revocation rv;
     struct store_agent ag;
     const char *owner = NULL;
-    json_t *node;
+    json_t *node, *revoked = NULL;
     int r;
 
     *out = NULL;
@@ -400,11 +401,25 @@ static int trace_node(struct trace *t, const struct store_task *task, int depth,
     } else if (r != ERR_NOTFOUND) {
         return r; /* a deleted agent keeps its trail; anything else is an error */
     }
-    node = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:i, s:o, s:o, s:o}", "task", task->id,
-                     "agent", task->agent, "owner", owner, "human", task->on_behalf_of, "intent",
-                     task->intent, "state", task->state, "parent", task->parent, "depth", depth,
-                     "created", broker_time_json(task->created_ms), "expires",
-                     broker_time_json(task->expires_ms), "ended", broker_time_json(task->ended_ms));
+    /* Why it was revoked: a kill switch writes one record for all the tasks
+     * it stops (killswitch.engage), not one naming each, so the reason comes
+     * from the revocation list (gone once the task's expiry passed). */
+    r = t->s->ops->revocation_get(t->s, task->id, t->a, &rv, e);
+    if (r == 0) {
+        revoked =
+            json_pack("{s:s, s:o}", "reason", rv.reason, "time", broker_time_json(rv.time_ms));
+        if (revoked == NULL) {
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+    } else if (r != ERR_NOTFOUND) {
+        return r;
+    }
+    node = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:i, s:o, s:o, s:o, s:o}", "task",
+                     task->id, "agent", task->agent, "owner", owner, "human", task->on_behalf_of,
+                     "intent", task->intent, "state", task->state, "parent", task->parent, "depth",
+                     depth, "created", broker_time_json(task->created_ms), "expires",
+                     broker_time_json(task->expires_ms), "ended", broker_time_json(task->ended_ms),
+                     "revoked", revoked ? revoked : json_null());
     if (node == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }

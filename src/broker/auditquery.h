@@ -52,7 +52,8 @@ int broker_audit_query_run(struct store *s, const struct broker_audit_query *q, 
                            json_t **out, struct err *e) MUST_CHECK;
 
 /* The trace of task: {"task","agent","owner","human","intent","state",
- * "parent","depth","created","ended","events":[{seq,time,event,agent,tool,
+ * "parent","depth","created","expires","ended","revoked":{reason,time}|null,
+ * "events":[{seq,time,event,agent,tool,
  * action,resource,downstream,data_labels,decision,reasons,detail}...],
  * "events_next"?, "children":[same...]}, children being the tasks delegated
  * from it (recursively), events the records naming the task in seq order.

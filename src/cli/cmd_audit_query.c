@@ -159,6 +159,9 @@ static void print_node(const json_t *node, const char *prefix, int last)
     printf("%s%s%s %s  task %s  %s", prefix, last ? "└─ " : "├─ ",
            json_integer_value(json_object_get(node, "depth")) ? "sub-agent" : "agent",
            str(node, "agent"), str(node, "task"), str(node, "state"));
+    if (json_is_object(json_object_get(node, "revoked"))) {
+        printf(": %s", str(json_object_get(node, "revoked"), "reason"));
+    }
     if (*str(node, "owner")) {
         printf("  (owner %s)", str(node, "owner"));
     }

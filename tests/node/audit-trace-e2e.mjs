@@ -103,6 +103,11 @@ try {
   t.check('grandchild: revoked by the drift (refunds revokes): deny', r.status === 200 && r.body.allow === false, r.text);
   r = await check(c1.access_token, { tool: 'orders.read', action: 'read' }, dkeys[SUB1]);
   t.check('child: still alive: allow', r.status === 200 && r.body.allow === true, r.text);
+  // the kill switch stops the child (one killswitch.engage record, no record per task)
+  r = await h.api('POST', '/v1/killswitch', { scope: 'agent', target: SUB1, reason: 'incident 42' }, keys.security);
+  t.check('kill switch on the child\'s agent: revoked', r.status === 200 && r.body.revoked >= 1, r.text);
+  r = await h.api('DELETE', '/v1/killswitch', { scope: 'agent', target: SUB1 }, keys.security);
+  t.check('kill switch lifted', r.status === 200, r.text);
 
   // ---- the trace over HTTP --------------------------------------------------------------------------
   r = await h.api('GET', `/v1/audit/trace/${root.task}`, undefined, keys.auditor);
@@ -125,7 +130,10 @@ try {
     n2checks[1].decision === 'deny' && n2checks[1].reasons.join() === driftReasons.join(), JSON.stringify(n2checks));
   const rev = (n2.events || []).find((e) => e.event === 'task.revoke');
   t.check('trace: the drift revocation, with its reason', rev && n2.state === 'revoked' && rev.reasons.length === 1 &&
-    driftReasons.includes(rev.reasons[0]), JSON.stringify(n2.events));
+    driftReasons.includes(rev.reasons[0]) && n2.revoked && n2.revoked.reason === rev.reasons[0], JSON.stringify(n2));
+  t.check('trace: the kill switch revocation of the child, with its reason', n1.state === 'revoked' &&
+    n1.revoked && n1.revoked.reason === 'killswitch: incident 42' && tr.state === 'active' && tr.revoked === null,
+  JSON.stringify([n1.state, n1.revoked, tr.revoked]));
   t.check('trace: the root\'s own call and the child\'s call', (tr.events || []).some((e) => e.event === 'check' &&
     e.action === 'list' && e.decision === 'allow') && (n1.events || []).some((e) => e.event === 'check'), JSON.stringify(tr.events));
   const seqs = [tr, n1, n2].flatMap((n) => n.events.map((e) => e.seq));
@@ -148,7 +156,7 @@ try {
   t.check('mandate audit trace: exit 0', c.status === 0, c.stderr);
   t.check('cli trace names the human, every agent, the revocation', out.includes('human alice') &&
     out.includes(REFUND_BOT) && out.includes(SUB1) && out.includes(SUB2) && out.includes('task.revoke') &&
-    out.includes('(owner bob)'), out);
+    out.includes('revoked: action_not_granted  (owner bob)') && out.includes('revoked: killswitch: incident 42'), out);
   t.check('cli trace: every call with tool, action, downstream and decision', (out.match(/ check {2}orders\.read /g) || []).length === 5 &&
     out.includes('orders.read read order:7 -> orders-api  allow') && out.includes(`#${allowSeq}`), out);
   t.check('cli trace: an indented tree, each sub-agent where it was delegated (├─ │ └─)',
@@ -192,6 +200,9 @@ try {
   r = await q(`?event=check&limit=2&after=${p1.next}`);
   t.check('?limit pages by seq: next is the last seq, the next page follows it', p1.items && p1.items.length === 2 &&
     p1.next === p1.items[1].seq && r.status === 200 && r.body.items.length === 2 && r.body.items[0].seq > p1.next, r.text);
+  r = await q(`?event=killswitch.engage&agent=${encodeURIComponent(SUB1)}`);
+  t.check('?event=killswitch.engage&agent: the kill switch record', all(r, (x) => x.resource === `killswitch:agent:${SUB1}`) &&
+    r.body.items.length === 1, r.text);
   r = await q('?decision=allow', keys.security);
   t.check('security may query', r.status === 200, r.text);
   r = await q('?decision=allow', keys.alice);
