@@ -410,7 +410,12 @@ static void trace_tree_and_limits(void **state)
     add_task(f, "t1", "t0");
     add_task(f, "t2", "t1");
     add_task(f, "t3", "t0");
+    {
+        struct store_revocation rv = {"t2", "task", "killswitch: incident 42", 7000, 0};
+        assert_int_equal(f->s->ops->revocation_insert(f->s, &rv, &e), 0);
+    }
     assert_int_equal(broker_audit_trace(f->s, "t0", &f->a, &t, &e), 0);
+    assert_true(json_is_null(json_object_get(t, "revoked")));
     assert_string_equal(json_string_value(json_object_get(t, "human")), "alice");
     assert_string_equal(json_string_value(json_object_get(t, "owner")), "alice");
     /* the fixture's records: task t0 is every 5th */
@@ -428,6 +433,9 @@ static void trace_tree_and_limits(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(kids, 0), "parent")),
                         "t1");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(kids, 0), "depth")), 2);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(kids, 0), "revoked"), "reason")),
+                        "killswitch: incident 42");
     assert_null(json_object_get(t, "events_next"));
     json_decref(t);
 
