@@ -424,6 +424,14 @@ int store_sqlite_set_async(struct store *s, int async, struct err *e) MUST_CHECK
 /* The newest schema version this program knows. */
 int store_sqlite_latest_version(void);
 
+/* The SQL ("SELECT * FROM audit ...", parameters as ?N) audit_query runs for
+ * filter f, into out (n bytes): by_time, the form reading the time window
+ * from the audit_time index (chosen for a `since` whose window is smaller
+ * than the trail before it), else the seq-order walk.  For EXPLAIN QUERY
+ * PLAN in tests and by operators.  ERR_LIMIT when it does not fit. */
+int store_sqlite_audit_sql(const struct store_audit_filter *f, int by_time, char *out,
+                           size_t n) MUST_CHECK;
+
 /* Closes the store; s may be NULL. */
 void store_close(struct store *s);
 

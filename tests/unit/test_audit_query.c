@@ -166,6 +166,13 @@ static void filters_match_a_scan(void **state)
         {.until_ms = 1000300},
         {.since_ms = 1000200, .until_ms = 1000800},
         {.since_ms = 1000200, .until_ms = 1000800, .event = "check"},
+        /* windows smaller than the trail before them: read by time */
+        {.since_ms = 1001000},
+        {.since_ms = 1001000, .decision = "deny"},
+        {.since_ms = 1000900, .until_ms = 1001100, .agent = "spiffe://t/a1"},
+        {.since_ms = 1001000, .task = "t1"},
+        {.since_ms = 1000700, .after = 90, .human = "alice"},
+        {.since_ms = 9000000},
         {.agent = "spiffe://t/a2", .after = 50},
         {.agent = "nobody"},
         {.human = "alice", .task = "t1", .tool = "orders.read", .decision = "allow"},
@@ -179,16 +186,17 @@ static void filters_match_a_scan(void **state)
 
 /* ---- the plans -------------------------------------------------------------- */
 
-/* The plan of the store's SQL for one filter column: an index range on
- * (column, seq), no temporary sort. */
-static void plan_of(sqlite3 *db, const char *where, const char *want_index, int want_sort)
+/* The plan of the SQL the store runs for filter f (store_sqlite_audit_sql):
+ * want_index in it, and a temporary sort only when want_sort. */
+static void plan_of(sqlite3 *db, const struct store_audit_filter *f, int by_time,
+                    const char *want_index, int want_sort)
 {
-    char sql[512], plan[2048] = "";
+    char sql[600], plan[2048] = "";
     sqlite3_stmt *st;
     size_t used = 0;
 
-    snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN SELECT * FROM audit %s ORDER BY seq LIMIT ?9",
-             where);
+    memcpy(sql, "EXPLAIN QUERY PLAN ", 19);
+    assert_int_equal(store_sqlite_audit_sql(f, by_time, sql + 19, sizeof(sql) - 19), 0);
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW && used < sizeof(plan) - 1) {
         int w = snprintf(plan + used, sizeof(plan) - used, "%s\n", sqlite3_column_text(st, 3));
@@ -205,28 +213,49 @@ static void every_filter_uses_an_index(void **state)
     struct fx *f = *state;
     static const char *const cols[] = {"agent", "human",      "task",     "intent",
                                        "tool",  "downstream", "decision", "event"};
-    char where[128], idx[64];
+    const size_t off[] = {offsetof(struct store_audit_filter, agent),
+                          offsetof(struct store_audit_filter, human),
+                          offsetof(struct store_audit_filter, task),
+                          offsetof(struct store_audit_filter, intent),
+                          offsetof(struct store_audit_filter, tool),
+                          offsetof(struct store_audit_filter, downstream),
+                          offsetof(struct store_audit_filter, decision),
+                          offsetof(struct store_audit_filter, event)};
+    struct store_audit_filter q;
+    char idx[64];
     sqlite3 *db;
     size_t i;
 
     assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
-        snprintf(where, sizeof(where), "WHERE seq > CAST(?1 AS INTEGER) AND %s = ?2", cols[i]);
+        memset(&q, 0, sizeof(q));
+        *(const char **)((char *)&q + off[i]) = "x";
+        q.after = 5;
+        /* the (column, seq) index from `after`, in seq order: no sort */
         snprintf(idx, sizeof(idx), "USING INDEX audit_%s (%s=? AND seq>?)", cols[i], cols[i]);
-        plan_of(db, where, idx, 0);
-        /* with a time window: still that index, the time a filter on it */
-        snprintf(where, sizeof(where),
-                 "WHERE seq > CAST(?1 AS INTEGER) AND %s = ?2 AND time_ms >= CAST(?3 AS INTEGER)",
-                 cols[i]);
-        plan_of(db, where, idx, 0);
+        plan_of(db, &q, 0, idx, 0);
+        q.until_ms = 2000000;
+        plan_of(db, &q, 0, idx, 0);
+        /* a window smaller than what precedes it: read from audit_time */
+        q.since_ms = 1000000;
+        plan_of(db, &q, 0, idx, 0);
+        plan_of(db, &q, 1, "USING INDEX audit_time (time_ms>? AND time_ms<?)", 1);
     }
-    plan_of(db,
-            "INDEXED BY audit_time WHERE seq > CAST(?1 AS INTEGER) AND time_ms >= CAST(?2 AS "
-            "INTEGER) AND time_ms < CAST(?3 AS INTEGER)",
-            "USING INDEX audit_time (time_ms>? AND time_ms<?)", 1);
-    plan_of(db, "WHERE seq > CAST(?1 AS INTEGER) AND time_ms < CAST(?2 AS INTEGER)",
-            "USING INTEGER PRIMARY KEY (rowid>?)", 0);
-    plan_of(db, "WHERE seq > CAST(?1 AS INTEGER)", "USING INTEGER PRIMARY KEY (rowid>?)", 0);
+    memset(&q, 0, sizeof(q));
+    q.since_ms = 1000000;
+    plan_of(db, &q, 1, "USING INDEX audit_time (time_ms>?)", 1);
+    plan_of(db, &q, 0, "USING INTEGER PRIMARY KEY (rowid>?)", 0);
+    q.agent = "x";
+    q.decision = "deny";
+    plan_of(db, &q, 1, "USING INDEX audit_time (time_ms>?)", 1);
+    memset(&q, 0, sizeof(q));
+    q.until_ms = 1000000;
+    plan_of(db, &q, 0, "USING INTEGER PRIMARY KEY (rowid>?)", 0);
+    q.until_ms = 0;
+    plan_of(db, &q, 0, "USING INTEGER PRIMARY KEY (rowid>?)", 0);
+    q.agent = "x";
+    q.decision = "deny";
+    plan_of(db, &q, 0, "(", 0); /* one of the two equality indexes, no sort */
     sqlite3_close(db);
 }
 
