@@ -301,9 +301,11 @@ int broker_audit_query_run(struct store *s, const struct broker_audit_query *q, 
 
 /* ---- the trace of a task ------------------------------------------------- */
 
+/* Store records of one task live in a scratch arena only while its JSON is
+ * built (the JSON copies what it keeps): a trace of 256 tasks does not hold
+ * 256 pages of records at once. */
 struct trace {
     struct store *s;
-    struct arena *a;
     size_t tasks;  /* tasks visited */
     size_t events; /* records returned */
 };
@@ -319,7 +321,8 @@ static json_t *event_json(const struct store_audit *r)
 }
 
 /* node["events"] (and "events_next" when cut) for task id. */
-static int trace_events(struct trace *t, const char *id, json_t *node, struct err *e)
+static int trace_events(struct trace *t, const char *id, json_t *node, struct arena *a,
+                        struct err *e)
 {
     struct store_audit_filter f;
     struct store_audit *v = NULL;
@@ -334,7 +337,7 @@ static int trace_events(struct trace *t, const char *id, json_t *node, struct er
     f.task = id;
     f.limit = room < LIMIT_AUDIT_TRACE_TASK_EVENTS ? room : LIMIT_AUDIT_TRACE_TASK_EVENTS;
     if (f.limit > 0) {
-        r = t->s->ops->audit_query(t->s, &f, t->a, &v, &n, e);
+        r = t->s->ops->audit_query(t->s, &f, a, &v, &n, e);
     }
     for (i = 0; r == 0 && i < n; i++) {
         if (json_array_append_new(events, event_json(&v[i])) != 0) {
@@ -351,6 +354,56 @@ static int trace_events(struct trace *t, const char *id, json_t *node, struct er
     return r;
 }
 
+/* The task's own members: who, for whom, what, its state and why it was
+ * revoked, and its records. */
+static int trace_head(struct trace *t, const struct store_task *task, int depth, json_t **out,
+                      struct err *e)
+{
+    struct store_revocation rv;
+    struct store_agent ag;
+    struct arena a;
+    const char *owner = NULL;
+    json_t *node = NULL, *revoked = json_null();
+    int r;
+
+    *out = NULL;
+    arena_init(&a, 0, 0);
+    r = t->s->ops->agent_get(t->s, task->agent, &a, &ag, e);
+    if (r == 0) {
+        owner = ag.owner;
+    } else if (r != ERR_NOTFOUND) {
+        goto out; /* a deleted agent keeps its trail; anything else is an error */
+    }
+    /* Why it was revoked: a kill switch writes one record for all the tasks
+     * it stops (killswitch.engage), not one naming each, so the reason comes
+     * from the revocation list (gone once the task's expiry passed). */
+    r = t->s->ops->revocation_get(t->s, task->id, &a, &rv, e);
+    if (r == 0) {
+        json_decref(revoked);
+        revoked =
+            json_pack("{s:s, s:o}", "reason", rv.reason, "time", broker_time_json(rv.time_ms));
+    } else if (r != ERR_NOTFOUND) {
+        goto out;
+    }
+    node = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:i, s:o, s:o, s:o, s:O}", "task",
+                     task->id, "agent", task->agent, "owner", owner, "human", task->on_behalf_of,
+                     "intent", task->intent, "state", task->state, "parent", task->parent, "depth",
+                     depth, "created", broker_time_json(task->created_ms), "expires",
+                     broker_time_json(task->expires_ms), "ended", broker_time_json(task->ended_ms),
+                     "revoked", revoked);
+    r = node == NULL ? err_set(e, ERR_NOMEM, "out of memory")
+                     : trace_events(t, task->id, node, &a, e);
+    if (r == 0) {
+        *out = node;
+        node = NULL;
+    }
+out:
+    json_decref(node);
+    json_decref(revoked);
+    arena_free(&a);
+    return r;
+}
+
 static int trace_node(struct trace *t, const struct store_task *task, int depth, json_t **out,
                       struct err *e);
 
@@ -358,30 +411,30 @@ static int trace_children(struct trace *t, const char *id, int depth, json_t *no
 {
     struct store_task *kids = NULL;
     json_t *arr = json_array(), *child;
+    struct arena a;
     size_t i, n = 0;
     int r;
 
     if (arr == NULL || json_object_set_new(node, "children", arr) != 0) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    r = t->s->ops->task_children(t->s, id, LIMIT_AUDIT_TRACE_TASKS + 1, t->a, &kids, &n, e);
+    arena_init(&a, 0, 0);
+    r = t->s->ops->task_children(t->s, id, LIMIT_AUDIT_TRACE_TASKS + 1, &a, &kids, &n, e);
     for (i = 0; r == 0 && i < n; i++) {
         r = trace_node(t, &kids[i], depth + 1, &child, e);
         if (r == 0 && json_array_append_new(arr, child) != 0) {
             r = err_set(e, ERR_NOMEM, "out of memory");
         }
     }
+    arena_free(&a);
     return r;
 }
 
-/* One task, its events and (recursively, depth counted) its children. */
+/* One task, its records and (recursively, depth counted) its children. */
 static int trace_node(struct trace *t, const struct store_task *task, int depth, json_t **out,
                       struct err *e)
 {
-    struct store_revocation rv;
-    struct store_agent ag;
-    const char *owner = NULL;
-    json_t *node, *revoked = NULL;
+    json_t *node;
     int r;
 
     *out = NULL;
@@ -395,35 +448,7 @@ static int trace_node(struct trace *t, const struct store_task *task, int depth,
                        "GET /v1/audit?task=",
                        LIMIT_AUDIT_TRACE_TASKS);
     }
-    r = t->s->ops->agent_get(t->s, task->agent, t->a, &ag, e);
-    if (r == 0) {
-        owner = ag.owner;
-    } else if (r != ERR_NOTFOUND) {
-        return r; /* a deleted agent keeps its trail; anything else is an error */
-    }
-    /* Why it was revoked: a kill switch writes one record for all the tasks
-     * it stops (killswitch.engage), not one naming each, so the reason comes
-     * from the revocation list (gone once the task's expiry passed). */
-    r = t->s->ops->revocation_get(t->s, task->id, t->a, &rv, e);
-    if (r == 0) {
-        revoked =
-            json_pack("{s:s, s:o}", "reason", rv.reason, "time", broker_time_json(rv.time_ms));
-        if (revoked == NULL) {
-            return err_set(e, ERR_NOMEM, "out of memory");
-        }
-    } else if (r != ERR_NOTFOUND) {
-        return r;
-    }
-    node = json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s, s:s?, s:i, s:o, s:o, s:o, s:o}", "task",
-                     task->id, "agent", task->agent, "owner", owner, "human", task->on_behalf_of,
-                     "intent", task->intent, "state", task->state, "parent", task->parent, "depth",
-                     depth, "created", broker_time_json(task->created_ms), "expires",
-                     broker_time_json(task->expires_ms), "ended", broker_time_json(task->ended_ms),
-                     "revoked", revoked ? revoked : json_null());
-    if (node == NULL) {
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    r = trace_events(t, task->id, node, e);
+    r = trace_head(t, task, depth, &node, e);
     r = r ? r : trace_children(t, task->id, depth, node, e);
     if (r != 0) {
         json_decref(node);
@@ -436,7 +461,7 @@ static int trace_node(struct trace *t, const struct store_task *task, int depth,
 int broker_audit_trace(struct store *s, const char *task, struct arena *a, json_t **out,
                        struct err *e)
 {
-    struct trace t = {s, a, 0, 0};
+    struct trace t = {s, 0, 0};
     struct store_task root;
     int r;
 
