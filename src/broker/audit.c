@@ -100,7 +100,7 @@ int broker_audit_refusal(struct broker *b, const struct broker_caller *c, const 
     return r;
 }
 
-static json_t *audit_json(const struct store_audit *r)
+json_t *broker_audit_record_json(const struct store_audit *r)
 {
     json_t *j = json_pack(
         "{s:I, s:o, s:s, s:s?, s:s?, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, s:s?,"
@@ -133,7 +133,7 @@ int broker_audit_list(struct broker *b, int64_t after, size_t limit, struct aren
     }
     r = b->store->ops->audit_list(b->store, after, limit, a, &v, &n, e);
     for (i = 0; r == 0 && i < n; i++) {
-        if (json_array_append_new(items, audit_json(&v[i])) != 0) {
+        if (json_array_append_new(items, broker_audit_record_json(&v[i])) != 0) {
             r = err_set(e, ERR_NOMEM, "out of memory");
         }
     }

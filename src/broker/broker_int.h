@@ -53,6 +53,9 @@ int broker_json_out(json_t *j, json_t **out, struct err *e) MUST_CHECK;
 /* An RFC 3339 time string, or JSON null for 0. */
 json_t *broker_time_json(int64_t ms);
 
+/* One audit record as GET /v1/audit shows it (audit.c). */
+json_t *broker_audit_record_json(const struct store_audit *r);
+
 json_t *broker_agent_json(const struct store_agent *ag);
 json_t *broker_issuer_json(const struct store_issuer *x);
 json_t *broker_tool_json(const struct store_tool *x);

@@ -32,6 +32,10 @@ int cmd_demo(int argc, char **argv);       /* cmd_demo.c: the access path's stor
 int cmd_audit(int argc, char **argv);      /* cmd_audit.c: verify, export the audit trail */
 int cmd_killswitch(int argc, char **argv); /* cmd_killswitch.c: stop agents mid-flight */
 
+/* cmd_audit_query.c: `mandate audit query|trace` (dispatched by cmd_audit). */
+int cmd_audit_query(int argc, char **argv);
+int cmd_audit_trace(int argc, char **argv);
+
 /* True when argv holds -h or --help among its options. */
 int cli_wants_help(int argc, char **argv);
 

@@ -194,8 +194,12 @@ int cmd_audit(int argc, char **argv)
         return argc < 2 ? CLI_USAGE : CLI_OK;
     }
     verb = argv[1];
+    if (strcmp(verb, "query") == 0 || strcmp(verb, "trace") == 0) { /* cmd_audit_query.c */
+        return (verb[0] == 'q' ? cmd_audit_query : cmd_audit_trace)(argc - 1, argv + 1);
+    }
     if (strcmp(verb, "verify") != 0 && strcmp(verb, "export") != 0) {
-        fprintf(stderr, "mandate audit: unknown sub-command \"%s\" (verify, export)\n", verb);
+        fprintf(stderr,
+                "mandate audit: unknown sub-command \"%s\" (verify, export, query, trace)\n", verb);
         return CLI_USAGE;
     }
     r = cli_opts_parse(audit_opts, NAUDIT, argc - 1, argv + 1, &rest, &nrest, &e);

@@ -82,6 +82,7 @@ static const struct api_action actions[] = {
     {"GET", "/v1/policies/{version}", "policy.read", "policies"},
     {"POST", "/v1/policies/{version}/activate", "policy.write", "policies"},
     {"GET", "/v1/audit", "audit.read", "audit"},
+    {"GET", "/v1/audit/trace/{task}", "audit.trace", "audit"},
     {"POST", "/v1/check", "check", "check"},
     {"GET", "/v1/tasks", "task.read", "tasks"},
     {"GET", "/v1/tasks/{id}", "task.read", "tasks"},

@@ -5,7 +5,8 @@
  * Versions are positive integers in the path; anything else is a 400 naming
  * "version".  Storing and activating are admin's; reading policies is for
  * the registry readers; reading the trail is for admin, security and
- * auditor (an owner reads its agents through other endpoints).
+ * auditor (an owner reads its agents through other endpoints); the audit
+ * handlers (filters, traces) are in api_audit.c.
  */
 #include <string.h>
 
@@ -133,22 +134,6 @@ static void policies_list(struct http_req *rq)
     reply(rq, r, &e, MHD_HTTP_OK, out);
 }
 
-static void audit_list(struct http_req *rq)
-{
-    json_t *out = NULL;
-    int64_t after;
-    size_t limit;
-    struct err e;
-    int r;
-
-    if (seq_page(rq, &after, &limit) != 0) {
-        return;
-    }
-    err_clear(&e);
-    r = broker_audit_list(rq->broker, after, limit, &rq->arena, &out, &e);
-    reply(rq, r, &e, MHD_HTTP_OK, out);
-}
-
 /* Public (no API key): a checkpoint holds only a seq, a hash and Mandate's
  * signature, nothing about any record, and an outside party must be able
  * to collect them to hold Mandate to its history (docs/audit.md). */
@@ -174,7 +159,8 @@ const struct http_route http_routes_policies[] = {
     {"GET", "/v1/policies/active", policies_active, ROLE_READERS},
     {"GET", "/v1/policies/{version}", policies_get, ROLE_READERS},
     {"POST", "/v1/policies/{version}/activate", policies_activate, ROLE_ADMIN},
-    {"GET", "/v1/audit", audit_list, ROLE_ADMIN | ROLE_SECURITY | ROLE_AUDITOR},
+    {"GET", "/v1/audit", http_audit_query, ROLE_ADMIN | ROLE_SECURITY | ROLE_AUDITOR},
+    {"GET", "/v1/audit/trace/{task}", http_audit_trace, ROLE_ADMIN | ROLE_SECURITY | ROLE_AUDITOR},
     {"GET", "/v1/audit/checkpoints", audit_checkpoints, 0},
 };
 const size_t http_routes_policies_n =

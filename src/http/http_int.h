@@ -67,6 +67,11 @@ extern const size_t http_routes_check_n;
 extern const struct http_route http_routes_killswitch[];
 extern const size_t http_routes_killswitch_n;
 
+/* GET /v1/audit (filters) and GET /v1/audit/trace/{task} (api_audit.c),
+ * routed from api_policies.c's table. */
+void http_audit_query(struct http_req *rq);
+void http_audit_trace(struct http_req *rq);
+
 /* ---- the API policies (api_authz.c) ------------------------------------------ */
 
 struct http_authz; /* compiled policies/api.cedar + the route -> action map */

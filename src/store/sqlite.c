@@ -125,7 +125,27 @@ static const char *const migrations[] = {
     ("CREATE TABLE audit_checkpoints ("
      "  seq INTEGER PRIMARY KEY, head TEXT NOT NULL, time_ms INTEGER NOT NULL,"
      "  jws TEXT NOT NULL);"),
-    /* 6 (issue 7; appended after the last one: the lead orders the numbers):
+    /* 5: audit queries (GET /v1/audit filters, docs/audit.md) and traces.
+     * Every filter is an equality on one column, answered in seq order from
+     * `after` with a LIMIT: a composite (column, seq) index serves it as one
+     * range scan that stops after `limit` rows, with no sort, however big the
+     * trail (the seq in the index is what makes paging cheap).  human,
+     * intent, tool and downstream are NULL in most non-task records (registry
+     * and policy changes, refusals), so those indexes are partial (WHERE col
+     * IS NOT NULL): smaller, and `col = ?` implies the condition, so SQLite
+     * still uses them.  event and decision are never NULL: full indexes.
+     * agent and task have theirs since migration 2; `since` may read
+     * audit_time instead (audit_by_time says when).  tasks_parent: the children of
+     * a task, for traces.  (EXPLAIN QUERY PLAN of each form:
+     * test_audit_query.c, through store_sqlite_audit_sql.) */
+    ("CREATE INDEX audit_human ON audit(human, seq) WHERE human IS NOT NULL;"
+     "CREATE INDEX audit_intent ON audit(intent, seq) WHERE intent IS NOT NULL;"
+     "CREATE INDEX audit_tool ON audit(tool, seq) WHERE tool IS NOT NULL;"
+     "CREATE INDEX audit_downstream ON audit(downstream, seq) WHERE downstream IS NOT NULL;"
+     "CREATE INDEX audit_event ON audit(event, seq);"
+     "CREATE INDEX audit_decision ON audit(decision, seq);"
+     "CREATE INDEX tasks_parent ON tasks(parent, id) WHERE parent IS NOT NULL;"),
+    /* 6 (issue 7):
      * engaged kill switches survive a restart (fail closed), and a
      * delegated task's carved budget and the calls its parent handed on. */
     ("CREATE TABLE killswitches ("
@@ -1394,6 +1414,154 @@ static int audit_list(struct store *s, int64_t after, size_t limit, struct arena
                       (int64_t)limit, a, (void **)out, n, e);
 }
 
+/* The text parameters of a query's SQL, in order: `after`, the equality
+ * values, `since`, `until` (decimal text, cast in SQL). */
+struct audit_sql_params {
+    const char *v[12];
+    size_t n;
+    char after[24], since[24], until[24];
+};
+
+/* The tail (after "FROM audit") of the SQL for filter f: one "AND col = ?k"
+ * per set member; which index it reads is chosen here (below), the rest
+ * SQLite's planner does with the migration 5 indexes. */
+static int audit_query_sql(const struct store_audit_filter *f, int by_time, struct buf *sql,
+                           struct audit_sql_params *p)
+{
+    const struct {
+        const char *col;
+        const char *v;
+    } eq[] = {{"agent", f->agent},       {"human", f->human}, {"task", f->task},
+              {"intent", f->intent},     {"tool", f->tool},   {"downstream", f->downstream},
+              {"decision", f->decision}, {"event", f->event}};
+    size_t i;
+    int r;
+
+    p->n = 0;
+    snprintf(p->after, sizeof(p->after), "%lld", (long long)f->after);
+    p->v[p->n++] = p->after;
+    r = buf_append_str(sql, by_time ? "INDEXED BY audit_time WHERE seq > CAST(?1 AS INTEGER)"
+                                    : "WHERE seq > CAST(?1 AS INTEGER)");
+    for (i = 0; i < sizeof(eq) / sizeof(eq[0]) && r == 0; i++) {
+        if (eq[i].v != NULL) {
+            p->v[p->n++] = eq[i].v;
+            r = buf_printf(sql, " AND %s = ?%zu", eq[i].col, p->n);
+        }
+    }
+    if (r == 0 && f->since_ms != 0) {
+        snprintf(p->since, sizeof(p->since), "%lld", (long long)f->since_ms);
+        p->v[p->n++] = p->since;
+        r = buf_printf(sql, " AND time_ms >= CAST(?%zu AS INTEGER)", p->n);
+    }
+    if (r == 0 && f->until_ms != 0) {
+        snprintf(p->until, sizeof(p->until), "%lld", (long long)f->until_ms);
+        p->v[p->n++] = p->until;
+        r = buf_printf(sql, " AND time_ms < CAST(?%zu AS INTEGER)", p->n);
+    }
+    return r ? r : buf_printf(sql, " ORDER BY seq LIMIT ?%zu", p->n + 1);
+}
+
+int store_sqlite_audit_sql(const struct store_audit_filter *f, int by_time, char *out, size_t n)
+{
+    struct audit_sql_params p;
+    struct buf sql;
+    int r;
+
+    buf_init(&sql, 4096);
+    r = buf_append_str(&sql, "SELECT * FROM audit ");
+    r = r ? r : audit_query_sql(f, by_time, &sql, &p);
+    if (r == 0 && sql.len < n) {
+        memcpy(out, sql.data, sql.len);
+        out[sql.len] = '\0';
+    } else {
+        r = ERR_LIMIT;
+    }
+    buf_free(&sql);
+    return r;
+}
+
+/* Whether a query with `since` should read the time window from audit_time
+ * (cost: the records in the window; a bounded sorter keeps `limit` of them
+ * in seq order) rather than walk from `after` in seq order, on an equality
+ * index or the rowid, through every record before the window (a million
+ * `decision=allow` before yesterday's).  SQLite has no statistics to choose
+ * (and picks the walk), so this compares the two sizes, estimated in
+ * O(log n) from audit_time: the seq where the window starts and ends (time
+ * is nearly, not strictly, in seq order: good enough to choose a plan; the
+ * query itself stays exact).  A `task` has a bounded number of records (its
+ * budget): always its index. */
+static int audit_by_time(struct store *s, const struct store_audit_filter *f, int *by_time,
+                         struct err *e)
+{
+    static const char sql[] =
+        "SELECT (SELECT seq FROM audit INDEXED BY audit_time WHERE time_ms >= ?1"
+        "        ORDER BY time_ms LIMIT 1),"
+        "       (SELECT seq FROM audit INDEXED BY audit_time WHERE time_ms >= ?2"
+        "        ORDER BY time_ms LIMIT 1),"
+        "       (SELECT max(seq) FROM audit)";
+    struct sqlite_store *ss = S(s);
+    sqlite3_stmt *st = NULL;
+    struct rconn c;
+    int r, rc;
+
+    *by_time = 0;
+    if (f->since_ms == 0 || f->task != NULL) {
+        return 0;
+    }
+    read_begin(ss, &c);
+    r = stmt_get(c.db, c.sc, sql, &st, e);
+    if (r == 0) {
+        sqlite3_bind_int64(st, 1, f->since_ms);
+        sqlite3_bind_int64(st, 2, f->until_ms ? f->until_ms : INT64_MAX);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            int64_t lo = sqlite3_column_int64(st, 0), max = sqlite3_column_int64(st, 2);
+            int64_t hi =
+                sqlite3_column_type(st, 1) == SQLITE_NULL ? max : sqlite3_column_int64(st, 1);
+            int64_t before = lo > f->after ? lo - f->after : 0;
+            /* an empty window (no record since) is read at no cost */
+            *by_time = sqlite3_column_type(st, 0) == SQLITE_NULL || hi - lo < before;
+        } else {
+            r = fail_db(c.db, rc, e, "audit window");
+        }
+    }
+    stmt_put(c.sc, st);
+    read_end(&c);
+    return r;
+}
+
+static int audit_query(struct store *s, const struct store_audit_filter *f, struct arena *a,
+                       struct store_audit **out, size_t *n, struct err *e)
+{
+    struct store_audit_filter q = *f;
+    struct audit_sql_params p;
+    struct buf sql;
+    int r, by_time = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (q.limit == 0 || q.limit > LIMIT_LIST_PAGE_MAX) {
+        q.limit = LIMIT_LIST_PAGE_MAX;
+    }
+    r = audit_by_time(s, &q, &by_time, e);
+    if (r != 0) {
+        return r;
+    }
+    buf_init(&sql, 4096);
+    r = audit_query_sql(&q, by_time, &sql, &p)
+            ? err_set(e, ERR_INTERNAL, "store: building SQL failed")
+            : row_select(s, &T_AUDIT, sql.data, p.v, p.n, (int64_t)q.limit, a, (void **)out, n, e);
+    buf_free(&sql);
+    return r;
+}
+
+static int task_children(struct store *s, const char *parent, size_t limit, struct arena *a,
+                         struct store_task **out, size_t *n, struct err *e)
+{
+    return row_select(s, &T_TASKS, "WHERE parent = ?1 ORDER BY id LIMIT ?2", &parent, 1,
+                      (int64_t)limit, a, (void **)out, n, e);
+}
+
 static int apikey_insert(struct store *s, const struct store_apikey *k, struct err *e)
 {
     return row_insert(s, &T_APIKEYS, k, e);
@@ -1588,6 +1756,8 @@ static const struct store_ops sqlite_ops = {
     .signing_key_insert = signing_key_insert,
     .signing_key_list = signing_key_list,
     .apikey_revoke = apikey_revoke,
+    .audit_query = audit_query,
+    .task_children = task_children,
     .killswitch_insert = killswitch_insert,
     .killswitch_delete = killswitch_delete,
     .killswitch_list = killswitch_list,

@@ -222,6 +222,25 @@ struct store_page {
     size_t limit;
 };
 
+/* A query of the audit trail (GET /v1/audit, `mandate audit query`): every
+ * non-NULL string must equal its column; since_ms <= time_ms < until_ms
+ * where set (0: unbounded); seq > after; ascending seq, at most limit
+ * (0 or more than LIMIT_LIST_PAGE_MAX: LIMIT_LIST_PAGE_MAX). */
+struct store_audit_filter {
+    const char *agent;
+    const char *human;
+    const char *task;
+    const char *intent;
+    const char *tool;
+    const char *downstream;
+    const char *decision;
+    const char *event;
+    int64_t since_ms;
+    int64_t until_ms;
+    int64_t after;
+    size_t limit;
+};
+
 struct store;
 
 struct store_ops {
@@ -385,6 +404,13 @@ struct store_ops {
      * the id. */
     int (*apikey_revoke)(struct store *s, const char *id, int64_t now_ms, struct err *e);
 
+    /* ---- migration 5: audit queries and traces (docs/audit.md) ---- */
+    /* Records matching f, ascending seq (each filter served by an index). */
+    int (*audit_query)(struct store *s, const struct store_audit_filter *f, struct arena *a,
+                       struct store_audit **out, size_t *n, struct err *e);
+    /* Tasks delegated directly from `parent`, in id order, at most limit. */
+    int (*task_children)(struct store *s, const char *parent, size_t limit, struct arena *a,
+                         struct store_task **out, size_t *n, struct err *e);
     /* ---- migration 6: the kill switch and delegation budgets (issue 7) ---- */
     /* Stores an engaged switch; a row with the same id already there is kept
      * (the first reason wins) and is not an error. */
@@ -423,6 +449,14 @@ int store_sqlite_set_async(struct store *s, int async, struct err *e) MUST_CHECK
 
 /* The newest schema version this program knows. */
 int store_sqlite_latest_version(void);
+
+/* The SQL ("SELECT * FROM audit ...", parameters as ?N) audit_query runs for
+ * filter f, into out (n bytes): by_time, the form reading the time window
+ * from the audit_time index (chosen for a `since` whose window is smaller
+ * than the trail before it), else the seq-order walk.  For EXPLAIN QUERY
+ * PLAN in tests and by operators.  ERR_LIMIT when it does not fit. */
+int store_sqlite_audit_sql(const struct store_audit_filter *f, int by_time, char *out,
+                           size_t n) MUST_CHECK;
 
 /* Closes the store; s may be NULL. */
 void store_close(struct store *s);

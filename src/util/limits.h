@@ -311,6 +311,26 @@
  * verifier: one page in an arena). */
 #define LIMIT_AUDIT_VERIFY_PAGE 1000
 
+/* ---- audit queries and traces (issue 8: GET /v1/audit filters, trace) ----- */
+
+/* Delegation levels a trace follows below the task asked for: a live chain
+ * is at most LIMIT_DELEG_DEPTH_MAX deep; the margin covers stores written
+ * with other settings.  Deeper (or a parent cycle in an edited file) is an
+ * error, and it bounds the recursion. */
+#define LIMIT_AUDIT_TRACE_DEPTH 16
+/* Tasks in one trace (the task and every task delegated below it): a fan-out
+ * wider than this is not read as one tree; page its parts with
+ * GET /v1/audit?task=. */
+#define LIMIT_AUDIT_TRACE_TASKS 256
+/* Records one trace returns in all, and per task: keeps an answer to a few
+ * MiB.  A task with more shows the first ones and `events_next` (the seq to
+ * page on with GET /v1/audit?task=ID&after=SEQ). */
+#define LIMIT_AUDIT_TRACE_EVENTS 5000
+#define LIMIT_AUDIT_TRACE_TASK_EVENTS 1000
+/* A time in a query: RFC 3339 ("2026-12-04T18:00:00Z", with fractions and
+ * offsets) or milliseconds since the epoch; longer text is not a time. */
+#define LIMIT_AUDIT_QUERY_TIME_LEN 40
+
 /* JSON policy format (EST) reader: JSON nesting it accepts.  An EST nests
  * 2-3 JSON levels per AST level and a left-nested chain (a && b && ...) one
  * level per operand; the reader recurses (bounded C stack), chains do not
