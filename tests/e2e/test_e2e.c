@@ -509,33 +509,28 @@ static void audit_of_a_change(void **state)
 {
     CURL *c = curl_easy_init();
     const char *h = "{\"id\":\"audited\",\"email\":\"a@x.io\"}";
-    char rid[64] = "", path[64];
+    char rid[64] = "", path[96];
     struct resp *r = malloc(sizeof(*r));
     json_t *j, *items, *last;
+    json_int_t seq;
     const char *p;
-    size_t n;
 
     (void)state;
-    http(c, "GET", "/v1/audit?limit=1000", srv.admin, NULL, 0, r);
-    assert_int_equal(r->status, 200);
-    j = body_json(r);
-    n = json_array_size(json_object_get(j, "items"));
-    json_decref(j);
     http(c, "POST", "/v1/humans", srv.admin, h, strlen(h), r);
     assert_int_equal(r->status, 201);
     p = strstr(r->headers, "X-Request-Id: ");
     assert_non_null(p);
     snprintf(rid, sizeof(rid), "%.32s", p + 14);
-    snprintf(path, sizeof(path), "/v1/audit?after=%zu", n);
-    http(c, "GET", path, srv.auditor, NULL, 0, r);
+    /* found by the filters (the trail of the shared server is long) */
+    http(c, "GET", "/v1/audit?human=audited&event=human.create", srv.auditor, NULL, 0, r);
     assert_int_equal(r->status, 200);
     j = body_json(r);
     items = json_object_get(j, "items");
     assert_int_equal(json_array_size(items), 1);
     last = json_array_get(items, 0);
-    assert_string_equal(json_string_value(json_object_get(last, "event")), "human.create");
+    seq = json_integer_value(json_object_get(last, "seq"));
+    assert_true(seq > 0);
     assert_string_equal(json_string_value(json_object_get(last, "request_id")), rid);
-    assert_string_equal(json_string_value(json_object_get(last, "human")), "audited");
     assert_non_null(json_string_value(json_object_get(last, "caller")));
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(last, "actor_chain"), 0), "role")),
@@ -545,11 +540,13 @@ static void audit_of_a_change(void **state)
     http(c, "GET", "/v1/audit", make_key("pep"), NULL, 0, r);
     assert_int_equal(r->status, 403);
     /* ... and that refusal is on the trail, after the change */
-    snprintf(path, sizeof(path), "/v1/audit?after=%zu", n + 1);
+    snprintf(path, sizeof(path), "/v1/audit?event=request.refused&after=%lld&limit=1",
+             (long long)seq);
     http(c, "GET", path, srv.admin, NULL, 0, r);
+    assert_int_equal(r->status, 200);
     j = body_json(r);
     last = json_array_get(json_object_get(j, "items"), 0);
-    assert_string_equal(json_string_value(json_object_get(last, "event")), "request.refused");
+    assert_non_null(last);
     assert_string_equal(json_string_value(json_object_get(last, "decision")), "deny");
     assert_string_equal(json_string_value(json_object_get(json_object_get(last, "detail"), "path")),
                         "/v1/audit");
