@@ -1,23 +1,219 @@
 /*
- * cmd_key.c: `mandate key generate`: print a new private JWK.
+ * cmd_key.c: `mandate key`: make a JWK offline, and manage the signing keys
+ * of a running server through its API (docs/operations.md, "Signing keys").
  *
- *   mandate key generate [--alg ES256|ES384|EdDSA|RS256|PS256] [--kid K] [--public]
+ *   mandate key generate [--alg ES256|ES384|EdDSA|RS256|PS256] [--kid K]
+ *   mandate key list                      GET  /v1/keys
+ *   mandate key rotate [--activate-in S]  POST /v1/keys/rotate (admin)
+ *   mandate key revoke KID --reason TEXT  POST /v1/keys/KID/revoke (admin, security)
  *
- * The key goes to stdout as one line of JSON; keep it secret.  --public
- * prints only the public half (a JWKS member) instead.
+ * generate prints one line of JSON; keep it secret.  The others go through
+ * the server rather than the store: the server holds the keyring, swaps it
+ * at once, and writes the audit record (a store edited behind its back would
+ * be noticed only at its next tick, up to a minute later).
  */
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "jose/jose.h"
+#include "util/buf.h"
+#include "util/wipe.h"
+
+/* A server's answer: the key list is small. */
+#define KEY_BODY_MAX (256 * 1024)
+#define KEY_TIMEOUT_MS 30000L
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mandate key generate [--alg ES256|ES384|EdDSA|RS256|PS256] [--kid K]\n"
-               "\nPrints a new private JWK (default ES256; kid defaults to the RFC 7638\n"
-               "thumbprint).\n");
+               "       mandate key list [--url URL] [--key KEY | --key-file F]\n"
+               "       mandate key rotate [--activate-in SECONDS] [--url URL] [--key ...]\n"
+               "       mandate key revoke KID --reason TEXT [--url URL] [--key ...]\n"
+               "\ngenerate prints a new private JWK (default ES256; kid defaults to the RFC 7638\n"
+               "thumbprint).  list, rotate and revoke manage the signing keys of a running\n"
+               "server: rotate makes a new signing key (at once, or SECONDS ahead: published\n"
+               "in the JWKS meanwhile; admin key); revoke removes a compromised key from the\n"
+               "JWKS at once, so tokens it signed fail (admin or security key).  API key:\n"
+               "--key, --key-file (default var/admin.key) or MANDATE_API_KEY; default --url\n"
+               "http://127.0.0.1:8080 (or MANDATE_URL).  Prints the server's JSON.\n"
+               "Exit status: 0 done, 1 the server refused, 2 usage or no server.\n");
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    return buf_append(ud, p, size * n) == 0 ? size * n : 0;
+}
+
+static char *read_key(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char line[512];
+    size_t n;
+
+    if (f == NULL) {
+        return NULL;
+    }
+    n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    while (n > 0 && strchr(" \t\r\n", line[n - 1]) != NULL) {
+        line[--n] = '\0';
+    }
+    return n > 0 ? strdup(line) : NULL;
+}
+
+/* The request of one verb. */
+struct key_call {
+    const char *method;
+    char path[200];
+    char *body; /* JSON or NULL */
+};
+
+/* One call to the server; prints the answer (stdout on 200, else stderr). */
+static int call(const char *url, const char *key, const struct key_call *kc)
+{
+    char *full = NULL, *hauth = NULL;
+    struct curl_slist *h = NULL;
+    size_t ul = strlen(url);
+    struct buf out;
+    long status = 0;
+    CURL *c = curl_easy_init();
+    int rc = CLI_USAGE;
+
+    buf_init(&out, KEY_BODY_MAX);
+    full = malloc(ul + sizeof(kc->path));
+    hauth = malloc(strlen(key) + 32);
+    if (full == NULL || hauth == NULL || c == NULL) {
+        fprintf(stderr, "mandate key: out of memory\n");
+        goto out;
+    }
+    snprintf(full, ul + sizeof(kc->path), "%.*s%s",
+             (int)(ul > 0 && url[ul - 1] == '/' ? ul - 1 : ul), url, kc->path);
+    snprintf(hauth, strlen(key) + 32, "Authorization: Bearer %s", key);
+    h = curl_slist_append(h, hauth);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c, CURLOPT_URL, full);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, kc->method);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, KEY_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, kc->body != NULL ? kc->body : "");
+    if (strcmp(kc->method, "GET") == 0) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    }
+    if (curl_easy_perform(c) != CURLE_OK) {
+        fprintf(stderr, "mandate key: cannot reach %s\n", full);
+        goto out;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    fwrite(out.data ? out.data : "", 1, out.len, status == 200 ? stdout : stderr);
+    fputc('\n', status == 200 ? stdout : stderr);
+    rc = status == 200 ? CLI_OK : CLI_NO;
+out:
+    curl_slist_free_all(h);
+    if (c != NULL) {
+        curl_easy_cleanup(c);
+    }
+    if (hauth != NULL) {
+        wipe(hauth, strlen(hauth));
+    }
+    free(hauth);
+    free(full);
+    buf_free(&out);
+    return rc;
+}
+
+/* A kid is a base64url thumbprint: it goes into the path unescaped. */
+static int kid_ok(const char *k)
+{
+    size_t n = strlen(k);
+
+    return n > 0 && n <= 128 &&
+           strspn(k, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+/* Builds the request of list, rotate or revoke from argv; CLI_OK or CLI_USAGE. */
+static int build(int argc, char **argv, const char **url, const char **key, const char **key_file,
+                 struct key_call *kc)
+{
+    const char *verb = argv[1], *kid = NULL, *reason = NULL, *act = NULL;
+    json_t *j = NULL;
+    int i = 2;
+
+    if (strcmp(verb, "revoke") == 0 && argc > 2 && argv[2][0] != '-') {
+        kid = argv[i++];
+    }
+    for (; i < argc; i++) {
+        const char **dst = strcmp(argv[i], "--url") == 0                          ? url
+                           : strcmp(argv[i], "--key") == 0                        ? key
+                           : strcmp(argv[i], "--key-file") == 0                   ? key_file
+                           : strcmp(argv[i], "--reason") == 0 && kid != NULL      ? &reason
+                           : strcmp(argv[i], "--activate-in") == 0 && kid == NULL ? &act
+                                                                                  : NULL;
+        if (dst == NULL || i + 1 >= argc) {
+            fprintf(stderr, "mandate key %s: unknown or incomplete option %s\n", verb, argv[i]);
+            return CLI_USAGE;
+        }
+        *dst = argv[++i];
+    }
+    kc->method = strcmp(verb, "list") == 0 ? "GET" : "POST";
+    if (strcmp(verb, "list") == 0) {
+        snprintf(kc->path, sizeof(kc->path), "/v1/keys");
+        return act == NULL ? CLI_OK : CLI_USAGE;
+    }
+    if (strcmp(verb, "rotate") == 0) {
+        char *end = NULL;
+        long long s = act != NULL ? strtoll(act, &end, 10) : 0;
+        if (act != NULL && (end == act || *end != '\0' || s < 0)) {
+            fprintf(stderr, "mandate key rotate: --activate-in: seconds (0 or more)\n");
+            return CLI_USAGE;
+        }
+        snprintf(kc->path, sizeof(kc->path), "/v1/keys/rotate");
+        j = json_pack("{s:I}", "activate_in_s", (json_int_t)s);
+    } else {
+        if (kid == NULL || !kid_ok(kid) || reason == NULL) {
+            fprintf(stderr, "mandate key revoke: KID (base64url) and --reason are required\n");
+            return CLI_USAGE;
+        }
+        snprintf(kc->path, sizeof(kc->path), "/v1/keys/%s/revoke", kid);
+        j = json_pack("{s:s}", "reason", reason);
+    }
+    kc->body = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return kc->body != NULL ? CLI_OK : CLI_USAGE;
+}
+
+/* list, rotate, revoke: through the server's API. */
+static int remote(int argc, char **argv)
+{
+    const char *url = getenv("MANDATE_URL"), *key = getenv("MANDATE_API_KEY"), *key_file = NULL;
+    struct key_call kc = {NULL, "", NULL};
+    char *keybuf = NULL;
+    int rc;
+
+    rc = build(argc, argv, &url, &key, &key_file, &kc);
+    if (rc == CLI_OK && (key == NULL || key_file != NULL)) {
+        keybuf = read_key(key_file ? key_file : "var/admin.key");
+        if (keybuf == NULL) {
+            fprintf(stderr, "mandate key: no API key (--key, --key-file or MANDATE_API_KEY)\n");
+            rc = CLI_USAGE;
+        }
+        key = keybuf;
+    }
+    if (rc == CLI_OK) {
+        rc = call(url != NULL ? url : "http://127.0.0.1:8080", key, &kc);
+    }
+    free(kc.body);
+    if (keybuf != NULL) {
+        wipe(keybuf, strlen(keybuf));
+    }
+    free(keybuf);
+    return rc;
 }
 
 int cmd_key(int argc, char **argv)
@@ -33,6 +229,10 @@ int cmd_key(int argc, char **argv)
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return CLI_OK;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "rotate") == 0 ||
+                      strcmp(argv[1], "revoke") == 0)) {
+        return remote(argc, argv);
     }
     if (argc < 2 || strcmp(argv[1], "generate") != 0) {
         usage(stderr);

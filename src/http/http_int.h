@@ -66,6 +66,8 @@ extern const struct http_route http_routes_check[];
 extern const size_t http_routes_check_n;
 extern const struct http_route http_routes_killswitch[];
 extern const size_t http_routes_killswitch_n;
+extern const struct http_route http_routes_keys[];
+extern const size_t http_routes_keys_n;
 
 /* ---- the API policies (api_authz.c) ------------------------------------------ */
 
