@@ -23,6 +23,7 @@
 #include "broker/auditlog.h"
 #include "broker/broker_int.h"
 #include "broker/keys.h"
+#include "broker/tasks.h"
 #include "util/arena.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -460,16 +461,94 @@ int broker_keys_rotate(struct broker *b, const struct broker_caller *c, int64_t 
                            out, e);
 }
 
+/* When kid signed: [from, to) in Unix seconds, from the keyring's times
+ * (to: the next newer key's activation; INT64_MAX for the current key).
+ * ERR_NOTFOUND when the keyring does not hold kid. */
+static int signing_window(struct broker *b, const char *kid, int64_t *from, int64_t *to,
+                          struct err *e)
+{
+    json_t *arr = NULL, *o, *newer = NULL;
+    size_t i;
+    int r = jose_keyring_describe(b->rt->keyring, &arr, e);
+
+    *from = 0;
+    *to = INT64_MAX;
+    json_array_foreach(r == 0 ? arr : NULL, i, o)
+    {
+        const char *k = json_string_value(json_object_get(o, "kid"));
+        if (k != NULL && strcmp(k, kid) == 0) {
+            *from = json_integer_value(json_object_get(o, "activates"));
+            if (newer != NULL) {
+                *to = json_integer_value(json_object_get(newer, "activates"));
+            }
+            json_decref(arr);
+            return 0;
+        }
+        newer = o;
+    }
+    json_decref(arr);
+    return r ? r : ERR_NOTFOUND;
+}
+
+/* Ends every live task whose token the revoked key signed: tasks are
+ * created and their token signed in the same second, so the tasks created
+ * while the key was current (one second of margin each side: a task of the
+ * neighbouring key may go too, never one of this key stays).  The task
+ * table caches tokens it verified once, so refusing the key alone would not
+ * stop a token already in use.  *n: tasks ended. */
+static int revoke_tasks(struct broker *b, const struct broker_caller *c, int64_t from_s,
+                        int64_t to_s, size_t *n, struct err *e)
+{
+    struct store_page p = {NULL, LIMIT_LIST_PAGE_MAX};
+    struct store_task *v = NULL;
+    char *last = NULL;
+    size_t m, i;
+    int64_t lo = (from_s - 1) * 1000, hi = to_s == INT64_MAX ? INT64_MAX : (to_s + 1) * 1000;
+    struct arena a;
+    int r;
+
+    *n = 0;
+    arena_init(&a, 0, 0);
+    do {
+        r = b->store->ops->task_list_unexpired(b->store, clock_wall_ms(), &p, &a, &v, &m, e);
+        for (i = 0; r == 0 && i < m; i++) {
+            json_t *out = NULL;
+            struct err e2;
+            if ((strcmp(v[i].state, "active") != 0 && strcmp(v[i].state, "pending") != 0) ||
+                v[i].created_ms < lo || v[i].created_ms >= hi) {
+                continue;
+            }
+            err_clear(&e2);
+            if (broker_task_revoke(b, c, v[i].id, "its signing key was revoked", &a, &out, &e2) ==
+                0) {
+                (*n)++;
+            }
+            json_decref(out);
+        }
+        free(last);
+        last = r == 0 && m > 0 ? strdup(v[m - 1].id) : NULL;
+        p.after = last;
+    } while (r == 0 && m == p.limit && last != NULL);
+    free(last);
+    arena_free(&a);
+    return r;
+}
+
 /* Under k->mu: the envelope and the audit record in one transaction, then
  * the keyring; a new signing key when the revoked one signed. */
 static int revoke_locked(struct broker *b, const struct broker_caller *c, const char *kid,
-                         const char *reason, int64_t *seq, char *newkid, size_t cap, struct err *e)
+                         const char *reason, int64_t *seq, char *newkid, size_t cap, size_t *ntasks,
+                         struct err *e)
 {
+    int64_t from = 0, to = 0;
+    int window;
     struct key_tx x;
     char res[LIMIT_ID_LEN + 8], *env = NULL;
     int r, rp, cur = 0, held;
     struct err e2;
 
+    /* not held: nothing it signed can verify here, no tasks to end */
+    window = signing_window(b, kid, &from, &to, e) == 0;
     memset(&x, 0, sizeof(x));
     x.c = c;
     x.kid = kid;
@@ -502,6 +581,14 @@ static int revoke_locked(struct broker *b, const struct broker_caller *c, const 
         *e = e2;
         r = rp;
     }
+    if (held && window) {
+        err_clear(&e2);
+        rp = revoke_tasks(b, c, from, to, ntasks, &e2);
+        if (r == 0 && rp != 0) {
+            *e = e2;
+            r = rp;
+        }
+    }
     return r;
 }
 
@@ -511,6 +598,7 @@ int broker_keys_revoke(struct broker *b, const struct broker_caller *c, const ch
     struct broker_keys *k = KEYS(b);
     char newkid[LIMIT_ID_LEN + 1];
     int64_t seq = 0;
+    size_t ntasks = 0;
     json_t *keys = NULL;
     int r;
 
@@ -525,7 +613,7 @@ int broker_keys_revoke(struct broker *b, const struct broker_caller *c, const ch
         return err_set(e, ERR_INVALID, "reason: required, at most %d bytes", LIMIT_KEYS_REASON_LEN);
     }
     pthread_mutex_lock(&k->mu);
-    r = revoke_locked(b, c, kid, reason, &seq, newkid, sizeof(newkid), e);
+    r = revoke_locked(b, c, kid, reason, &seq, newkid, sizeof(newkid), &ntasks, e);
     r = r ? r : keys_json(b, &keys, e);
     pthread_mutex_unlock(&k->mu);
     if (r != 0) {
@@ -533,8 +621,8 @@ int broker_keys_revoke(struct broker *b, const struct broker_caller *c, const ch
     }
     log_event(LOG_WARN, "key_revoked", c ? c->request_id : NULL, "kid", kid, "replaced_by",
               newkid[0] ? newkid : "-", (const char *)NULL);
-    return broker_json_out(json_pack("{s:s, s:b, s:s?, s:I, s:o}", "kid", kid, "revoked", 1,
-                                     "replaced_by", newkid[0] ? newkid : NULL, "audit_id",
-                                     (json_int_t)seq, "keys", keys),
+    return broker_json_out(json_pack("{s:s, s:b, s:s?, s:I, s:I, s:o}", "kid", kid, "revoked", 1,
+                                     "replaced_by", newkid[0] ? newkid : NULL, "tasks_revoked",
+                                     (json_int_t)ntasks, "audit_id", (json_int_t)seq, "keys", keys),
                            out, e);
 }
