@@ -49,52 +49,44 @@ static void keys_list(struct http_req *rq)
 {
     json_t *out = NULL;
     struct err e;
+    int r;
 
     err_clear(&e);
-    if (broker_keys_list(rq->broker, &out, &e) != 0) {
-        http_reply_err(rq, &e);
-        return;
-    }
-    http_reply_json(rq, MHD_HTTP_OK, out);
+    r = broker_keys_list(rq->broker, &out, &e);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void keys_rotate(struct http_req *rq)
 {
     json_t *in = NULL, *out = NULL;
     struct err e;
+    int r;
 
     if (body_one(rq, "activate_in_s", JSON_INTEGER, &in) != 0) {
         return;
     }
     err_clear(&e);
-    if (broker_keys_rotate(rq->broker, &rq->caller,
+    r = broker_keys_rotate(rq->broker, &rq->caller,
                            (int64_t)json_integer_value(json_object_get(in, "activate_in_s")), &out,
-                           &e) != 0) {
-        json_decref(in);
-        http_reply_err(rq, &e);
-        return;
-    }
+                           &e);
     json_decref(in);
-    http_reply_json(rq, MHD_HTTP_OK, out);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void keys_revoke(struct http_req *rq)
 {
     json_t *in = NULL, *out = NULL;
     struct err e;
+    int r;
 
     if (body_one(rq, "reason", JSON_STRING, &in) != 0) {
         return;
     }
     err_clear(&e);
-    if (broker_keys_revoke(rq->broker, &rq->caller, rq->params[0],
-                           json_string_value(json_object_get(in, "reason")), &out, &e) != 0) {
-        json_decref(in);
-        http_reply_err(rq, &e);
-        return;
-    }
+    r = broker_keys_revoke(rq->broker, &rq->caller, rq->params[0],
+                           json_string_value(json_object_get(in, "reason")), &out, &e);
     json_decref(in);
-    http_reply_json(rq, MHD_HTTP_OK, out);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 const struct http_route http_routes_keys[] = {

@@ -33,8 +33,7 @@ int http_page_params(struct http_req *rq, const char **after, size_t *limit)
     return 0;
 }
 
-/* Answers the broker's result: out as JSON with status, or the error. */
-static void answer(struct http_req *rq, int r, const struct err *e, unsigned status, json_t *out)
+void http_answer(struct http_req *rq, int r, const struct err *e, unsigned status, json_t *out)
 {
     if (r != 0) {
         json_decref(out);
@@ -46,7 +45,7 @@ static void answer(struct http_req *rq, int r, const struct err *e, unsigned sta
     }
 }
 
-static void create(struct http_req *rq, broker_create_fn fn)
+void http_create(struct http_req *rq, broker_create_fn fn)
 {
     json_t *in = http_body_json(rq), *out = NULL;
     struct err e;
@@ -57,7 +56,7 @@ static void create(struct http_req *rq, broker_create_fn fn)
     }
     err_clear(&e);
     r = fn(rq->broker, &rq->caller, in, &rq->arena, &out, &e);
-    answer(rq, r, &e, MHD_HTTP_CREATED, out);
+    http_answer(rq, r, &e, MHD_HTTP_CREATED, out);
     json_decref(in);
 }
 
@@ -69,7 +68,7 @@ static void get(struct http_req *rq, enum broker_kind k)
 
     err_clear(&e);
     r = broker_get(rq->broker, &rq->caller, k, rq->params[0], &rq->arena, &out, &e);
-    answer(rq, r, &e, MHD_HTTP_OK, out);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void list(struct http_req *rq, enum broker_kind k)
@@ -85,7 +84,7 @@ static void list(struct http_req *rq, enum broker_kind k)
     }
     err_clear(&e);
     r = broker_list(rq->broker, &rq->caller, k, after, limit, &rq->arena, &out, &e);
-    answer(rq, r, &e, MHD_HTTP_OK, out);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void del(struct http_req *rq, enum broker_kind k)
@@ -95,13 +94,13 @@ static void del(struct http_req *rq, enum broker_kind k)
 
     err_clear(&e);
     r = broker_delete(rq->broker, &rq->caller, k, rq->params[0], &e);
-    answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
+    http_answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
 }
 
 #define KIND_HANDLERS(name, K, createfn)                                                           \
     static void name##_create(struct http_req *rq)                                                 \
     {                                                                                              \
-        create(rq, createfn);                                                                      \
+        http_create(rq, createfn);                                                                 \
     }                                                                                              \
     static void name##_get(struct http_req *rq)                                                    \
     {                                                                                              \
@@ -138,7 +137,7 @@ static void on_object(struct http_req *rq, object_fn fn, unsigned status, int bo
     }
     err_clear(&e);
     r = fn(rq->broker, &rq->caller, rq->params[0], in, &rq->arena, &out, &e);
-    answer(rq, r, &e, status, out);
+    http_answer(rq, r, &e, status, out);
     json_decref(in);
 }
 
@@ -175,7 +174,7 @@ static void entitlements_list(struct http_req *rq)
 
     err_clear(&e);
     r = broker_entitlement_list(rq->broker, &rq->caller, rq->params[0], &rq->arena, &out, &e);
-    answer(rq, r, &e, MHD_HTTP_OK, out);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void entitlements_remove(struct http_req *rq)
@@ -185,7 +184,7 @@ static void entitlements_remove(struct http_req *rq)
 
     err_clear(&e);
     r = broker_entitlement_remove(rq->broker, &rq->caller, rq->params[0], rq->params[1], &e);
-    answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
+    http_answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
 }
 
 /* POST /v1/api-keys {"name":..., "role":..., "subject":...}: the key is in
@@ -253,8 +252,8 @@ static void apikey_revoke(struct http_req *rq)
 
     err_clear(&e);
     r = broker_apikey_revoke(rq->broker, &rq->caller, rq->params[0], &e);
-    answer(rq, r, &e, MHD_HTTP_OK,
-           r == 0 ? json_pack("{s:s, s:b}", "id", rq->params[0], "revoked", 1) : NULL);
+    http_answer(rq, r, &e, MHD_HTTP_OK,
+                r == 0 ? json_pack("{s:s, s:b}", "id", rq->params[0], "revoked", 1) : NULL);
 }
 
 #define ADMIN ROLE_ADMIN
