@@ -12,19 +12,13 @@
  * at once, and writes the audit record (a store edited behind its back would
  * be noticed only at its next tick, up to a minute later).
  */
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "jose/jose.h"
-#include "util/buf.h"
 #include "util/wipe.h"
-
-/* A server's answer: the key list is small. */
-#define KEY_BODY_MAX (256 * 1024)
-#define KEY_TIMEOUT_MS 30000L
 
 static void usage(FILE *f)
 {
@@ -42,91 +36,12 @@ static void usage(FILE *f)
                "Exit status: 0 done, 1 the server refused, 2 usage or no server.\n");
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    return buf_append(ud, p, size * n) == 0 ? size * n : 0;
-}
-
-static char *read_key(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char line[512];
-    size_t n;
-
-    if (f == NULL) {
-        return NULL;
-    }
-    n = fread(line, 1, sizeof(line) - 1, f);
-    fclose(f);
-    line[n] = '\0';
-    while (n > 0 && strchr(" \t\r\n", line[n - 1]) != NULL) {
-        line[--n] = '\0';
-    }
-    return n > 0 ? strdup(line) : NULL;
-}
-
 /* The request of one verb. */
 struct key_call {
     const char *method;
     char path[200];
     char *body; /* JSON or NULL */
 };
-
-/* One call to the server; prints the answer (stdout on 200, else stderr). */
-static int call(const char *url, const char *key, const struct key_call *kc)
-{
-    char *full = NULL, *hauth = NULL;
-    struct curl_slist *h = NULL;
-    size_t ul = strlen(url);
-    struct buf out;
-    long status = 0;
-    CURL *c = curl_easy_init();
-    int rc = CLI_USAGE;
-
-    buf_init(&out, KEY_BODY_MAX);
-    full = malloc(ul + sizeof(kc->path));
-    hauth = malloc(strlen(key) + 32);
-    if (full == NULL || hauth == NULL || c == NULL) {
-        fprintf(stderr, "mandate key: out of memory\n");
-        goto out;
-    }
-    snprintf(full, ul + sizeof(kc->path), "%.*s%s",
-             (int)(ul > 0 && url[ul - 1] == '/' ? ul - 1 : ul), url, kc->path);
-    snprintf(hauth, strlen(key) + 32, "Authorization: Bearer %s", key);
-    h = curl_slist_append(h, hauth);
-    h = curl_slist_append(h, "Content-Type: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, full);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, kc->method);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, KEY_TIMEOUT_MS);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &out);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, kc->body != NULL ? kc->body : "");
-    if (strcmp(kc->method, "GET") == 0) {
-        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-    }
-    if (curl_easy_perform(c) != CURLE_OK) {
-        fprintf(stderr, "mandate key: cannot reach %s\n", full);
-        goto out;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    fwrite(out.data ? out.data : "", 1, out.len, status == 200 ? stdout : stderr);
-    fputc('\n', status == 200 ? stdout : stderr);
-    rc = status == 200 ? CLI_OK : CLI_NO;
-out:
-    curl_slist_free_all(h);
-    if (c != NULL) {
-        curl_easy_cleanup(c);
-    }
-    if (hauth != NULL) {
-        wipe(hauth, strlen(hauth));
-    }
-    free(hauth);
-    free(full);
-    buf_free(&out);
-    return rc;
-}
 
 /* A kid is a base64url thumbprint: it goes into the path unescaped. */
 static int kid_ok(const char *k)
@@ -193,26 +108,23 @@ static int remote(int argc, char **argv)
 {
     const char *url = getenv("MANDATE_URL"), *key = getenv("MANDATE_API_KEY"), *key_file = NULL;
     struct key_call kc = {NULL, "", NULL};
-    char *keybuf = NULL;
+    char *k = NULL;
     int rc;
 
     rc = build(argc, argv, &url, &key, &key_file, &kc);
-    if (rc == CLI_OK && (key == NULL || key_file != NULL)) {
-        keybuf = read_key(key_file ? key_file : "var/admin.key");
-        if (keybuf == NULL) {
-            fprintf(stderr, "mandate key: no API key (--key, --key-file or MANDATE_API_KEY)\n");
-            rc = CLI_USAGE;
-        }
-        key = keybuf;
+    if (rc == CLI_OK && (k = cli_api_key(key, key_file)) == NULL) {
+        fprintf(stderr, "mandate key: no API key (--key, --key-file or MANDATE_API_KEY)\n");
+        rc = CLI_USAGE;
     }
     if (rc == CLI_OK) {
-        rc = call(url != NULL ? url : "http://127.0.0.1:8080", key, &kc);
+        rc = cli_api_call("mandate key", url != NULL ? url : "http://127.0.0.1:8080", k, kc.method,
+                          kc.path, kc.body);
     }
     free(kc.body);
-    if (keybuf != NULL) {
-        wipe(keybuf, strlen(keybuf));
+    if (k != NULL) {
+        wipe(k, strlen(k));
     }
-    free(keybuf);
+    free(k);
     return rc;
 }
 
