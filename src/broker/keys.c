@@ -139,6 +139,31 @@ static int key_tx_fn(struct store *s, void *ctx, struct err *e)
     return r ? r : broker_audit(s, x->c, &x->ev, &x->seq, e);
 }
 
+/* One change of the stored keys and its audit record, in one transaction:
+ * event "key.rotate" inserts env, "key.revoke" deletes kid; detail
+ * {dkey: dval}.  *seq: the record. */
+static int key_change(struct broker *b, const struct broker_caller *c, const char *event,
+                      const char *kid, const char *env, const char *dkey, const char *dval,
+                      int64_t *seq, struct err *e)
+{
+    struct key_tx x;
+    char res[LIMIT_ID_LEN + 8];
+    int r;
+
+    memset(&x, 0, sizeof(x));
+    x.c = c;
+    x.kid = kid;
+    x.envelope = env;
+    x.ev.event = event;
+    snprintf(res, sizeof(res), "key:%s", kid);
+    x.ev.resource = res;
+    x.ev.detail = json_pack("{s:s}", dkey, dval);
+    r = store_tx(b->store, key_tx_fn, &x, e);
+    json_decref(x.ev.detail);
+    *seq = x.seq;
+    return r;
+}
+
 /* The kid member of an envelope (JSON text) into kid[]. */
 static int envelope_kid(const char *env, char *kid, size_t cap, struct err *e)
 {
@@ -161,25 +186,13 @@ static int envelope_kid(const char *env, char *kid, size_t cap, struct err *e)
 static int persist_new(struct broker *b, const struct broker_caller *c, const char *env,
                        const char *why, char *kid, size_t kidcap, int64_t *seq, struct err *e)
 {
-    struct key_tx x;
-    char res[LIMIT_ID_LEN + 8];
+    int64_t sq = 0;
     int r, cur;
 
+    kid[0] = '\0';
     r = envelope_kid(env, kid, kidcap, e);
-    if (r != 0) {
-        return r;
-    }
-    memset(&x, 0, sizeof(x));
-    x.c = c;
-    x.kid = kid;
-    x.envelope = env;
-    x.ev.event = "key.rotate";
-    snprintf(res, sizeof(res), "key:%s", kid);
-    x.ev.resource = res;
-    x.ev.detail = json_pack("{s:s}", "why", why);
-    r = store_tx(b->store, key_tx_fn, &x, e);
-    json_decref(x.ev.detail);
-    if (r != 0) {
+    r = r ? r : key_change(b, c, "key.rotate", kid, env, "why", why, &sq, e);
+    if (r != 0 && kid[0] != '\0') {
         struct err e2;
         err_clear(&e2);
         if (jose_keyring_revoke(b->rt->keyring, kid, &cur, &e2) != 0) {
@@ -189,9 +202,9 @@ static int persist_new(struct broker *b, const struct broker_caller *c, const ch
         return r;
     }
     if (seq != NULL) {
-        *seq = x.seq;
+        *seq = sq;
     }
-    return 0;
+    return r;
 }
 
 /* ---- following the store ----------------------------------------------------------- */
@@ -542,22 +555,13 @@ static int revoke_locked(struct broker *b, const struct broker_caller *c, const 
 {
     int64_t from = 0, to = 0;
     int window;
-    struct key_tx x;
-    char res[LIMIT_ID_LEN + 8], *env = NULL;
+    char *env = NULL;
     int r, rp, cur = 0, held;
     struct err e2;
 
     /* not held: nothing it signed can verify here, no tasks to end */
     window = signing_window(b, kid, &from, &to, e) == 0;
-    memset(&x, 0, sizeof(x));
-    x.c = c;
-    x.kid = kid;
-    x.ev.event = "key.revoke";
-    snprintf(res, sizeof(res), "key:%s", kid);
-    x.ev.resource = res;
-    x.ev.detail = json_pack("{s:s}", "reason", reason);
-    r = store_tx(b->store, key_tx_fn, &x, e);
-    json_decref(x.ev.detail);
+    r = key_change(b, c, "key.revoke", kid, NULL, "reason", reason, seq, e);
     if (r != 0 && r != ERR_NOTFOUND) {
         return r; /* the key stays: a revocation that a restart undoes is none */
     }
@@ -566,7 +570,6 @@ static int revoke_locked(struct broker *b, const struct broker_caller *c, const 
     if (r != 0 && !held) {
         return r; /* neither stored nor held: ERR_NOTFOUND */
     }
-    *seq = x.seq;
     newkid[0] = '\0';
     r = 0;
     if (cur) {
