@@ -24,6 +24,7 @@
 #include "broker/broker_int.h"
 #include "broker/keys.h"
 #include "broker/tasks.h"
+#include "broker/tasks_int.h"
 #include "util/arena.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -41,6 +42,9 @@ struct broker_keys {
 };
 
 #define KEYS(b) ((b)->rt != NULL ? (b)->rt->keys : NULL)
+
+/* Why the tasks a revoked key signed end (their revocation records). */
+#define KEYS_TASK_REASON "signing_key_revoked"
 
 /* ---- the verifier of task tokens ------------------------------------------------- */
 
@@ -503,48 +507,51 @@ static int signing_window(struct broker *b, const char *kid, int64_t *from, int6
     return r ? r : ERR_NOTFOUND;
 }
 
+/* Tasks created in [lo_ms, hi_ms). */
+struct window {
+    int64_t lo_ms, hi_ms;
+};
+
+static int in_window(const struct btask *t, void *p)
+{
+    const struct window *w = p;
+
+    return t->created_ms >= w->lo_ms && t->created_ms < w->hi_ms;
+}
+
 /* Ends every live task whose token the revoked key signed: tasks are
  * created and their token signed in the same second, so the tasks created
  * while the key was current (one second of margin each side: a task of the
  * neighbouring key may go too, never one of this key stays).  The task
  * table caches tokens it verified once, so refusing the key alone would not
- * stop a token already in use.  *n: tasks ended. */
-static int revoke_tasks(struct broker *b, const struct broker_caller *c, int64_t from_s,
-                        int64_t to_s, size_t *n, struct err *e)
+ * stop a token already in use.  Like the kill switch: in memory at once,
+ * then one store transaction with one audit record ("task.revoke" on
+ * key:<kid>, the count in detail); delegated children follow.  *n: ended. */
+static int revoke_tasks(struct broker *b, const struct broker_caller *c, const char *kid,
+                        int64_t from_s, int64_t to_s, size_t *n, struct err *e)
 {
-    struct store_page p = {NULL, LIMIT_LIST_PAGE_MAX};
-    struct store_task *v = NULL;
-    char *last = NULL;
+    struct window w = {(from_s - 1) * 1000, to_s == INT64_MAX ? INT64_MAX : (to_s + 1) * 1000};
+    struct broker_audit_event ev;
+    struct btask **v = NULL;
+    char res[LIMIT_ID_LEN + 8];
     size_t m, i;
-    int64_t lo = (from_s - 1) * 1000, hi = to_s == INT64_MAX ? INT64_MAX : (to_s + 1) * 1000;
-    struct arena a;
-    int r;
+    int rc = 0;
 
-    *n = 0;
-    arena_init(&a, 0, 0);
-    do {
-        r = b->store->ops->task_list_unexpired(b->store, clock_wall_ms(), &p, &a, &v, &m, e);
-        for (i = 0; r == 0 && i < m; i++) {
-            json_t *out = NULL;
-            struct err e2;
-            if ((strcmp(v[i].state, "active") != 0 && strcmp(v[i].state, "pending") != 0) ||
-                v[i].created_ms < lo || v[i].created_ms >= hi) {
-                continue;
-            }
-            err_clear(&e2);
-            if (broker_task_revoke(b, c, v[i].id, "its signing key was revoked", &a, &out, &e2) ==
-                0) {
-                (*n)++;
-            }
-            json_decref(out);
+    m = tasks_collect_live(b, in_window, &w, &v);
+    memset(&ev, 0, sizeof(ev));
+    ev.event = "task.revoke";
+    snprintf(res, sizeof(res), "key:%s", kid);
+    ev.resource = res;
+    ev.detail = json_pack("{s:s, s:I}", "reason", KEYS_TASK_REASON, "tasks", (json_int_t)m);
+    *n = m > 0 ? tasks_revoke_batch(b, v, m, KEYS_TASK_REASON, c, &ev, NULL, e, &rc) : 0;
+    json_decref(ev.detail);
+    for (i = 0; i < m; i++) {
+        if (v[i] != NULL) {
+            tasks_end_subtree(b, v[i]->id, c);
         }
-        free(last);
-        last = r == 0 && m > 0 ? strdup(v[m - 1].id) : NULL;
-        p.after = last;
-    } while (r == 0 && m == p.limit && last != NULL);
-    free(last);
-    arena_free(&a);
-    return r;
+    }
+    tasks_put_all(v, m);
+    return rc;
 }
 
 /* Under k->mu: the envelope and the audit record in one transaction, then
@@ -586,7 +593,7 @@ static int revoke_locked(struct broker *b, const struct broker_caller *c, const 
     }
     if (held && window) {
         err_clear(&e2);
-        rp = revoke_tasks(b, c, from, to, ntasks, &e2);
+        rp = revoke_tasks(b, c, kid, from, to, ntasks, &e2);
         if (r == 0 && rp != 0) {
             *e = e2;
             r = rp;

@@ -32,6 +32,9 @@ const h = await Harness.start(bin, jose);
 const TOOL_URL = 'https://orders.internal.example/v1/orders';
 const readCall = { tool: 'orders.read', action: 'read', resource: 'order:1' };
 const keys = {};
+const SUB = 'spiffe://corp.example/agents/keys-sub';
+const TT_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
+let subKey = null;
 
 async function jwks() {
   const r = await fetch(`${h.base}/.well-known/jwks.json`);
@@ -41,8 +44,8 @@ const kidsOf = (set) => set.keys.map((k) => k.kid).sort();
 const kidOf = (token) => jose.decodeProtectedHeader(token).kid;
 const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
-async function check(token) {
-  const p = await h.dpop(h.agentKey, 'POST', TOOL_URL, { accessToken: token });
+async function check(token, key = h.agentKey) {
+  const p = await h.dpop(key, 'POST', TOOL_URL, { accessToken: token });
   const r = await fetch(`${h.base}/v1/check`, {
     method: 'POST', headers: { authorization: `Bearer ${keys.pep}`, 'content-type': 'application/json' },
     body: JSON.stringify({ token, dpop: p, method: 'POST', url: TOOL_URL, ...readCall }),
@@ -89,6 +92,10 @@ try {
   for (const [name, role] of [['pep', 'pep'], ['security', 'security'], ['auditor', 'auditor']]) {
     keys[name] = (await h.must('POST', '/v1/api-keys', { name: `k-${name}`, role })).key;
   }
+  await h.must('POST', '/v1/agents', { id: SUB, owner: 'alice', team: 'payments', purpose: 'sub-agent',
+    environment: 'production', risk_tier: 0, issuer: 'corp-spiffe' });
+  await h.must('POST', `/v1/agents/${SUB}/entitlements`, { intent: 'refunds' });
+  subKey = await jose.generateKeyPair('ES256', { extractable: true });
 
   // ---- the start: one key ------------------------------------------------------------------
   const set0 = await jwks();
@@ -100,6 +107,7 @@ try {
     r.body.keys[0].kid === K1 && r.body.keys[0].state === 'current', r.text);
   const a = await h.task();
   const b = await h.task();
+  const parent = await h.task(); // delegated below once K1 no longer signs
   t.check('tokens carry K1', kidOf(a.access_token) === K1 && kidOf(b.access_token) === K1);
   t.check('K1 token: check allows (and is cached)', (await check(a.access_token)).body?.allow === true);
 
@@ -126,6 +134,13 @@ try {
   await sleep(1100);
   const d = await h.task();
   t.check('after rotation new tokens carry the new kid K3', kidOf(d.access_token) === K3, kidOf(d.access_token));
+  r = await h.exchange({ subject_token: parent.access_token, subject_token_type: TT_ACCESS,
+    actor_token: await h.svid(SUB), dpopKey: subKey,
+    details: { type: 'mandate_task', intent: 'refunds', tools: [{ name: 'orders.read', actions: ['read'] }] } });
+  const child = r.body;
+  t.check('a K1 task delegates after the rotation: the child token carries K3', r.status === 200 &&
+    kidOf(child.access_token) === K3, r.text);
+  t.check('the child token: check allows', (await check(child.access_token, subKey)).body?.allow === true);
   const set2 = await jwks();
   t.check('JWKS: K1 (previous), K3 (current), K2 (pending)',
     JSON.stringify(kidsOf(set2)) === JSON.stringify([K1, K2, K3].sort()), JSON.stringify(kidsOf(set2)));
@@ -146,8 +161,8 @@ try {
 
   // ---- emergency revocation of K1 (not the signing key) -------------------------------------
   r = cli(['revoke', K1, '--reason', 'drill: K1 leaked'], keys.security);
-  t.check('mandate key revoke K1 (security): exit 0, no replacement needed, its 3 live tasks ended',
-    r.status === 0 && r.body.revoked === true && !r.body.replaced_by && r.body.tasks_revoked === 3, r.out + r.err);
+  t.check('mandate key revoke K1 (security): exit 0, no replacement needed, its 4 live tasks ended',
+    r.status === 0 && r.body.revoked === true && !r.body.replaced_by && r.body.tasks_revoked === 4, r.out + r.err);
   const set3 = await jwks();
   t.check('JWKS: K1 gone at once, K3 and K2 remain',
     JSON.stringify(kidsOf(set3)) === JSON.stringify([K2, K3].sort()), JSON.stringify(kidsOf(set3)));
@@ -165,6 +180,10 @@ try {
     r.body?.allow !== true, r.text);
   r = await check(b.access_token);
   t.check('a K1 token used once before the revocation: check refuses', r.body?.allow !== true, r.text);
+  r = await check(child.access_token, subKey);
+  t.check('the K3 child of a K1 task: ended with its parent (check refuses)', r.body?.allow !== true, r.text);
+  i = await introspect(child.access_token);
+  t.check('the K3 child of a K1 task: introspection inactive', i.active === false, JSON.stringify(i));
 
   // ---- revoking the signing key replaces it at once ----------------------------------------
   r = await h.api('POST', `/v1/keys/${K3}/revoke`, { reason: 'drill: K3 leaked' });
@@ -187,8 +206,10 @@ try {
   t.check('audit: four key.rotate (K1 at the first start, K2, K3 on demand, K4 replacing K3)',
     rot.length === 4 && [K1, K2, K3, K4].every((k) => rot.some((x) => x.resource === `key:${k}`)),
     JSON.stringify(rot.map((x) => x.resource)));
-  const trev = (await auditEvents('task.revoke')).filter((x) => JSON.stringify(x).includes('signing key was revoked'));
-  t.check('audit: the four tasks ended by the revocations', trev.length === 4, String(trev.length));
+  const trev = (await auditEvents('task.revoke')).filter((x) => JSON.stringify(x).includes('signing_key_revoked'));
+  const counts = trev.map((x) => `${x.resource}:${(typeof x.detail === 'string' ? JSON.parse(x.detail) : x.detail).tasks}`);
+  t.check('audit: one task.revoke record per key revocation (K1: 4 tasks, K3: 1)',
+    counts.join(' ') === `key:${K1}:4 key:${K3}:1`, JSON.stringify(counts));
   t.check('audit: two key.revoke with the caller and reason', rev.length === 2 &&
     rev.some((x) => x.resource === `key:${K1}` && JSON.stringify(x.detail).includes('K1 leaked')),
   JSON.stringify(rev));
