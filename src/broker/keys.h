@@ -39,8 +39,11 @@ int broker_keys_rotate(struct broker *b, const struct broker_caller *c, int64_t 
 
 /* Emergency revocation of kid: its envelope is deleted and the revocation
  * audited ("key.revoke", with reason) in one transaction, the key leaves the
- * keyring and the JWKS at once, and tokens it signed no longer verify.  When
- * it was the signing key, a new one signs at once ("key.rotate").
+ * keyring and the JWKS at once, tokens it signed no longer verify, and the
+ * live tasks created while it signed (one second of margin) are revoked with
+ * their delegated children, so tokens the task table already verified and
+ * cached fail too.  When it was the signing key, a new one signs at once
+ * ("key.rotate").
  * ERR_NOTFOUND: no such key.  *out: {"kid","revoked","replaced_by"?,
  * "audit_id","keys":[...]}. */
 int broker_keys_revoke(struct broker *b, const struct broker_caller *c, const char *kid,
