@@ -243,7 +243,7 @@ static int follow_store(struct broker *b, int strict, struct err *e)
 {
     struct jose_keyring *kr = b->rt->keyring;
     struct store_signing_key *ks = NULL;
-    char **held = NULL;
+    char **held = NULL, *known = NULL;
     size_t n = 0, nheld = 0, i;
     struct arena a;
     int r, cur;
@@ -251,12 +251,20 @@ static int follow_store(struct broker *b, int strict, struct err *e)
     arena_init(&a, 0, 0);
     r = b->store->ops->signing_key_list(b->store, &a, &ks, &n, e);
     r = r ? r : jose_keyring_kids(kr, &held, &nheld, e);
+    /* known[i]: ks[i] is (or was, this pass) in the keyring; only those may
+     * retire: an envelope that does not open is never deleted */
+    known = r == 0 ? calloc(n ? n : 1, 1) : NULL;
+    if (r == 0 && known == NULL) {
+        r = err_set(e, ERR_NOMEM, "out of memory");
+    }
     for (i = 0; r == 0 && i < n; i++) {
+        known[i] = 1;
         if (in_list(held, nheld, ks[i].kid)) {
             continue;
         }
         r = jose_keyring_load(kr, ks[i].envelope, strlen(ks[i].envelope), e);
         if (r != 0) {
+            known[i] = 0;
             err_prefix(e, "signing key %s (is this the store's KEK?): ", ks[i].kid);
             if (!strict) {
                 log_event(LOG_ERROR, "keys", NULL, "msg", e->msg, (const char *)NULL);
@@ -281,12 +289,13 @@ static int follow_store(struct broker *b, int strict, struct err *e)
     /* the keyring prunes retired keys when listing: their envelopes go */
     r = r ? r : jose_keyring_kids(kr, &held, &nheld, e);
     for (i = 0; r == 0 && i < n; i++) {
-        if (!in_list(held, nheld, ks[i].kid) &&
+        if (known[i] && !in_list(held, nheld, ks[i].kid) &&
             b->store->ops->signing_key_delete(b->store, ks[i].kid, e) == 0) {
             log_event(LOG_INFO, "key_retired", NULL, "kid", ks[i].kid, (const char *)NULL);
         }
     }
     free_list(held, nheld);
+    free(known);
     arena_free(&a);
     return r;
 }

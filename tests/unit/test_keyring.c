@@ -31,6 +31,7 @@
 #include "util/limits.h"
 
 #define KEK1 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+#define KEK2 "HxAREhMUFRYXGBkaGxwdHgABAgMEBQYHCAkKCwwNDg8"
 #define ISS "http://127.0.0.1:8080"
 #define T0 1800000000LL
 
@@ -578,9 +579,41 @@ static void broker_schedule_and_store(void **state)
     assert_false(jwks_has(f, k2));
     assert_int_equal(bverify(f, tok2), ERR_AUTH);
 
+    /* an envelope this KEK does not open (written under another): the tick
+     * logs it and goes on; it is neither loaded nor deleted */
+    {
+        struct jose_kek *kother = NULL;
+        char bad[128];
+        size_t before;
+        assert_int_equal(jose_kek_from_text(KEK2, strlen(KEK2), &kother, &e), 0);
+        assert_int_equal(jose_keyring_new(NULL, kother, &other, &e), 0);
+        assert_int_equal(jose_keyring_rotate(other, &env, &e), 0);
+        assert_int_equal(envelope_kid_copy(env, bad, sizeof(bad)), 0);
+        sk.kid = bad;
+        sk.envelope = env;
+        sk.created_ms = fake_ms();
+        assert_int_equal(f->s->ops->signing_key_insert(f->s, &sk, &e), 0);
+        before = stored(f, list, sizeof(list));
+        tick(f);
+        tick(f);
+        assert_int_equal(stored(f, list, sizeof(list)), before);
+        assert_false(jwks_has(f, bad));
+        assert_true(jwks_has(f, kx));
+        /* at a start it refuses, as a wrong KEK must */
+        broker_runtime_stop(&f->b);
+        assert_int_equal(start_rt(f), ERR_AUTH);
+        broker_runtime_stop(&f->b);
+        assert_int_equal(f->s->ops->signing_key_delete(f->s, bad, &e), 0);
+        free(env);
+        env = NULL;
+        jose_keyring_free(other);
+        other = NULL;
+        jose_kek_free(kother);
+    }
+
     /* a restart: the same keys */
     atomic_store(&now_s, T0 + 1350);
-    broker_runtime_stop(&f->b);
+    broker_runtime_stop(&f->b); /* NULL runtime: fine */
     assert_int_equal(start_rt(f), 0);
     assert_true(jwks_has(f, kx) && !jwks_has(f, k2) && !jwks_has(f, k1));
     free(tok2);
