@@ -38,7 +38,8 @@ struct broker_keys {
     int64_t tick_s;
     pthread_t th;
     int has_thread;
-    char *published; /* the published kids, space-separated: rebuild on change */
+    char *published;   /* the published kids, space-separated: rebuild on change */
+    enum jose_alg alg; /* of new keys */
 };
 
 #define KEYS(b) ((b)->rt != NULL ? (b)->rt->keys : NULL)
@@ -77,29 +78,47 @@ static char *kids_text(struct jose_keyring *kr, struct err *e)
     return s;
 }
 
-/* Rebuilds the verifier from the keyring's JWKS when the published kids
- * changed (force: always), and swaps it in. */
-static int publish(struct broker *b, int force, struct err *e)
+/* The public keys of kr, appended to set (NULL: a new set). */
+static int add_public(struct jose_keyring *kr, struct jose_jwks **set, struct err *e)
+{
+    struct jose_jwks *more = NULL;
+    char *text = NULL;
+    size_t i;
+    int r;
+
+    r = jose_keyring_jwks(kr, &text, e);
+    r = r ? r : jose_jwks_parse(text, strlen(text), 0, *set == NULL ? set : &more, e);
+    for (i = 0; r == 0 && more != NULL && i < jose_jwks_count(more); i++) {
+        r = jose_jwks_add(*set, (struct jose_jwk *)jose_jwks_get(more, i), e);
+    }
+    jose_jwks_free(more);
+    free(text);
+    return r;
+}
+
+/* Rebuilds the verifier from the keyring's JWKS, plus the keys of extra (a
+ * key about to join the keyring; NULL: none), when the published kids
+ * changed (extra: always), and swaps it in. */
+static int publish(struct broker *b, struct jose_keyring *extra, struct err *e)
 {
     struct broker_runtime *rt = b->rt;
     struct broker_keys *k = rt->keys;
     struct jose_verifier *v = NULL, *old;
     struct jose_jwks *set = NULL;
-    char *text = NULL, *kids;
+    char *kids;
     int r;
 
     kids = kids_text(rt->keyring, e);
     if (kids == NULL) {
         return ERR_NOMEM;
     }
-    if (!force && k->published != NULL && strcmp(kids, k->published) == 0) {
+    if (extra == NULL && k->published != NULL && strcmp(kids, k->published) == 0) {
         free(kids);
         return 0;
     }
-    r = jose_keyring_jwks(rt->keyring, &text, e);
-    r = r ? r : jose_jwks_parse(text, strlen(text), 0, &set, e);
+    r = add_public(rt->keyring, &set, e);
+    r = r || extra == NULL ? r : add_public(extra, &set, e);
     r = r ? r : jose_verifier_new(set, 0, &v, e);
-    free(text);
     jose_jwks_free(set);
     if (r != 0) {
         free(kids);
@@ -111,8 +130,12 @@ static int publish(struct broker *b, int force, struct err *e)
     pthread_rwlock_unlock(&rt->verifier_lock);
     jose_verifier_free(old);
     free(k->published);
-    k->published = kids;
-    log_event(LOG_INFO, "keys_published", NULL, "kids", kids, (const char *)NULL);
+    k->published = extra == NULL ? kids : NULL; /* with extra: rebuilt once it joined */
+    if (extra != NULL) {
+        free(kids);
+    } else {
+        log_event(LOG_INFO, "keys_published", NULL, "kids", kids, (const char *)NULL);
+    }
     return 0;
 }
 
@@ -184,30 +207,40 @@ static int envelope_kid(const char *env, char *kid, size_t cap, struct err *e)
     return r;
 }
 
-/* Persists a key the keyring just made, with its audit record ("key.rotate",
- * why in detail); on failure the key leaves the keyring again, so nothing
- * signs with a key a restart would not know.  *seq: the record. */
-static int persist_new(struct broker *b, const struct broker_caller *c, const char *env,
-                       const char *why, char *kid, size_t kidcap, int64_t *seq, struct err *e)
+/* Makes a key that signs from at_s, in the order that keeps every request
+ * safe: sealed in a scratch keyring (same KEK and algorithm), persisted with
+ * its audit record ("key.rotate", why in detail), added to the verifier,
+ * and only then loaded into the keyring that signs, so no token ever
+ * carries a kid this server cannot verify yet, nor one a restart would not
+ * know.  kid[] gets its kid; *seq (may be NULL) the record. */
+static int add_key(struct broker *b, const struct broker_caller *c, int64_t at_s, const char *why,
+                   char *kid, size_t cap, int64_t *seq, struct err *e)
 {
+    struct jose_keyring_conf conf = {b->rt->keys->alg, 0, 0, 0};
+    struct jose_keyring *tmp = NULL;
+    char *env = NULL;
     int64_t sq = 0;
-    int r, cur;
+    int r;
 
     kid[0] = '\0';
-    r = envelope_kid(env, kid, kidcap, e);
+    r = jose_keyring_new(&conf, b->rt->kek, &tmp, e);
+    r = r ? r : jose_keyring_rotate_at(tmp, at_s, &env, e);
+    r = r ? r : envelope_kid(env, kid, cap, e);
     r = r ? r : key_change(b, c, "key.rotate", kid, env, "why", why, &sq, e);
-    if (r != 0 && kid[0] != '\0') {
-        struct err e2;
-        err_clear(&e2);
-        if (jose_keyring_revoke(b->rt->keyring, kid, &cur, &e2) != 0) {
-            log_event(LOG_ERROR, "keys", NULL, "msg", "unpersisted key still held", "kid", kid,
-                      (const char *)NULL);
-        }
-        return r;
+    r = r ? r : publish(b, tmp, e);
+    /* stored and verifiable: now it may sign (should this fail, the next
+     * tick loads it from the store) */
+    r = r ? r : jose_keyring_load(b->rt->keyring, env, strlen(env), e);
+    r = r ? r : publish(b, NULL, e);
+    if (r == 0) {
+        log_event(LOG_INFO, "key_rotated", c ? c->request_id : NULL, "kid", kid, "why", why,
+                  (const char *)NULL);
     }
     if (seq != NULL) {
         *seq = sq;
     }
+    free(env);
+    jose_keyring_free(tmp);
     return r;
 }
 
@@ -303,20 +336,15 @@ static int follow_store(struct broker *b, int strict, struct err *e)
 /* Under k->mu: follow the store, rotate when due, republish. */
 static int tick_locked(struct broker *b, int strict, struct err *e)
 {
-    char *env = NULL, kid[LIMIT_ID_LEN + 1];
+    char kid[LIMIT_ID_LEN + 1];
+    int64_t at = 0;
     int r;
 
     r = follow_store(b, strict, e);
-    r = r ? r : jose_keyring_maintain(b->rt->keyring, &env, e);
-    if (r == 1) {
-        r = persist_new(b, NULL, env, "schedule", kid, sizeof(kid), NULL, e);
-        if (r == 0) {
-            log_event(LOG_INFO, "key_rotated", NULL, "kid", kid, "why", "schedule",
-                      (const char *)NULL);
-        }
+    if (r == 0 && jose_keyring_due(b->rt->keyring, &at)) {
+        r = add_key(b, NULL, at, "schedule", kid, sizeof(kid), NULL, e);
     }
-    free(env);
-    return r ? r : publish(b, 0, e);
+    return r ? r : publish(b, NULL, e);
 }
 
 int broker_keys_tick(struct broker *b, struct err *e)
@@ -362,7 +390,7 @@ static void *keys_thread(void *arg)
     return NULL;
 }
 
-int broker_keys_start(struct broker *b, int64_t tick_s, struct err *e)
+int broker_keys_start(struct broker *b, enum jose_alg alg, int64_t tick_s, struct err *e)
 {
     struct broker_keys *k;
     sigset_t all, old;
@@ -379,6 +407,7 @@ int broker_keys_start(struct broker *b, int64_t tick_s, struct err *e)
     pthread_mutex_init(&k->tmu, NULL);
     pthread_cond_init(&k->cv, NULL);
     k->tick_s = tick_s;
+    k->alg = alg;
     b->rt->keys = k;
     pthread_mutex_lock(&k->mu);
     r = tick_locked(b, 1, e);
@@ -457,7 +486,7 @@ int broker_keys_rotate(struct broker *b, const struct broker_caller *c, int64_t 
                        json_t **out, struct err *e)
 {
     struct broker_keys *k = KEYS(b);
-    char *env = NULL, kid[LIMIT_ID_LEN + 1];
+    char kid[LIMIT_ID_LEN + 1];
     int64_t at = clock_wall_s() + activate_in_s, seq = 0;
     json_t *keys = NULL;
     int r;
@@ -470,17 +499,12 @@ int broker_keys_rotate(struct broker *b, const struct broker_caller *c, int64_t 
         return err_set(e, ERR_INVALID, "activate_in_s: 0 to %d", LIMIT_KEYS_ACTIVATE_MAX_S);
     }
     pthread_mutex_lock(&k->mu);
-    r = jose_keyring_rotate_at(b->rt->keyring, at, &env, e);
-    r = r ? r : persist_new(b, c, env, "on demand", kid, sizeof(kid), &seq, e);
-    r = r ? r : publish(b, 0, e);
+    r = add_key(b, c, at, "on demand", kid, sizeof(kid), &seq, e);
     r = r ? r : keys_json(b, &keys, e);
     pthread_mutex_unlock(&k->mu);
-    free(env);
     if (r != 0) {
         return r;
     }
-    log_event(LOG_INFO, "key_rotated", c ? c->request_id : NULL, "kid", kid, "why", "on demand",
-              (const char *)NULL);
     return broker_json_out(json_pack("{s:s, s:o, s:I, s:o}", "kid", kid, "activates",
                                      broker_time_json(at * 1000), "audit_id", (json_int_t)seq,
                                      "keys", keys),
@@ -571,7 +595,6 @@ static int revoke_locked(struct broker *b, const struct broker_caller *c, const 
 {
     int64_t from = 0, to = 0;
     int window;
-    char *env = NULL;
     int r, rp, cur = 0, held;
     struct err e2;
 
@@ -588,14 +611,12 @@ static int revoke_locked(struct broker *b, const struct broker_caller *c, const 
     }
     newkid[0] = '\0';
     r = 0;
-    if (cur) {
-        r = jose_keyring_rotate(b->rt->keyring, &env, e);
-        r = r ? r : persist_new(b, c, env, "the signing key was revoked", newkid, cap, NULL, e);
-        free(env);
-    }
-    /* publish even when the replacement failed: the revoked key must go */
+    /* the revoked key leaves the verifier at once */
     err_clear(&e2);
-    rp = publish(b, 0, &e2);
+    rp = publish(b, NULL, &e2);
+    if (cur) {
+        r = add_key(b, c, clock_wall_s(), "the signing key was revoked", newkid, cap, NULL, e);
+    }
     if (r == 0 && rp != 0) {
         *e = e2;
         r = rp;

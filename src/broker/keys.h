@@ -15,14 +15,17 @@
 #include <jansson.h>
 
 #include "broker/broker.h"
+#include "jose/jose.h"
 
 struct broker_keys;
 
 /* Loads every stored envelope into b->rt->keyring (ERR_AUTH: wrong KEK or a
  * tampered envelope), makes and persists a first key when due, builds the
  * token verifier, then starts the rotation thread (tick 0 = no thread, for
- * tests that call broker_keys_tick themselves). */
-int broker_keys_start(struct broker *b, int64_t tick_s, struct err *e) MUST_CHECK;
+ * tests that call broker_keys_tick themselves).  alg: of new keys
+ * (JOSE_ALG_UNKNOWN: ES256). */
+int broker_keys_start(struct broker *b, enum jose_alg alg, int64_t tick_s,
+                      struct err *e) MUST_CHECK;
 
 /* Stops the thread and frees the state (the keyring stays: runtime.c). */
 void broker_keys_stop(struct broker *b);

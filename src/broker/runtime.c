@@ -86,7 +86,7 @@ static int keyring_start(struct broker *b, const struct broker_runtime_config *c
     r = jose_keyring_new(&kc, rt->kek, &rt->keyring, e);
     /* loads the stored keys, makes a first one, builds the verifier */
     return r ? r
-             : broker_keys_start(b,
+             : broker_keys_start(b, cfg->alg,
                                  cfg->keys_tick_s == 0  ? LIMIT_KEYS_TICK_S
                                  : cfg->keys_tick_s < 0 ? 0
                                                         : cfg->keys_tick_s,

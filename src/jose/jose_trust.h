@@ -189,6 +189,12 @@ int jose_keyring_rotate_at(struct jose_keyring *kr, int64_t at_s, char **envelop
  * key, 0 when nothing was due. */
 int jose_keyring_maintain(struct jose_keyring *kr, char **envelope_out, struct err *e) MUST_CHECK;
 
+/* What jose_keyring_maintain would do, without doing it (after dropping
+ * keys past retention): 1 and *at_s (when the successor should sign) when a
+ * key is due, else 0.  For a caller that makes the key elsewhere and
+ * publishes it before it signs (broker/keys.c). */
+int jose_keyring_due(struct jose_keyring *kr, int64_t *at_s);
+
 /* The public JWKS ({"keys":[...]}, current first) as JSON text (free()). */
 int jose_keyring_jwks(struct jose_keyring *kr, char **json_out, struct err *e) MUST_CHECK;
 

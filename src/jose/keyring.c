@@ -611,14 +611,14 @@ static void prune(struct jose_keyring *kr, int64_t now)
     }
 }
 
-int jose_keyring_maintain(struct jose_keyring *kr, char **envelope_out, struct err *e)
+int jose_keyring_due(struct jose_keyring *kr, int64_t *at_s)
 {
     int64_t now = clock_wall_s(), at = now;
     size_t cur;
-    int due, r;
+    int due;
 
-    *envelope_out = NULL;
     pthread_mutex_lock(&kr->mu);
+    prune(kr, now);
     cur = current_at(kr, now);
     /* Due when there is no key, or when the current one (with nothing
      * pending after it) reaches its age less the pre-publication window: the
@@ -626,23 +626,26 @@ int jose_keyring_maintain(struct jose_keyring *kr, char **envelope_out, struct e
      * a full window when we are late (a restart after a long stop). */
     due = kr->n == 0 || (cur == kr->n - 1 &&
                          kr->keys[cur].created_s + kr->rotate_after_s - kr->prepublish_s <= now);
-    if (kr->n == 0) {
-        at = now;
-    } else if (due) {
+    if (kr->n > 0 && due) {
         at = kr->keys[cur].created_s + kr->rotate_after_s;
         at = at > now + kr->prepublish_s ? at : now + kr->prepublish_s;
     }
     pthread_mutex_unlock(&kr->mu);
-    if (due) {
-        r = jose_keyring_rotate_at(kr, at, envelope_out, e);
-        if (r != 0) {
-            return r;
-        }
+    *at_s = at;
+    return due;
+}
+
+int jose_keyring_maintain(struct jose_keyring *kr, char **envelope_out, struct err *e)
+{
+    int64_t at = 0;
+    int r;
+
+    *envelope_out = NULL;
+    if (!jose_keyring_due(kr, &at)) {
+        return 0;
     }
-    pthread_mutex_lock(&kr->mu);
-    prune(kr, now);
-    pthread_mutex_unlock(&kr->mu);
-    return due ? 1 : 0;
+    r = jose_keyring_rotate_at(kr, at, envelope_out, e);
+    return r != 0 ? r : 1;
 }
 
 int jose_keyring_jwks(struct jose_keyring *kr, char **json_out, struct err *e)

@@ -10,7 +10,9 @@
  * persisted when a key is made and deleted when it retires, task tokens of
  * the old key verifying until then, a key revoked by another replica (its
  * envelope gone) dropped at the next tick, a key made by another replica
- * loaded, and the state surviving a restart. */
+ * loaded, an envelope under another KEK kept but not loaded, the state
+ * surviving a restart, and requests signing and verifying in threads while
+ * the keys rotate. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -637,6 +639,68 @@ static void broker_schedule_and_store(void **state)
     free(tok2);
 }
 
+/* Requests in threads sign and verify task tokens while the keys rotate
+ * on demand and tick: every token verifies (the verifier is swapped whole
+ * under its lock; the keyring never shows a half state). */
+struct bsigner {
+    struct fx *f;
+    atomic_int *stop;
+    int ok, failed;
+};
+
+static void *bsigner_main(void *p)
+{
+    struct bsigner *s = p;
+    json_t *c =
+        json_pack("{s:s,s:s,s:[s],s:I,s:I,s:s}", "iss", ISS, "sub", "spiffe://x/y", "aud",
+                  "mandate", "iat", (json_int_t)T0, "exp", (json_int_t)(T0 + 3600), "jti", "j1");
+
+    while (!atomic_load(s->stop)) {
+        enum jose_reason why;
+        json_t *out = NULL;
+        char *tok = NULL;
+        struct err e;
+        if (broker_token_sign(&s->f->b, c, &tok, &e) != 0 ||
+            broker_token_verify(&s->f->b, tok, strlen(tok), &out, &why, &e) != 0) {
+            s->failed++;
+        } else {
+            s->ok++;
+        }
+        json_decref(out);
+        free(tok);
+    }
+    json_decref(c);
+    return NULL;
+}
+
+static void broker_concurrent_rotation(void **state)
+{
+    struct fx *f = *state;
+    struct bsigner s[3];
+    pthread_t th[3];
+    atomic_int stop = 0;
+    json_t *out = NULL;
+    struct err e;
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        s[i] = (struct bsigner){f, &stop, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, bsigner_main, &s[i]), 0);
+    }
+    /* fewer rotations than the keyring holds keys: none is dropped */
+    for (i = 0; i < 12; i++) {
+        assert_int_equal(broker_keys_rotate(&f->b, NULL, 0, &out, &e), 0);
+        json_decref(out);
+        tick(f);
+    }
+    atomic_store(&stop, 1);
+    for (i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(s[i].failed, 0);
+        assert_true(s[i].ok > 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -644,6 +708,7 @@ int main(void)
         cmocka_unit_test(keyring_rotate_at_and_revoke),
         cmocka_unit_test(keyring_concurrent_signers),
         cmocka_unit_test_setup_teardown(broker_schedule_and_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(broker_concurrent_rotation, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
