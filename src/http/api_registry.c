@@ -259,18 +259,23 @@ static void apikey_revoke(struct http_req *rq)
 #define ADMIN ROLE_ADMIN
 #define READERS ROLE_READERS
 
+/* The four routes of a kind made by KIND_HANDLERS: create and delete for
+ * admin, list and get for the readers ({id} is one path segment; a 405
+ * lists the allowed methods in table order). */
+/* clang-format off */
+#define KIND_ROUTES(path, name)                                                                    \
+    {"POST", path, name##_create, ADMIN},                                                          \
+    {"GET", path, name##_list, READERS},                                                           \
+    {"GET", path "/{id}", name##_get, READERS},                                                    \
+    {"DELETE", path "/{id}", name##_delete, ADMIN}
+/* clang-format on */
+
 /* Order matters where patterns overlap: the agent's sub-resources come before
  * "/v1/agents/{id*}" (agent ids cannot hold the reserved segments). */
 const struct http_route http_routes_registry[] = {
-    {"POST", "/v1/humans", humans_create, ADMIN},
-    {"GET", "/v1/humans", humans_list, READERS},
+    KIND_ROUTES("/v1/humans", humans),
     {"POST", "/v1/humans/{id}/offboard", humans_offboard, ADMIN | ROLE_SECURITY},
-    {"GET", "/v1/humans/{id}", humans_get, READERS},
-    {"DELETE", "/v1/humans/{id}", humans_delete, ADMIN},
-    {"POST", "/v1/teams", teams_create, ADMIN},
-    {"GET", "/v1/teams", teams_list, READERS},
-    {"GET", "/v1/teams/{id}", teams_get, READERS},
-    {"DELETE", "/v1/teams/{id}", teams_delete, ADMIN},
+    KIND_ROUTES("/v1/teams", teams),
     {"POST", "/v1/agents", agents_create, ADMIN},
     {"GET", "/v1/agents", agents_list, READERS},
     {"POST", "/v1/agents/{id*}/status", agents_status, ADMIN | ROLE_SECURITY | ROLE_OWNER},
@@ -281,18 +286,12 @@ const struct http_route http_routes_registry[] = {
     {"GET", "/v1/agents/{id*}", agents_get, READERS},
     {"PATCH", "/v1/agents/{id*}", agents_patch, ADMIN},
     {"DELETE", "/v1/agents/{id*}", agents_delete, ADMIN | ROLE_OWNER},
-    {"POST", "/v1/trust-issuers", issuers_create, ADMIN},
-    {"GET", "/v1/trust-issuers", issuers_list, READERS},
-    {"GET", "/v1/trust-issuers/{id}", issuers_get, READERS},
-    {"DELETE", "/v1/trust-issuers/{id}", issuers_delete, ADMIN},
-    {"POST", "/v1/tools", tools_create, ADMIN},
-    {"GET", "/v1/tools", tools_list, READERS},
-    {"GET", "/v1/tools/{id}", tools_get, READERS},
-    {"DELETE", "/v1/tools/{id}", tools_delete, ADMIN},
+    KIND_ROUTES("/v1/trust-issuers", issuers),
+    KIND_ROUTES("/v1/tools", tools),
     {"POST", "/v1/intents", intents_create, ADMIN},
     {"GET", "/v1/intents", intents_list, READERS},
     {"GET", "/v1/intents/{id}", intents_get, READERS},
-    {"PATCH", "/v1/intents/{id}", intents_patch, ADMIN},
+    {"PATCH", "/v1/intents/{id}", intents_patch, ADMIN}, /* Allow lists methods in this order */
     {"DELETE", "/v1/intents/{id}", intents_delete, ADMIN},
     {"POST", "/v1/api-keys", apikey_create, ADMIN},
     {"POST", "/v1/api-keys/{id}/revoke", apikey_revoke, ADMIN | ROLE_SECURITY},
