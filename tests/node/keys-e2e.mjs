@@ -3,7 +3,8 @@
 // (harness: access-harness.mjs) and npm `jose` verifying against the
 // published JWKS: the JWKS at each step, tokens signed before a rotation
 // still verifying (introspection, checks, jose), new tokens carrying the new
-// kid, a pending key published before it signs, a revoked key leaving the
+// kid, a pending key published before it signs (a JWKS cached before it
+// signs verifies its tokens), a revoked key leaving the
 // JWKS at once and its tokens refused, a revoked signing key replaced,
 // state kept across a restart, the audit records, who may call what, and
 // the CLI (`mandate key list|rotate|revoke`).
@@ -254,6 +255,19 @@ try {
   t.check('after a restart: tokens carry K4, the K4 token from before verifies', kidOf(f.access_token) === K4 &&
     (await introspect(e.access_token)).active === true);
   t.check('after a restart: the K1 token is still refused', (await introspect(c.access_token)).active === false);
+
+  // ---- pre-publication: a verifier that cached the JWKS before the key signs ----------------
+  r = await h.api('POST', '/v1/keys/rotate', { activate_in_s: 2 });
+  const K5 = r.body && r.body.kid;
+  const cachedSet = await jwks();
+  const g0 = await h.task();
+  t.check('a key 2 s ahead: in the JWKS at once, tokens still carry K4',
+    r.status === 200 && kidsOf(cachedSet).includes(K5) && kidOf(g0.access_token) === K4, r.text);
+  await sleep(2100);
+  const g = await h.task();
+  t.check('2 s later tokens carry K5, and verify against the JWKS cached before K5 signed',
+    kidOf(g.access_token) === K5 && (await joseOk(g.access_token, cachedSet)) === true &&
+    (await check(g.access_token)).body?.allow === true, kidOf(g.access_token));
 
   // ---- options ------------------------------------------------------------------------------
   await h.stopServer();
