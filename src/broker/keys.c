@@ -268,6 +268,35 @@ static void free_list(char **v, size_t n)
     free(v);
 }
 
+static int signing_window(struct broker *b, const char *kid, int64_t *from, int64_t *to,
+                          struct err *e);
+static int revoke_tasks(struct broker *b, const struct broker_caller *c, const char *kid,
+                        int64_t from_s, int64_t to_s, size_t *n, struct err *e);
+
+/* A held key whose envelope is gone: another replica revoked it.  It leaves
+ * the keyring, and the tasks it signed that this replica holds end here
+ * too (the store has them revoked already; this replica's memory may not). */
+static void dropped(struct broker *b, const char *kid)
+{
+    int64_t from = 0, to = 0;
+    size_t n = 0;
+    int cur, window;
+    struct err e;
+
+    err_clear(&e);
+    window = signing_window(b, kid, &from, &to, &e) == 0;
+    if (jose_keyring_revoke(b->rt->keyring, kid, &cur, &e) != 0) {
+        return;
+    }
+    err_clear(&e);
+    if (window && revoke_tasks(b, NULL, kid, from, to, &n, &e) != 0) {
+        log_event(LOG_ERROR, "keys", NULL, "msg", "ending the tasks of a revoked key failed", "kid",
+                  kid, "error", e.msg, (const char *)NULL);
+    }
+    log_event(LOG_WARN, "key_revoked", NULL, "kid", kid, "msg",
+              "gone from the store (revoked elsewhere)", (const char *)NULL);
+}
+
 /* Loads stored keys the keyring lacks (made by another replica; at start,
  * all), drops held keys the store lost (revoked elsewhere), deletes the
  * envelopes of keys past retention.  strict: a load error fails (start);
@@ -279,7 +308,7 @@ static int follow_store(struct broker *b, int strict, struct err *e)
     char **held = NULL, *known = NULL;
     size_t n = 0, nheld = 0, i;
     struct arena a;
-    int r, cur;
+    int r;
 
     arena_init(&a, 0, 0);
     r = b->store->ops->signing_key_list(b->store, &a, &ks, &n, e);
@@ -311,9 +340,8 @@ static int follow_store(struct broker *b, int strict, struct err *e)
         for (j = 0; j < n && !found; j++) {
             found = strcmp(ks[j].kid, held[i]) == 0;
         }
-        if (!found && jose_keyring_revoke(kr, held[i], &cur, e) == 0) {
-            log_event(LOG_WARN, "key_revoked", NULL, "kid", held[i], "msg",
-                      "gone from the store (revoked elsewhere)", (const char *)NULL);
+        if (!found) {
+            dropped(b, held[i]);
         }
     }
     free_list(held, nheld);

@@ -89,6 +89,11 @@ static struct cli_opt serve_opts[] = {
      "a replaced key stays in the JWKS this long (tokens it signed live at most a day; audit "
      "checkpoints it signed verify against the JWKS meanwhile)",
      NULL, 0, NULL},
+    {"signing-key-check-s", "MANDATE_SIGNING_KEY_CHECK_S", "store", "signing_key_check_s", OPT_INT,
+     "60", 1, 3600,
+     "how often the server looks at its signing keys: rotation due, keys retired, keys made or "
+     "revoked by another replica sharing the store (bounds how long those take to reach it)",
+     NULL, 0, NULL},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -163,6 +168,7 @@ static int start_runtime(struct broker *b, const char *host, uint16_t port)
     rc.key_rotate_s = opti(serve_opts, NSERVE, "signing-key-rotate-days") * 86400;
     rc.key_prepublish_s = opti(serve_opts, NSERVE, "signing-key-prepublish-hours") * 3600;
     rc.key_retain_s = opti(serve_opts, NSERVE, "signing-key-retain-days") * 86400;
+    rc.keys_tick_s = opti(serve_opts, NSERVE, "signing-key-check-s");
     if (rc.key_prepublish_s >= rc.key_rotate_s) {
         fprintf(stderr, "mandate serve: --signing-key-prepublish-hours must be shorter than "
                         "--signing-key-rotate-days\n");

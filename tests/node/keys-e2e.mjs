@@ -11,10 +11,10 @@
 //
 // Usage: node keys-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
 // Ends with "N passed, N failed" (or a skip line).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, Results, here } from './access-harness.mjs';
+import { Harness, Results, here, REFUND_BOT } from './access-harness.mjs';
 
 const bin = process.argv[2] || process.env.MANDATE_BIN;
 if (!existsSync(join(here, 'node_modules', 'jose'))) {
@@ -45,9 +45,9 @@ const kidsOf = (set) => set.keys.map((k) => k.kid).sort();
 const kidOf = (token) => jose.decodeProtectedHeader(token).kid;
 const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
-async function check(token, key = h.agentKey) {
+async function check(token, key = h.agentKey, base = h.base) {
   const p = await h.dpop(key, 'POST', TOOL_URL, { accessToken: token });
-  const r = await fetch(`${h.base}/v1/check`, {
+  const r = await fetch(`${base}/v1/check`, {
     method: 'POST', headers: { authorization: `Bearer ${keys.pep}`, 'content-type': 'application/json' },
     body: JSON.stringify({ token, dpop: p, method: 'POST', url: TOOL_URL, ...readCall }),
   });
@@ -56,6 +56,13 @@ async function check(token, key = h.agentKey) {
   try { body = JSON.parse(text); } catch { /* not JSON */ }
   return { status: r.status, body, text };
 }
+
+// A check refused because of the token or its task (401, or a deny for a
+// revoked task or an invalid token), not for the call budget or rate.
+const refused = (r) => r.status === 401 || (r.status === 200 && r.body && r.body.allow === false &&
+  !(r.body.reasons || []).some((x) => /budget|rate/.test(x)) &&
+  (r.body.revoked === true || r.body.task_state === 'revoked' ||
+    (r.body.reasons || []).some((x) => /token|revoked/.test(x))));
 
 async function introspect(token) {
   const r = await fetch(`${h.base}/oauth2/introspect`, {
@@ -81,6 +88,31 @@ function cli(args, key = h.adminKey) {
   let body = null;
   try { body = JSON.parse(r.stdout); } catch { /* not JSON */ }
   return { status: r.status, body, out: r.stdout, err: r.stderr };
+}
+
+// A second server on the same store (a replica), ticking every second.
+async function replica() {
+  const p = spawn(bin, ['serve', '--db', h.db, '--kek-file', h.kek, '--listen', '127.0.0.1:0',
+    '--issuer', h.base, '--log-level', 'info', '--signing-key-check-s', '1'],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const port = await new Promise((res, rej) => {
+    p.stderr.on('data', (d) => {
+      err += d;
+      const m = /"event":"listening"[^\n]*"port":"(\d+)"/.exec(err);
+      if (m) res(m[1]);
+    });
+    p.on('exit', () => rej(new Error(`replica exited: ${err}`)));
+  });
+  return { proc: p, base: `http://127.0.0.1:${port}`, log: () => err };
+}
+
+async function until(fn, ms = 5000) {
+  for (let waited = 0; waited < ms; waited += 100) {
+    if (await fn()) return true;
+    await sleep(100);
+  }
+  return false;
 }
 
 async function auditEvents(event) {
@@ -170,7 +202,7 @@ try {
   i = await introspect(c.access_token);
   t.check('K1 token after revocation: introspection inactive', i.active === false, JSON.stringify(i));
   r = await check(c.access_token);
-  t.check('K1 token after revocation: check refuses', r.body?.allow !== true, r.text);
+  t.check('K1 token after revocation: check refuses', refused(r), r.text);
   t.check('jose refuses the K1 token against the new JWKS',
     (await joseOk(c.access_token, set3)) === 'ERR_JWKS_NO_MATCHING_KEY');
   t.check('the K3 token still verifies (introspection, check, jose)',
@@ -178,11 +210,11 @@ try {
     (await joseOk(d.access_token, set3)) === true);
   r = await check(a.access_token);
   t.check('a K1 token already checked (cached) before the revocation: check refuses',
-    r.body?.allow !== true, r.text);
+    refused(r), r.text);
   r = await check(b.access_token);
-  t.check('a K1 token used once before the revocation: check refuses', r.body?.allow !== true, r.text);
+  t.check('a K1 token used once before the revocation: check refuses', refused(r), r.text);
   r = await check(child.access_token, subKey);
-  t.check('the K3 child of a K1 task: ended with its parent (check refuses)', r.body?.allow !== true, r.text);
+  t.check('the K3 child of a K1 task: ended with its parent (check refuses)', refused(r), r.text);
   i = await introspect(child.access_token);
   t.check('the K3 child of a K1 task: introspection inactive', i.active === false, JSON.stringify(i));
 
@@ -268,6 +300,55 @@ try {
   t.check('2 s later tokens carry K5, and verify against the JWKS cached before K5 signed',
     kidOf(g.access_token) === K5 && (await joseOk(g.access_token, cachedSet)) === true &&
     (await check(g.access_token)).body?.allow === true, kidOf(g.access_token));
+
+  // ---- a replica sharing the store follows rotations and revocations ------------------------
+  const rb = await replica();
+  try {
+    const jwksB = async () => (await fetch(`${rb.base}/.well-known/jwks.json`)).json();
+    const introB = async (token) => (await fetch(`${rb.base}/oauth2/introspect`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.pep}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+    })).json();
+    t.check('replica: the same JWKS as the first server',
+      JSON.stringify(kidsOf(await jwksB())) === JSON.stringify(kidsOf(await jwks())));
+    r = await h.api('POST', '/v1/keys/rotate', {});
+    const K6 = r.body && r.body.kid;
+    t.check('replica: a key rotated on the first server appears within its tick',
+      await until(async () => kidsOf(await jwksB()).includes(K6)));
+    await sleep(1100);
+    const m = await h.task();
+    t.check('replica: a K6 token of the first server: active there, a check allows (cached)',
+      kidOf(m.access_token) === K6 && (await introB(m.access_token)).active === true &&
+      (await check(m.access_token, h.agentKey, rb.base)).body?.allow === true);
+    // a task the replica issues itself (its table caches the token once checked)
+    const proof = await h.dpop(h.agentKey, 'POST', `${h.base}/oauth2/token`);
+    const saved = h.base;
+    h.base = rb.base;
+    const xb = await h.exchange({ subject_token: await h.svid(REFUND_BOT), dpop: proof,
+      details: { type: 'mandate_task', intent: 'refunds' } });
+    h.base = saved;
+    const mb = xb.body;
+    t.check('replica: its own task token carries K6, a check there allows (cached)', xb.status === 200 &&
+      kidOf(mb.access_token) === K6 && (await check(mb.access_token, h.agentKey, rb.base)).body?.allow === true,
+    xb.text);
+    r = await h.api('POST', `/v1/keys/${K6}/revoke`, { reason: 'drill: replicas' });
+    const K7 = r.body && r.body.replaced_by;
+    t.check('replica: K6 revoked on the first server leaves the replica\'s JWKS within its tick, K7 joins',
+      r.status === 200 && await until(async () => {
+        const k = kidsOf(await jwksB());
+        return !k.includes(K6) && k.includes(K7);
+      }), r.text);
+    // one check each: repeated checks would end the task by its call budget (drift)
+    await sleep(300);
+    t.check('replica: the first server\'s K6 token is refused there too (introspection, check)',
+      (await introB(m.access_token)).active === false &&
+      refused(await check(m.access_token, h.agentKey, rb.base)));
+    r = await check(mb.access_token, h.agentKey, rb.base);
+    t.check('replica: its own K6 task, cached in its table, ends there (check refuses)', refused(r), r.text);
+  } finally {
+    rb.proc.kill('SIGTERM');
+  }
 
   // ---- options ------------------------------------------------------------------------------
   await h.stopServer();
