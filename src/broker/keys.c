@@ -11,7 +11,13 @@
  *
  * The verifier of task tokens is built from the published JWKS and swapped
  * under rt->verifier_lock held exclusively; verifications hold it shared for
- * their whole run, so none ever sees a freed or half-built key set.
+ * their whole run, so none ever sees a freed or half-built key set.  A new
+ * key is stored and in the verifier before it may sign (add_key).
+ *
+ * A revoked key takes the live tasks it signed with it (revoke_tasks): the
+ * task table caches verified tokens by hash, so dropping the key alone would
+ * not refuse a token already in use.  A replica that finds a key gone from
+ * the store does the same for its own table (dropped).
  */
 #include <pthread.h>
 #include <signal.h>
