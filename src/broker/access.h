@@ -74,6 +74,15 @@ struct broker_runtime_config {
     /* Longest delegation chain (hops below the root task); 0:
      * LIMIT_DELEG_DEPTH_DEFAULT, at most LIMIT_DELEG_DEPTH_MAX. */
     int max_delegation_depth;
+    /* Signing keys (broker/keys.h): rotation age, pre-publication of the
+     * successor, retention of a replaced key (longer than any token lives
+     * and than audit checkpoints are verified); 0: the jose defaults
+     * (7 days, none, 24 h).  keys_tick_s: how often the rotation thread
+     * looks (0: LIMIT_KEYS_TICK_S; negative: no thread, tests). */
+    int64_t key_rotate_s;
+    int64_t key_prepublish_s;
+    int64_t key_retain_s;
+    int64_t keys_tick_s;
 };
 
 struct broker_policy_snapshot; /* below */
@@ -95,9 +104,13 @@ struct broker_runtime {
     pthread_mutex_t lock; /* guards the members below (swaps, rebuilds) */
     struct broker_policy_snapshot *policy;
     struct broker_trust *trust;
-    struct jose_verifier *token_verifier; /* Mandate's public keys */
-    atomic_int registry_dirty;            /* entities/trust to rebuild */
-    struct broker_ckpt *ckpt;             /* audit checkpoints (auditlog.c) */
+    /* Mandate's public keys: held shared by every verification, swapped
+     * under it held exclusively when the published keys change (keys.c). */
+    pthread_rwlock_t verifier_lock;
+    struct jose_verifier *token_verifier;
+    struct broker_keys *keys;  /* keys.c: rotation thread, changes of the keyring */
+    atomic_int registry_dirty; /* entities/trust to rebuild */
+    struct broker_ckpt *ckpt;  /* audit checkpoints (auditlog.c) */
 };
 
 /* Builds the runtime of b (b->rt): KEK, keyring (loaded from the store, a

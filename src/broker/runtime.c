@@ -20,6 +20,7 @@
 
 #include "broker/access_int.h"
 #include "broker/auditlog.h"
+#include "broker/keys.h"
 #include "broker/killswitch.h"
 #include "broker/tasks.h"
 #include "util/clock.h"
@@ -67,56 +68,11 @@ int broker_kek_file_ensure(const char *path, int *created, struct err *e)
 
 /* ---- keyring ------------------------------------------------------------------ */
 
-static int persist_envelope(struct store *s, const char *env, struct err *e)
-{
-    json_t *j = json_loads(env, JSON_REJECT_DUPLICATES, NULL);
-    struct store_signing_key k;
-    int r;
-
-    if (j == NULL || !json_is_string(json_object_get(j, "kid"))) {
-        json_decref(j);
-        return err_set(e, ERR_INTERNAL, "keyring: envelope without kid");
-    }
-    k.kid = json_string_value(json_object_get(j, "kid"));
-    k.envelope = env;
-    k.created_ms = clock_wall_ms();
-    r = s->ops->signing_key_insert(s, &k, e);
-    json_decref(j);
-    return r;
-}
-
-/* Rebuilds the verifier of task tokens from the keyring's public keys. */
-static int verifier_build(struct broker_runtime *rt, struct err *e)
-{
-    struct jose_verifier *v = NULL, *old;
-    struct jose_jwks *set = NULL;
-    char *text = NULL;
-    int r;
-
-    r = jose_keyring_jwks(rt->keyring, &text, e);
-    r = r ? r : jose_jwks_parse(text, strlen(text), 0, &set, e);
-    r = r ? r : jose_verifier_new(set, 0, &v, e);
-    free(text);
-    jose_jwks_free(set);
-    if (r != 0) {
-        return r;
-    }
-    pthread_mutex_lock(&rt->lock);
-    old = rt->token_verifier;
-    rt->token_verifier = v;
-    pthread_mutex_unlock(&rt->lock);
-    jose_verifier_free(old);
-    return 0;
-}
-
 static int keyring_start(struct broker *b, const struct broker_runtime_config *cfg, struct err *e)
 {
     struct broker_runtime *rt = b->rt;
-    struct jose_keyring_conf kc = {cfg->alg, 0, 0};
-    struct store_signing_key *ks;
-    char *env = NULL;
-    struct arena a;
-    size_t n, i;
+    struct jose_keyring_conf kc = {cfg->alg, cfg->key_rotate_s, cfg->key_retain_s,
+                                   cfg->key_prepublish_s};
     int r;
 
     if (cfg->kek_file != NULL && cfg->kek_file[0] != '\0') {
@@ -128,26 +84,13 @@ static int keyring_start(struct broker *b, const struct broker_runtime_config *c
         return err_prefix(e, "kek: ");
     }
     r = jose_keyring_new(&kc, rt->kek, &rt->keyring, e);
-    if (r != 0) {
-        return r;
-    }
-    arena_init(&a, 0, 0);
-    r = b->store->ops->signing_key_list(b->store, &a, &ks, &n, e);
-    for (i = 0; r == 0 && i < n; i++) {
-        r = jose_keyring_load(rt->keyring, ks[i].envelope, strlen(ks[i].envelope), e);
-        if (r != 0) {
-            err_prefix(e, "signing key %s (is this the store's KEK?): ", ks[i].kid);
-        }
-    }
-    arena_free(&a);
-    if (r == 0) {
-        r = jose_keyring_maintain(rt->keyring, &env, e);
-        if (r == 1) {
-            r = persist_envelope(b->store, env, e);
-        }
-        free(env);
-    }
-    return r ? r : verifier_build(rt, e);
+    /* loads the stored keys, makes a first one, builds the verifier */
+    return r ? r
+             : broker_keys_start(b, cfg->alg,
+                                 cfg->keys_tick_s == 0  ? LIMIT_KEYS_TICK_S
+                                 : cfg->keys_tick_s < 0 ? 0
+                                                        : cfg->keys_tick_s,
+                                 e);
 }
 
 int broker_jwks_text(struct broker *b, char **out, struct err *e)
@@ -185,12 +128,13 @@ int broker_token_verify(struct broker *b, const char *token, size_t len, json_t 
     o.typ = BROKER_TOKEN_TYP;
     o.skew_s = LIMIT_ACCESS_SKEW_S;
     o.max_lifetime_s = LIMIT_INTENT_TTL_MAX_S + LIMIT_ACCESS_SKEW_S;
-    /* The verifier is immutable; a rotation swaps the pointer under the lock
-     * (the old one is freed only at stop: rotations are rare). */
-    pthread_mutex_lock(&b->rt->lock);
+    /* The verifier is immutable; a key change swaps the pointer with the
+     * lock held exclusively (keys.c), so it stays valid while we hold it. */
+    pthread_rwlock_rdlock(&b->rt->verifier_lock);
     v = b->rt->token_verifier;
-    pthread_mutex_unlock(&b->rt->lock);
-    r = jose_jwt_verify(v, token, len, &o, NULL, claims, why, e);
+    r = v != NULL ? jose_jwt_verify(v, token, len, &o, NULL, claims, why, e)
+                  : err_set(e, ERR_UNAVAILABLE, "no token verifier");
+    pthread_rwlock_unlock(&b->rt->verifier_lock);
     return r;
 }
 
@@ -249,6 +193,23 @@ static void hook_changed(void *ctx, const char *ev)
     }
 }
 
+/* The verifier's lock prefers writers: under a steady stream of
+ * verifications (readers that overlap) a key change, an emergency revocation
+ * above all, must still get in; verifications never take it twice. */
+static int verifier_lock_init(pthread_rwlock_t *l)
+{
+    pthread_rwlockattr_t a;
+    int r;
+
+    if (pthread_rwlockattr_init(&a) != 0) {
+        return -1;
+    }
+    r = pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    r = r ? r : pthread_rwlock_init(l, &a);
+    pthread_rwlockattr_destroy(&a);
+    return r;
+}
+
 /* ---- start and stop ----------------------------------------------------------- */
 
 int broker_runtime_start(struct broker *b, const struct broker_runtime_config *cfg, struct err *e)
@@ -269,6 +230,11 @@ int broker_runtime_start(struct broker *b, const struct broker_runtime_config *c
     if (pthread_mutex_init(&rt->lock, NULL) != 0) {
         free(rt);
         return err_set(e, ERR_INTERNAL, "pthread_mutex_init failed");
+    }
+    if (verifier_lock_init(&rt->verifier_lock) != 0) {
+        pthread_mutex_destroy(&rt->lock);
+        free(rt);
+        return err_set(e, ERR_INTERNAL, "pthread_rwlock_init failed");
     }
     b->rt = rt;
     rt->issuer = strdup(cfg->issuer);
@@ -314,6 +280,7 @@ void broker_runtime_stop(struct broker *b)
     broker_killswitch_stop(b);
     broker_tasks_stop(b);
     broker_audit_checkpoints_stop(b); /* after the tasks: a last checkpoint */
+    broker_keys_stop(b);
     memset(&b->hooks, 0, sizeof(b->hooks));
     broker_policy_release(rt->policy);
     access_trust_put(rt->trust);
@@ -322,6 +289,7 @@ void broker_runtime_stop(struct broker *b)
     jose_keyring_free(rt->keyring);
     jose_kek_free(rt->kek);
     free(rt->issuer);
+    pthread_rwlock_destroy(&rt->verifier_lock);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
     b->rt = NULL;

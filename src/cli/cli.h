@@ -10,6 +10,11 @@
 #ifndef MANDATE_CLI_H
 #define MANDATE_CLI_H
 
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
 #define CLI_OK 0
 #define CLI_NO 1
 #define CLI_USAGE 2
@@ -38,5 +43,40 @@ int cmd_audit_trace(int argc, char **argv);
 
 /* True when argv holds -h or --help among its options. */
 int cli_wants_help(int argc, char **argv);
+
+/* ---- shared helpers (cliutil.c) ---------------------------------------------- */
+
+/* Reads a whole file (at most max bytes) into *out (free(), NUL-terminated,
+ * *lenp without the NUL).  ERR_IO "<path>: cannot open|read", ERR_LIMIT. */
+int cli_read_file(const char *path, size_t max, char **out, size_t *lenp, struct err *e);
+
+/* True when the first non-blank character of t is one of openers ("{" for
+ * a JSON schema, "{[" for the JSON policy format). */
+int cli_looks_json(const char *t, size_t n, const char *openers);
+
+/* Prints j (json_dumps flags, ASCII) and a newline: CLI_OK, or CLI_USAGE
+ * (out of memory, said on stderr). */
+int cli_print_json(const json_t *j, size_t flags);
+
+/* Runs a verb's sub-command named by argv[1] from a table.  No sub-command:
+ * usage on stderr, CLI_USAGE; -h/--help anywhere: usage on stdout, CLI_OK;
+ * an unknown one: CLI_USAGE ("mandate VERB: unknown sub-command"). */
+struct cli_sub {
+    const char *name;
+    int (*run)(int argc, char **argv);
+};
+int cli_dispatch(const char *verb, const char *usage, const struct cli_sub *subs, size_t n,
+                 int argc, char **argv);
+
+/* The API key to use: key when given and no key_file, else the first line
+ * of key_file (default var/admin.key).  NULL when there is none (free()). */
+char *cli_api_key(const char *key, const char *key_file);
+
+/* One call to the running server at url (…/path, JSON body or NULL) with an
+ * API key; prints the answer (stdout on 200, else stderr; errors prefixed
+ * with who, "mandate key").  CLI_OK (200), CLI_NO (another status),
+ * CLI_USAGE (no server). */
+int cli_api_call(const char *who, const char *url, const char *key, const char *method,
+                 const char *path, const char *body);
 
 #endif

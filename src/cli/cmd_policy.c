@@ -34,52 +34,7 @@
 
 static int read_file(const char *path, char **out, size_t *lenp, struct err *e)
 {
-    *out = NULL;
-    *lenp = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return err_set(e, ERR_IO, "%s: cannot open", path);
-    }
-    struct buf b;
-    buf_init(&b, POLICY_FILE_MAX);
-    char chunk[65536];
-    size_t n;
-    int r = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if ((r = buf_append(&b, chunk, n)) != 0) {
-            break;
-        }
-    }
-    if (r == 0 && ferror(f)) {
-        r = ERR_IO;
-    }
-    fclose(f);
-    if (r != 0) {
-        buf_free(&b);
-        return err_set(e, r, "%s: cannot read", path);
-    }
-    if (b.data == NULL && buf_append(&b, "", 0) != 0) {
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    *out = buf_steal(&b, lenp);
-    if (*out == NULL) {
-        *out = calloc(1, 1);
-        if (*out == NULL) {
-            return err_set(e, ERR_NOMEM, "out of memory");
-        }
-    }
-    return 0;
-}
-
-/* True when text is in the JSON policy format (Cedar text never starts with
- * '{' or '['). */
-static bool looks_json(const char *text, size_t len)
-{
-    size_t i = 0;
-    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
-        i++;
-    }
-    return i < len && (text[i] == '{' || text[i] == '[');
+    return cli_read_file(path, POLICY_FILE_MAX, out, lenp, e);
 }
 
 /* Cedar text, or the JSON policy format (cedar_policyset_from_json: templates
@@ -93,7 +48,7 @@ static int load_policies(const char *path, const char *label, unsigned flags,
     if (r != 0) {
         return r;
     }
-    if (looks_json(text, len)) {
+    if (cli_looks_json(text, len, "{[")) {
         r = cedar_policyset_from_json(text, len, label, out, e);
     } else {
         r = cedar_policyset_parse(text, len, label, flags, out, e);
@@ -289,14 +244,7 @@ static int policy_to_json(int argc, char **argv)
         fprintf(stderr, "%s\n", e.msg);
         rc = CLI_USAGE;
     } else {
-        char *txt = json_dumps(j, jflags | JSON_ENSURE_ASCII);
-        if (txt == NULL) {
-            fprintf(stderr, "out of memory\n");
-            rc = CLI_USAGE;
-        } else {
-            printf("%s\n", txt);
-            free(txt);
-        }
+        rc = cli_print_json(j, jflags);
     }
     json_decref(j);
     cedar_policyset_put(ps);
@@ -1222,58 +1170,49 @@ static int policy_conformance(int argc, char **argv)
     return c.failed ? CLI_NO : CLI_OK;
 }
 
+static int policy_link_cmd(int argc, char **argv)
+{
+    return policy_link(argc, argv, false);
+}
+
+static int policy_unlink_cmd(int argc, char **argv)
+{
+    return policy_link(argc, argv, true);
+}
+
+static const struct cli_sub subs[] = {
+    {"check", policy_check},       {"validate", policy_validate},
+    {"eval", policy_eval},         {"conformance", policy_conformance},
+    {"to-json", policy_to_json},   {"from-json", policy_from_json},
+    {"format", policy_format},     {"link", policy_link_cmd},
+    {"unlink", policy_unlink_cmd},
+};
+
+static const char usage[] =
+    "usage: mandate policy check FILE... [--schema S] [--id-annotation]\n"
+    "       mandate policy eval --policies P [--entities E] [--schema S] "
+    "(--request R | --batch) [--id-annotation]\n"
+    "         R is a request JSON or a file holding one; --batch reads one per line\n"
+    "         --id-annotation: a policy's id is its @id(\"..\") when present\n"
+    "       mandate policy validate --schema S FILE... [--id-annotation]\n"
+    "         strict validation (Cedar 4.10); exit 0 iff every policy is valid\n"
+    "       mandate policy conformance DIR [--via json|format]\n"
+    "         --via: round-trip every policy set through the JSON format or the\n"
+    "         formatter first (the answers must not change)\n"
+    "       mandate policy to-json FILE [--id-annotation] [--compact]\n"
+    "         the JSON policy format {staticPolicies, templates, templateLinks}\n"
+    "       mandate policy from-json FILE   prints the policies as Cedar text\n"
+    "       mandate policy format [--check | --write] FILE...\n"
+    "         canonical layout; --check exits 1 when a file is not formatted\n"
+    "       mandate policy link FILE --template T --id NEW [--principal UID] "
+    "[--resource UID]\n"
+    "       mandate policy unlink FILE --id ID\n"
+    "         print the set (JSON format) with the template linked / the link "
+    "removed;\n"
+    "         UID is Type::\"id\" or {\"type\": .., \"id\": ..}\n"
+    "       (FILE may be Cedar text or the JSON policy format everywhere)\n";
+
 int cmd_policy(int argc, char **argv)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        fprintf(argc < 2 ? stderr : stdout,
-                "usage: mandate policy check FILE... [--schema S] [--id-annotation]\n"
-                "       mandate policy eval --policies P [--entities E] [--schema S] "
-                "(--request R | --batch) [--id-annotation]\n"
-                "         R is a request JSON or a file holding one; --batch reads one per line\n"
-                "         --id-annotation: a policy's id is its @id(\"..\") when present\n"
-                "       mandate policy validate --schema S FILE... [--id-annotation]\n"
-                "         strict validation (Cedar 4.10); exit 0 iff every policy is valid\n"
-                "       mandate policy conformance DIR [--via json|format]\n"
-                "         --via: round-trip every policy set through the JSON format or the\n"
-                "         formatter first (the answers must not change)\n"
-                "       mandate policy to-json FILE [--id-annotation] [--compact]\n"
-                "         the JSON policy format {staticPolicies, templates, templateLinks}\n"
-                "       mandate policy from-json FILE   prints the policies as Cedar text\n"
-                "       mandate policy format [--check | --write] FILE...\n"
-                "         canonical layout; --check exits 1 when a file is not formatted\n"
-                "       mandate policy link FILE --template T --id NEW [--principal UID] "
-                "[--resource UID]\n"
-                "       mandate policy unlink FILE --id ID\n"
-                "         print the set (JSON format) with the template linked / the link "
-                "removed;\n"
-                "         UID is Type::\"id\" or {\"type\": .., \"id\": ..}\n"
-                "       (FILE may be Cedar text or the JSON policy format everywhere)\n");
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    if (strcmp(argv[1], "check") == 0) {
-        return policy_check(argc, argv);
-    }
-    if (strcmp(argv[1], "validate") == 0) {
-        return policy_validate(argc, argv);
-    }
-    if (strcmp(argv[1], "eval") == 0) {
-        return policy_eval(argc, argv);
-    }
-    if (strcmp(argv[1], "conformance") == 0) {
-        return policy_conformance(argc, argv);
-    }
-    if (strcmp(argv[1], "to-json") == 0) {
-        return policy_to_json(argc, argv);
-    }
-    if (strcmp(argv[1], "from-json") == 0) {
-        return policy_from_json(argc, argv);
-    }
-    if (strcmp(argv[1], "format") == 0) {
-        return policy_format(argc, argv);
-    }
-    if (strcmp(argv[1], "link") == 0 || strcmp(argv[1], "unlink") == 0) {
-        return policy_link(argc, argv, argv[1][0] == 'u');
-    }
-    fprintf(stderr, "mandate policy: unknown sub-command '%s'\n", argv[1]);
-    return CLI_USAGE;
+    return cli_dispatch("policy", usage, subs, sizeof(subs) / sizeof(subs[0]), argc, argv);
 }

@@ -18,57 +18,17 @@
 #include "util/err.h"
 #include "util/limits.h"
 
-static int slurp(const char *path, char **out, size_t *lenp, struct err *e)
-{
-    *out = NULL;
-    *lenp = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return err_set(e, ERR_IO, "%s: cannot open", path);
-    }
-    struct buf b;
-    buf_init(&b, LIMIT_CEDAR_JSON_TEXT);
-    char chunk[65536];
-    size_t n;
-    int r = 0;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && r == 0) {
-        r = buf_append(&b, chunk, n);
-    }
-    if (r == 0 && ferror(f)) {
-        r = ERR_IO;
-    }
-    fclose(f);
-    if (r == 0 && b.data == NULL) {
-        r = buf_append(&b, "", 0);
-    }
-    if (r != 0) {
-        buf_free(&b);
-        return err_set(e, r, "%s: cannot read", path);
-    }
-    *out = buf_steal(&b, lenp);
-    return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
-}
-
-static bool is_json(const char *t, size_t n)
-{
-    size_t i = 0;
-    while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) {
-        i++;
-    }
-    return i < n && t[i] == '{';
-}
-
 static int load(const char *path, struct cedar_schema **out, struct err *e)
 {
     char *text;
     size_t len;
     *out = NULL;
-    int r = slurp(path, &text, &len, e);
+    int r = cli_read_file(path, LIMIT_CEDAR_JSON_TEXT, &text, &len, e);
     if (r != 0) {
         return r;
     }
-    r = is_json(text, len) ? cedar_schema_from_json(text, len, path, out, e)
-                           : cedar_schema_parse(text, len, path, out, e);
+    r = cli_looks_json(text, len, "{") ? cedar_schema_from_json(text, len, path, out, e)
+                                       : cedar_schema_parse(text, len, path, out, e);
     free(text);
     return r;
 }
@@ -111,14 +71,7 @@ static int schema_to_json(int argc, char **argv)
         fprintf(stderr, "%s\n", e.msg);
         rc = CLI_USAGE;
     } else {
-        char *txt = json_dumps(j, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-        if (txt == NULL) {
-            fprintf(stderr, "out of memory\n");
-            rc = CLI_USAGE;
-        } else {
-            printf("%s\n", txt);
-            free(txt);
-        }
+        rc = cli_print_json(j, JSON_INDENT(2));
     }
     json_decref(j);
     cedar_schema_free(s);
@@ -138,7 +91,7 @@ static int schema_from_json(int argc, char **argv)
     json_t *j = NULL;
     struct cedar_schema *s = NULL;
     int rc = CLI_OK;
-    if (slurp(argv[2], &text, &len, &e) != 0 ||
+    if (cli_read_file(argv[2], LIMIT_CEDAR_JSON_TEXT, &text, &len, &e) != 0 ||
         (j = cedar_json_load(text, len, argv[2], &e)) == NULL ||
         cedar_schema_json_to_text(j, argv[2], &out, &olen, &e) != 0 ||
         cedar_schema_parse(out, olen, argv[2], &s, &e) != 0) {
@@ -154,26 +107,20 @@ static int schema_from_json(int argc, char **argv)
     return rc;
 }
 
+static const struct cli_sub subs[] = {
+    {"check", schema_check},
+    {"to-json", schema_to_json},
+    {"from-json", schema_from_json},
+};
+
+static const char usage[] =
+    "usage: mandate schema check FILE...    parse (Cedar or JSON syntax)\n"
+    "       mandate schema to-json FILE     print it in the JSON syntax (resolved:\n"
+    "                                       common types inlined, names qualified)\n"
+    "       mandate schema from-json FILE   print a JSON-syntax schema as Cedar text\n"
+    "       (a file starting with '{' is read as the JSON syntax)\n";
+
 int cmd_schema(int argc, char **argv)
 {
-    if (argc < 2 || cli_wants_help(argc, argv)) {
-        fprintf(argc < 2 ? stderr : stdout,
-                "usage: mandate schema check FILE...    parse (Cedar or JSON syntax)\n"
-                "       mandate schema to-json FILE     print it in the JSON syntax (resolved:\n"
-                "                                       common types inlined, names qualified)\n"
-                "       mandate schema from-json FILE   print a JSON-syntax schema as Cedar text\n"
-                "       (a file starting with '{' is read as the JSON syntax)\n");
-        return argc < 2 ? CLI_USAGE : CLI_OK;
-    }
-    if (strcmp(argv[1], "check") == 0) {
-        return schema_check(argc, argv);
-    }
-    if (strcmp(argv[1], "to-json") == 0) {
-        return schema_to_json(argc, argv);
-    }
-    if (strcmp(argv[1], "from-json") == 0) {
-        return schema_from_json(argc, argv);
-    }
-    fprintf(stderr, "mandate schema: unknown sub-command '%s'\n", argv[1]);
-    return CLI_USAGE;
+    return cli_dispatch("schema", usage, subs, sizeof(subs) / sizeof(subs[0]), argc, argv);
 }

@@ -76,6 +76,24 @@ static struct cli_opt serve_opts[] = {
      "sign an audit checkpoint after this many records (docs/audit.md)", NULL, 0, NULL},
     {"audit-checkpoint-s", "MANDATE_AUDIT_CHECKPOINT_S", "store", "audit_checkpoint_s", OPT_INT,
      "60", 1, 86400, "... or after this many seconds with new records", NULL, 0, NULL},
+    {"signing-key-rotate-days", "MANDATE_SIGNING_KEY_ROTATE_DAYS", "store",
+     "signing_key_rotate_days", OPT_INT, "30", 1, 3650,
+     "age at which the token signing key is replaced (docs/operations.md)", NULL, 0, NULL},
+    {"signing-key-prepublish-hours", "MANDATE_SIGNING_KEY_PREPUBLISH_HOURS", "store",
+     "signing_key_prepublish_hours", OPT_INT, "24", 0, 87600,
+     "the successor key is in the JWKS this long before it signs (longer than verifiers cache "
+     "the JWKS; shorter than the rotation age)",
+     NULL, 0, NULL},
+    {"signing-key-retain-days", "MANDATE_SIGNING_KEY_RETAIN_DAYS", "store",
+     "signing_key_retain_days", OPT_INT, "30", 2, 3650,
+     "a replaced key stays in the JWKS this long (tokens it signed live at most a day; audit "
+     "checkpoints it signed verify against the JWKS meanwhile)",
+     NULL, 0, NULL},
+    {"signing-key-check-s", "MANDATE_SIGNING_KEY_CHECK_S", "store", "signing_key_check_s", OPT_INT,
+     "60", 1, 3600,
+     "how often the server looks at its signing keys: rotation due, keys retired, keys made or "
+     "revoked by another replica sharing the store (bounds how long those take to reach it)",
+     NULL, 0, NULL},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -147,6 +165,15 @@ static int start_runtime(struct broker *b, const char *host, uint16_t port)
     rc.kek_file = kf != NULL && access(kf, F_OK) == 0 ? kf : NULL;
     rc.audit_checkpoint_records = opti(serve_opts, NSERVE, "audit-checkpoint-records");
     rc.audit_checkpoint_s = opti(serve_opts, NSERVE, "audit-checkpoint-s");
+    rc.key_rotate_s = opti(serve_opts, NSERVE, "signing-key-rotate-days") * 86400;
+    rc.key_prepublish_s = opti(serve_opts, NSERVE, "signing-key-prepublish-hours") * 3600;
+    rc.key_retain_s = opti(serve_opts, NSERVE, "signing-key-retain-days") * 86400;
+    rc.keys_tick_s = opti(serve_opts, NSERVE, "signing-key-check-s");
+    if (rc.key_prepublish_s >= rc.key_rotate_s) {
+        fprintf(stderr, "mandate serve: --signing-key-prepublish-hours must be shorter than "
+                        "--signing-key-rotate-days\n");
+        return CLI_USAGE;
+    }
     if (broker_runtime_start(b, &rc, &e) != 0) {
         fprintf(stderr, "mandate serve: %s\n", e.msg);
         return CLI_NO;

@@ -17,7 +17,7 @@ static const struct cli_command commands[] = {
     {"init", "create the store and the first admin API key", cmd_init},
     {"policy", "Cedar policies: check, eval, validate, format, to-json, conformance", cmd_policy},
     {"schema", "Cedar schemas: check, to-json, from-json", cmd_schema},
-    {"key", "signing keys: generate", cmd_key},
+    {"key", "signing keys: generate, list, rotate, revoke", cmd_key},
     {"token", "JWTs: sign, verify", cmd_token},
     {"dpop", "DPoP proofs: verify", cmd_dpop},
     {"killswitch", "stop agents mid-flight: engage, lift, status", cmd_killswitch},

@@ -91,6 +91,9 @@ static const struct api_action actions[] = {
     {"GET", "/v1/killswitch", "killswitch.read", "killswitch"},
     {"POST", "/v1/killswitch", "killswitch.engage", "killswitch"},
     {"DELETE", "/v1/killswitch", "killswitch.lift", "killswitch"},
+    {"GET", "/v1/keys", "key.read", "keys"},
+    {"POST", "/v1/keys/rotate", "key.rotate", "keys"},
+    {"POST", "/v1/keys/{kid}/revoke", "key.revoke", "keys"},
 };
 #define NACTIONS (sizeof(actions) / sizeof(actions[0]))
 
@@ -153,7 +156,8 @@ static int map_routes(struct http_authz *z, struct err *e)
                   {http_routes_policies, &http_routes_policies_n},
                   {http_routes_oauth, &http_routes_oauth_n},
                   {http_routes_check, &http_routes_check_n},
-                  {http_routes_killswitch, &http_routes_killswitch_n}};
+                  {http_routes_killswitch, &http_routes_killswitch_n},
+                  {http_routes_keys, &http_routes_keys_n}};
     size_t i, j, k, total = 0;
 
     for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {

@@ -29,36 +29,27 @@ static int version_param(struct http_req *rq, const char *s, int64_t *out)
     return 0;
 }
 
-static void reply(struct http_req *rq, int r, const struct err *e, unsigned status, json_t *out)
-{
-    if (r != 0) {
-        http_reply_err(rq, e);
-    } else {
-        http_reply_json(rq, status, out);
-    }
-}
-
 static void policies_create(struct http_req *rq)
 {
-    json_t *in = http_body_json(rq), *out = NULL;
+    http_create(rq, broker_policy_create);
+}
+
+/* One version (0: the active one): read, or made the active one. */
+static void version_op(struct http_req *rq, int64_t v, int activate)
+{
+    json_t *out = NULL;
     struct err e;
     int r;
 
-    if (in == NULL) {
-        return;
-    }
     err_clear(&e);
-    r = broker_policy_create(rq->broker, &rq->caller, in, &rq->arena, &out, &e);
-    reply(rq, r, &e, MHD_HTTP_CREATED, out);
-    json_decref(in);
+    r = activate ? broker_policy_activate(rq->broker, &rq->caller, v, &rq->arena, &out, &e)
+                 : broker_policy_get(rq->broker, v, &rq->arena, &out, &e);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void policies_activate(struct http_req *rq)
 {
-    json_t *out = NULL;
-    int64_t v;
-    struct err e;
-    int r;
+    int64_t v = 0;
 
     if (version_param(rq, rq->params[0], &v) != 0) {
         return;
@@ -68,35 +59,21 @@ static void policies_activate(struct http_req *rq)
                            "body: activation takes no body", json_pack("{s:s}", "field", "body"));
         return;
     }
-    err_clear(&e);
-    r = broker_policy_activate(rq->broker, &rq->caller, v, &rq->arena, &out, &e);
-    reply(rq, r, &e, MHD_HTTP_OK, out);
+    version_op(rq, v, 1);
 }
 
 static void policies_get(struct http_req *rq)
 {
-    json_t *out = NULL;
-    int64_t v;
-    struct err e;
-    int r;
+    int64_t v = 0;
 
-    if (version_param(rq, rq->params[0], &v) != 0) {
-        return;
+    if (version_param(rq, rq->params[0], &v) == 0) {
+        version_op(rq, v, 0);
     }
-    err_clear(&e);
-    r = broker_policy_get(rq->broker, v, &rq->arena, &out, &e);
-    reply(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void policies_active(struct http_req *rq)
 {
-    json_t *out = NULL;
-    struct err e;
-    int r;
-
-    err_clear(&e);
-    r = broker_policy_get(rq->broker, 0, &rq->arena, &out, &e);
-    reply(rq, r, &e, MHD_HTTP_OK, out);
+    version_op(rq, 0, 0);
 }
 
 /* ?after=N (a version or a sequence number) and ?limit. */
@@ -118,7 +95,12 @@ static int seq_page(struct http_req *rq, int64_t *after, size_t *limit)
     return 0;
 }
 
-static void policies_list(struct http_req *rq)
+/* A list paged by a number (?after=N&limit=M): versions, trail records,
+ * checkpoints. */
+typedef int (*seq_list_fn)(struct broker *b, int64_t after, size_t limit, struct arena *a,
+                           json_t **out, struct err *e);
+
+static void seq_list(struct http_req *rq, seq_list_fn fn)
 {
     json_t *out = NULL;
     int64_t after;
@@ -130,8 +112,20 @@ static void policies_list(struct http_req *rq)
         return;
     }
     err_clear(&e);
-    r = broker_policy_list(rq->broker, after, limit, &rq->arena, &out, &e);
-    reply(rq, r, &e, MHD_HTTP_OK, out);
+    r = fn(rq->broker, after, limit, &rq->arena, &out, &e);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
+}
+
+static int checkpoint_list(struct broker *b, int64_t after, size_t limit, struct arena *a,
+                           json_t **out, struct err *e)
+{
+    (void)a;
+    return broker_audit_checkpoint_list(b, after, limit, out, e);
+}
+
+static void policies_list(struct http_req *rq)
+{
+    seq_list(rq, broker_policy_list);
 }
 
 /* Public (no API key): a checkpoint holds only a seq, a hash and Mandate's
@@ -139,18 +133,7 @@ static void policies_list(struct http_req *rq)
  * to collect them to hold Mandate to its history (docs/audit.md). */
 static void audit_checkpoints(struct http_req *rq)
 {
-    json_t *out = NULL;
-    int64_t after;
-    size_t limit;
-    struct err e;
-    int r;
-
-    if (seq_page(rq, &after, &limit) != 0) {
-        return;
-    }
-    err_clear(&e);
-    r = broker_audit_checkpoint_list(rq->broker, after, limit, &out, &e);
-    reply(rq, r, &e, MHD_HTTP_OK, out);
+    seq_list(rq, checkpoint_list);
 }
 
 const struct http_route http_routes_policies[] = {

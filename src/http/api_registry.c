@@ -33,8 +33,7 @@ int http_page_params(struct http_req *rq, const char **after, size_t *limit)
     return 0;
 }
 
-/* Answers the broker's result: out as JSON with status, or the error. */
-static void answer(struct http_req *rq, int r, const struct err *e, unsigned status, json_t *out)
+void http_answer(struct http_req *rq, int r, const struct err *e, unsigned status, json_t *out)
 {
     if (r != 0) {
         json_decref(out);
@@ -46,7 +45,7 @@ static void answer(struct http_req *rq, int r, const struct err *e, unsigned sta
     }
 }
 
-static void create(struct http_req *rq, broker_create_fn fn)
+void http_create(struct http_req *rq, broker_create_fn fn)
 {
     json_t *in = http_body_json(rq), *out = NULL;
     struct err e;
@@ -57,7 +56,7 @@ static void create(struct http_req *rq, broker_create_fn fn)
     }
     err_clear(&e);
     r = fn(rq->broker, &rq->caller, in, &rq->arena, &out, &e);
-    answer(rq, r, &e, MHD_HTTP_CREATED, out);
+    http_answer(rq, r, &e, MHD_HTTP_CREATED, out);
     json_decref(in);
 }
 
@@ -69,7 +68,7 @@ static void get(struct http_req *rq, enum broker_kind k)
 
     err_clear(&e);
     r = broker_get(rq->broker, &rq->caller, k, rq->params[0], &rq->arena, &out, &e);
-    answer(rq, r, &e, MHD_HTTP_OK, out);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void list(struct http_req *rq, enum broker_kind k)
@@ -85,7 +84,7 @@ static void list(struct http_req *rq, enum broker_kind k)
     }
     err_clear(&e);
     r = broker_list(rq->broker, &rq->caller, k, after, limit, &rq->arena, &out, &e);
-    answer(rq, r, &e, MHD_HTTP_OK, out);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void del(struct http_req *rq, enum broker_kind k)
@@ -95,13 +94,13 @@ static void del(struct http_req *rq, enum broker_kind k)
 
     err_clear(&e);
     r = broker_delete(rq->broker, &rq->caller, k, rq->params[0], &e);
-    answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
+    http_answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
 }
 
 #define KIND_HANDLERS(name, K, createfn)                                                           \
     static void name##_create(struct http_req *rq)                                                 \
     {                                                                                              \
-        create(rq, createfn);                                                                      \
+        http_create(rq, createfn);                                                                 \
     }                                                                                              \
     static void name##_get(struct http_req *rq)                                                    \
     {                                                                                              \
@@ -138,7 +137,7 @@ static void on_object(struct http_req *rq, object_fn fn, unsigned status, int bo
     }
     err_clear(&e);
     r = fn(rq->broker, &rq->caller, rq->params[0], in, &rq->arena, &out, &e);
-    answer(rq, r, &e, status, out);
+    http_answer(rq, r, &e, status, out);
     json_decref(in);
 }
 
@@ -175,7 +174,7 @@ static void entitlements_list(struct http_req *rq)
 
     err_clear(&e);
     r = broker_entitlement_list(rq->broker, &rq->caller, rq->params[0], &rq->arena, &out, &e);
-    answer(rq, r, &e, MHD_HTTP_OK, out);
+    http_answer(rq, r, &e, MHD_HTTP_OK, out);
 }
 
 static void entitlements_remove(struct http_req *rq)
@@ -185,7 +184,7 @@ static void entitlements_remove(struct http_req *rq)
 
     err_clear(&e);
     r = broker_entitlement_remove(rq->broker, &rq->caller, rq->params[0], rq->params[1], &e);
-    answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
+    http_answer(rq, r, &e, MHD_HTTP_NO_CONTENT, NULL);
 }
 
 /* POST /v1/api-keys {"name":..., "role":..., "subject":...}: the key is in
@@ -253,25 +252,30 @@ static void apikey_revoke(struct http_req *rq)
 
     err_clear(&e);
     r = broker_apikey_revoke(rq->broker, &rq->caller, rq->params[0], &e);
-    answer(rq, r, &e, MHD_HTTP_OK,
-           r == 0 ? json_pack("{s:s, s:b}", "id", rq->params[0], "revoked", 1) : NULL);
+    http_answer(rq, r, &e, MHD_HTTP_OK,
+                r == 0 ? json_pack("{s:s, s:b}", "id", rq->params[0], "revoked", 1) : NULL);
 }
 
 #define ADMIN ROLE_ADMIN
 #define READERS ROLE_READERS
 
+/* The four routes of a kind made by KIND_HANDLERS: create and delete for
+ * admin, list and get for the readers ({id} is one path segment; a 405
+ * lists the allowed methods in table order). */
+/* clang-format off */
+#define KIND_ROUTES(path, name)                                                                    \
+    {"POST", path, name##_create, ADMIN},                                                          \
+    {"GET", path, name##_list, READERS},                                                           \
+    {"GET", path "/{id}", name##_get, READERS},                                                    \
+    {"DELETE", path "/{id}", name##_delete, ADMIN}
+/* clang-format on */
+
 /* Order matters where patterns overlap: the agent's sub-resources come before
  * "/v1/agents/{id*}" (agent ids cannot hold the reserved segments). */
 const struct http_route http_routes_registry[] = {
-    {"POST", "/v1/humans", humans_create, ADMIN},
-    {"GET", "/v1/humans", humans_list, READERS},
+    KIND_ROUTES("/v1/humans", humans),
     {"POST", "/v1/humans/{id}/offboard", humans_offboard, ADMIN | ROLE_SECURITY},
-    {"GET", "/v1/humans/{id}", humans_get, READERS},
-    {"DELETE", "/v1/humans/{id}", humans_delete, ADMIN},
-    {"POST", "/v1/teams", teams_create, ADMIN},
-    {"GET", "/v1/teams", teams_list, READERS},
-    {"GET", "/v1/teams/{id}", teams_get, READERS},
-    {"DELETE", "/v1/teams/{id}", teams_delete, ADMIN},
+    KIND_ROUTES("/v1/teams", teams),
     {"POST", "/v1/agents", agents_create, ADMIN},
     {"GET", "/v1/agents", agents_list, READERS},
     {"POST", "/v1/agents/{id*}/status", agents_status, ADMIN | ROLE_SECURITY | ROLE_OWNER},
@@ -282,18 +286,12 @@ const struct http_route http_routes_registry[] = {
     {"GET", "/v1/agents/{id*}", agents_get, READERS},
     {"PATCH", "/v1/agents/{id*}", agents_patch, ADMIN},
     {"DELETE", "/v1/agents/{id*}", agents_delete, ADMIN | ROLE_OWNER},
-    {"POST", "/v1/trust-issuers", issuers_create, ADMIN},
-    {"GET", "/v1/trust-issuers", issuers_list, READERS},
-    {"GET", "/v1/trust-issuers/{id}", issuers_get, READERS},
-    {"DELETE", "/v1/trust-issuers/{id}", issuers_delete, ADMIN},
-    {"POST", "/v1/tools", tools_create, ADMIN},
-    {"GET", "/v1/tools", tools_list, READERS},
-    {"GET", "/v1/tools/{id}", tools_get, READERS},
-    {"DELETE", "/v1/tools/{id}", tools_delete, ADMIN},
+    KIND_ROUTES("/v1/trust-issuers", issuers),
+    KIND_ROUTES("/v1/tools", tools),
     {"POST", "/v1/intents", intents_create, ADMIN},
     {"GET", "/v1/intents", intents_list, READERS},
     {"GET", "/v1/intents/{id}", intents_get, READERS},
-    {"PATCH", "/v1/intents/{id}", intents_patch, ADMIN},
+    {"PATCH", "/v1/intents/{id}", intents_patch, ADMIN}, /* Allow lists methods in this order */
     {"DELETE", "/v1/intents/{id}", intents_delete, ADMIN},
     {"POST", "/v1/api-keys", apikey_create, ADMIN},
     {"POST", "/v1/api-keys/{id}/revoke", apikey_revoke, ADMIN | ROLE_SECURITY},

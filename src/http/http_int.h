@@ -66,6 +66,8 @@ extern const struct http_route http_routes_check[];
 extern const size_t http_routes_check_n;
 extern const struct http_route http_routes_killswitch[];
 extern const size_t http_routes_killswitch_n;
+extern const struct http_route http_routes_keys[];
+extern const size_t http_routes_keys_n;
 
 /* GET /v1/audit (filters) and GET /v1/audit/trace/{task} (api_audit.c),
  * routed from api_policies.c's table. */
@@ -113,6 +115,14 @@ json_t *http_body_json(struct http_req *rq);
 /* Parses the ?after= and ?limit= of a list (limit 1..LIMIT_LIST_PAGE_MAX,
  * default 100); answers 400 itself and returns -1 on a bad limit. */
 int http_page_params(struct http_req *rq, const char **after, size_t *limit);
+
+/* Answers a broker call's result (api_registry.c): out as JSON with status
+ * (no body when out is NULL), or the error of e when r != 0 (out dropped). */
+void http_answer(struct http_req *rq, int r, const struct err *e, unsigned status, json_t *out);
+
+/* POST of a new object (api_registry.c): the body as JSON to fn, 201 with
+ * its answer. */
+void http_create(struct http_req *rq, broker_create_fn fn);
 
 /* A query parameter or NULL. */
 const char *http_query(struct http_req *rq, const char *name);

@@ -106,6 +106,7 @@ static const struct {
     {http_routes_oauth, &http_routes_oauth_n},
     {http_routes_check, &http_routes_check_n},
     {http_routes_killswitch, &http_routes_killswitch_n},
+    {http_routes_keys, &http_routes_keys_n},
 };
 
 static const struct http_route *route(struct http_req *rq)

@@ -146,10 +146,13 @@ void jose_kek_free(struct jose_kek *k);
 struct jose_keyring_conf {
     enum jose_alg alg; /* algorithm of new keys; JOSE_ALG_UNKNOWN: ES256 */
     int64_t
-        rotate_after_s; /* age at which the current key is replaced; 0: LIMIT_JOSE_KEY_ROTATE_S */
-    int64_t retain_s;   /* previous keys stay published this long after being
-                           replaced: at least the longest token lifetime;
-                           0: LIMIT_JOSE_KEY_RETAIN_S */
+        rotate_after_s;   /* age at which the current key is replaced; 0: LIMIT_JOSE_KEY_ROTATE_S */
+    int64_t retain_s;     /* previous keys stay published this long after being
+                             replaced: at least the longest token lifetime;
+                             0: LIMIT_JOSE_KEY_RETAIN_S */
+    int64_t prepublish_s; /* a key made by jose_keyring_maintain is published
+                             this long before it signs; 0: none; must be
+                             below rotate_after_s (else ERR_INVALID) */
 };
 
 /* A keyring may be used from several threads: signing, JWKS and maintenance
@@ -171,10 +174,26 @@ int jose_keyring_load(struct jose_keyring *kr, const char *envelope, size_t len,
  * *envelope_out (free()) is the new key's envelope for the caller to persist. */
 int jose_keyring_rotate(struct jose_keyring *kr, char **envelope_out, struct err *e) MUST_CHECK;
 
-/* Rotates when there is no key or the current one is older than
- * rotate_after_s; drops previous keys older than their retention.  Returns 1
- * and sets *envelope_out when it made a key, 0 when nothing was due. */
+/* Like jose_keyring_rotate, but the new key signs from at_s on (Unix
+ * seconds; the envelope's "created"): until then it is published in the JWKS
+ * only (pending).  at_s at or before now: it is current at once.  ERR_INVALID
+ * when at_s is negative or more than LIMIT_JOSE_KEY_TIME_MAX_S ahead. */
+int jose_keyring_rotate_at(struct jose_keyring *kr, int64_t at_s, char **envelope_out,
+                           struct err *e) MUST_CHECK;
+
+/* Makes the successor of the current key when there is no key, or when the
+ * current one (with none pending) is older than rotate_after_s less
+ * prepublish_s: the successor is pending until the current key's rotation
+ * age (at least prepublish_s from now), then signs.  Drops previous keys
+ * past their retention.  Returns 1 and sets *envelope_out when it made a
+ * key, 0 when nothing was due. */
 int jose_keyring_maintain(struct jose_keyring *kr, char **envelope_out, struct err *e) MUST_CHECK;
+
+/* What jose_keyring_maintain would do, without doing it (after dropping
+ * keys past retention): 1 and *at_s (when the successor should sign) when a
+ * key is due, else 0.  For a caller that makes the key elsewhere and
+ * publishes it before it signs (broker/keys.c). */
+int jose_keyring_due(struct jose_keyring *kr, int64_t *at_s);
 
 /* The public JWKS ({"keys":[...]}, current first) as JSON text (free()). */
 int jose_keyring_jwks(struct jose_keyring *kr, char **json_out, struct err *e) MUST_CHECK;
@@ -183,6 +202,18 @@ int jose_keyring_jwks(struct jose_keyring *kr, char **json_out, struct err *e) M
  * and each string). */
 int jose_keyring_kids(struct jose_keyring *kr, char ***kids_out, size_t *n,
                       struct err *e) MUST_CHECK;
+
+/* Emergency revocation: drops the key kid from the keyring at once (it
+ * leaves the JWKS and never signs again).  *was_current: it was the signing
+ * key (the caller then rotates: the previous key, if any, signs meanwhile).
+ * ERR_NOTFOUND when no such key is held. */
+int jose_keyring_revoke(struct jose_keyring *kr, const char *kid, int *was_current,
+                        struct err *e) MUST_CHECK;
+
+/* The keys held, newest first: [{"kid","alg","activates" (Unix s),
+ * "state": "pending"|"current"|"previous", "retires" (previous keys: when
+ * they leave the JWKS)}].  *out is a new reference. */
+int jose_keyring_describe(struct jose_keyring *kr, json_t **out, struct err *e) MUST_CHECK;
 
 /* The signer: signs claims (a JSON object) with the current key as a compact
  * JWS with header {"alg","kid","typ"}; typ NULL: "JWT".  *jws_out (free()). */

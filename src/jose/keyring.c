@@ -9,10 +9,15 @@
  * The caller (the broker) stores envelopes; this file knows nothing of the
  * store.
  *
- * Rotation needs no mutable state: keys are ordered by creation time, the
- * newest is current, and a key counts as replaced when the next newer key was
- * created; it stays published for retain_s after that (the longest token
- * lifetime plus margin), then is dropped from the JWKS.
+ * Rotation needs no mutable state: keys are ordered by their time (the
+ * "created" of the envelope: when the key starts signing, which may lie
+ * ahead), the newest whose time has come is current, newer ones are pending:
+ * published in the JWKS for prepublish_s before they sign, so verifiers that
+ * cache the JWKS know the kid before the first token carries it.  A key counts
+ * as replaced when the next newer key became current; it stays published for
+ * retain_s after that (the longest token lifetime, and the time audit
+ * checkpoints it signed are verified), then is dropped from the JWKS.  A
+ * revoked key is dropped at once.
  *
  * Secrets: decrypted JWK text and JSON members are wiped as soon as the key
  * is parsed; the private key then lives only inside OpenSSL's EVP_PKEY, which
@@ -20,6 +25,7 @@
  * compact JWS out, never a key.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +61,7 @@ struct jose_keyring {
     pthread_mutex_t mu;
     const struct jose_kek *kek;
     enum jose_alg alg;
-    int64_t rotate_after_s, retain_s;
+    int64_t rotate_after_s, retain_s, prepublish_s;
     struct rkey keys[LIMIT_JOSE_KEYRING_KEYS]; /* oldest first */
     size_t n;
 };
@@ -426,9 +432,19 @@ int jose_keyring_new(const struct jose_keyring_conf *conf, const struct jose_kek
     kr->rotate_after_s =
         conf != NULL && conf->rotate_after_s > 0 ? conf->rotate_after_s : LIMIT_JOSE_KEY_ROTATE_S;
     kr->retain_s = conf != NULL && conf->retain_s > 0 ? conf->retain_s : LIMIT_JOSE_KEY_RETAIN_S;
+    kr->prepublish_s = conf != NULL ? conf->prepublish_s : 0;
     if (jose_alg_name(kr->alg) == NULL) {
         jose_keyring_free(kr);
         return err_set(e, ERR_INVALID, "keyring: unsupported algorithm");
+    }
+    if (kr->prepublish_s < 0 || kr->prepublish_s >= kr->rotate_after_s ||
+        kr->rotate_after_s > LIMIT_JOSE_KEY_TIME_MAX_S ||
+        kr->retain_s > LIMIT_JOSE_KEY_TIME_MAX_S) {
+        jose_keyring_free(kr);
+        return err_set(e, ERR_INVALID,
+                       "keyring: pre-publication must be shorter than the rotation age, times "
+                       "at most %d s",
+                       LIMIT_JOSE_KEY_TIME_MAX_S);
     }
     *out = kr;
     return 0;
@@ -526,15 +542,19 @@ out:
     return r;
 }
 
-int jose_keyring_rotate(struct jose_keyring *kr, char **envelope_out, struct err *e)
+int jose_keyring_rotate_at(struct jose_keyring *kr, int64_t at_s, char **envelope_out,
+                           struct err *e)
 {
     struct rkey k = {0};
     char kid[JOSE_JKT_LEN + 1];
     int r;
 
     *envelope_out = NULL;
+    if (at_s < 0 || at_s > clock_wall_s() + LIMIT_JOSE_KEY_TIME_MAX_S) {
+        return err_set(e, ERR_INVALID, "keyring: activation time out of range");
+    }
     k.alg = kr->alg;
-    k.created_s = clock_wall_s();
+    k.created_s = at_s;
     r = jose_jwk_generate(kr->alg, NULL, &k.jwk, e);
     if (r == 0) {
         r = jose_jwk_thumbprint(k.jwk, kid, e);
@@ -563,6 +583,24 @@ out:
     return r;
 }
 
+int jose_keyring_rotate(struct jose_keyring *kr, char **envelope_out, struct err *e)
+{
+    return jose_keyring_rotate_at(kr, clock_wall_s(), envelope_out, e);
+}
+
+/* The index of the key that signs at now (under the lock): the newest whose
+ * time has come; pending keys wait.  When every key lies ahead (the clock
+ * went back), the oldest: it is published all the same.  SIZE_MAX: none. */
+static size_t current_at(const struct jose_keyring *kr, int64_t now)
+{
+    size_t i = kr->n;
+
+    while (i > 0 && kr->keys[i - 1].created_s > now) {
+        i--;
+    }
+    return i > 0 ? i - 1 : kr->n > 0 ? 0 : SIZE_MAX;
+}
+
 /* Drops keys replaced more than retain_s ago (under the lock). */
 static void prune(struct jose_keyring *kr, int64_t now)
 {
@@ -573,25 +611,41 @@ static void prune(struct jose_keyring *kr, int64_t now)
     }
 }
 
-int jose_keyring_maintain(struct jose_keyring *kr, char **envelope_out, struct err *e)
+int jose_keyring_due(struct jose_keyring *kr, int64_t *at_s)
 {
-    int64_t now = clock_wall_s();
-    int due, r;
+    int64_t now = clock_wall_s(), at = now;
+    size_t cur;
+    int due;
 
-    *envelope_out = NULL;
-    pthread_mutex_lock(&kr->mu);
-    due = kr->n == 0 || kr->keys[kr->n - 1].created_s + kr->rotate_after_s <= now;
-    pthread_mutex_unlock(&kr->mu);
-    if (due) {
-        r = jose_keyring_rotate(kr, envelope_out, e);
-        if (r != 0) {
-            return r;
-        }
-    }
     pthread_mutex_lock(&kr->mu);
     prune(kr, now);
+    cur = current_at(kr, now);
+    /* Due when there is no key, or when the current one (with nothing
+     * pending after it) reaches its age less the pre-publication window: the
+     * successor then signs from the current key's rotation age on, or after
+     * a full window when we are late (a restart after a long stop). */
+    due = kr->n == 0 || (cur == kr->n - 1 &&
+                         kr->keys[cur].created_s + kr->rotate_after_s - kr->prepublish_s <= now);
+    if (kr->n > 0 && due) {
+        at = kr->keys[cur].created_s + kr->rotate_after_s;
+        at = at > now + kr->prepublish_s ? at : now + kr->prepublish_s;
+    }
     pthread_mutex_unlock(&kr->mu);
-    return due ? 1 : 0;
+    *at_s = at;
+    return due;
+}
+
+int jose_keyring_maintain(struct jose_keyring *kr, char **envelope_out, struct err *e)
+{
+    int64_t at = 0;
+    int r;
+
+    *envelope_out = NULL;
+    if (!jose_keyring_due(kr, &at)) {
+        return 0;
+    }
+    r = jose_keyring_rotate_at(kr, at, envelope_out, e);
+    return r != 0 ? r : 1;
 }
 
 int jose_keyring_jwks(struct jose_keyring *kr, char **json_out, struct err *e)
@@ -660,13 +714,15 @@ int jose_keyring_sign(struct jose_keyring *kr, const json_t *claims, const char 
 {
     struct jose_jwk *key = NULL;
     enum jose_alg alg = JOSE_ALG_UNKNOWN;
+    size_t cur;
     int r;
 
     *jws_out = NULL;
     pthread_mutex_lock(&kr->mu);
-    if (kr->n > 0) {
-        key = jose_jwk_ref(kr->keys[kr->n - 1].jwk);
-        alg = kr->keys[kr->n - 1].alg;
+    cur = current_at(kr, clock_wall_s());
+    if (cur != SIZE_MAX) {
+        key = jose_jwk_ref(kr->keys[cur].jwk);
+        alg = kr->keys[cur].alg;
     }
     pthread_mutex_unlock(&kr->mu);
     if (key == NULL) {
@@ -675,4 +731,62 @@ int jose_keyring_sign(struct jose_keyring *kr, const json_t *claims, const char 
     r = jose_jwt_sign(key, alg, typ, claims, jws_out, e);
     jose_jwk_free(key);
     return r;
+}
+
+int jose_keyring_revoke(struct jose_keyring *kr, const char *kid, int *was_current, struct err *e)
+{
+    size_t i;
+
+    *was_current = 0;
+    pthread_mutex_lock(&kr->mu);
+    for (i = 0; i < kr->n && strcmp(kr->keys[i].kid, kid) != 0; i++) {
+    }
+    if (i == kr->n) {
+        pthread_mutex_unlock(&kr->mu);
+        return err_set(e, ERR_NOTFOUND, "keyring: no key \"%s\"", kid);
+    }
+    *was_current = i == current_at(kr, clock_wall_s());
+    rkey_clear(&kr->keys[i]);
+    memmove(&kr->keys[i], &kr->keys[i + 1], (kr->n - i - 1) * sizeof kr->keys[0]);
+    kr->n--;
+    pthread_mutex_unlock(&kr->mu);
+    return 0;
+}
+
+/* One key's entry for jose_keyring_describe (under the lock). */
+static json_t *describe_one(const struct jose_keyring *kr, size_t i, size_t cur)
+{
+    const char *state = i == cur ? "current" : i > cur ? "pending" : "previous";
+    json_t *o = json_pack("{s:s s:s s:I s:s}", "kid", kr->keys[i].kid, "alg",
+                          jose_alg_name(kr->keys[i].alg), "activates",
+                          (json_int_t)kr->keys[i].created_s, "state", state);
+
+    if (o != NULL && i < cur) {
+        json_object_set_new(o, "retires",
+                            json_integer((json_int_t)(kr->keys[i + 1].created_s + kr->retain_s)));
+    }
+    return o;
+}
+
+int jose_keyring_describe(struct jose_keyring *kr, json_t **out, struct err *e)
+{
+    json_t *a = json_array(), *o;
+    size_t i, cur;
+    int bad = a == NULL;
+
+    *out = NULL;
+    pthread_mutex_lock(&kr->mu);
+    prune(kr, clock_wall_s());
+    cur = current_at(kr, clock_wall_s());
+    for (i = kr->n; !bad && i-- > 0;) {
+        o = describe_one(kr, i, cur);
+        bad = o == NULL || json_array_append_new(a, o) != 0;
+    }
+    pthread_mutex_unlock(&kr->mu);
+    if (bad) {
+        json_decref(a);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    *out = a;
+    return 0;
 }

@@ -1293,6 +1293,17 @@ static int task_carved_raise(struct store *s, const char *id, int64_t carved, st
     return r;
 }
 
+static int signing_key_delete(struct store *s, const char *kid, struct err *e)
+{
+    int64_t n = 0;
+    int r = run_sql(s, "DELETE FROM signing_keys WHERE kid = ?1", &kid, 1, 0, 0, &n, e);
+
+    if (r == 0 && n == 0) {
+        r = err_set(e, ERR_NOTFOUND, "no signing key \"%s\"", kid);
+    }
+    return r;
+}
+
 /* ---- audit ---------------------------------------------------------------------------- */
 
 static int audit_head(struct store *s, int64_t *seq, char head[STORE_AUDIT_HASH_HEX + 1],
@@ -1755,6 +1766,7 @@ static const struct store_ops sqlite_ops = {
     .audit_checkpoint_last = audit_checkpoint_last,
     .signing_key_insert = signing_key_insert,
     .signing_key_list = signing_key_list,
+    .signing_key_delete = signing_key_delete,
     .apikey_revoke = apikey_revoke,
     .audit_query = audit_query,
     .task_children = task_children,

@@ -399,6 +399,9 @@ struct store_ops {
     /* Every stored key, oldest first (at most LIMIT_LIST_PAGE_MAX). */
     int (*signing_key_list)(struct store *s, struct arena *a, struct store_signing_key **out,
                             size_t *n, struct err *e);
+    /* Deletes a key's envelope (revoked, or past its retention);
+     * ERR_NOTFOUND when there is none. */
+    int (*signing_key_delete)(struct store *s, const char *kid, struct err *e);
 
     /* Sets a live API key's revoked_ms; ERR_NOTFOUND when no live key has
      * the id. */

@@ -137,6 +137,17 @@
 /* Default time a replaced key stays published: longer than any task token
  * lives (tokens are minutes) with margin for caches downstream. */
 #define LIMIT_JOSE_KEY_RETAIN_S (24 * 3600)
+/* Longest rotation age, retention or pre-publication of a signing key: ten
+ * years; anything longer is a unit mistake (days given as seconds). */
+#define LIMIT_JOSE_KEY_TIME_MAX_S (10 * 366 * 24 * 3600)
+/* How often a server looks at its signing keys (rotation due, retired keys
+ * to delete, keys made or revoked by another replica): a minute bounds how
+ * long a revocation on one replica takes to reach the others. */
+#define LIMIT_KEYS_TICK_S 60
+/* Rotation on demand may start signing at most a week ahead. */
+#define LIMIT_KEYS_ACTIVATE_MAX_S (7 * 24 * 3600)
+/* The reason of a key revocation (kept in the audit record). */
+#define LIMIT_KEYS_REASON_LEN 512
 /* Keys in the keyring (current + previous). */
 #define LIMIT_JOSE_KEYRING_KEYS 16
 /* Largest key envelope we parse (an RSA-4096 private JWK is ~3.2 KiB). */

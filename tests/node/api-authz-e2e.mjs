@@ -78,6 +78,9 @@ const endpoints = [
   ['GET', '/v1/tasks', null, READERS],
   ['GET', '/v1/tasks/tsk_nobody', null, READERS],
   ['POST', '/v1/tasks/tsk_nobody/revoke', {}, ['admin', 'security', 'alice', 'bob']],
+  ['GET', '/v1/keys', null, ['admin', 'security', 'auditor']],
+  ['POST', '/v1/keys/rotate', { activate_in_s: -1 }, ['admin']],
+  ['POST', '/v1/keys/nokid/revoke', {}, ['admin', 'security']],
 ];
 
 async function call(h, method, path, body, key, form) {
