@@ -24,6 +24,7 @@
 #include "broker/broker_int.h"
 #include "jose/jose_trust.h"
 #include "util/arena.h"
+#include "util/buf.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"
@@ -121,127 +122,166 @@ static int cp_peek(struct cp_cursor *c, struct store_audit_checkpoint **out, str
     return 0;
 }
 
-int broker_audit_verify(struct store *s, const struct jose_verifier *v,
-                        struct broker_audit_verify *out, struct err *e)
-{
+/* The walk's state: the chain so far and the checkpoint cursor. */
+struct vstate {
     struct cp_cursor cc;
-    struct arena a;
-    struct store_audit *recs;
-    struct store_audit_checkpoint *cp;
-    char prev[STORE_AUDIT_HASH_HEX + 1], h[STORE_AUDIT_HASH_HEX + 1];
-    int64_t after = 0, last = 0;
-    size_t n, i;
-    int r = 0, res = 0;
+    const struct jose_verifier *v;
+    struct broker_audit_verify *out;
+    struct buf scratch; /* the record's encoding, reused */
+    char prev[STORE_AUDIT_HASH_HEX + 1];
+    int64_t last;
+    int res;
+    struct err *e;
+};
 
-    memset(out, 0, sizeof(*out));
-    memset(&cc, 0, sizeof(cc));
-    cc.s = s;
-    arena_init(&cc.a, 0, 0);
-    arena_init(&a, 0, 0);
-    prev[0] = '\0';
-    if (s->ops->audit_checkpoint_list == NULL) {
-        r = err_set(e, ERR_UNSUPPORTED, "this store keeps no audit checkpoints");
-        goto out;
+/* The checkpoints up to record x: checked, and a pruned start taken from
+ * the one just before it.  0 go on, 1 broken, negative ERR_*. */
+static int verify_checkpoints(struct vstate *vs, const struct store_audit *x)
+{
+    struct broker_audit_verify *out = vs->out;
+    struct store_audit_checkpoint *cp;
+    int r;
+
+    for (;;) {
+        r = cp_peek(&vs->cc, &cp, vs->e);
+        if (r != 0) {
+            return r;
+        }
+        if (cp == NULL || cp->seq > x->seq) {
+            return 0;
+        }
+        if (check_jws(cp, vs->v, out) != 0) {
+            return 1;
+        }
+        if (cp->seq < x->seq && vs->last == 0 && x->seq == cp->seq + 1 &&
+            strcmp(cp->head, x->prev_hash) == 0) {
+            /* pruned up to this checkpoint: the chain starts from it */
+            memcpy(vs->prev, cp->head, sizeof(vs->prev));
+        } else if (cp->seq < x->seq && vs->last != 0) {
+            return broken(out, cp->seq, 1, "checkpoint %lld: its record is missing (deleted)",
+                          (long long)cp->seq);
+        } else if (cp->seq == x->seq && strcmp(cp->head, x->hash) != 0) {
+            return broken(out, cp->seq, 1,
+                          "checkpoint %lld: does not match the chain (head %.16s..., "
+                          "record %.16s...): rewritten from here or before",
+                          (long long)cp->seq, cp->head, x->hash);
+        }
+        out->checkpoints++;
+        vs->cc.i++;
     }
+}
+
+/* One record, in seq order: 0 go on, 1 broken, negative ERR_*. */
+static int verify_one(void *ctx, const struct store_audit *x)
+{
+    struct vstate *vs = ctx;
+    struct broker_audit_verify *out = vs->out;
+    char h[STORE_AUDIT_HASH_HEX + 1];
+    int r;
+
+    if (x->hash == NULL || x->prev_hash == NULL) {
+        return broken(out, x->seq, 0, "record %lld: no hash (written outside the chain)",
+                      (long long)x->seq);
+    }
+    if (store_audit_hash_scratch(x, x->prev_hash, &vs->scratch, h) != 0 ||
+        memcmp(h, x->hash, sizeof(h)) != 0) {
+        return broken(out, x->seq, 0, "record %lld: modified (its hash does not match its content)",
+                      (long long)x->seq);
+    }
+    r = verify_checkpoints(vs, x);
+    if (r != 0) {
+        return r;
+    }
+    if (vs->last == 0) {
+        if (x->seq == 1 && strcmp(x->prev_hash, store_audit_genesis) != 0) {
+            return broken(out, x->seq, 0, "record 1: does not start the chain");
+        }
+        if (x->seq != 1 && strcmp(vs->prev, x->prev_hash) != 0) {
+            return broken(out, x->seq, 0,
+                          "record %lld: records before it are missing and no checkpoint "
+                          "covers them",
+                          (long long)x->seq);
+        }
+        out->first_seq = x->seq;
+    } else if (x->seq != vs->last + 1) {
+        return broken(out, vs->last + 1, 0, "records %lld..%lld: missing (deleted)",
+                      (long long)(vs->last + 1), (long long)(x->seq - 1));
+    } else if (strcmp(x->prev_hash, vs->prev) != 0) {
+        return broken(out, x->seq, 0,
+                      "record %lld: does not link to record %lld (inserted or reordered)",
+                      (long long)x->seq, (long long)vs->last);
+    }
+    memcpy(vs->prev, x->hash, sizeof(vs->prev));
+    vs->last = x->seq;
+    out->last_seq = x->seq;
+    out->records++;
+    return 0;
+}
+
+/* For a store without audit_scan: pages of audit_list. */
+static int verify_pages(struct store *s, struct vstate *vs, struct err *e)
+{
+    struct store_audit *recs;
+    struct arena a;
+    int64_t after = 0;
+    size_t n, i;
+    int r = 0;
+
+    arena_init(&a, 0, 0);
     for (;;) {
         arena_free(&a);
         arena_init(&a, 0, 0);
         r = s->ops->audit_list(s, after, LIMIT_AUDIT_VERIFY_PAGE, &a, &recs, &n, e);
-        if (r != 0) {
-            goto out;
+        for (i = 0; r == 0 && i < n; i++) {
+            r = verify_one(vs, &recs[i]);
         }
-        for (i = 0; i < n; i++) {
-            struct store_audit *x = &recs[i];
-            if (x->hash == NULL || x->prev_hash == NULL) {
-                res = broken(out, x->seq, 0, "record %lld: no hash (written outside the chain)",
-                             (long long)x->seq);
-                goto out;
-            }
-            if (store_audit_hash(x, x->prev_hash, h) != 0 || strcmp(h, x->hash) != 0) {
-                res = broken(out, x->seq, 0,
-                             "record %lld: modified (its hash does not match its content)",
-                             (long long)x->seq);
-                goto out;
-            }
-            /* checkpoints before this record name records that are gone */
-            for (;;) {
-                r = cp_peek(&cc, &cp, e);
-                if (r != 0) {
-                    goto out;
-                }
-                if (cp == NULL || cp->seq > x->seq) {
-                    break;
-                }
-                if (check_jws(cp, v, out) != 0) {
-                    res = 1;
-                    goto out;
-                }
-                if (cp->seq < x->seq && last == 0 && x->seq == cp->seq + 1 &&
-                    strcmp(cp->head, x->prev_hash) == 0) {
-                    /* pruned up to this checkpoint: the chain starts from it */
-                    memcpy(prev, cp->head, sizeof(prev));
-                } else if (cp->seq < x->seq && last != 0) {
-                    res =
-                        broken(out, cp->seq, 1, "checkpoint %lld: its record is missing (deleted)",
-                               (long long)cp->seq);
-                    goto out;
-                } else if (cp->seq == x->seq && strcmp(cp->head, x->hash) != 0) {
-                    res = broken(out, cp->seq, 1,
-                                 "checkpoint %lld: does not match the chain (head %.16s..., "
-                                 "record %.16s...): rewritten from here or before",
-                                 (long long)cp->seq, cp->head, x->hash);
-                    goto out;
-                }
-                out->checkpoints++;
-                cc.i++;
-            }
-            if (last == 0) {
-                if (x->seq == 1 && strcmp(x->prev_hash, store_audit_genesis) != 0) {
-                    res = broken(out, x->seq, 0, "record 1: does not start the chain");
-                    goto out;
-                }
-                if (x->seq != 1 && strcmp(prev, x->prev_hash) != 0) {
-                    res = broken(out, x->seq, 0,
-                                 "record %lld: records before it are missing and no checkpoint "
-                                 "covers them",
-                                 (long long)x->seq);
-                    goto out;
-                }
-                out->first_seq = x->seq;
-            } else if (x->seq != last + 1) {
-                res = broken(out, last + 1, 0, "records %lld..%lld: missing (deleted)",
-                             (long long)(last + 1), (long long)(x->seq - 1));
-                goto out;
-            } else if (strcmp(x->prev_hash, prev) != 0) {
-                res = broken(out, x->seq, 0,
-                             "record %lld: does not link to record %lld (inserted or reordered)",
-                             (long long)x->seq, (long long)last);
-                goto out;
-            }
-            memcpy(prev, x->hash, sizeof(prev));
-            last = x->seq;
-            out->last_seq = last;
-            out->records++;
-        }
-        if (n < LIMIT_AUDIT_VERIFY_PAGE) {
+        if (r != 0 || n < LIMIT_AUDIT_VERIFY_PAGE) {
             break;
         }
         after = recs[n - 1].seq;
     }
-    r = cp_peek(&cc, &cp, e);
+    arena_free(&a);
+    return r;
+}
+
+int broker_audit_verify(struct store *s, const struct jose_verifier *v,
+                        struct broker_audit_verify *out, struct err *e)
+{
+    struct vstate vs;
+    struct store_audit_checkpoint *cp;
+    int r;
+
+    memset(out, 0, sizeof(*out));
+    memset(&vs, 0, sizeof(vs));
+    vs.cc.s = s;
+    vs.v = v;
+    vs.out = out;
+    vs.e = e;
+    arena_init(&vs.cc.a, 0, 0);
+    buf_init(&vs.scratch, LIMIT_AUDIT_RECORD_MAX);
+    if (s->ops->audit_checkpoint_list == NULL) {
+        r = err_set(e, ERR_UNSUPPORTED, "this store keeps no audit checkpoints");
+        goto out;
+    }
+    r = s->ops->audit_scan != NULL ? s->ops->audit_scan(s, 0, verify_one, &vs, e)
+                                   : verify_pages(s, &vs, e);
+    if (r != 0) {
+        goto out;
+    }
+    r = cp_peek(&vs.cc, &cp, e);
     if (r == 0 && cp != NULL) {
         if (check_jws(cp, v, out) == 0) {
             broken(out, cp->seq, 1,
                    "checkpoint %lld: past the end of the trail (last record %lld): the tail "
                    "was truncated",
-                   (long long)cp->seq, (long long)last);
+                   (long long)cp->seq, (long long)vs.last);
         }
-        res = 1;
+        r = 1;
     }
 out:
-    arena_free(&cc.a);
-    arena_free(&a);
-    return r != 0 ? r : res;
+    arena_free(&vs.cc.a);
+    buf_free(&vs.scratch);
+    return r;
 }
 
 /* ---- making checkpoints ------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "util/arena.h"
+#include "util/buf.h"
 #include "util/err.h"
 
 #define STORE_KEY_HASH_LEN 32 /* SHA-256 */
@@ -173,6 +174,11 @@ extern const char store_audit_genesis[STORE_AUDIT_HASH_HEX + 1];
  * ERR_LIMIT when the record exceeds LIMIT_AUDIT_RECORD_MAX, ERR_NOMEM. */
 int store_audit_hash(const struct store_audit *r, const char *prev_hash,
                      char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
+
+/* The same hash, encoding into scratch (emptied first, kept for the next
+ * call): no allocation per record once scratch has grown (the verifier). */
+int store_audit_hash_scratch(const struct store_audit *r, const char *prev_hash, struct buf *scratch,
+                             char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
 
 /* A signed checkpoint of the audit chain: the record seq and its hash,
  * signed by Mandate's key as a compact JWS (payload {"seq", "head", "iat"}). */
@@ -360,6 +366,21 @@ struct store_ops {
     /* The newest checkpoint; ERR_NOTFOUND when there is none. */
     int (*audit_checkpoint_last)(struct store *s, struct arena *a,
                                  struct store_audit_checkpoint *out, struct err *e);
+    /* ---- retention and fast reads of the audit trail (docs/audit.md) ---- */
+    /* The newest checkpoint with seq <= max_seq made before before_ms;
+     * ERR_NOTFOUND when there is none. */
+    int (*audit_checkpoint_before)(struct store *s, int64_t max_seq, int64_t before_ms,
+                                   struct arena *a, struct store_audit_checkpoint *out,
+                                   struct err *e);
+    /* Deletes the records with seq <= upto (inside the caller's transaction:
+     * broker_audit_prune); *deleted (may be NULL) gets how many. */
+    int (*audit_prune)(struct store *s, int64_t upto, int64_t *deleted, struct err *e);
+    /* Calls fn for each record with seq > after, ascending, from one read
+     * snapshot and one prepared statement; the record's strings live only
+     * during the call.  A non-zero return of fn stops the scan and is
+     * returned. */
+    int (*audit_scan)(struct store *s, int64_t after,
+                      int (*fn)(void *ctx, const struct store_audit *r), void *ctx, struct err *e);
 
     /* ---- migration 3: Mandate's signing keys (broker/runtime.c) ---- */
     int (*signing_key_insert)(struct store *s, const struct store_signing_key *k, struct err *e);
