@@ -71,6 +71,13 @@ struct broker_runtime_config {
      * LIMIT_AUDIT_CHECKPOINT_* defaults; broker/auditlog.h). */
     int64_t audit_checkpoint_records;
     int64_t audit_checkpoint_s;
+    /* Audit records older than this many days are pruned (up to the newest
+     * checkpoint before the cutoff) by the checkpoint thread; 0: kept
+     * forever. */
+    int64_t audit_retention_days;
+    /* BENCHMARK ONLY (`serve --audit off`): checks are answered without an
+     * audit record.  Breaks the trail's promise; never in production. */
+    int audit_checks_off;
     /* Longest delegation chain (hops below the root task); 0:
      * LIMIT_DELEG_DEPTH_DEFAULT, at most LIMIT_DELEG_DEPTH_MAX. */
     int max_delegation_depth;
@@ -98,6 +105,8 @@ struct broker_runtime {
     struct jose_verifier *token_verifier; /* Mandate's public keys */
     atomic_int registry_dirty;            /* entities/trust to rebuild */
     struct broker_ckpt *ckpt;             /* audit checkpoints (auditlog.c) */
+    int64_t audit_retention_days;         /* 0: keep forever (auditlog.c) */
+    int audit_checks_off;                 /* bench only: checks not audited */
 };
 
 /* Builds the runtime of b (b->rt): KEK, keyring (loaded from the store, a

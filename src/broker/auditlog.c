@@ -375,10 +375,43 @@ static void ckpt_once(struct broker_ckpt *k, int64_t *last_ms, int force)
     arena_free(&a);
 }
 
+/* Retention (serve --audit-retention-days): at most every
+ * LIMIT_AUDIT_PRUNE_INTERVAL_S, right after a checkpoint had its chance. */
+static void retention_once(struct broker_ckpt *k, int64_t *last_prune_ms)
+{
+    struct broker *b = k->b;
+    struct broker_audit_prune p;
+    int64_t now = clock_wall_ms(), days = b->rt->audit_retention_days;
+    struct err e;
+    char n[24], cp[24];
+    int r;
+
+    if (days <= 0 ||
+        (*last_prune_ms != 0 && now - *last_prune_ms < LIMIT_AUDIT_PRUNE_INTERVAL_S * 1000)) {
+        return;
+    }
+    *last_prune_ms = now;
+    err_clear(&e);
+    r = broker_audit_prune(b->store, NULL, INT64_MAX, now - days * 86400000, &p, &e);
+    if (r != 0) {
+        if (r != ERR_NOTFOUND) {
+            log_event(LOG_WARN, "audit", NULL, "msg", "retention: prune failed", "error", e.msg,
+                      (const char *)NULL);
+        }
+        return;
+    }
+    if (p.deleted > 0) {
+        snprintf(n, sizeof(n), "%lld", (long long)p.deleted);
+        snprintf(cp, sizeof(cp), "%lld", (long long)p.checkpoint);
+        log_event(LOG_INFO, "audit", NULL, "msg", "retention: records pruned", "deleted", n,
+                  "checkpoint", cp, (const char *)NULL);
+    }
+}
+
 static void *ckpt_thread(void *arg)
 {
     struct broker_ckpt *k = arg;
-    int64_t last_ms = clock_wall_ms();
+    int64_t last_ms = clock_wall_ms(), last_prune_ms = 0;
 
     pthread_mutex_lock(&k->mu);
     while (!k->stop) {
@@ -391,6 +424,7 @@ static void *ckpt_thread(void *arg)
         }
         pthread_mutex_unlock(&k->mu);
         ckpt_once(k, &last_ms, 0);
+        retention_once(k, &last_prune_ms);
         pthread_mutex_lock(&k->mu);
     }
     pthread_mutex_unlock(&k->mu);

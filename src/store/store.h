@@ -177,8 +177,8 @@ int store_audit_hash(const struct store_audit *r, const char *prev_hash,
 
 /* The same hash, encoding into scratch (emptied first, kept for the next
  * call): no allocation per record once scratch has grown (the verifier). */
-int store_audit_hash_scratch(const struct store_audit *r, const char *prev_hash, struct buf *scratch,
-                             char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
+int store_audit_hash_scratch(const struct store_audit *r, const char *prev_hash,
+                             struct buf *scratch, char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
 
 /* A signed checkpoint of the audit chain: the record seq and its hash,
  * signed by Mandate's key as a compact JWS (payload {"seq", "head", "iat"}). */

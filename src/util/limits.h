@@ -310,6 +310,17 @@
 /* Records read per page while verifying or exporting (memory bound of a
  * verifier: one page in an arena). */
 #define LIMIT_AUDIT_VERIFY_PAGE 1000
+/* Retention (`serve --audit-retention-days`): the checkpoint thread prunes
+ * at most this often (a prune is one transaction deleting up to a
+ * checkpoint; hourly keeps each one small and the trail within an hour of
+ * its retention), and a retention is at most this many days (100 years:
+ * keeps the cutoff arithmetic far from overflow). */
+#define LIMIT_AUDIT_PRUNE_INTERVAL_S 3600
+#define LIMIT_AUDIT_RETENTION_DAYS_MAX 36500
+/* `mandate audit export --out FILE`: the longest line it reads back from
+ * the end of FILE to find where the last export stopped (one exported
+ * record is far below it: LIMIT_AUDIT_RECORD_MAX plus the OCSF wrapping). */
+#define LIMIT_AUDIT_EXPORT_LINE_MAX (4 * 1024 * 1024)
 
 /* JSON policy format (EST) reader: JSON nesting it accepts.  An EST nests
  * 2-3 JSON levels per AST level and a left-nested chain (a && b && ...) one
