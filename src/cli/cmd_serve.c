@@ -76,6 +76,17 @@ static struct cli_opt serve_opts[] = {
      "sign an audit checkpoint after this many records (docs/audit.md)", NULL, 0, NULL},
     {"audit-checkpoint-s", "MANDATE_AUDIT_CHECKPOINT_S", "store", "audit_checkpoint_s", OPT_INT,
      "60", 1, 86400, "... or after this many seconds with new records", NULL, 0, NULL},
+    {"audit-retention-days", "MANDATE_AUDIT_RETENTION_DAYS", "store", "audit_retention_days",
+     OPT_INT, "0", 0, LIMIT_AUDIT_RETENTION_DAYS_MAX,
+     "prune audit records older than this many days, up to the newest signed checkpoint before "
+     "the cutoff (hourly; 0: keep forever; docs/audit.md)",
+     NULL, 0, NULL},
+    /* Command line only (no environment, no config file): it cannot be
+     * switched on by a stray setting. */
+    {"audit", NULL, NULL, NULL, OPT_STRING, "on", 0, 0,
+     "UNSAFE, for benchmarks only: \"off\" answers checks without writing their audit records "
+     "(bench/audit.sh measures what auditing costs); never in production",
+     NULL, 0, NULL},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -147,6 +158,17 @@ static int start_runtime(struct broker *b, const char *host, uint16_t port)
     rc.kek_file = kf != NULL && access(kf, F_OK) == 0 ? kf : NULL;
     rc.audit_checkpoint_records = opti(serve_opts, NSERVE, "audit-checkpoint-records");
     rc.audit_checkpoint_s = opti(serve_opts, NSERVE, "audit-checkpoint-s");
+    rc.audit_retention_days = opti(serve_opts, NSERVE, "audit-retention-days");
+    if (strcmp(optv(serve_opts, NSERVE, "audit"), "on") != 0) {
+        if (strcmp(optv(serve_opts, NSERVE, "audit"), "off") != 0) {
+            fprintf(stderr, "mandate serve: --audit: on, or off (benchmarks only)\n");
+            return CLI_USAGE;
+        }
+        rc.audit_checks_off = 1;
+        log_event(LOG_WARN, "serve", NULL, "msg",
+                  "--audit off: checks are NOT audited (benchmark mode, never in production)",
+                  (const char *)NULL);
+    }
     if (broker_runtime_start(b, &rc, &e) != 0) {
         fprintf(stderr, "mandate serve: %s\n", e.msg);
         return CLI_NO;
