@@ -24,7 +24,6 @@
 #include "broker/broker_int.h"
 #include "jose/jose_trust.h"
 #include "util/arena.h"
-#include "util/buf.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"
@@ -127,10 +126,10 @@ struct vstate {
     struct cp_cursor cc;
     const struct jose_verifier *v;
     struct broker_audit_verify *out;
-    struct buf scratch; /* the record's encoding, reused */
+    struct store_audit_hasher *h; /* sequential walk: hashes here */
+    struct hpipe *hp;             /* fast walk: hashes on the hashing thread */
     char prev[STORE_AUDIT_HASH_HEX + 1];
     int64_t last;
-    int res;
     struct err *e;
 };
 
@@ -171,24 +170,13 @@ static int verify_checkpoints(struct vstate *vs, const struct store_audit *x)
     }
 }
 
-/* One record, in seq order: 0 go on, 1 broken, negative ERR_*. */
-static int verify_one(void *ctx, const struct store_audit *x)
+/* Everything about record x but its own hash: checkpoints, numbering and
+ * the link to the record before.  0 go on, 1 broken, negative ERR_*. */
+static int verify_links(struct vstate *vs, const struct store_audit *x)
 {
-    struct vstate *vs = ctx;
     struct broker_audit_verify *out = vs->out;
-    char h[STORE_AUDIT_HASH_HEX + 1];
-    int r;
+    int r = verify_checkpoints(vs, x);
 
-    if (x->hash == NULL || x->prev_hash == NULL) {
-        return broken(out, x->seq, 0, "record %lld: no hash (written outside the chain)",
-                      (long long)x->seq);
-    }
-    if (store_audit_hash_scratch(x, x->prev_hash, &vs->scratch, h) != 0 ||
-        memcmp(h, x->hash, sizeof(h)) != 0) {
-        return broken(out, x->seq, 0, "record %lld: modified (its hash does not match its content)",
-                      (long long)x->seq);
-    }
-    r = verify_checkpoints(vs, x);
     if (r != 0) {
         return r;
     }
@@ -218,6 +206,198 @@ static int verify_one(void *ctx, const struct store_audit *x)
     return 0;
 }
 
+static int no_hash(struct vstate *vs, const struct store_audit *x)
+{
+    if (x->hash == NULL || x->prev_hash == NULL) {
+        return broken(vs->out, x->seq, 0, "record %lld: no hash (written outside the chain)",
+                      (long long)x->seq);
+    }
+    return 0;
+}
+
+/* One record, in seq order (the sequential walk, which names the first
+ * finding exactly): 0 go on, 1 broken, negative ERR_*. */
+static int verify_one(void *ctx, const struct store_audit *x)
+{
+    struct vstate *vs = ctx;
+    char h[STORE_AUDIT_HASH_HEX + 1];
+
+    if (no_hash(vs, x) != 0) {
+        return 1;
+    }
+    if (store_audit_hasher_hash(vs->h, x, x->prev_hash, h) != 0 || strcmp(h, x->hash) != 0) {
+        return broken(vs->out, x->seq, 0,
+                      "record %lld: modified (its hash does not match its content)",
+                      (long long)x->seq);
+    }
+    return verify_links(vs, x);
+}
+
+/* ---- the fast walk: records hashed on a second thread ------------------------
+ * The reading thread (the store's scan) checks links and checkpoints and
+ * encodes each record into a batch; a hashing thread recomputes the hashes
+ * of the previous batch meanwhile (two batches, handed over in turn).  Any
+ * finding at all sends the caller back to the sequential walk, which names
+ * the first one exactly: the fast walk only has to say "intact". */
+
+struct hbatch {
+    char *enc; /* the encodings, back to back */
+    size_t len, cap, n;
+    size_t end[LIMIT_AUDIT_VERIFY_BATCH];                      /* end of each encoding */
+    char want[LIMIT_AUDIT_VERIFY_BATCH][STORE_AUDIT_HASH_HEX]; /* stored hashes */
+};
+
+struct hpipe {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct hbatch b[2];
+    struct hbatch *fill;    /* the reader's */
+    struct hbatch *pending; /* handed over, not yet taken */
+    struct hbatch *busy;    /* being hashed */
+    struct store_audit_hasher *h;
+    int stop;
+    int bad; /* a hash did not match, or hashing failed */
+};
+
+static void *hash_thread(void *arg)
+{
+    struct hpipe *p = arg;
+    char got[STORE_AUDIT_HASH_HEX + 1];
+    size_t i, at;
+
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (p->pending == NULL && !p->stop) {
+            pthread_cond_wait(&p->cv, &p->mu);
+        }
+        if (p->pending == NULL) {
+            break;
+        }
+        p->busy = p->pending;
+        p->pending = NULL;
+        pthread_mutex_unlock(&p->mu);
+        for (i = 0, at = 0; i < p->busy->n && !p->bad; at = p->busy->end[i], i++) {
+            if (store_audit_hasher_digest(p->h, p->busy->enc + at, p->busy->end[i] - at, got) !=
+                    0 ||
+                memcmp(got, p->busy->want[i], STORE_AUDIT_HASH_HEX) != 0) {
+                p->bad = 1; /* read by the reader only after the join */
+            }
+        }
+        pthread_mutex_lock(&p->mu);
+        p->busy->n = 0;
+        p->busy->len = 0;
+        p->busy = NULL;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Hands the reader's batch over (after the previous one is hashed) and
+ * gives the reader the other one. */
+static void hp_handover(struct hpipe *p)
+{
+    if (p->fill->n == 0) {
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (p->pending != NULL || p->busy != NULL) {
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+    p->pending = p->fill;
+    p->fill = p->fill == &p->b[0] ? &p->b[1] : &p->b[0];
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int hp_add(struct hpipe *p, const struct store_audit *x)
+{
+    struct hbatch *b = p->fill;
+    size_t len;
+    int r =
+        store_audit_encode(x, x->prev_hash, b->enc ? b->enc + b->len : NULL, b->cap - b->len, &len);
+
+    if (r == ERR_LIMIT && len <= LIMIT_AUDIT_RECORD_MAX) {
+        size_t cap = b->len + len + LIMIT_AUDIT_VERIFY_BATCH_BYTES;
+        char *q = realloc(b->enc, cap);
+        if (q == NULL) {
+            return ERR_NOMEM;
+        }
+        b->enc = q;
+        b->cap = cap;
+        r = store_audit_encode(x, x->prev_hash, b->enc + b->len, b->cap - b->len, &len);
+    }
+    if (r != 0) {
+        return r;
+    }
+    b->len += len;
+    b->end[b->n] = b->len;
+    memcpy(b->want[b->n], x->hash, STORE_AUDIT_HASH_HEX);
+    b->n++;
+    if (b->n == LIMIT_AUDIT_VERIFY_BATCH || b->len >= LIMIT_AUDIT_VERIFY_BATCH_BYTES) {
+        hp_handover(p);
+    }
+    return 0;
+}
+
+static int fast_one(void *ctx, const struct store_audit *x)
+{
+    struct vstate *vs = ctx;
+    int r = no_hash(vs, x);
+
+    if (r == 0 && strlen(x->hash) != STORE_AUDIT_HASH_HEX) {
+        return 1; /* not a hash: the sequential walk reports it */
+    }
+    r = r ? r : verify_links(vs, x);
+    return r ? r : hp_add(vs->hp, x);
+}
+
+/* 0: the trail is intact; 1: something is not (walk it again, slowly);
+ * negative: could not read, or no second thread (walk slowly too). */
+static int verify_fast(struct store *s, struct vstate *vs, struct err *e)
+{
+    struct hpipe *p = calloc(1, sizeof(*p));
+    sigset_t all, old;
+    int r, rc;
+
+    if (p == NULL || store_audit_hasher_new(&p->h) != 0) {
+        free(p);
+        return ERR_NOMEM;
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    p->fill = &p->b[0];
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&p->th, NULL, hash_thread, p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        r = ERR_INTERNAL;
+        goto out;
+    }
+    vs->hp = p;
+    r = s->ops->audit_scan(s, 0, fast_one, vs, e);
+    hp_handover(p);
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->th, NULL);
+    if (r == 0 && p->bad) {
+        r = 1;
+    }
+out:
+    vs->hp = NULL;
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->b[0].enc);
+    free(p->b[1].enc);
+    store_audit_hasher_free(p->h);
+    free(p);
+    return r;
+}
+
 /* For a store without audit_scan: pages of audit_list. */
 static int verify_pages(struct store *s, struct vstate *vs, struct err *e)
 {
@@ -244,43 +424,69 @@ static int verify_pages(struct store *s, struct vstate *vs, struct err *e)
     return r;
 }
 
+static void vstate_init(struct vstate *vs, struct store *s, const struct jose_verifier *v,
+                        struct broker_audit_verify *out, struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    memset(vs, 0, sizeof(*vs));
+    vs->cc.s = s;
+    vs->v = v;
+    vs->out = out;
+    vs->e = e;
+    arena_init(&vs->cc.a, 0, 0);
+}
+
+/* After the last record: a checkpoint past it means a truncated tail. */
+static int verify_tail(struct vstate *vs, struct err *e)
+{
+    struct store_audit_checkpoint *cp;
+    int r = cp_peek(&vs->cc, &cp, e);
+
+    if (r == 0 && cp != NULL) {
+        if (check_jws(cp, vs->v, vs->out) == 0) {
+            broken(vs->out, cp->seq, 1,
+                   "checkpoint %lld: past the end of the trail (last record %lld): the tail "
+                   "was truncated",
+                   (long long)cp->seq, (long long)vs->last);
+        }
+        r = 1;
+    }
+    return r;
+}
+
 int broker_audit_verify(struct store *s, const struct jose_verifier *v,
                         struct broker_audit_verify *out, struct err *e)
 {
     struct vstate vs;
-    struct store_audit_checkpoint *cp;
     int r;
 
-    memset(out, 0, sizeof(*out));
-    memset(&vs, 0, sizeof(vs));
-    vs.cc.s = s;
-    vs.v = v;
-    vs.out = out;
-    vs.e = e;
-    arena_init(&vs.cc.a, 0, 0);
-    buf_init(&vs.scratch, LIMIT_AUDIT_RECORD_MAX);
+    vstate_init(&vs, s, v, out, e);
     if (s->ops->audit_checkpoint_list == NULL) {
         r = err_set(e, ERR_UNSUPPORTED, "this store keeps no audit checkpoints");
         goto out;
     }
-    r = s->ops->audit_scan != NULL ? s->ops->audit_scan(s, 0, verify_one, &vs, e)
-                                   : verify_pages(s, &vs, e);
+    if (s->ops->audit_scan != NULL) {
+        r = verify_fast(s, &vs, e);
+        r = r == 0 ? verify_tail(&vs, e) : r;
+        if (r == 0) {
+            goto out; /* intact */
+        }
+        /* a finding (or no second thread): the sequential walk names it */
+        arena_free(&vs.cc.a);
+        vstate_init(&vs, s, v, out, e);
+        err_clear(e);
+    }
+    r = store_audit_hasher_new(&vs.h);
     if (r != 0) {
+        r = err_set(e, r, "out of memory");
         goto out;
     }
-    r = cp_peek(&vs.cc, &cp, e);
-    if (r == 0 && cp != NULL) {
-        if (check_jws(cp, v, out) == 0) {
-            broken(out, cp->seq, 1,
-                   "checkpoint %lld: past the end of the trail (last record %lld): the tail "
-                   "was truncated",
-                   (long long)cp->seq, (long long)vs.last);
-        }
-        r = 1;
-    }
+    r = s->ops->audit_scan != NULL ? s->ops->audit_scan(s, 0, verify_one, &vs, e)
+                                   : verify_pages(s, &vs, e);
+    r = r == 0 ? verify_tail(&vs, e) : r;
 out:
     arena_free(&vs.cc.a);
-    buf_free(&vs.scratch);
+    store_audit_hasher_free(vs.h);
     return r;
 }
 

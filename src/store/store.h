@@ -20,7 +20,6 @@
 #include <stdint.h>
 
 #include "util/arena.h"
-#include "util/buf.h"
 #include "util/err.h"
 
 #define STORE_KEY_HASH_LEN 32 /* SHA-256 */
@@ -175,10 +174,25 @@ extern const char store_audit_genesis[STORE_AUDIT_HASH_HEX + 1];
 int store_audit_hash(const struct store_audit *r, const char *prev_hash,
                      char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
 
-/* The same hash, encoding into scratch (emptied first, kept for the next
- * call): no allocation per record once scratch has grown (the verifier). */
-int store_audit_hash_scratch(const struct store_audit *r, const char *prev_hash,
-                             struct buf *scratch, char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
+/* The encoding (v1) of r with prev_hash written to dst[0..cap): *len gets
+ * its length.  ERR_LIMIT when it is longer than cap (*len then says how
+ * long) or than LIMIT_AUDIT_RECORD_MAX. */
+int store_audit_encode(const struct store_audit *r, const char *prev_hash, char *dst, size_t cap,
+                       size_t *len) MUST_CHECK;
+
+/* A reusable hasher for verifiers: SHA-256 fetched once, one digest
+ * context, one encoding buffer: no allocation per record once it has grown.
+ * One thread at a time. */
+struct store_audit_hasher;
+int store_audit_hasher_new(struct store_audit_hasher **out) MUST_CHECK;
+void store_audit_hasher_free(struct store_audit_hasher *h); /* h may be NULL */
+/* store_audit_hash through h. */
+int store_audit_hasher_hash(struct store_audit_hasher *h, const struct store_audit *r,
+                            const char *prev_hash, char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
+/* out = hex SHA-256 of the n bytes at p (an encoding made by
+ * store_audit_encode). */
+int store_audit_hasher_digest(struct store_audit_hasher *h, const void *p, size_t n,
+                              char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
 
 /* A signed checkpoint of the audit chain: the record seq and its hash,
  * signed by Mandate's key as a compact JWS (payload {"seq", "head", "iat"}). */

@@ -310,6 +310,11 @@
 /* Records read per page while verifying or exporting (memory bound of a
  * verifier: one page in an arena). */
 #define LIMIT_AUDIT_VERIFY_PAGE 1000
+/* The verifier hashes on a second thread in batches of at most this many
+ * records or (about) this many bytes of encodings: two batches in memory,
+ * large enough that handing one over costs nothing next to hashing it. */
+#define LIMIT_AUDIT_VERIFY_BATCH 2048
+#define LIMIT_AUDIT_VERIFY_BATCH_BYTES (2 * 1024 * 1024)
 /* Retention (`serve --audit-retention-days`): the checkpoint thread prunes
  * at most this often (a prune is one transaction deleting up to a
  * checkpoint; hourly keeps each one small and the trail within an hour of
