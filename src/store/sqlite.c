@@ -1347,6 +1347,9 @@ static const char *col_text(sqlite3_stmt *st, int i)
     return (const char *)sqlite3_column_text(st, i);
 }
 
+#define SCAN_MMAP_STR2(x) #x
+#define SCAN_MMAP_STR(x) SCAN_MMAP_STR2(x)
+
 /* One statement stepped in seq order, its columns handed over in place: no
  * copy and no allocation per record (`mandate audit verify` over millions). */
 static int audit_scan(struct store *s, int64_t after,
@@ -1363,6 +1366,11 @@ static int audit_scan(struct store *s, int64_t after,
     int r, rc = SQLITE_DONE;
 
     read_begin(ss, &c);
+    /* Pages mapped rather than copied in by read(2): the scan reads the
+     * whole table once (about half the time of a plain scan).  Only for the
+     * scan: the connection goes back to the pool as it was. */
+    sqlite3_exec(c.db, "PRAGMA mmap_size = " SCAN_MMAP_STR(LIMIT_AUDIT_SCAN_MMAP), NULL, NULL,
+                 NULL);
     r = stmt_get(c.db, c.sc, sql, &st, e);
     if (r == 0 && (rc = sqlite3_bind_int64(st, 1, after)) != SQLITE_OK) {
         r = fail_db(c.db, rc, e, "audit scan");
@@ -1398,6 +1406,7 @@ static int audit_scan(struct store *s, int64_t after,
         r = fail_db(c.db, rc, e, "audit scan");
     }
     stmt_put(c.sc, st);
+    sqlite3_exec(c.db, "PRAGMA mmap_size = 0", NULL, NULL, NULL);
     read_end(&c);
     return r;
 }

@@ -315,6 +315,10 @@
  * large enough that handing one over costs nothing next to hashing it. */
 #define LIMIT_AUDIT_VERIFY_BATCH 2048
 #define LIMIT_AUDIT_VERIFY_BATCH_BYTES (2 * 1024 * 1024)
+/* The audit scan (verify) maps up to this much of the store file instead of
+ * reading it through read(2) (address space, not memory: the pages are the
+ * page cache's).  A literal: it is pasted into a PRAGMA. */
+#define LIMIT_AUDIT_SCAN_MMAP 1073741824
 /* Retention (`serve --audit-retention-days`): the checkpoint thread prunes
  * at most this often (a prune is one transaction deleting up to a
  * checkpoint; hourly keeps each one small and the trail within an hour of
