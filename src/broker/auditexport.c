@@ -243,14 +243,16 @@ static json_t *message(const struct store_audit *r)
     return json_string(m);
 }
 
-/* A refused request's activity comes from its HTTP method. */
-static int method_act(const struct store_audit *r, const char **op)
+/* A refused request's activity comes from its HTTP method; op gets
+ * "METHOD PATH". */
+static int method_act(const struct store_audit *r, char *op, size_t oplen)
 {
     json_t *d = r->detail ? json_loads(r->detail, 0, NULL) : NULL;
     const char *m = d ? json_string_value(json_object_get(d, "method")) : NULL;
+    const char *path = d ? json_string_value(json_object_get(d, "path")) : NULL;
     int act = ACT_OTHER;
 
-    *op = "request";
+    snprintf(op, oplen, "%s %s", m ? m : "?", path ? path : "?");
     if (m != NULL) {
         act = strcasecmp(m, "DELETE") == 0                                 ? ACT_DELETE
               : strcasecmp(m, "GET") == 0                                  ? ACT_READ
@@ -269,7 +271,7 @@ json_t *broker_audit_record_ocsf(const struct store_audit *r, const char *produc
     int cls = exch ? OCSF_AUTHORIZE_SESSION : OCSF_API_ACTIVITY, act;
     const char *verb = r->event ? strrchr(r->event, '.') : NULL, *op = r->event;
     const char *cname = exch ? "Authorize Session" : "API Activity", *aname;
-    char tname[96];
+    char tname[96], opbuf[300];
     json_t *o, *res;
 
     verb = verb ? verb + 1 : r->event;
@@ -279,7 +281,8 @@ json_t *broker_audit_record_ocsf(const struct store_audit *r, const char *produc
         act = verb_act(r->action);
         op = r->action ? r->action : "check";
     } else if (is(r->event, "request.refused")) {
-        act = method_act(r, &op);
+        act = method_act(r, opbuf, sizeof(opbuf));
+        op = opbuf;
     } else {
         act = verb_act(verb);
     }

@@ -498,6 +498,9 @@ static void ocsf_events_meet_the_schema(void **state)
         }
         if (strcmp(v[i].event, "request.refused") == 0) {
             assert_int_equal(act, 4); /* DELETE */
+            assert_string_equal(
+                json_string_value(json_object_get(json_object_get(o, "api"), "operation")),
+                "DELETE /v1/agents/x");
         }
         json_decref(o);
     }
