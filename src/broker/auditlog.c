@@ -126,8 +126,10 @@ struct vstate {
     struct cp_cursor cc;
     const struct jose_verifier *v;
     struct broker_audit_verify *out;
-    struct store_audit_hasher *h; /* sequential walk: hashes here */
-    struct hpipe *hp;             /* fast walk: hashes on the hashing thread */
+    struct store_audit_hasher *h;
+    int boundary; /* the second half of a split walk: its first record's link is
+                     checked against the first half's end afterwards */
+    char first_prev[STORE_AUDIT_HASH_HEX + 1];
     char prev[STORE_AUDIT_HASH_HEX + 1];
     int64_t last;
     struct err *e;
@@ -180,7 +182,13 @@ static int verify_links(struct vstate *vs, const struct store_audit *x)
     if (r != 0) {
         return r;
     }
-    if (vs->last == 0) {
+    if (vs->last == 0 && vs->boundary) {
+        if (strlen(x->prev_hash) != STORE_AUDIT_HASH_HEX) {
+            return broken(out, x->seq, 0, "record %lld: not linked", (long long)x->seq);
+        }
+        memcpy(vs->first_prev, x->prev_hash, sizeof(vs->first_prev));
+        out->first_seq = x->seq;
+    } else if (vs->last == 0) {
         if (x->seq == 1 && strcmp(x->prev_hash, store_audit_genesis) != 0) {
             return broken(out, x->seq, 0, "record 1: does not start the chain");
         }
@@ -233,168 +241,139 @@ static int verify_one(void *ctx, const struct store_audit *x)
     return verify_links(vs, x);
 }
 
-/* ---- the fast walk: records hashed on a second thread ------------------------
- * The reading thread (the store's scan) checks links and checkpoints and
- * encodes each record into a batch; a hashing thread recomputes the hashes
- * of the previous batch meanwhile (two batches, handed over in turn).  Any
- * finding at all sends the caller back to the sequential walk, which names
- * the first one exactly: the fast walk only has to say "intact". */
-
-struct hbatch {
-    char *enc; /* the encodings, back to back */
-    size_t len, cap, n;
-    size_t end[LIMIT_AUDIT_VERIFY_BATCH];                      /* end of each encoding */
-    char want[LIMIT_AUDIT_VERIFY_BATCH][STORE_AUDIT_HASH_HEX]; /* stored hashes */
-};
-
-struct hpipe {
-    pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct hbatch b[2];
-    struct hbatch *fill;    /* the reader's */
-    struct hbatch *pending; /* handed over, not yet taken */
-    struct hbatch *busy;    /* being hashed */
-    struct store_audit_hasher *h;
-    int stop;
-    int bad; /* a hash did not match, or hashing failed */
-};
-
-static void *hash_thread(void *arg)
+/* After the last record: a checkpoint past it means a truncated tail. */
+static int verify_tail(struct vstate *vs, struct err *e)
 {
-    struct hpipe *p = arg;
-    char got[STORE_AUDIT_HASH_HEX + 1];
-    size_t i, at;
+    struct store_audit_checkpoint *cp;
+    int r = cp_peek(&vs->cc, &cp, e);
 
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (p->pending == NULL && !p->stop) {
-            pthread_cond_wait(&p->cv, &p->mu);
+    if (r == 0 && cp != NULL) {
+        if (check_jws(cp, vs->v, vs->out) == 0) {
+            broken(vs->out, cp->seq, 1,
+                   "checkpoint %lld: past the end of the trail (last record %lld): the tail "
+                   "was truncated",
+                   (long long)cp->seq, (long long)vs->last);
         }
-        if (p->pending == NULL) {
-            break;
-        }
-        p->busy = p->pending;
-        p->pending = NULL;
-        pthread_mutex_unlock(&p->mu);
-        for (i = 0, at = 0; i < p->busy->n && !p->bad; at = p->busy->end[i], i++) {
-            if (store_audit_hasher_digest(p->h, p->busy->enc + at, p->busy->end[i] - at, got) !=
-                    0 ||
-                memcmp(got, p->busy->want[i], STORE_AUDIT_HASH_HEX) != 0) {
-                p->bad = 1; /* read by the reader only after the join */
-            }
-        }
-        pthread_mutex_lock(&p->mu);
-        p->busy->n = 0;
-        p->busy->len = 0;
-        p->busy = NULL;
-        pthread_cond_broadcast(&p->cv);
+        r = 1;
     }
-    pthread_mutex_unlock(&p->mu);
+    return r;
+}
+
+/* ---- the fast walk: two halves on two threads --------------------------------
+ * A long trail is cut at the middle seq; each half is walked by its own
+ * thread (its own read connection, hasher and checkpoint cursor), and the
+ * halves must meet: the second starts right after the first ends and links
+ * to its last hash.  Any finding at all sends the caller back to the
+ * sequential walk, which names the first one exactly: the fast walk only
+ * has to say "intact". */
+
+struct half {
+    struct store *s;
+    struct vstate vs;
+    struct broker_audit_verify out;
+    int64_t after, upto;
+    int r;
+    struct err e;
+};
+
+static void *half_thread(void *arg)
+{
+    struct half *hf = arg;
+
+    hf->r = hf->s->ops->audit_scan(hf->s, hf->after, hf->upto, verify_one, &hf->vs, &hf->e);
     return NULL;
 }
 
-/* Hands the reader's batch over (after the previous one is hashed) and
- * gives the reader the other one. */
-static void hp_handover(struct hpipe *p)
+static int half_init(struct half *hf, struct store *s, const struct jose_verifier *v, int64_t after,
+                     int64_t upto)
 {
-    if (p->fill->n == 0) {
-        return;
-    }
-    pthread_mutex_lock(&p->mu);
-    while (p->pending != NULL || p->busy != NULL) {
-        pthread_cond_wait(&p->cv, &p->mu);
-    }
-    p->pending = p->fill;
-    p->fill = p->fill == &p->b[0] ? &p->b[1] : &p->b[0];
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    memset(hf, 0, sizeof(*hf));
+    hf->s = s;
+    hf->after = after;
+    hf->upto = upto;
+    hf->vs.cc.s = s;
+    hf->vs.cc.after = after; /* checkpoints of this half only */
+    hf->vs.v = v;
+    hf->vs.out = &hf->out;
+    hf->vs.e = &hf->e;
+    hf->vs.boundary = after > 0;
+    arena_init(&hf->vs.cc.a, 0, 0);
+    err_clear(&hf->e);
+    return store_audit_hasher_new(&hf->vs.h);
 }
 
-static int hp_add(struct hpipe *p, const struct store_audit *x)
+static void half_free(struct half *hf)
 {
-    struct hbatch *b = p->fill;
-    size_t len;
-    int r =
-        store_audit_encode(x, x->prev_hash, b->enc ? b->enc + b->len : NULL, b->cap - b->len, &len);
-
-    if (r == ERR_LIMIT && len <= LIMIT_AUDIT_RECORD_MAX) {
-        size_t cap = b->len + len + LIMIT_AUDIT_VERIFY_BATCH_BYTES;
-        char *q = realloc(b->enc, cap);
-        if (q == NULL) {
-            return ERR_NOMEM;
-        }
-        b->enc = q;
-        b->cap = cap;
-        r = store_audit_encode(x, x->prev_hash, b->enc + b->len, b->cap - b->len, &len);
-    }
-    if (r != 0) {
-        return r;
-    }
-    b->len += len;
-    b->end[b->n] = b->len;
-    memcpy(b->want[b->n], x->hash, STORE_AUDIT_HASH_HEX);
-    b->n++;
-    if (b->n == LIMIT_AUDIT_VERIFY_BATCH || b->len >= LIMIT_AUDIT_VERIFY_BATCH_BYTES) {
-        hp_handover(p);
-    }
-    return 0;
+    arena_free(&hf->vs.cc.a);
+    store_audit_hasher_free(hf->vs.h);
 }
 
-static int fast_one(void *ctx, const struct store_audit *x)
+/* The first and last seq in the store (0, 0 when empty). */
+static int seq_range(struct store *s, int64_t *lo, int64_t *hi, struct err *e)
 {
-    struct vstate *vs = ctx;
-    int r = no_hash(vs, x);
+    char head[STORE_AUDIT_HASH_HEX + 1];
+    struct store_audit *v;
+    struct arena a;
+    size_t n = 0;
+    int r;
 
-    if (r == 0 && strlen(x->hash) != STORE_AUDIT_HASH_HEX) {
-        return 1; /* not a hash: the sequential walk reports it */
+    *lo = *hi = 0;
+    arena_init(&a, 0, 0);
+    r = s->ops->audit_list(s, 0, 1, &a, &v, &n, e);
+    if (r == 0 && n == 1) {
+        *lo = v[0].seq;
+        r = s->ops->audit_head(s, hi, head, e);
     }
-    r = r ? r : verify_links(vs, x);
-    return r ? r : hp_add(vs->hp, x);
+    arena_free(&a);
+    return r;
 }
 
-/* 0: the trail is intact; 1: something is not (walk it again, slowly);
- * negative: could not read, or no second thread (walk slowly too). */
-static int verify_fast(struct store *s, struct vstate *vs, struct err *e)
+/* 0: the trail is intact (out filled in); 1: something is not, or the
+ * trail is short, or no second thread: walk it sequentially. */
+static int verify_fast(struct store *s, const struct jose_verifier *v,
+                       struct broker_audit_verify *out, struct err *e)
 {
-    struct hpipe *p = calloc(1, sizeof(*p));
+    struct half h1, h2;
     sigset_t all, old;
-    int r, rc;
+    pthread_t th;
+    int64_t lo, hi, mid;
+    int r = 1, rc;
 
-    if (p == NULL || store_audit_hasher_new(&p->h) != 0) {
-        free(p);
-        return ERR_NOMEM;
+    if (seq_range(s, &lo, &hi, e) != 0 || hi - lo < 2 * LIMIT_AUDIT_VERIFY_SPLIT_MIN) {
+        err_clear(e);
+        return 1;
     }
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->cv, NULL);
-    p->fill = &p->b[0];
+    mid = lo + (hi - lo) / 2;
+    rc = half_init(&h1, s, v, 0, mid);
+    rc |= half_init(&h2, s, v, mid, INT64_MAX);
+    if (rc != 0) {
+        half_free(&h1);
+        half_free(&h2);
+        return 1;
+    }
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    rc = pthread_create(&p->th, NULL, hash_thread, p);
+    rc = pthread_create(&th, NULL, half_thread, &h2);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
-        r = ERR_INTERNAL;
-        goto out;
+    if (rc == 0) {
+        half_thread(&h1);
+        pthread_join(th, NULL);
+        /* both intact, and the halves meet */
+        if (h1.r == 0 && h2.r == 0 && h1.out.records > 0 && h2.out.records > 0 &&
+            h2.out.first_seq == h1.vs.last + 1 &&
+            memcmp(h2.vs.first_prev, h1.vs.prev, STORE_AUDIT_HASH_HEX) == 0 &&
+            verify_tail(&h2.vs, e) == 0) {
+            *out = h1.out;
+            out->records += h2.out.records;
+            out->last_seq = h2.out.last_seq;
+            out->checkpoints += h2.out.checkpoints;
+            out->signatures += h2.out.signatures;
+            r = 0;
+        }
     }
-    vs->hp = p;
-    r = s->ops->audit_scan(s, 0, fast_one, vs, e);
-    hp_handover(p);
-    pthread_mutex_lock(&p->mu);
-    p->stop = 1;
-    pthread_cond_broadcast(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-    pthread_join(p->th, NULL);
-    if (r == 0 && p->bad) {
-        r = 1;
-    }
-out:
-    vs->hp = NULL;
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->cv);
-    free(p->b[0].enc);
-    free(p->b[1].enc);
-    store_audit_hasher_free(p->h);
-    free(p);
+    half_free(&h1);
+    half_free(&h2);
+    err_clear(e);
     return r;
 }
 
@@ -436,24 +415,6 @@ static void vstate_init(struct vstate *vs, struct store *s, const struct jose_ve
     arena_init(&vs->cc.a, 0, 0);
 }
 
-/* After the last record: a checkpoint past it means a truncated tail. */
-static int verify_tail(struct vstate *vs, struct err *e)
-{
-    struct store_audit_checkpoint *cp;
-    int r = cp_peek(&vs->cc, &cp, e);
-
-    if (r == 0 && cp != NULL) {
-        if (check_jws(cp, vs->v, vs->out) == 0) {
-            broken(vs->out, cp->seq, 1,
-                   "checkpoint %lld: past the end of the trail (last record %lld): the tail "
-                   "was truncated",
-                   (long long)cp->seq, (long long)vs->last);
-        }
-        r = 1;
-    }
-    return r;
-}
-
 int broker_audit_verify(struct store *s, const struct jose_verifier *v,
                         struct broker_audit_verify *out, struct err *e)
 {
@@ -465,23 +426,19 @@ int broker_audit_verify(struct store *s, const struct jose_verifier *v,
         r = err_set(e, ERR_UNSUPPORTED, "this store keeps no audit checkpoints");
         goto out;
     }
-    if (s->ops->audit_scan != NULL) {
-        r = verify_fast(s, &vs, e);
-        r = r == 0 ? verify_tail(&vs, e) : r;
-        if (r == 0) {
-            goto out; /* intact */
-        }
-        /* a finding (or no second thread): the sequential walk names it */
-        arena_free(&vs.cc.a);
-        vstate_init(&vs, s, v, out, e);
-        err_clear(e);
+    if (s->ops->audit_scan != NULL && verify_fast(s, v, out, e) == 0) {
+        r = 0; /* intact */
+        goto out;
     }
+    /* a finding (or a short trail): the sequential walk names the first */
+    arena_free(&vs.cc.a);
+    vstate_init(&vs, s, v, out, e);
     r = store_audit_hasher_new(&vs.h);
     if (r != 0) {
         r = err_set(e, r, "out of memory");
         goto out;
     }
-    r = s->ops->audit_scan != NULL ? s->ops->audit_scan(s, 0, verify_one, &vs, e)
+    r = s->ops->audit_scan != NULL ? s->ops->audit_scan(s, 0, INT64_MAX, verify_one, &vs, e)
                                    : verify_pages(s, &vs, e);
     r = r == 0 ? verify_tail(&vs, e) : r;
 out:

@@ -1352,13 +1352,14 @@ static const char *col_text(sqlite3_stmt *st, int i)
 
 /* One statement stepped in seq order, its columns handed over in place: no
  * copy and no allocation per record (`mandate audit verify` over millions). */
-static int audit_scan(struct store *s, int64_t after,
+static int audit_scan(struct store *s, int64_t after, int64_t upto,
                       int (*fn)(void *ctx, const struct store_audit *r), void *ctx, struct err *e)
 {
     static const char sql[] =
         "SELECT seq, time_ms, event, request_id, caller, actor_chain, agent, human, intent,"
         " task, tool, action, resource, data_labels, downstream, decision, reasons,"
-        " policy_version, detail, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq";
+        " policy_version, detail, prev_hash, hash FROM audit WHERE seq > ?1 AND seq <= ?2"
+        " ORDER BY seq";
     struct sqlite_store *ss = S(s);
     sqlite3_stmt *st = NULL;
     struct store_audit q;
@@ -1372,7 +1373,8 @@ static int audit_scan(struct store *s, int64_t after,
     sqlite3_exec(c.db, "PRAGMA mmap_size = " SCAN_MMAP_STR(LIMIT_AUDIT_SCAN_MMAP), NULL, NULL,
                  NULL);
     r = stmt_get(c.db, c.sc, sql, &st, e);
-    if (r == 0 && (rc = sqlite3_bind_int64(st, 1, after)) != SQLITE_OK) {
+    if (r == 0 && ((rc = sqlite3_bind_int64(st, 1, after)) != SQLITE_OK ||
+                   (rc = sqlite3_bind_int64(st, 2, upto)) != SQLITE_OK)) {
         r = fail_db(c.db, rc, e, "audit scan");
     }
     while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -389,11 +389,11 @@ struct store_ops {
     /* Deletes the records with seq <= upto (inside the caller's transaction:
      * broker_audit_prune); *deleted (may be NULL) gets how many. */
     int (*audit_prune)(struct store *s, int64_t upto, int64_t *deleted, struct err *e);
-    /* Calls fn for each record with seq > after, ascending, from one read
-     * snapshot and one prepared statement; the record's strings live only
-     * during the call.  A non-zero return of fn stops the scan and is
-     * returned. */
-    int (*audit_scan)(struct store *s, int64_t after,
+    /* Calls fn for each record with after < seq <= upto, ascending, from one
+     * read snapshot and one prepared statement; the record's strings live
+     * only during the call.  A non-zero return of fn stops the scan and is
+     * returned.  Two scans may run at once on two threads. */
+    int (*audit_scan)(struct store *s, int64_t after, int64_t upto,
                       int (*fn)(void *ctx, const struct store_audit *r), void *ctx, struct err *e);
 
     /* ---- migration 3: Mandate's signing keys (broker/runtime.c) ---- */

@@ -310,11 +310,10 @@
 /* Records read per page while verifying or exporting (memory bound of a
  * verifier: one page in an arena). */
 #define LIMIT_AUDIT_VERIFY_PAGE 1000
-/* The verifier hashes on a second thread in batches of at most this many
- * records or (about) this many bytes of encodings: two batches in memory,
- * large enough that handing one over costs nothing next to hashing it. */
-#define LIMIT_AUDIT_VERIFY_BATCH 2048
-#define LIMIT_AUDIT_VERIFY_BATCH_BYTES (2 * 1024 * 1024)
+/* The verifier walks a trail of at least twice this many records in two
+ * halves on two threads (below it a second thread costs more than it
+ * saves). */
+#define LIMIT_AUDIT_VERIFY_SPLIT_MIN 4096
 /* The audit scan (verify) maps up to this much of the store file instead of
  * reading it through read(2) (address space, not memory: the pages are the
  * page cache's).  A literal: it is pasted into a PRAGMA. */

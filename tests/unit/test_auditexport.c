@@ -622,6 +622,67 @@ static void scan_matches_list(void **state)
     assert_int_equal(out.bad_seq, 25);
 }
 
+/* A trail long enough to be walked in two halves on two threads: intact,
+ * then broken in the second half, at the seam, in the first half; each
+ * time the first finding is named exactly. */
+static void long_trail_two_halves(void **state)
+{
+    struct fx *f = *state;
+    struct broker_audit_verify out;
+    struct store_audit *v, q;
+    struct arena a;
+    struct err e;
+    char h[STORE_AUDIT_HASH_HEX + 1], sqlbuf[512];
+    const char *bad = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+    int64_t total = NREC + 10000, mid = 1 + (total - 1) / 2, c;
+    size_t n;
+    int i;
+
+    assert_int_equal(f->s->ops->tx_begin(f->s, &e), 0);
+    for (i = NREC; i < total; i++) {
+        append_check(f->s, i);
+    }
+    assert_int_equal(f->s->ops->tx_commit(f->s, &e), 0);
+    for (c = 1000; c <= total; c += 1000) {
+        checkpoint(f->s, c, c, NULL);
+    }
+    assert_int_equal(verify(f, &out), 0);
+    assert_int_equal(out.records, total);
+    assert_int_equal(out.first_seq, 1);
+    assert_int_equal(out.last_seq, total);
+    assert_int_equal(out.checkpoints, total / 1000);
+    /* pruned at a checkpoint: the halves still start right */
+    tamper(f, "DELETE FROM audit WHERE seq <= 1000");
+    assert_int_equal(verify(f, &out), 0);
+    assert_int_equal(out.first_seq, 1001);
+    assert_int_equal(out.records, total - 1000);
+
+    tamper(f, "UPDATE audit SET tool = 'x' WHERE seq = 9000");
+    assert_int_equal(verify(f, &out), 1);
+    assert_int_equal(out.bad_seq, 9000);
+    assert_non_null(strstr(out.what, "modified"));
+
+    /* the record just after the seam linked elsewhere, its own hash consistent */
+    arena_init(&a, 0, 0);
+    assert_int_equal(f->s->ops->audit_list(f->s, mid, 1, &a, &v, &n, &e), 0);
+    assert_int_equal(n, 1);
+    q = v[0];
+    q.prev_hash = bad;
+    assert_int_equal(store_audit_hash(&q, q.prev_hash, h), 0);
+    snprintf(sqlbuf, sizeof(sqlbuf),
+             "UPDATE audit SET prev_hash = '%s', hash = '%s' WHERE seq = %lld", bad, h,
+             (long long)q.seq);
+    arena_free(&a);
+    tamper(f, sqlbuf);
+    assert_int_equal(verify(f, &out), 1);
+    assert_int_equal(out.bad_seq, mid + 1);
+    assert_non_null(strstr(out.what, "does not link"));
+
+    tamper(f, "UPDATE audit SET tool = 'z' WHERE seq = 1500");
+    assert_int_equal(verify(f, &out), 1);
+    assert_int_equal(out.bad_seq, 1500);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,6 +693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(ocsf_events_meet_the_schema, setup, teardown),
         cmocka_unit_test_setup_teardown(jsonl_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(scan_matches_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(long_trail_two_halves, setup, teardown),
     };
     return cmocka_run_group_tests_name("auditexport", tests, NULL, NULL);
 }
