@@ -538,6 +538,24 @@ static void ckpt_once(struct broker_ckpt *k, int64_t *last_ms, int force)
     arena_free(&a);
 }
 
+/* The first record's seq (0 when empty). */
+static int first_seq(struct store *s, int64_t *seq, struct err *e)
+{
+    struct store_audit *v;
+    struct arena a;
+    size_t n = 0;
+    int r;
+
+    *seq = 0;
+    arena_init(&a, 0, 0);
+    r = s->ops->audit_list(s, 0, 1, &a, &v, &n, e);
+    if (r == 0 && n == 1) {
+        *seq = v[0].seq;
+    }
+    arena_free(&a);
+    return r;
+}
+
 /* Retention (serve --audit-retention-days): at most every
  * LIMIT_AUDIT_PRUNE_INTERVAL_S, right after a checkpoint had its chance. */
 static void retention_once(struct broker_ckpt *k, int64_t *last_prune_ms)
@@ -547,6 +565,7 @@ static void retention_once(struct broker_ckpt *k, int64_t *last_prune_ms)
     int64_t now = clock_wall_ms(), days = b->rt->audit_retention_days;
     struct err e;
     char n[24], cp[24];
+    int64_t first = 0;
     int r;
 
     if (days <= 0 ||
@@ -555,7 +574,15 @@ static void retention_once(struct broker_ckpt *k, int64_t *last_prune_ms)
     }
     *last_prune_ms = now;
     err_clear(&e);
-    r = broker_audit_prune(b->store, NULL, INT64_MAX, now - days * 86400000, &p, &e);
+    /* at most LIMIT_AUDIT_PRUNE_BATCH records a transaction: checks wait
+     * for the writer meanwhile; what is left goes on at the next tick */
+    r = first_seq(b->store, &first, &e);
+    r = r ? r
+          : broker_audit_prune(b->store, NULL, first + LIMIT_AUDIT_PRUNE_BATCH,
+                               now - days * 86400000, &p, &e);
+    if (r == ERR_NOTFOUND) { /* checkpoints further apart than a batch */
+        r = broker_audit_prune(b->store, NULL, INT64_MAX, now - days * 86400000, &p, &e);
+    }
     if (r != 0) {
         if (r != ERR_NOTFOUND) {
             log_event(LOG_WARN, "audit", NULL, "msg", "retention: prune failed", "error", e.msg,
@@ -564,6 +591,7 @@ static void retention_once(struct broker_ckpt *k, int64_t *last_prune_ms)
         return;
     }
     if (p.deleted > 0) {
+        *last_prune_ms = 0; /* maybe more: again at the next tick */
         snprintf(n, sizeof(n), "%lld", (long long)p.deleted);
         snprintf(cp, sizeof(cp), "%lld", (long long)p.checkpoint);
         log_event(LOG_INFO, "audit", NULL, "msg", "retention: records pruned", "deleted", n,

@@ -325,6 +325,10 @@
  * keeps the cutoff arithmetic far from overflow). */
 #define LIMIT_AUDIT_PRUNE_INTERVAL_S 3600
 #define LIMIT_AUDIT_RETENTION_DAYS_MAX 36500
+/* A prune by the server's retention deletes at most this many records in
+ * one transaction (it holds the writer: checks wait for it; ~0.2 s here),
+ * and goes on at the next tick while older records are left. */
+#define LIMIT_AUDIT_PRUNE_BATCH 50000
 /* `mandate audit export --out FILE`: the longest line it reads back from
  * the end of FILE to find where the last export stopped (one exported
  * record is far below it: LIMIT_AUDIT_RECORD_MAX plus the OCSF wrapping). */
