@@ -43,6 +43,7 @@ start() { # name port extra-args...
     done
     key=$k
 }
+cputicks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime of a process
 stop_servers() {
     [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; srv=""
     [ -n "$osrv" ] && kill "$osrv" 2>/dev/null && wait "$osrv" 2>/dev/null; osrv=""
@@ -67,21 +68,28 @@ while [ "$r" -le "$rounds" ]; do
         first="http://127.0.0.1:$oport $okey"; second="http://127.0.0.1:$port $akey"; lab=", audited"
     fi
     echo "== round $r"
+    c_on=$(cputicks "$srv"); c_off=$(cputicks "$osrv")
     # shellcheck disable=SC2086
     "$build/bench/check_bench" ${first%% *} ${first##* } - \
         "$top/examples/policies.cedar" "$top/examples/schema.cedarschema" "$secs" \
         ${second%% *} ${second##* } | sed "s/, async/$lab/" |
-        awk -v r="$r" -v lab="$lab" '{ print } /POST \/v1\/check, (DPoP|bearer), max/ {
+        awk -v r="$r" -v lab="$lab" -v secs="$secs" '{ print } /POST \/(v1\/check|oauth2\/token)/ {
             n = split($0, f, "|"); what = f[2]; gsub(/^ +| +$/, "", what); rps = f[3] + 0
             side = (what ~ /, audit off/) ? "off" : (what ~ /, audited/) ? "on" : (lab == ", audit off" ? "on" : "off")
             sub(/, audit off|, audited/, "", what)
-            printf "%s|%s|%s|%d\n", r, what, side, rps > "/dev/stderr" }' 2>>"$dir/checks.txt"
+            req[side] += rps * secs
+            if (what ~ /check, (DPoP|bearer), max/) printf "%s|%s|%s|%d\n", r, what, side, rps > "/dev/stderr" }
+            END { printf "R|%s|on|%d\nR|%s|off|%d\n", r, req["on"], r, req["off"] > "/dev/stderr" }' \
+        2>>"$dir/checks.txt"
+    echo "C|$r|on|$(( $(cputicks "$srv") - c_on ))" >>"$dir/checks.txt"
+    echo "C|$r|off|$(( $(cputicks "$osrv") - c_off ))" >>"$dir/checks.txt"
     r=$((r + 1))
 done
 
 echo
 echo "audited checks vs the same load with --audit off (same run; rounds alternate the order):"
 awk -F'|' '
+    /^[RC]\|/ { next }
     { k = $2; if ($3 == "on") on[$1 "|" k] = $4; else off[$1 "|" k] = $4; kinds[k] = 1; rr[$1] = 1 }
     END {
         printf "| %-28s | %5s | %10s | %10s | %6s |\n", "checks", "round", "audited/s", "off/s", "ratio"
@@ -93,6 +101,18 @@ awk -F'|' '
                 son += on[r "|" k]; soff += off[r "|" k]
             }
             if (soff > 0) printf "| %-28s | %5s | %10d | %10d | %6.2f | goal >= 0.5: %s\n", k, "all", son, soff, son / soff, (son / soff >= 0.5) ? "yes" : "no"
+        }
+    }' "$dir/checks.txt"
+echo
+echo "server CPU per request (exchanges and checks, /proc utime+stime over each round's run;"
+echo "steadier than the rates on a shared machine; capacity ratio = off CPU / audited CPU):"
+awk -F'|' -v hz="$(getconf CLK_TCK)" '
+    /^R\|/ { req[$3] += $4 } /^C\|/ { cpu[$3] += $4 }
+    END {
+        if (req["on"] > 0 && req["off"] > 0) {
+            on = cpu["on"] / hz / req["on"] * 1e6; off = cpu["off"] / hz / req["off"] * 1e6
+            printf "| %-10s | %9s | %12s |\n| audited    | %9d | %12.0f |\n| audit off  | %9d | %12.0f |\n", "server", "requests", "CPU us/req", req["on"], on, req["off"], off
+            printf "capacity ratio audited/off: %.2f (goal >= 0.5: %s)\n", off / on, (off / on >= 0.5) ? "yes" : "no"
         }
     }' "$dir/checks.txt"
 # The audited server's trail must verify after the load (a sanity check of what was measured).
