@@ -137,7 +137,7 @@ try {
   sql(h.db, `UPDATE audit_checkpoints SET time_ms = time_ms - 3 * 86400000 WHERE seq <= ${old}`);
   await h.serve([...CKPT, '--audit-retention-days', '2']);
   let first = 0;
-  for (let i = 0; i < 40 && first <= old; i++) {
+  for (let i = 0; i < 100 && first <= old; i++) {
     await sleep(100);
     first = Number(sql(h.db, 'SELECT min(seq) FROM audit'));
   }
