@@ -71,6 +71,13 @@ struct broker_runtime_config {
      * LIMIT_AUDIT_CHECKPOINT_* defaults; broker/auditlog.h). */
     int64_t audit_checkpoint_records;
     int64_t audit_checkpoint_s;
+    /* Audit records older than this many days are pruned (up to the newest
+     * checkpoint before the cutoff) by the checkpoint thread; 0: kept
+     * forever. */
+    int64_t audit_retention_days;
+    /* BENCHMARK ONLY (`serve --audit off`): checks are answered without an
+     * audit record.  Breaks the trail's promise; never in production. */
+    int audit_checks_off;
     /* Longest delegation chain (hops below the root task); 0:
      * LIMIT_DELEG_DEPTH_DEFAULT, at most LIMIT_DELEG_DEPTH_MAX. */
     int max_delegation_depth;
@@ -108,9 +115,11 @@ struct broker_runtime {
      * under it held exclusively when the published keys change (keys.c). */
     pthread_rwlock_t verifier_lock;
     struct jose_verifier *token_verifier;
-    struct broker_keys *keys;  /* keys.c: rotation thread, changes of the keyring */
-    atomic_int registry_dirty; /* entities/trust to rebuild */
-    struct broker_ckpt *ckpt;  /* audit checkpoints (auditlog.c) */
+    struct broker_keys *keys;     /* keys.c: rotation thread, changes of the keyring */
+    atomic_int registry_dirty;    /* entities/trust to rebuild */
+    struct broker_ckpt *ckpt;     /* audit checkpoints (auditlog.c) */
+    int64_t audit_retention_days; /* 0: keep forever (auditlog.c) */
+    int audit_checks_off;         /* bench only: checks not audited */
 };
 
 /* Builds the runtime of b (b->rt): KEK, keyring (loaded from the store, a

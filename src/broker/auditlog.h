@@ -53,4 +53,43 @@ void broker_audit_checkpoints_stop(struct broker *b);
 int broker_audit_checkpoint_list(struct broker *b, int64_t after, size_t limit, json_t **out,
                                  struct err *e) MUST_CHECK;
 
+/* ---- retention (auditprune.c) ------------------------------------------------ */
+
+/* What broker_audit_prune did. */
+struct broker_audit_prune {
+    int64_t checkpoint; /* the checkpoint pruned up to (its seq) */
+    int64_t from_seq;   /* the first record deleted */
+    int64_t deleted;    /* records deleted (0: nothing was older) */
+    int64_t record;     /* seq of the audit.prune record (0: none written) */
+};
+
+/* Deletes the audit records up to the newest checkpoint with seq <=
+ * before_seq made before before_ms (pass INT64_MAX for the bound not used),
+ * never past it, in one transaction with an "audit.prune" record naming the
+ * checkpoint (written first, so the chain goes on from the head).  The
+ * checkpoint must match the chain (its record's hash), else ERR_CONFLICT
+ * and nothing is deleted.  ERR_NOTFOUND (with a message for a person) when
+ * no checkpoint is old enough.  Nothing older left: 0 with out->deleted 0
+ * and no record.  c: the caller for the record (NULL: system). */
+int broker_audit_prune(struct store *s, const struct broker_caller *c, int64_t before_seq,
+                       int64_t before_ms, struct broker_audit_prune *out, struct err *e) MUST_CHECK;
+
+/* ---- export (auditexport.c) --------------------------------------------------- */
+
+/* The OCSF schema version the export writes (metadata.version). */
+#define BROKER_OCSF_VERSION "1.3.0"
+
+/* One record as a JSON object in the export's "jsonl" format: the columns
+ * by name (JSON columns as JSON, NULL members left out, policy_version left
+ * out when 0), prev_hash and hash included. */
+json_t *broker_audit_record_jsonl(const struct store_audit *r);
+
+/* One record as an OCSF 1.x event (docs/audit.md, "Export"): API Activity
+ * (6003) for checks, administration and refusals, Authorize Session (3003)
+ * for token exchanges; the record's seq, hash and prev_hash in metadata
+ * (uid, sequence, extension) so a SIEM can resume and cross-check, what
+ * OCSF has no place for in unmapped.  product_version: Mandate's version.
+ * NULL when out of memory. */
+json_t *broker_audit_record_ocsf(const struct store_audit *r, const char *product_version);
+
 #endif

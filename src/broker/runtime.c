@@ -239,6 +239,8 @@ int broker_runtime_start(struct broker *b, const struct broker_runtime_config *c
     b->rt = rt;
     rt->issuer = strdup(cfg->issuer);
     rt->policy_errors_allow = cfg->policy_errors_allow;
+    rt->audit_retention_days = cfg->audit_retention_days;
+    rt->audit_checks_off = cfg->audit_checks_off;
     rt->default_ttl_s = cfg->default_ttl_s > 0 ? cfg->default_ttl_s : LIMIT_ACCESS_DEFAULT_TTL_S;
     rt->max_delegation_depth =
         cfg->max_delegation_depth > 0 ? cfg->max_delegation_depth : LIMIT_DELEG_DEPTH_DEFAULT;

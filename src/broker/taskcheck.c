@@ -265,6 +265,7 @@ struct check_tx {
     const char *agent;
     struct broker_audit_event ev;
     int write_row;
+    int no_audit; /* `serve --audit off` (benchmarks only) */
     int64_t seq;
 };
 
@@ -278,7 +279,7 @@ static int check_tx_fn(struct store *s, void *ctx, struct err *e)
         btask_row(x->t, &row);
         r = s->ops->task_update(s, &row, e);
     }
-    return r ? r : broker_audit(s, x->rq->caller, &x->ev, &x->seq, e);
+    return r || x->no_audit ? r : broker_audit(s, x->rq->caller, &x->ev, &x->seq, e);
 }
 
 static int audit_check(struct broker *b, const struct broker_check_req *rq, struct btask *t,
@@ -310,7 +311,8 @@ static int audit_check(struct broker *b, const struct broker_check_req *rq, stru
         /* a delegated task's call names every hop up to the human */
         x.ev.actor_chain = broker_act_chain(claims);
     }
-    r = commitq_run(tasks_commitq(b), b->store, check_tx_fn, &x, e);
+    x.no_audit = b->rt != NULL && b->rt->audit_checks_off;
+    r = x.no_audit && !write_row ? 0 : commitq_run(tasks_commitq(b), b->store, check_tx_fn, &x, e);
     json_decref(x.ev.actor_chain);
     json_decref(labels);
     *seq = x.seq;

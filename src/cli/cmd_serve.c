@@ -94,6 +94,17 @@ static struct cli_opt serve_opts[] = {
      "how often the server looks at its signing keys: rotation due, keys retired, keys made or "
      "revoked by another replica sharing the store (bounds how long those take to reach it)",
      NULL, 0, NULL},
+    {"audit-retention-days", "MANDATE_AUDIT_RETENTION_DAYS", "store", "audit_retention_days",
+     OPT_INT, "0", 0, LIMIT_AUDIT_RETENTION_DAYS_MAX,
+     "prune audit records older than this many days, up to the newest signed checkpoint before "
+     "the cutoff (hourly; 0: keep forever; docs/audit.md)",
+     NULL, 0, NULL},
+    /* Command line only (no environment, no config file): it cannot be
+     * switched on by a stray setting. */
+    {"audit", NULL, NULL, NULL, OPT_STRING, "on", 0, 0,
+     "UNSAFE, for benchmarks only: \"off\" answers checks without writing their audit records "
+     "(bench/audit.sh measures what auditing costs); never in production",
+     NULL, 0, NULL},
 };
 #define NSERVE (sizeof(serve_opts) / sizeof(serve_opts[0]))
 
@@ -173,6 +184,17 @@ static int start_runtime(struct broker *b, const char *host, uint16_t port)
         fprintf(stderr, "mandate serve: --signing-key-prepublish-hours must be shorter than "
                         "--signing-key-rotate-days\n");
         return CLI_USAGE;
+    }
+    rc.audit_retention_days = opti(serve_opts, NSERVE, "audit-retention-days");
+    if (strcmp(optv(serve_opts, NSERVE, "audit"), "on") != 0) {
+        if (strcmp(optv(serve_opts, NSERVE, "audit"), "off") != 0) {
+            fprintf(stderr, "mandate serve: --audit: on, or off (benchmarks only)\n");
+            return CLI_USAGE;
+        }
+        rc.audit_checks_off = 1;
+        log_event(LOG_WARN, "serve", NULL, "msg",
+                  "--audit off: checks are NOT audited (benchmark mode, never in production)",
+                  (const char *)NULL);
     }
     if (broker_runtime_start(b, &rc, &e) != 0) {
         fprintf(stderr, "mandate serve: %s\n", e.msg);

@@ -22,7 +22,7 @@ static const struct cli_command commands[] = {
     {"dpop", "DPoP proofs: verify", cmd_dpop},
     {"killswitch", "stop agents mid-flight: engage, lift, status", cmd_killswitch},
     {"demo", "play the access path's story against a running server", cmd_demo},
-    {"audit", "the audit trail: verify, export", cmd_audit},
+    {"audit", "the audit trail: verify, export, prune, query, trace", cmd_audit},
     {"version", "print the version", cmd_version},
     {"help", "show this help, or a command's: mandate help COMMAND", cmd_help},
 };

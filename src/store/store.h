@@ -188,6 +188,26 @@ extern const char store_audit_genesis[STORE_AUDIT_HASH_HEX + 1];
 int store_audit_hash(const struct store_audit *r, const char *prev_hash,
                      char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
 
+/* The encoding (v1) of r with prev_hash written to dst[0..cap): *len gets
+ * its length.  ERR_LIMIT when it is longer than cap (*len then says how
+ * long) or than LIMIT_AUDIT_RECORD_MAX. */
+int store_audit_encode(const struct store_audit *r, const char *prev_hash, char *dst, size_t cap,
+                       size_t *len) MUST_CHECK;
+
+/* A reusable hasher for verifiers: SHA-256 fetched once, one digest
+ * context, one encoding buffer: no allocation per record once it has grown.
+ * One thread at a time. */
+struct store_audit_hasher;
+int store_audit_hasher_new(struct store_audit_hasher **out) MUST_CHECK;
+void store_audit_hasher_free(struct store_audit_hasher *h); /* h may be NULL */
+/* store_audit_hash through h. */
+int store_audit_hasher_hash(struct store_audit_hasher *h, const struct store_audit *r,
+                            const char *prev_hash, char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
+/* out = hex SHA-256 of the n bytes at p (an encoding made by
+ * store_audit_encode). */
+int store_audit_hasher_digest(struct store_audit_hasher *h, const void *p, size_t n,
+                              char out[STORE_AUDIT_HASH_HEX + 1]) MUST_CHECK;
+
 /* A signed checkpoint of the audit chain: the record seq and its hash,
  * signed by Mandate's key as a compact JWS (payload {"seq", "head", "iat"}). */
 struct store_audit_checkpoint {
@@ -393,6 +413,21 @@ struct store_ops {
     /* The newest checkpoint; ERR_NOTFOUND when there is none. */
     int (*audit_checkpoint_last)(struct store *s, struct arena *a,
                                  struct store_audit_checkpoint *out, struct err *e);
+    /* ---- retention and fast reads of the audit trail (docs/audit.md) ---- */
+    /* The newest checkpoint with seq <= max_seq made before before_ms;
+     * ERR_NOTFOUND when there is none. */
+    int (*audit_checkpoint_before)(struct store *s, int64_t max_seq, int64_t before_ms,
+                                   struct arena *a, struct store_audit_checkpoint *out,
+                                   struct err *e);
+    /* Deletes the records with seq <= upto (inside the caller's transaction:
+     * broker_audit_prune); *deleted (may be NULL) gets how many. */
+    int (*audit_prune)(struct store *s, int64_t upto, int64_t *deleted, struct err *e);
+    /* Calls fn for each record with after < seq <= upto, ascending, from one
+     * read snapshot and one prepared statement; the record's strings live
+     * only during the call.  A non-zero return of fn stops the scan and is
+     * returned.  Two scans may run at once on two threads. */
+    int (*audit_scan)(struct store *s, int64_t after, int64_t upto,
+                      int (*fn)(void *ctx, const struct store_audit *r), void *ctx, struct err *e);
 
     /* ---- migration 3: Mandate's signing keys (broker/runtime.c) ---- */
     int (*signing_key_insert)(struct store *s, const struct store_signing_key *k, struct err *e);

@@ -321,6 +321,29 @@
 /* Records read per page while verifying or exporting (memory bound of a
  * verifier: one page in an arena). */
 #define LIMIT_AUDIT_VERIFY_PAGE 1000
+/* The verifier walks a trail of at least twice this many records in two
+ * halves on two threads (below it a second thread costs more than it
+ * saves). */
+#define LIMIT_AUDIT_VERIFY_SPLIT_MIN 4096
+/* The audit scan (verify) maps up to this much of the store file instead of
+ * reading it through read(2) (address space, not memory: the pages are the
+ * page cache's).  A literal: it is pasted into a PRAGMA. */
+#define LIMIT_AUDIT_SCAN_MMAP 1073741824
+/* Retention (`serve --audit-retention-days`): the checkpoint thread prunes
+ * at most this often (a prune is one transaction deleting up to a
+ * checkpoint; hourly keeps each one small and the trail within an hour of
+ * its retention), and a retention is at most this many days (100 years:
+ * keeps the cutoff arithmetic far from overflow). */
+#define LIMIT_AUDIT_PRUNE_INTERVAL_S 3600
+#define LIMIT_AUDIT_RETENTION_DAYS_MAX 36500
+/* A prune by the server's retention deletes at most this many records in
+ * one transaction (it holds the writer: checks wait for it; ~0.2 s here),
+ * and goes on at the next tick while older records are left. */
+#define LIMIT_AUDIT_PRUNE_BATCH 50000
+/* `mandate audit export --out FILE`: the longest line it reads back from
+ * the end of FILE to find where the last export stopped (one exported
+ * record is far below it: LIMIT_AUDIT_RECORD_MAX plus the OCSF wrapping). */
+#define LIMIT_AUDIT_EXPORT_LINE_MAX (4 * 1024 * 1024)
 
 /* ---- audit queries and traces (issue 8: GET /v1/audit filters, trace) ----- */
 
