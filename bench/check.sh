@@ -10,6 +10,9 @@
 # SERVER_THREADS (default 32): `serve --threads`; checks waiting on the group
 # commit of their audit records share one fsync, so more requests in flight
 # means bigger batches.
+# The column "srv us/rq" is the server's CPU time (all its threads, from
+# /proc/PID/stat) per request of that row: steadier than the rates on a shared
+# machine, since other jobs slow the server down but do not add to its CPU.
 # Use a release-like build (not ASan); nginx is optional (apt-get install
 # nginx-light); the machine should be otherwise idle.
 set -eu
@@ -76,5 +79,5 @@ NGX
     sleep 0.3
     nginx_url="http://127.0.0.1:$nport"
 fi
-"$build/bench/check_bench" "http://127.0.0.1:$port" "$key" "$nginx_url" \
+BENCH_PID=$srv BENCH_ASYNC_PID=$asrv "$build/bench/check_bench" "http://127.0.0.1:$port" "$key" "$nginx_url" \
     "$top/examples/policies.cedar" "$top/examples/schema.cedarschema" "$secs" $async_args
