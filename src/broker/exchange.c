@@ -429,6 +429,7 @@ static int check_dpop(struct xch *x, struct err *e)
     o.htm = x->rq->htm;
     o.htu = x->rq->htu;
     o.replay = x->b->rt->dpop_replay;
+    o.keys = x->b->rt->dpop_keys;
     o.skew_s = -1;
     memset(&res, 0, sizeof(res));
     r = jose_dpop_verify(x->rq->dpop, strlen(x->rq->dpop), &o, &res, &why, e);

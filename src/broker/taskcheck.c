@@ -349,6 +349,7 @@ static int dpop_check(struct broker *b, const struct broker_check_req *rq, const
     o.access_token = rq->token;
     o.skew_s = -1;
     o.replay = b->rt->dpop_replay;
+    o.keys = b->rt->dpop_keys;
     r = jose_dpop_verify(rq->dpop, strlen(rq->dpop), &o, &res, &jr, &e);
     if (r != 0) {
         static const char *const names[] = {

@@ -170,6 +170,11 @@
 /* DPoP jti entries the replay cache holds; past this (all live) new proofs are
  * refused rather than forgetting one early (fail closed).  ~100 bytes each. */
 #define LIMIT_JOSE_REPLAY_ENTRIES (1024 * 1024)
+/* Imported DPoP proof keys kept (jwkcache.c, LRU): one per live agent key is
+ * enough; an import costs as much as a verify (~70 us), an entry ~1 KiB with
+ * its EVP_PKEY, so 4,096 keys are ~4 MiB.  A flood of fresh keys only evicts
+ * (each of those proofs pays its import, as without a cache). */
+#define LIMIT_JOSE_DPOP_KEY_CACHE 4096
 
 /* ---- Cedar (engine core) ------------------------------------------------ */
 
