@@ -843,7 +843,7 @@ static json_t *token_claims(struct xch *x, int64_t now)
 
 struct audit_tx {
     struct xch *x;
-    const struct broker_audit_event *ev;
+    struct broker_audit_rendered *rec; /* made by the caller (broker_audit_render) */
     int store_task;
     int64_t seq;
 };
@@ -851,19 +851,20 @@ struct audit_tx {
 static int audit_fn(struct store *s, void *ctx, struct err *e)
 {
     struct audit_tx *t = ctx;
-    struct broker_caller c = {NULL, ROLE_NONE, NULL, t->x->rq->request_id};
     int r = 0;
 
     if (t->store_task) {
         r = s->ops->task_insert(s, &t->x->task, e);
     }
-    return r ? r : broker_audit(s, &c, t->ev, &t->seq, e);
+    return r ? r : broker_audit_write(s, t->rec, &t->seq, e);
 }
 
 static int record(struct xch *x, int store_task, struct err *e)
 {
     struct broker_audit_event ev;
-    struct audit_tx t = {x, &ev, store_task, 0};
+    struct broker_audit_rendered rec;
+    struct broker_caller c = {NULL, ROLE_NONE, NULL, x->rq->request_id};
+    struct audit_tx t = {x, &rec, store_task, 0};
     json_t *chain = x->deleg && x->ptk.claims ? broker_act_chain(x->ptk.claims) : json_array();
     json_t *detail;
     int r;
@@ -894,8 +895,11 @@ static int record(struct xch *x, int store_task, struct err *e)
     ev.actor_chain = chain;
     ev.data_labels = json_object_get(x->granted, "data_labels");
     ev.policy_version = x->policy_version;
-    /* Group commit with the checks: one fsync for everything in flight. */
-    r = commitq_run(tasks_commitq(x->b), x->b->store, audit_fn, &t, e);
+    /* Group commit with the checks: one fsync for everything in flight; the
+     * record's JSON is made here, not on the commit thread. */
+    r = broker_audit_render(&c, &ev, &rec, e);
+    r = r ? r : commitq_run(tasks_commitq(x->b), x->b->store, audit_fn, &t, e);
+    broker_audit_rendered_clear(&rec);
     json_decref(chain);
     json_decref(detail);
     x->out->audit_seq = t.seq;

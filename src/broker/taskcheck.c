@@ -264,6 +264,7 @@ struct check_tx {
     struct btask *t; /* NULL: no task known */
     const char *agent;
     struct broker_audit_event ev;
+    struct broker_audit_rendered rec; /* ev's columns, made before queueing */
     int write_row;
     int64_t seq;
 };
@@ -278,7 +279,7 @@ static int check_tx_fn(struct store *s, void *ctx, struct err *e)
         btask_row(x->t, &row);
         r = s->ops->task_update(s, &row, e);
     }
-    return r ? r : broker_audit(s, x->rq->caller, &x->ev, &x->seq, e);
+    return r ? r : broker_audit_write(s, &x->rec, &x->seq, e);
 }
 
 static int audit_check(struct broker *b, const struct broker_check_req *rq, struct btask *t,
@@ -310,7 +311,9 @@ static int audit_check(struct broker *b, const struct broker_check_req *rq, stru
         /* a delegated task's call names every hop up to the human */
         x.ev.actor_chain = broker_act_chain(claims);
     }
-    r = commitq_run(tasks_commitq(b), b->store, check_tx_fn, &x, e);
+    r = broker_audit_render(rq->caller, &x.ev, &x.rec, e);
+    r = r ? r : commitq_run(tasks_commitq(b), b->store, check_tx_fn, &x, e);
+    broker_audit_rendered_clear(&x.rec);
     json_decref(x.ev.actor_chain);
     json_decref(labels);
     *seq = x.seq;

@@ -25,9 +25,28 @@
 const char store_audit_genesis[STORE_AUDIT_HASH_HEX + 1] =
     "0000000000000000000000000000000000000000000000000000000000000000";
 
+/* tag, then v in decimal, then end: what "%c%lld%c" printed, without the
+ * printf machinery (this runs for every record on the commit thread). */
+static int put_num(struct buf *b, char tag, int64_t v, char end)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    *--p = end;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    *--p = tag;
+    return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 static int put_int(struct buf *b, int64_t v)
 {
-    return buf_printf(b, "I%lld\n", (long long)v);
+    return put_num(b, 'I', v, '\n');
 }
 
 static int put_str(struct buf *b, const char *s)
@@ -39,7 +58,7 @@ static int put_str(struct buf *b, const char *s)
         return buf_append(b, "N\n", 2);
     }
     len = strlen(s);
-    r = buf_printf(b, "S%zu:", len);
+    r = put_num(b, 'S', (int64_t)len, ':');
     r = r ? r : buf_append(b, s, len);
     return r ? r : buf_append(b, "\n", 1);
 }
