@@ -21,8 +21,10 @@ build=${1:-build}
 secs=${2:-3}
 threads=${3:-32}
 case $build in /*) ;; *) build=$top/$build ;; esac
-[ -f "$build/build.ninja" ] || meson setup "$build" "$top" --buildtype=release >/dev/null
-ninja -C "$build" src/cli/mandate bench/check_bench >/dev/null
+if [ -z "${NO_BUILD:-}" ]; then # NO_BUILD=1: use the binaries as they are
+    [ -f "$build/build.ninja" ] || meson setup "$build" "$top" --buildtype=release >/dev/null
+    ninja -C "$build" src/cli/mandate bench/check_bench >/dev/null
+fi
 dir=$(mktemp -d /tmp/mandate-bench-XXXXXX)
 srv=""; ngx=""; asrv=""
 cleanup() {

@@ -24,6 +24,9 @@
  * 1-3 run against it too: the rows marked "async" answer once the audit
  * record is committed but before it is synced to the disk.
  *
+ * CHECK_BENCH_ONLY="bearer half" (any of exchange, dpop, bearer, half) runs
+ * only those rows, e.g. under a profiler.
+ *
  * Usage: check_bench MANDATE_URL ADMIN_KEY NGINX_URL|- POLICIES SCHEMA [SECONDS
  *        [ASYNC_URL ASYNC_ADMIN_KEY]]
  */
@@ -413,6 +416,15 @@ static long cpu_ticks(void)
     return p != NULL ? v[0] + v[1] : -1;
 }
 
+/* CHECK_BENCH_ONLY (for profiling one kind of request): a list of
+ * "exchange", "dpop", "bearer", "half"; unset: every row. */
+static int only(const char *what)
+{
+    const char *o = getenv("CHECK_BENCH_ONLY");
+
+    return o == NULL || o[0] == '\0' || strstr(o, what) != NULL;
+}
+
 static void cpu_per_req(struct result *r, long t0)
 {
     long t1 = cpu_ticks();
@@ -777,7 +789,7 @@ static void measure(const char *url, const char *key, const char *policies, cons
     admin = key;
     setup(policies, schema);
     t0 = cpu_ticks();
-    out->xr = exchanges(base, xbound);
+    out->xr = only("exchange") ? exchanges(base, xbound) : (struct result){0};
     cpu_per_req(&out->xr, t0);
 
     /* tokens for the checks: NTASKS of each kind */
@@ -797,18 +809,26 @@ static void measure(const char *url, const char *key, const char *policies, cons
     close(c.fd);
 
     nd = (size_t)(verify_rate * secs * 1.3) + 1000; /* proofs cannot be reused */
-    t0 = cpu_ticks();
-    out->dmax = checks(toks_d, 1, 0, nd);
-    cpu_per_req(&out->dmax, t0);
-    t0 = cpu_ticks();
-    out->bmax = checks(toks_b, 0, 0, nd * 4);
-    cpu_per_req(&out->bmax, t0);
-    t0 = cpu_ticks();
-    out->dhalf = checks(toks_d, 1, out->dmax.rps / 2, nd);
-    cpu_per_req(&out->dhalf, t0);
-    t0 = cpu_ticks();
-    out->bhalf = checks(toks_b, 0, out->bmax.rps / 2, nd * 4);
-    cpu_per_req(&out->bhalf, t0);
+    if (only("dpop")) {
+        t0 = cpu_ticks();
+        out->dmax = checks(toks_d, 1, 0, nd);
+        cpu_per_req(&out->dmax, t0);
+    }
+    if (only("bearer")) {
+        t0 = cpu_ticks();
+        out->bmax = checks(toks_b, 0, 0, nd * 4);
+        cpu_per_req(&out->bmax, t0);
+    }
+    if (only("dpop") && only("half")) {
+        t0 = cpu_ticks();
+        out->dhalf = checks(toks_d, 1, out->dmax.rps / 2, nd);
+        cpu_per_req(&out->dhalf, t0);
+    }
+    if (only("bearer") && only("half")) {
+        t0 = cpu_ticks();
+        out->bhalf = checks(toks_b, 0, out->bmax.rps / 2, nd * 4);
+        cpu_per_req(&out->bhalf, t0);
+    }
     for (i = 0; i < NTASKS; i++) {
         free(toks_d[i]);
         free(toks_b[i]);
