@@ -10,6 +10,9 @@
 # SERVER_THREADS (default 32): `serve --threads`; checks waiting on the group
 # commit of their audit records share one fsync, so more requests in flight
 # means bigger batches.
+# The column "srv us/rq" is the server's CPU time (all its threads, from
+# /proc/PID/stat) per request of that row: steadier than the rates on a shared
+# machine, since other jobs slow the server down but do not add to its CPU.
 # Use a release-like build (not ASan); nginx is optional (apt-get install
 # nginx-light); the machine should be otherwise idle.
 set -eu
@@ -18,8 +21,10 @@ build=${1:-build}
 secs=${2:-3}
 threads=${3:-32}
 case $build in /*) ;; *) build=$top/$build ;; esac
-[ -f "$build/build.ninja" ] || meson setup "$build" "$top" --buildtype=release >/dev/null
-ninja -C "$build" src/cli/mandate bench/check_bench >/dev/null
+if [ -z "${NO_BUILD:-}" ]; then # NO_BUILD=1: use the binaries as they are
+    [ -f "$build/build.ninja" ] || meson setup "$build" "$top" --buildtype=release >/dev/null
+    ninja -C "$build" src/cli/mandate bench/check_bench >/dev/null
+fi
 dir=$(mktemp -d /tmp/mandate-bench-XXXXXX)
 srv=""; ngx=""; asrv=""
 cleanup() {
@@ -76,5 +81,5 @@ NGX
     sleep 0.3
     nginx_url="http://127.0.0.1:$nport"
 fi
-"$build/bench/check_bench" "http://127.0.0.1:$port" "$key" "$nginx_url" \
+BENCH_PID=$srv BENCH_ASYNC_PID=$asrv "$build/bench/check_bench" "http://127.0.0.1:$port" "$key" "$nginx_url" \
     "$top/examples/policies.cedar" "$top/examples/schema.cedarschema" "$secs" $async_args

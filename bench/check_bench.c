@@ -24,6 +24,9 @@
  * 1-3 run against it too: the rows marked "async" answer once the audit
  * record is committed but before it is synced to the disk.
  *
+ * CHECK_BENCH_ONLY="bearer half" (any of exchange, dpop, bearer, half) runs
+ * only those rows, e.g. under a profiler.
+ *
  * Usage: check_bench MANDATE_URL ADMIN_KEY NGINX_URL|- POLICIES SCHEMA [SECONDS
  *        [ASYNC_URL ASYNC_ADMIN_KEY]]
  */
@@ -372,7 +375,65 @@ static int cmpd(const void *a, const void *b)
 struct result {
     double rps, p50, p99;
     unsigned long ok, allow, fail;
+    double cpu_us; /* the server's CPU per request (all its threads); 0: unknown */
 };
+
+/* ---- the server's CPU time (BENCH_PID, BENCH_ASYNC_PID from check.sh) ----------------- */
+
+static long srv_pid;
+
+/* utime + stime of the whole process in clock ticks; -1 when unknown. */
+static long cpu_ticks(void)
+{
+    char path[64], buf[1024], *p, *end;
+    long v[2] = {0, 0};
+    size_t n;
+    int field;
+    FILE *f;
+
+    if (srv_pid <= 0) {
+        return -1;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/stat", srv_pid);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (p == NULL) {
+        return -1;
+    }
+    /* after ")": field 3 (state) onwards; utime and stime are fields 14, 15 */
+    for (field = 2; field < 15 && p != NULL; field++) {
+        p = strchr(p + 1, ' ');
+        if (p != NULL && (field + 1 == 14 || field + 1 == 15)) {
+            v[field + 1 - 14] = strtol(p + 1, &end, 10);
+        }
+    }
+    return p != NULL ? v[0] + v[1] : -1;
+}
+
+/* CHECK_BENCH_ONLY (for profiling one kind of request): a list of
+ * "exchange", "dpop", "bearer", "half"; unset: every row. */
+static int only(const char *what)
+{
+    const char *o = getenv("CHECK_BENCH_ONLY");
+
+    return o == NULL || o[0] == '\0' || strstr(o, what) != NULL;
+}
+
+static void cpu_per_req(struct result *r, long t0)
+{
+    long t1 = cpu_ticks();
+    unsigned long n = r->ok + r->fail;
+
+    r->cpu_us = t0 >= 0 && t1 >= t0 && n > 0
+                    ? (double)(t1 - t0) * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)n
+                    : 0;
+}
 
 static struct result run_load(struct load *L, double duration)
 {
@@ -548,9 +609,14 @@ static char *check_body(const char *token, const char *dpop)
     return s;
 }
 
-static void row(const char *what, double rps, double p50, double p99, const char *vs)
+static void row(const char *what, double rps, double p50, double p99, double cpu, const char *vs)
 {
-    printf("| %-46s | %9.0f | %8.3f | %8.3f | %-34s |\n", what, rps, p50, p99, vs);
+    char c[16] = "";
+
+    if (cpu > 0) {
+        snprintf(c, sizeof(c), "%.0f", cpu);
+    }
+    printf("| %-46s | %9.0f | %8.3f | %8.3f | %9s | %-34s |\n", what, rps, p50, p99, c, vs);
 }
 
 /* ---- exchanges ----------------------------------------------------------------------- */
@@ -714,6 +780,7 @@ static void measure(const char *url, const char *key, const char *policies, cons
     char base[128], *toks_d[NTASKS], *toks_b[NTASKS];
     struct conn c;
     size_t i, nd;
+    long t0;
 
     snprintf(base, sizeof(base), "%s", url);
     if (parse_url(base, host, &port) != 0) {
@@ -721,7 +788,9 @@ static void measure(const char *url, const char *key, const char *policies, cons
     }
     admin = key;
     setup(policies, schema);
-    out->xr = exchanges(base, xbound);
+    t0 = cpu_ticks();
+    out->xr = only("exchange") ? exchanges(base, xbound) : (struct result){0};
+    cpu_per_req(&out->xr, t0);
 
     /* tokens for the checks: NTASKS of each kind */
     conn_open(&c, host, port);
@@ -740,10 +809,26 @@ static void measure(const char *url, const char *key, const char *policies, cons
     close(c.fd);
 
     nd = (size_t)(verify_rate * secs * 1.3) + 1000; /* proofs cannot be reused */
-    out->dmax = checks(toks_d, 1, 0, nd);
-    out->bmax = checks(toks_b, 0, 0, nd * 4);
-    out->dhalf = checks(toks_d, 1, out->dmax.rps / 2, nd);
-    out->bhalf = checks(toks_b, 0, out->bmax.rps / 2, nd * 4);
+    if (only("dpop")) {
+        t0 = cpu_ticks();
+        out->dmax = checks(toks_d, 1, 0, nd);
+        cpu_per_req(&out->dmax, t0);
+    }
+    if (only("bearer")) {
+        t0 = cpu_ticks();
+        out->bmax = checks(toks_b, 0, 0, nd * 4);
+        cpu_per_req(&out->bmax, t0);
+    }
+    if (only("dpop") && only("half")) {
+        t0 = cpu_ticks();
+        out->dhalf = checks(toks_d, 1, out->dmax.rps / 2, nd);
+        cpu_per_req(&out->dhalf, t0);
+    }
+    if (only("bearer") && only("half")) {
+        t0 = cpu_ticks();
+        out->bhalf = checks(toks_b, 0, out->bmax.rps / 2, nd * 4);
+        cpu_per_req(&out->bhalf, t0);
+    }
     for (i = 0; i < NTASKS; i++) {
         free(toks_d[i]);
         free(toks_b[i]);
@@ -758,14 +843,14 @@ static void rows(const struct srvres *m, const char *mode, double xbound, double
     snprintf(vs, sizeof(vs), "%.0f%% of bound (>= 60%%), %lu/%lu ok", 100 * m->xr.rps / xbound,
              m->xr.ok, m->xr.ok + m->xr.fail);
     snprintf(what, sizeof(what), "POST /oauth2/token (DPoP)%s", mode);
-    row(what, m->xr.rps, m->xr.p50, m->xr.p99, vs);
+    row(what, m->xr.rps, m->xr.p50, m->xr.p99, m->xr.cpu_us, vs);
     snprintf(vs, sizeof(vs), "%.0f%% of verify (>= 80%%), %lu allow",
              100 * m->dmax.rps / verify_rate, m->dmax.allow);
     snprintf(what, sizeof(what), "POST /v1/check, DPoP, max%s", mode);
-    row(what, m->dmax.rps, m->dmax.p50, m->dmax.p99, vs);
+    row(what, m->dmax.rps, m->dmax.p50, m->dmax.p99, m->dmax.cpu_us, vs);
     snprintf(vs, sizeof(vs), "p99 < 2 ms: %s", m->dhalf.p99 < 2.0 ? "yes" : "no");
     snprintf(what, sizeof(what), "POST /v1/check, DPoP, half%s", mode);
-    row(what, m->dhalf.rps, m->dhalf.p50, m->dhalf.p99, vs);
+    row(what, m->dhalf.rps, m->dhalf.p50, m->dhalf.p99, m->dhalf.cpu_us, vs);
     if (ng->rps > 0) {
         snprintf(vs, sizeof(vs), "%.0f%% of nginx (>= 50%%), %lu allow",
                  100 * m->bmax.rps / ng->rps, m->bmax.allow);
@@ -773,10 +858,10 @@ static void rows(const struct srvres *m, const char *mode, double xbound, double
         snprintf(vs, sizeof(vs), "no nginx; %lu allow", m->bmax.allow);
     }
     snprintf(what, sizeof(what), "POST /v1/check, bearer, max%s", mode);
-    row(what, m->bmax.rps, m->bmax.p50, m->bmax.p99, vs);
+    row(what, m->bmax.rps, m->bmax.p50, m->bmax.p99, m->bmax.cpu_us, vs);
     snprintf(vs, sizeof(vs), "p99 < 2 ms: %s", m->bhalf.p99 < 2.0 ? "yes" : "no");
     snprintf(what, sizeof(what), "POST /v1/check, bearer, half%s", mode);
-    row(what, m->bhalf.rps, m->bhalf.p50, m->bhalf.p99, vs);
+    row(what, m->bhalf.rps, m->bhalf.p50, m->bhalf.p99, m->bhalf.cpu_us, vs);
     if (m->dmax.fail + m->bmax.fail + m->dhalf.fail + m->bhalf.fail > 0 ||
         m->dmax.allow + 100 < m->dmax.ok || m->bmax.allow + 100 < m->bmax.ok) {
         printf("| %-46s | note: failures or denies: dpop %lu/%lu allow, bearer %lu/%lu allow\n",
@@ -816,9 +901,11 @@ int main(int argc, char **argv)
         free(p);
         xbound = 1.0 / (2.0 / verify_rate + 1.0 / sign_rate);
     }
+    srv_pid = getenv("BENCH_PID") ? strtol(getenv("BENCH_PID"), NULL, 10) : 0;
     measure(argv[1], argv[2], argv[4], argv[5], xbound, verify_rate, &sync_m);
     memset(&async_m, 0, sizeof(async_m));
     if (with_async) {
+        srv_pid = getenv("BENCH_ASYNC_PID") ? strtol(getenv("BENCH_ASYNC_PID"), NULL, 10) : 0;
         measure(argv[7], argv[8], argv[4], argv[5], xbound, verify_rate, &async_m);
     }
     memset(&ng, 0, sizeof(ng));
@@ -831,20 +918,21 @@ int main(int argc, char **argv)
     printf("check_bench: %d threads of crypto, %d client connections, %.1f s per row; clients "
            "share the machine with the server\n\n",
            threads, CONNS, secs);
-    printf("| %-46s | %9s | %8s | %8s | %-34s |\n", "what", "per s", "p50 ms", "p99 ms",
-           "vs (goal)");
-    printf("|%s|%s|%s|%s|%s|\n", "------------------------------------------------", "-----------",
-           "----------", "----------", "------------------------------------");
-    row("raw ES256 verify (jose_jws_verify_key)", verify_rate, 0, 0, "the DPoP check ceiling");
-    row("raw ES256 sign", sign_rate, 0, 0, "");
-    row("exchange crypto bound (2 verify + 1 sign)", xbound, 0, 0, "");
+    printf("| %-46s | %9s | %8s | %8s | %9s | %-34s |\n", "what", "per s", "p50 ms", "p99 ms",
+           "srv us/rq", "vs (goal)");
+    printf("|%s|%s|%s|%s|%s|%s|\n", "------------------------------------------------",
+           "-----------", "----------", "----------", "-----------",
+           "------------------------------------");
+    row("raw ES256 verify (jose_jws_verify_key)", verify_rate, 0, 0, 0, "the DPoP check ceiling");
+    row("raw ES256 sign", sign_rate, 0, 0, 0, "");
+    row("exchange crypto bound (2 verify + 1 sign)", xbound, 0, 0, 0, "");
     rows(&sync_m, "", xbound, verify_rate, &ng);
     if (with_async) {
         rows(&async_m, ", async", xbound, verify_rate, &ng);
     }
     if (ng.rps > 0) {
-        row("nginx static 200, max", ng.rps, ng.p50, ng.p99, "");
-        row("nginx static 200, half", nghalf.rps, nghalf.p50, nghalf.p99, "");
+        row("nginx static 200, max", ng.rps, ng.p50, ng.p99, 0, "");
+        row("nginx static 200, half", nghalf.rps, nghalf.p50, nghalf.p99, 0, "");
     }
     jose_jwk_free(svid_key);
     jose_jwk_free(agent_key);

@@ -1,7 +1,8 @@
 /*
  * fuzz_jose_dpop.c: DPoP proof validation on arbitrary input (the proof's
  * own jwk is attacker-controlled: parsing, key checks, signature), plus the
- * htu normaliser on the raw input as a URI.
+ * htu normaliser on the raw input as a URI.  Proof keys go through a small
+ * key cache kept across inputs (jwkcache.c: hits, misses and evictions).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "jose/jose.h"
 
 static struct jose_replay *replay;
+static struct jose_jwkcache *keys;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,7 +28,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (replay == NULL && jose_replay_new(1024, &replay, NULL) != 0) {
         abort();
     }
+    if (keys == NULL && jose_jwkcache_new(8, &keys, NULL) != 0) {
+        abort();
+    }
     o.replay = replay;
+    o.keys = keys;
     s = malloc(size + 1);
     if (s == NULL) {
         return 0;

@@ -104,7 +104,8 @@ struct broker_runtime {
     struct jose_kek *kek;
     struct jose_keyring *keyring;
     struct jose_replay *dpop_replay;
-    struct broker_tasks *tasks; /* A2: made by broker_tasks_start */
+    struct jose_jwkcache *dpop_keys; /* imported proof keys (jose jwkcache.c) */
+    struct broker_tasks *tasks;      /* A2: made by broker_tasks_start */
     int max_delegation_depth;
     struct broker_killswitch *ks; /* killswitch.c */
 

@@ -8,13 +8,15 @@
 
 #include "broker/access.h"
 
-/* Builds the trust stores (agents and humans) from the registry's issuers.
- * Inline JWKS are written to a private temporary directory the trust store
- * reads (jose's trust store loads keys from files or URLs only). */
+/* Builds the trust stores (agents and humans) from the registry's issuers
+ * (an inline JWKS goes to jose as jwks_json: never refreshed). */
 int access_trust_build(struct store *s, struct broker_trust **out, struct err *e) MUST_CHECK;
 /* Reference counting of a trust snapshot; put frees at zero (NULL fine). */
 struct broker_trust *access_trust_get(struct broker_trust *t);
 void access_trust_put(struct broker_trust *t);
+/* Hands the keys old has loaded to the issuers of t with the same key
+ * source (jose_trust_adopt_keys), both stores; old may be NULL. */
+void access_trust_adopt(struct broker_trust *t, struct broker_trust *old);
 /* The current trust snapshot with a reference (rebuilds first when dirty). */
 struct broker_trust *access_trust_acquire(struct broker *b);
 

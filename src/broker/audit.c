@@ -26,59 +26,88 @@ static json_t *caller_chain(const struct broker_caller *c)
                      broker_role_name(c->role), "sub", c->subject);
 }
 
-int broker_audit(struct store *s, const struct broker_caller *c,
-                 const struct broker_audit_event *ev, int64_t *seq, struct err *e)
+void broker_audit_rendered_clear(struct broker_audit_rendered *x)
 {
-    struct store_audit r;
+    if (x == NULL) {
+        return;
+    }
+    free(x->chain_s);
+    free(x->reasons_s);
+    free(x->labels_s);
+    free(x->detail_s);
+    memset(x, 0, sizeof(*x));
+}
+
+int broker_audit_render(const struct broker_caller *c, const struct broker_audit_event *ev,
+                        struct broker_audit_rendered *x, struct err *e)
+{
     json_t *chain = ev->actor_chain ? json_incref(ev->actor_chain) : caller_chain(c);
     json_t *reasons = ev->reasons ? json_incref(ev->reasons) : json_array();
-    char *chain_s = NULL, *reasons_s = NULL, *labels_s = NULL, *detail_s = NULL;
+    struct store_audit *r = &x->rec;
     int rc = ERR_NOMEM;
 
-    memset(&r, 0, sizeof(r));
+    memset(x, 0, sizeof(*x));
     if (chain == NULL || reasons == NULL) {
         goto out;
     }
-    chain_s = json_dumps(chain, JSON_COMPACT | JSON_SORT_KEYS);
-    reasons_s = json_dumps(reasons, JSON_COMPACT | JSON_SORT_KEYS);
-    labels_s = ev->data_labels ? json_dumps(ev->data_labels, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    detail_s = ev->detail ? json_dumps(ev->detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    if (chain_s == NULL || reasons_s == NULL || (ev->data_labels && labels_s == NULL) ||
-        (ev->detail && detail_s == NULL)) {
+    x->chain_s = json_dumps(chain, JSON_COMPACT | JSON_SORT_KEYS);
+    x->reasons_s = json_dumps(reasons, JSON_COMPACT | JSON_SORT_KEYS);
+    x->labels_s =
+        ev->data_labels ? json_dumps(ev->data_labels, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    x->detail_s = ev->detail ? json_dumps(ev->detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    if (x->chain_s == NULL || x->reasons_s == NULL || (ev->data_labels && x->labels_s == NULL) ||
+        (ev->detail && x->detail_s == NULL)) {
         goto out;
     }
-    r.time_ms = clock_wall_ms();
-    r.event = ev->event;
-    r.request_id = c ? c->request_id : NULL;
-    r.caller = c ? c->key_id : NULL;
-    r.actor_chain = chain_s;
-    r.agent = ev->agent;
-    r.human = ev->human;
-    r.intent = ev->intent;
-    r.task = ev->task;
-    r.tool = ev->tool;
-    r.action = ev->action;
-    r.resource = ev->resource;
-    r.data_labels = labels_s;
-    r.downstream = ev->downstream;
-    r.decision = ev->decision ? ev->decision : "ok";
-    r.reasons = reasons_s;
-    r.policy_version = ev->policy_version;
-    r.detail = detail_s;
-    rc = s->ops->audit_append(s, &r, seq, e);
+    r->event = ev->event;
+    r->request_id = c ? c->request_id : NULL;
+    r->caller = c ? c->key_id : NULL;
+    r->actor_chain = x->chain_s;
+    r->agent = ev->agent;
+    r->human = ev->human;
+    r->intent = ev->intent;
+    r->task = ev->task;
+    r->tool = ev->tool;
+    r->action = ev->action;
+    r->resource = ev->resource;
+    r->data_labels = x->labels_s;
+    r->downstream = ev->downstream;
+    r->decision = ev->decision ? ev->decision : "ok";
+    r->reasons = x->reasons_s;
+    r->policy_version = ev->policy_version;
+    r->detail = x->detail_s;
+    rc = 0;
+out:
+    json_decref(chain);
+    json_decref(reasons);
+    if (rc != 0) {
+        broker_audit_rendered_clear(x);
+        err_set(e, ERR_NOMEM, "audit: out of memory");
+    }
+    return rc;
+}
+
+int broker_audit_write(struct store *s, struct broker_audit_rendered *x, int64_t *seq,
+                       struct err *e)
+{
+    int rc;
+
+    x->rec.time_ms = clock_wall_ms(); /* when it is written: in seq order */
+    rc = s->ops->audit_append(s, &x->rec, seq, e);
     if (rc != 0) {
         err_prefix(e, "audit: ");
     }
-out:
-    if (rc == ERR_NOMEM) {
-        err_set(e, ERR_NOMEM, "audit: out of memory");
-    }
-    json_decref(chain);
-    json_decref(reasons);
-    free(chain_s);
-    free(reasons_s);
-    free(labels_s);
-    free(detail_s);
+    return rc;
+}
+
+int broker_audit(struct store *s, const struct broker_caller *c,
+                 const struct broker_audit_event *ev, int64_t *seq, struct err *e)
+{
+    struct broker_audit_rendered x;
+    int rc = broker_audit_render(c, ev, &x, e);
+
+    rc = rc ? rc : broker_audit_write(s, &x, seq, e);
+    broker_audit_rendered_clear(&x);
     return rc;
 }
 

@@ -251,6 +251,21 @@ struct broker_audit_event {
 int broker_audit(struct store *s, const struct broker_caller *c,
                  const struct broker_audit_event *ev, int64_t *seq, struct err *e) MUST_CHECK;
 
+/* broker_audit in two halves, so that a caller handing its record to the
+ * group-commit thread (commitq.c) does the JSON work on its own thread:
+ * render turns ev into the record's columns (ev's strings must outlive x),
+ * write stamps the time and appends it through s (it may run again after a
+ * rollback).  Clear frees what render made; it accepts a cleared x. */
+struct broker_audit_rendered {
+    struct store_audit rec;
+    char *chain_s, *reasons_s, *labels_s, *detail_s;
+};
+int broker_audit_render(const struct broker_caller *c, const struct broker_audit_event *ev,
+                        struct broker_audit_rendered *x, struct err *e) MUST_CHECK;
+int broker_audit_write(struct store *s, struct broker_audit_rendered *x, int64_t *seq,
+                       struct err *e) MUST_CHECK;
+void broker_audit_rendered_clear(struct broker_audit_rendered *x);
+
 /* Records a request the edge refused after authentication (a role that may
  * not use the endpoint): event "request.refused", decision "deny", the
  * method and path in detail.  Its own transaction. */

@@ -17,10 +17,12 @@
  * Everything queued while a commit (and its fsync) runs goes into the next
  * one.  Each waiter sleeps on its own condition variable and is woken alone
  * when its item is done (no herd of waiters rechecking on every commit).
- * The writer waits for checks still in flight to join a batch only while
- * commits are slow (a sync takes milliseconds); when they are fast (the
- * store does not sync, `--audit-durability async`) waiting would cost more
- * than it saves.
+ * The writer waits for checks still in flight to join a batch: up to
+ * LIMIT_CHECK_COMMIT_WAIT_US while commits are slow (a sync takes
+ * milliseconds), LIMIT_CHECK_COMMIT_WAIT_FAST_US when they are fast (the
+ * store does not sync, `--audit-durability async`): even then each commit
+ * writes every page it dirties to the WAL, so batches of one cost several
+ * page writes per check.  Nobody waits when every caller in flight is queued.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -102,11 +104,13 @@ static void *writer(void *arg)
          * join this batch if they arrive within a short wait: one fsync for
          * all of them instead of one each.  Nobody waits when every caller
          * in flight is queued already (a lone check commits at once). */
-        if (!q->stop && q->last_commit_us >= LIMIT_CHECK_COMMIT_WAIT_US &&
-            q->queued < (size_t)atomic_load(&q->inflight)) {
+        if (!q->stop && q->queued < (size_t)atomic_load(&q->inflight)) {
+            long wait_us = q->last_commit_us >= LIMIT_CHECK_COMMIT_WAIT_US
+                               ? LIMIT_CHECK_COMMIT_WAIT_US
+                               : LIMIT_CHECK_COMMIT_WAIT_FAST_US;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += LIMIT_CHECK_COMMIT_WAIT_US * 1000L;
+            ts.tv_nsec += wait_us * 1000L;
             if (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;

@@ -517,6 +517,7 @@ static int check_dpop(struct xch *x, struct err *e)
     o.htm = x->rq->htm;
     o.htu = x->rq->htu;
     o.replay = x->b->rt->dpop_replay;
+    o.keys = x->b->rt->dpop_keys;
     o.skew_s = -1;
     memset(&res, 0, sizeof(res));
     r = jose_dpop_verify(x->rq->dpop, strlen(x->rq->dpop), &o, &res, &why, e);
@@ -944,7 +945,7 @@ static json_t *token_claims(struct xch *x, int64_t now)
 
 struct audit_tx {
     struct xch *x;
-    const struct broker_audit_event *ev;
+    struct broker_audit_rendered *rec; /* made by the caller (broker_audit_render) */
     int store_task;
     int64_t seq;
 };
@@ -952,7 +953,6 @@ struct audit_tx {
 static int audit_fn(struct store *s, void *ctx, struct err *e)
 {
     struct audit_tx *t = ctx;
-    struct broker_caller c = {NULL, ROLE_NONE, NULL, t->x->rq->request_id};
     int r = 0;
 
     if (t->store_task) {
@@ -962,13 +962,15 @@ static int audit_fn(struct store *s, void *ctx, struct err *e)
         /* the carve survives a restart, committed with the child */
         r = s->ops->task_carved_raise(s, t->x->ptk.task->id, t->x->parent_carved, e);
     }
-    return r ? r : broker_audit(s, &c, t->ev, &t->seq, e);
+    return r ? r : broker_audit_write(s, t->rec, &t->seq, e);
 }
 
 static int record(struct xch *x, int store_task, struct err *e)
 {
     struct broker_audit_event ev;
-    struct audit_tx t = {x, &ev, store_task, 0};
+    struct broker_audit_rendered rec;
+    struct broker_caller c = {NULL, ROLE_NONE, NULL, x->rq->request_id};
+    struct audit_tx t = {x, &rec, store_task, 0};
     json_t *chain = x->deleg && x->ptk.claims ? broker_act_chain(x->ptk.claims) : json_array();
     json_t *detail;
     int r;
@@ -1000,8 +1002,11 @@ static int record(struct xch *x, int store_task, struct err *e)
     ev.actor_chain = chain;
     ev.data_labels = json_object_get(x->granted, "data_labels");
     ev.policy_version = x->policy_version;
-    /* Group commit with the checks: one fsync for everything in flight. */
-    r = commitq_run(tasks_commitq(x->b), x->b->store, audit_fn, &t, e);
+    /* Group commit with the checks: one fsync for everything in flight; the
+     * record's JSON is made here, not on the commit thread. */
+    r = broker_audit_render(&c, &ev, &rec, e);
+    r = r ? r : commitq_run(tasks_commitq(x->b), x->b->store, audit_fn, &t, e);
+    broker_audit_rendered_clear(&rec);
     json_decref(chain);
     json_decref(detail);
     x->out->audit_seq = t.seq;

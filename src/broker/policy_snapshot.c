@@ -390,6 +390,7 @@ void access_rebuild_if_dirty(struct broker *b)
         err_clear(&e);
         if (access_trust_build(b->store, &t, &e) == 0) {
             old = b->rt->trust;
+            access_trust_adopt(t, old); /* loaded keys carry over: no fetch waits */
             b->rt->trust = t;
             access_trust_put(old);
         } else {

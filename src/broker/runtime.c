@@ -251,6 +251,7 @@ int broker_runtime_start(struct broker *b, const struct broker_runtime_config *c
     r = rt->issuer ? 0 : err_set(e, ERR_NOMEM, "out of memory");
     r = r ? r : keyring_start(b, cfg, e);
     r = r ? r : jose_replay_new(0, &rt->dpop_replay, e);
+    r = r ? r : jose_jwkcache_new(0, &rt->dpop_keys, e);
     r = r ? r : access_trust_build(b->store, &rt->trust, e);
     r = r ? r : broker_policy_reload(b, e);
     if (r == 0) {
@@ -288,6 +289,7 @@ void broker_runtime_stop(struct broker *b)
     access_trust_put(rt->trust);
     jose_verifier_free(rt->token_verifier);
     jose_replay_free(rt->dpop_replay);
+    jose_jwkcache_free(rt->dpop_keys);
     jose_keyring_free(rt->keyring);
     jose_kek_free(rt->kek);
     free(rt->issuer);

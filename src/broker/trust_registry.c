@@ -6,9 +6,11 @@
  * of those "for":"humans" (ID tokens saying on whose behalf an agent acts),
  * so a human issuer can never vouch for a workload and the other way round.
  * A snapshot (struct broker_trust) is refcounted and swapped when the
- * registry changes.  jose's trust store reads keys from files or URLs; an
- * inline JWKS is written to a private temporary directory (0700) that lives
- * as long as the snapshot.
+ * registry changes.  jose's trust store reads keys from files or URLs, or
+ * takes an inline JWKS as it is.  A rebuild (any registry change) hands the
+ * keys already loaded by the old snapshot to the new one for every issuer
+ * whose key source is unchanged (jose_trust_adopt_keys), so no request waits
+ * for, or fails on, a fetch the old keys could answer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,9 +36,6 @@ struct broker_trust {
     struct jose_trust_store *humans;
     struct issuer_map *map;
     size_t nmap;
-    char *dir;    /* temporary directory of inline JWKS files, or NULL */
-    char **files; /* files in dir */
-    size_t nfiles;
 };
 
 struct broker_trust *access_trust_get(struct broker_trust *t)
@@ -62,66 +61,7 @@ void access_trust_put(struct broker_trust *t)
         free(t->map[i].id);
     }
     free(t->map);
-    for (i = 0; i < t->nfiles; i++) {
-        unlink(t->files[i]);
-        free(t->files[i]);
-    }
-    free(t->files);
-    if (t->dir != NULL) {
-        rmdir(t->dir);
-        free(t->dir);
-    }
     free(t);
-}
-
-/* Writes an inline JWKS to a file of t's private directory; *path in t. */
-static int inline_file(struct broker_trust *t, const struct store_issuer *x, const char **path,
-                       struct err *e)
-{
-    char tmpl[] = "/tmp/mandate-trust-XXXXXX";
-    const char *tmpdir = getenv("TMPDIR");
-    char *p, **files;
-    size_t len = strlen(x->jwks);
-    int fd;
-
-    if (t->dir == NULL) {
-        t->dir = tmpdir && tmpdir[0] ? NULL : strdup(tmpl);
-        if (t->dir == NULL && tmpdir && tmpdir[0]) {
-            if (asprintf(&t->dir, "%s/mandate-trust-XXXXXX", tmpdir) < 0) {
-                t->dir = NULL;
-            }
-        }
-        if (t->dir == NULL) {
-            return err_set(e, ERR_NOMEM, "out of memory");
-        }
-        if (mkdtemp(t->dir) == NULL) {
-            free(t->dir);
-            t->dir = NULL;
-            return err_set(e, ERR_IO, "trust: cannot make a temporary directory: %s",
-                           strerror(errno));
-        }
-    }
-    files = realloc(t->files, (t->nfiles + 1) * sizeof(*files));
-    if (files == NULL) {
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    t->files = files;
-    if (asprintf(&p, "%s/%zu.jwks", t->dir, t->nfiles) < 0) {
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, x->jwks, len) != (ssize_t)len) {
-        if (fd >= 0) {
-            close(fd);
-            unlink(p);
-        }
-        free(p);
-        return err_set(e, ERR_IO, "trust: cannot write the JWKS of issuer %s", x->id);
-    }
-    close(fd);
-    t->files[t->nfiles++] = p;
-    *path = p;
-    return 0;
 }
 
 /* Adds one registry issuer to the right store. */
@@ -159,7 +99,10 @@ static int add_issuer(struct broker_trust *t, const struct store_issuer *x, stru
     c.algs = off ? algs : NULL;
     c.fetch.allow_http = 1; /* local issuers in tests; registry checks the URL shape */
     if (r == 0 && strcmp(x->jwks_source, "inline") == 0) {
-        r = inline_file(t, x, &c.jwks_file, e);
+        /* Inline keys change only with the registry row (which rebuilds
+         * this store): jose never refreshes them, and there is no file for
+         * a /tmp cleaner to take away. */
+        c.jwks_json = x->jwks;
     } else if (r == 0 && strcmp(x->jwks_source, "file") == 0) {
         c.jwks_file = x->jwks;
     } else if (r == 0) {
@@ -219,6 +162,14 @@ int access_trust_build(struct store *s, struct broker_trust **out, struct err *e
     }
     *out = t;
     return 0;
+}
+
+void access_trust_adopt(struct broker_trust *t, struct broker_trust *old)
+{
+    if (t != NULL && old != NULL) {
+        (void)jose_trust_adopt_keys(t->agents, old->agents);
+        (void)jose_trust_adopt_keys(t->humans, old->humans);
+    }
 }
 
 struct broker_trust *access_trust_acquire(struct broker *b)

@@ -292,76 +292,19 @@ static void task_complete(struct http_req *rq)
 
 /* ---- OAuth: introspection and revocation (form-encoded) ------------------------------- */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-static char *form_decode(struct arena *a, const char *s, size_t n)
-{
-    char *out = arena_alloc(a, n + 1);
-    size_t i, j = 0;
-
-    for (i = 0; out && i < n; i++) {
-        if (s[i] == '+') {
-            out[j++] = ' ';
-        } else if (s[i] == '%') {
-            int h = i + 2 < n ? hexval(s[i + 1]) : -1, l = i + 2 < n ? hexval(s[i + 2]) : -1;
-            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-                return NULL;
-            }
-            out[j++] = (char)(h * 16 + l);
-            i += 2;
-        } else if ((unsigned char)s[i] < 0x20) {
-            return NULL;
-        } else {
-            out[j++] = s[i];
-        }
-    }
-    if (out != NULL) {
-        out[j] = '\0';
-    }
-    return out;
-}
-
 /* token and token_type_hint from the form; -1 after answering 400. */
 static int token_form(struct http_req *rq, const char **token)
 {
+    static const char *const names[] = {"token", "token_type_hint"};
     const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Type");
-    const char *p = rq->body.data, *end = p + rq->body.len, *why = NULL;
-    const char *hint = NULL;
-    int count = 0;
+    const char *vals[2], *why = NULL;
 
     *token = NULL;
     if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
         why = "send the parameters as application/x-www-form-urlencoded";
-    }
-    while (why == NULL && p != NULL && p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p)), *pe = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(pe - p));
-        char *name, *val;
-
-        if (++count > 4 || eq == NULL || eq == p) {
-            why = "malformed form";
-            break;
-        }
-        name = form_decode(&rq->arena, p, (size_t)(eq - p));
-        val = form_decode(&rq->arena, eq + 1, (size_t)(pe - eq - 1));
-        if (name == NULL || val == NULL) {
-            why = "malformed form: bad percent-encoding";
-        } else if (strcmp(name, "token") == 0 && *token == NULL) {
-            *token = val;
-        } else if (strcmp(name, "token_type_hint") == 0 && hint == NULL) {
-            hint = val;
-        } else {
-            why = "unknown or repeated parameter";
-        }
-        p = amp ? amp + 1 : end;
-    }
-    if (why == NULL && (*token == NULL || (*token)[0] == '\0')) {
+    } else if (http_form_parse(rq, names, 2, 2, vals, &why) != 0) {
+        why = why != NULL ? why : "out of memory";
+    } else if (vals[0] == NULL) {
         why = "the token parameter is required";
     }
     if (why != NULL) {
@@ -370,6 +313,7 @@ static int token_form(struct http_req *rq, const char **token)
             json_pack("{s:s, s:s}", "error", "invalid_request", "error_description", why));
         return -1;
     }
+    *token = vals[0];
     return 0;
 }
 

@@ -19,55 +19,6 @@
 
 /* ---- form parsing (application/x-www-form-urlencoded) ------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Decodes s[0..n) into the arena: '+' is a space, %XX a byte; a NUL byte or
- * a broken escape is an error (NULL). */
-static char *form_decode(struct arena *a, const char *s, size_t n)
-{
-    char *out = arena_alloc(a, n + 1);
-    size_t i, j = 0;
-
-    if (out == NULL) {
-        return NULL;
-    }
-    for (i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            out[j++] = ' ';
-        } else if (s[i] == '%') {
-            int h, l;
-            if (i + 2 >= n) {
-                return NULL;
-            }
-            h = hexval(s[i + 1]);
-            l = hexval(s[i + 2]);
-            if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-                return NULL;
-            }
-            out[j++] = (char)(h * 16 + l);
-            i += 2;
-        } else if ((unsigned char)s[i] < 0x20) {
-            return NULL;
-        } else {
-            out[j++] = s[i];
-        }
-    }
-    out[j] = '\0';
-    return out;
-}
-
 static const char *const form_names[] = {
     "grant_type",
     "subject_token",
@@ -85,52 +36,7 @@ static const char *const form_names[] = {
 /* Parses the body into vals[NFORM]; on error *why is the description. */
 static int form_parse(struct http_req *rq, const char **vals, const char **why)
 {
-    const char *p = rq->body.data, *end = p + rq->body.len;
-    size_t count = 0, k;
-
-    memset(vals, 0, NFORM * sizeof(*vals));
-    if (p == NULL || rq->body.len == 0) {
-        *why = "the body is empty: send the form parameters";
-        return -1;
-    }
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *pe = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(pe - p));
-        char *name, *val;
-
-        if (++count > LIMIT_ACCESS_FORM_PARAMS) {
-            *why = "too many form parameters";
-            return -1;
-        }
-        if (eq == NULL || eq == p) {
-            *why = "malformed form: expected name=value pairs separated by &";
-            return -1;
-        }
-        name = form_decode(&rq->arena, p, (size_t)(eq - p));
-        val = form_decode(&rq->arena, eq + 1, (size_t)(pe - eq - 1));
-        if (name == NULL || val == NULL) {
-            *why = "malformed form: bad percent-encoding";
-            return -1;
-        }
-        for (k = 0; k < NFORM && strcmp(form_names[k], name) != 0; k++) {
-        }
-        if (k == NFORM) {
-            *why = arena_printf(&rq->arena, "unknown parameter \"%.64s\"", name);
-            return -1;
-        }
-        if (vals[k] != NULL) {
-            *why = arena_printf(&rq->arena, "parameter %s given twice", name);
-            return -1;
-        }
-        if (val[0] == '\0') {
-            *why = arena_printf(&rq->arena, "parameter %s is empty", name);
-            return -1;
-        }
-        vals[k] = val;
-        p = amp ? amp + 1 : end;
-    }
-    return 0;
+    return http_form_parse(rq, form_names, NFORM, LIMIT_ACCESS_FORM_PARAMS, vals, why);
 }
 
 /* ---- answers ---------------------------------------------------------------------- */

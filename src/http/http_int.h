@@ -127,4 +127,15 @@ void http_create(struct http_req *rq, broker_create_fn fn);
 /* A query parameter or NULL. */
 const char *http_query(struct http_req *rq, const char *name);
 
+/* form.c: an application/x-www-form-urlencoded body.  Decodes s[0..n) into
+ * the arena ('+' a space, %XX a byte); NULL for a NUL byte, a control
+ * character or a broken escape (or out of memory). */
+char *http_form_decode(struct arena *a, const char *s, size_t n);
+/* Parses rq's body into vals[i] for names[i] (NULL when absent): at most
+ * max_params pairs, each name known, given once, with a non-empty value.
+ * -1 with *why (a description for error_description; NULL when out of
+ * memory) on anything else. */
+int http_form_parse(struct http_req *rq, const char *const *names, size_t n, size_t max_params,
+                    const char **vals, const char **why);
+
 #endif

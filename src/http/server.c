@@ -295,6 +295,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (rq == NULL) {
         return;
     }
+    if (!log_enabled(rq->status >= 500 ? LOG_WARN : LOG_INFO)) {
+        goto done; /* no access line: format nothing */
+    }
     snprintf(status, sizeof(status), "%u", rq->status);
     snprintf(ms, sizeof(ms), "%.3f", (double)(clock_mono_ns() - rq->start_ns) / 1e6);
     log_event(rq->status >= 500 ? LOG_WARN : LOG_INFO, "access", rq->id, "method", rq->method,
@@ -302,6 +305,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
               rq->caller.role ? broker_role_name(rq->caller.role) : NULL, "auth_failure",
               rq->auth_failure, "completed",
               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", (const char *)NULL);
+done:
     req_free(rq);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->inflight, 1);

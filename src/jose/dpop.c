@@ -322,8 +322,9 @@ out:
 
 static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
 
-static int proof_key(const json_t *header, struct jose_jwk **key, enum jose_reason *why,
-                     struct err *e)
+/* The proof's key and its thumbprint, from the cache when o->keys is set. */
+static int proof_key(const json_t *header, const struct jose_dpop_opts *o, struct jose_jwk **key,
+                     char jkt[JOSE_JKT_LEN + 1], enum jose_reason *why, struct err *e)
 {
     const json_t *jwk = json_object_get(header, "jwk");
     const char *typ = json_string_value(json_object_get(header, "typ"));
@@ -345,7 +346,7 @@ static int proof_key(const json_t *header, struct jose_jwk **key, enum jose_reas
                              "header \"jwk\" holds a private member \"%s\"", private_members[i]);
         }
     }
-    if (jose_jwk_from_json(jwk, key, e) != 0) {
+    if (jose_jwkcache_get(o->keys, jwk, key, jkt, e) != 0) {
         return jose_fail(why, JOSE_R_DPOP_JWK, e, ERR_AUTH, "%s", e != NULL ? e->msg : "");
     }
     return 0;
@@ -484,7 +485,7 @@ int jose_dpop_verify(const char *proof, size_t len, const struct jose_dpop_opts 
     if ((r = jose_parts_parse(proof, len, o->alg_mask, &p, why, e)) != 0) {
         return r;
     }
-    if ((r = proof_key(p.header, &key, why, e)) != 0 ||
+    if ((r = proof_key(p.header, o, &key, jkt, why, e)) != 0 ||
         (r = jose_parts_verify(&p, key, why, e)) != 0) {
         goto out;
     }
@@ -493,10 +494,6 @@ int jose_dpop_verify(const char *proof, size_t len, const struct jose_dpop_opts 
         goto out;
     }
     if ((r = check_claims(claims, o, now, why, e)) != 0) {
-        goto out;
-    }
-    if ((r = jose_jwk_thumbprint(key, jkt, e)) != 0) {
-        r = jose_fail(why, JOSE_R_INTERNAL, e, r, "thumbprint failed");
         goto out;
     }
     if (o->jkt != NULL &&

@@ -273,6 +273,22 @@ int jose_replay_check(struct jose_replay *r, const char *key, int64_t expires_s,
 size_t jose_replay_size(struct jose_replay *r);
 void jose_replay_free(struct jose_replay *r);
 
+/* Imported DPoP proof keys (jwkcache.c): bounded LRU, thread-safe, keyed by
+ * SHA-256 of the JWK's whole canonical content (never by kid or thumbprint),
+ * so a proof only meets the key its own bytes describe. */
+struct jose_jwkcache;
+
+/* A cache of at most max_entries keys (0: LIMIT_JOSE_DPOP_KEY_CACHE). */
+int jose_jwkcache_new(size_t max_entries, struct jose_jwkcache **out, struct err *e) MUST_CHECK;
+/* The key jwk describes (imported on a miss, with jose_jwk_from_json's
+ * checks) and its RFC 7638 thumbprint.  *key is a new reference: release it
+ * with jose_jwk_free.  c may be NULL (no caching). */
+int jose_jwkcache_get(struct jose_jwkcache *c, const json_t *jwk, struct jose_jwk **key,
+                      char jkt[JOSE_JKT_LEN + 1], struct err *e) MUST_CHECK;
+/* Entries held, and the hits and misses so far (either may be NULL). */
+size_t jose_jwkcache_size(struct jose_jwkcache *c, unsigned long *hits, unsigned long *misses);
+void jose_jwkcache_free(struct jose_jwkcache *c);
+
 struct jose_dpop_opts {
     const char *htm;            /* required: request method ("POST") */
     const char *htu;            /* required: request URI; compared normalised */
@@ -283,6 +299,7 @@ struct jose_dpop_opts {
     int64_t skew_s;             /* iat may be this far in the future; < 0: default 5 */
     unsigned alg_mask;          /* 0: JOSE_ALGS_ALL */
     struct jose_replay *replay; /* NULL: no replay check (tests only) */
+    struct jose_jwkcache *keys; /* NULL: import the proof's key every time */
     int64_t now_s;              /* 0: clock_wall_s() */
     /* Stateless server nonces (RFC 9449 section 8): when nonce_key is
      * non-NULL (JOSE_DPOP_NONCE_KEY_LEN bytes), the proof must carry a nonce

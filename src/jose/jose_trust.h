@@ -125,6 +125,15 @@ int jose_trust_verify(struct jose_trust_store *ts, const char *token, size_t len
 int jose_trust_stats(struct jose_trust_store *ts, const char *name,
                      struct jose_trust_stats *out) MUST_CHECK;
 
+/* Gives every issuer of dst that has no keys yet the keys src has loaded for
+ * the issuer of the same kind and name, when its key source is the same
+ * (jwks_json, jwks_file, jwks_uri, discovery, algorithms, CA file): a store
+ * rebuilt for an unrelated change then answers at once with the keys the old
+ * one used, keeping their load time (so they refresh when they were due), and
+ * a failed fetch of the new store cannot fail what the old keys answer.
+ * Returns the number of issuers that took keys (0 on allocation failure). */
+size_t jose_trust_adopt_keys(struct jose_trust_store *dst, struct jose_trust_store *src);
+
 void jose_identity_free(struct jose_identity *id);
 void jose_trust_store_free(struct jose_trust_store *ts);
 

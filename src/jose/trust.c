@@ -511,6 +511,91 @@ static int acquire_keys(struct issuer *is, int force, struct keyset **out, struc
     return r;
 }
 
+/* ---- handing loaded keys to a rebuilt store ------------------------------- */
+
+static int str_eq(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* Same key source: keys loaded for one are the keys of the other. */
+static int same_source(const struct issuer *a, const struct issuer *b)
+{
+    return a->kind == b->kind && strcmp(a->name, b->name) == 0 &&
+           str_eq(a->jwks_json, b->jwks_json) && str_eq(a->jwks_file, b->jwks_file) &&
+           str_eq(a->jwks_uri, b->jwks_uri) && a->discovery == b->discovery &&
+           a->alg_mask == b->alg_mask && str_eq(a->ca_file, b->ca_file) &&
+           a->fetch.allow_http == b->fetch.allow_http;
+}
+
+/* A keyset of its own for dst (refcounts are per issuer) sharing the keys. */
+static struct keyset *keyset_copy(const struct keyset *from)
+{
+    struct keyset *ks = calloc(1, sizeof(*ks));
+
+    if (ks == NULL || jose_verifier_new(from->v->set, from->v->alg_mask, &ks->v, NULL) != 0 ||
+        jose_verifier_set_use(ks->v, from->v->use, NULL) != 0) {
+        if (ks != NULL) {
+            jose_verifier_free(ks->v);
+        }
+        free(ks);
+        return NULL;
+    }
+    ks->refs = 1;
+    ks->loaded_s = from->loaded_s;
+    ks->refresh_s = from->refresh_s;
+    ks->sequence = from->sequence;
+    return ks;
+}
+
+size_t jose_trust_adopt_keys(struct jose_trust_store *dst, struct jose_trust_store *src)
+{
+    size_t i, j, n = 0;
+
+    if (dst == NULL || src == NULL || dst == src) {
+        return 0;
+    }
+    pthread_rwlock_rdlock(&dst->lock);
+    pthread_rwlock_rdlock(&src->lock);
+    for (i = 0; i < dst->n; i++) {
+        struct issuer *d = dst->v[i], *s = NULL;
+        struct keyset *from = NULL, *copy = NULL;
+
+        for (j = 0; j < src->n && s == NULL; j++) {
+            s = same_source(d, src->v[j]) ? src->v[j] : NULL;
+        }
+        if (s == NULL) {
+            continue;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (s->ks != NULL) {
+            from = s->ks;
+            from->refs++;
+        }
+        pthread_mutex_unlock(&s->mu);
+        copy = from != NULL ? keyset_copy(from) : NULL;
+        keyset_unref(s, from);
+        if (copy == NULL) {
+            continue;
+        }
+        pthread_mutex_lock(&d->mu);
+        if (d->ks == NULL) {
+            d->ks = copy;
+            d->last_attempt_s = s->last_attempt_s;
+            copy = NULL;
+            n++;
+        }
+        pthread_mutex_unlock(&d->mu);
+        if (copy != NULL) {
+            jose_verifier_free(copy->v);
+            free(copy);
+        }
+    }
+    pthread_rwlock_unlock(&src->lock);
+    pthread_rwlock_unlock(&dst->lock);
+    return n;
+}
+
 /* ---- store -------------------------------------------------------------- */
 
 int jose_trust_store_new(struct jose_trust_store **out, struct err *e)

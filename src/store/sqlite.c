@@ -1203,6 +1203,15 @@ static int task_update(struct store *s, const struct store_task *t, struct err *
     return row_update(s, &T_TASKS, t, e);
 }
 
+static int task_set_calls(struct store *s, const char *id, int64_t calls, struct err *e)
+{
+    const char *params[] = {id};
+    int64_t n = 0;
+    int r = run_sql(s, "UPDATE tasks SET calls = ?2 WHERE id = ?1", params, 1, 1, calls, &n, e);
+
+    return r ? r : n == 0 ? err_set(e, ERR_NOTFOUND, "no task \"%s\"", id) : 0;
+}
+
 static int task_list(struct store *s, const char *owner, const char *agent,
                      const struct store_page *p, struct arena *a, struct store_task **out,
                      size_t *n, struct err *e)
@@ -1846,6 +1855,7 @@ static const struct store_ops sqlite_ops = {
     .revocation_insert = revocation_insert,
     .revocation_get = revocation_get,
     .task_update = task_update,
+    .task_set_calls = task_set_calls,
     .task_list = task_list,
     .task_list_unexpired = task_list_unexpired,
     .revocation_list = revocation_list,

@@ -380,6 +380,10 @@ struct store_ops {
     /* Rewrites every column of the task named by t->id (state, calls,
      * ended_ms change); ERR_NOTFOUND. */
     int (*task_update)(struct store *s, const struct store_task *t, struct err *e);
+    /* Sets only the calls counter of task id (an allowed check: the hot
+     * path, so no other column, index or foreign key is touched);
+     * ERR_NOTFOUND. */
+    int (*task_set_calls)(struct store *s, const char *id, int64_t calls, struct err *e);
     /* Tasks in id order after p->after; owner (the agents' owner) and agent
      * narrow the list when non-NULL. */
     int (*task_list)(struct store *s, const char *owner, const char *agent,

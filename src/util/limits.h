@@ -94,6 +94,11 @@
 /* Longest a batch waits for checks already in flight to join it (a fsync
  * costs milliseconds; waiting a fraction of one saves several). */
 #define LIMIT_CHECK_COMMIT_WAIT_US 1000
+/* The same wait when commits are fast (no fsync: --audit-durability async):
+ * each commit still writes every page it dirties to the WAL (4 KiB each,
+ * four B-trees per audit record), so a batch of one costs ~5 page writes a
+ * check; a wait of a check's own CPU time lets the ones in flight share. */
+#define LIMIT_CHECK_COMMIT_WAIT_FAST_US 150
 /* Data labels one checked call may name (an intent lists at most 64). */
 #define LIMIT_CHECK_LABELS 64
 /* Method of the original call (htm) and a resource name in a check. */
@@ -181,6 +186,11 @@
 /* DPoP jti entries the replay cache holds; past this (all live) new proofs are
  * refused rather than forgetting one early (fail closed).  ~100 bytes each. */
 #define LIMIT_JOSE_REPLAY_ENTRIES (1024 * 1024)
+/* Imported DPoP proof keys kept (jwkcache.c, LRU): one per live agent key is
+ * enough; an import costs as much as a verify (~70 us), an entry ~1 KiB with
+ * its EVP_PKEY, so 4,096 keys are ~4 MiB.  A flood of fresh keys only evicts
+ * (each of those proofs pays its import, as without a cache). */
+#define LIMIT_JOSE_DPOP_KEY_CACHE 4096
 
 /* ---- Cedar (engine core) ------------------------------------------------ */
 

@@ -1,5 +1,5 @@
 /* test_http.c: the router (parameters, 404 vs 405, the greedy tail for
- * SPIFFE IDs) and listen-address parsing. */
+ * SPIFFE IDs), listen-address parsing and the shared form decoder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,11 +118,69 @@ static void listen_addresses(void **state)
     assert_null(host);
 }
 
+/* The one form decoder of the OAuth endpoints (form.c). */
+static void forms(void **state)
+{
+    static const char *const names[] = {"grant_type", "token"};
+    static const struct {
+        const char *body;
+        int ok;
+        const char *v0, *v1, *why; /* why: a substring of the refusal */
+    } rows[] = {
+        {"grant_type=a+b&token=x%2By", 1, "a b", "x+y", NULL},
+        {"token=%41%62", 1, NULL, "Ab", NULL},
+        {"", 0, NULL, NULL, "empty"},
+        {"grant_type", 0, NULL, NULL, "name=value"},
+        {"=x", 0, NULL, NULL, "name=value"},
+        {"grant_type=%zz", 0, NULL, NULL, "percent"},
+        {"grant_type=%4", 0, NULL, NULL, "percent"},
+        {"grant_type=a%00b", 0, NULL, NULL, "percent"},
+        {"grant_type=a\x01", 0, NULL, NULL, "percent"},
+        {"scope=all", 0, NULL, NULL, "unknown parameter \"scope\""},
+        {"token=a&token=b", 0, NULL, NULL, "given twice"},
+        {"token=", 0, NULL, NULL, "is empty"},
+        {"token=a&grant_type=b&x=c", 0, NULL, NULL, "too many"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct http_req rq;
+        const char *vals[2], *why = NULL;
+        int r;
+
+        memset(&rq, 0, sizeof(rq));
+        arena_init(&rq.arena, 0, 0);
+        buf_init(&rq.body, 4096);
+        assert_int_equal(buf_append(&rq.body, rows[i].body, strlen(rows[i].body)), 0);
+        r = http_form_parse(&rq, names, 2, 2, vals, &why);
+        if (rows[i].ok) {
+            assert_int_equal(r, 0);
+            if (rows[i].v0 == NULL) {
+                assert_null(vals[0]);
+            } else {
+                assert_string_equal(vals[0], rows[i].v0);
+            }
+            assert_string_equal(vals[1], rows[i].v1);
+        } else {
+            assert_int_equal(r, -1);
+            assert_non_null(why);
+            if (strstr(why, rows[i].why) == NULL) {
+                fail_msg("form \"%s\": refused with \"%s\", expected \"%s\"", rows[i].body, why,
+                         rows[i].why);
+            }
+        }
+        buf_free(&rq.body);
+        arena_free(&rq.arena);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(router),
         cmocka_unit_test(listen_addresses),
+        cmocka_unit_test(forms),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

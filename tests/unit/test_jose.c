@@ -735,6 +735,8 @@ static int run_jwt_row(const json_t *row, const char *tok, enum jose_reason *why
     return r;
 }
 
+static struct jose_jwkcache *g_attack_keys; /* shared by the attack table's DPoP rows */
+
 static int run_dpop_row(const json_t *row, const char *tok, enum jose_reason *why, struct err *e)
 {
     const json_t *vo = json_object_get(row, "verify");
@@ -746,6 +748,7 @@ static int run_dpop_row(const json_t *row, const char *tok, enum jose_reason *wh
 
     assert_int_equal(jose_replay_new(16, &rc, e), 0);
     o.replay = rc;
+    o.keys = g_attack_keys; /* every row meets the keys of the rows before it */
     o.access_token = json_string_value(json_object_get(vo, "access_token"));
     o.nonce = json_string_value(json_object_get(vo, "nonce"));
     if (json_object_get(vo, "jkt_of") != NULL) {
@@ -791,6 +794,7 @@ static void test_attack_table(void **state)
     f = fopen(path, "r");
     free(path);
     assert_non_null(f);
+    assert_int_equal(jose_jwkcache_new(8, &g_attack_keys, NULL), 0);
     while (fgets(line, sizeof(line), f) != NULL) {
         json_t *row = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
         const char *kind, *expect;
@@ -819,6 +823,8 @@ static void test_attack_table(void **state)
         json_decref(row);
     }
     fclose(f);
+    jose_jwkcache_free(g_attack_keys);
+    g_attack_keys = NULL;
     fprintf(stderr, "attack table: %d rows, %d as expected, %d not\n", index, index - failed,
             failed);
     assert_true(index > 90);
@@ -971,6 +977,170 @@ static void test_dpop_jti_scoped_by_key(void **state)
     jose_replay_free(o.replay);
     free(a);
     free(b);
+}
+
+/* ---- the DPoP key cache (jwkcache.c) ---------------------------------- */
+
+/* A proof signed by `signer` whose header carries `jwk` (stolen). */
+static char *proof_claiming(const char *signer, json_t *jwk, const char *jti)
+{
+    struct jose_jwk *k = key_named(signer, 0, 0);
+    json_t *h = json_pack("{ssso}", "typ", "dpop+jwt", "jwk", jwk);
+    json_t *c =
+        json_pack("{sssssssI}", "jti", jti, "htm", "POST", "htu", HTU, "iat", (json_int_t)NOW);
+    char *text = json_dumps(c, JSON_COMPACT), *tok = NULL;
+    struct err e = {0};
+
+    assert_int_equal(jose_jws_sign(k, JOSE_ALG_UNKNOWN, h, text, strlen(text), &tok, &e), 0);
+    free(text);
+    json_decref(h);
+    json_decref(c);
+    jose_jwk_free(k);
+    return tok;
+}
+
+static int verify_with(struct jose_jwkcache *kc, const char *tok, char jkt[JOSE_JKT_LEN + 1],
+                       enum jose_reason *why)
+{
+    struct jose_dpop_opts o = {.htm = "POST", .htu = HTU, .skew_s = -1, .now_s = NOW};
+    struct jose_dpop_result res;
+    int r;
+
+    o.keys = kc;
+    r = jose_dpop_verify(tok, strlen(tok), &o, &res, why, NULL);
+    if (r == 0 && jkt != NULL) {
+        memcpy(jkt, res.jkt, JOSE_JKT_LEN + 1);
+    }
+    jose_dpop_result_clear(&res);
+    return r;
+}
+
+static void test_dpop_key_cache(void **state)
+{
+    struct jose_jwkcache *kc = NULL;
+    struct jose_jwk *k = key_named("dpop_es256", 0, 0);
+    char want[JOSE_JKT_LEN + 1], got[JOSE_JKT_LEN + 1];
+    unsigned long hits = 0, misses = 0;
+    enum jose_reason why;
+    json_t *pub, *j;
+    char *a, *b;
+
+    (void)state;
+    assert_int_equal(jose_jwk_thumbprint(k, want, NULL), 0);
+    jose_jwk_free(k);
+    assert_int_equal(jose_jwkcache_new(2, &kc, NULL), 0);
+    /* A miss imports, a hit gives the same key and thumbprint. */
+    a = proof_claiming("dpop_es256", public_json("dpop_es256"), "j1");
+    b = proof_claiming("dpop_es256", public_json("dpop_es256"), "j2");
+    assert_int_equal(verify_with(kc, a, got, &why), 0);
+    assert_string_equal(got, want);
+    assert_int_equal(verify_with(kc, b, got, &why), 0);
+    assert_string_equal(got, want);
+    assert_int_equal(jose_jwkcache_size(kc, &hits, &misses), 1);
+    assert_int_equal(hits, 1);
+    assert_int_equal(misses, 1);
+    free(a);
+    free(b);
+
+    /* Poisoning: the cached key's kid on another key.  Keyed by kid, the
+     * attacker's proof would verify with the victim's key; keyed by content
+     * it is another entry and its signature must match its own key. */
+    pub = public_json("dpop_es256");
+    json_object_set_new(pub, "kid", json_string("victim"));
+    a = proof_claiming("dpop_es256", pub, "j3");
+    assert_int_equal(verify_with(kc, a, NULL, &why), 0);
+    free(a);
+    pub = public_json("attacker");
+    json_object_set_new(pub, "kid", json_string("victim"));
+    a = proof_claiming("dpop_es256", pub, "j4"); /* signed by the victim key */
+    assert_int_not_equal(verify_with(kc, a, NULL, &why), 0);
+    assert_int_equal(why, JOSE_R_SIGNATURE);
+    free(a);
+    /* Same point, a member that changes what the key may do: a new import,
+     * refused as without a cache, and never cached. */
+    j = public_json("dpop_es256");
+    json_object_set_new(j, "alg", json_string("ES384"));
+    a = proof_claiming("dpop_es256", j, "j5");
+    assert_int_not_equal(verify_with(kc, a, NULL, &why), 0);
+    assert_int_equal(why, JOSE_R_DPOP_JWK);
+    free(a);
+    /* Bounded: at most 2 entries, the least recently used goes first. */
+    assert_true(jose_jwkcache_size(kc, NULL, NULL) <= 2);
+    a = proof_claiming("dpop_ed", public_json("dpop_ed"), "j6");
+    assert_int_equal(verify_with(kc, a, NULL, &why), 0);
+    free(a);
+    assert_int_equal(jose_jwkcache_size(kc, &hits, &misses), 2);
+    a = proof_claiming("dpop_es256", public_json("dpop_es256"), "j7");
+    assert_int_equal(verify_with(kc, a, got, &why), 0);
+    assert_string_equal(got, want);
+    free(a);
+    assert_int_equal(jose_jwkcache_size(kc, &hits, &misses), 2);
+    assert_int_equal(hits, 1); /* evicted earlier: imported again */
+    jose_jwkcache_free(kc);
+    jose_jwkcache_free(NULL);
+}
+
+struct kc_shared {
+    struct jose_jwkcache *kc;
+    json_t *jwks[3];
+    char want[3][JOSE_JKT_LEN + 1];
+};
+
+struct kc_thr {
+    const struct kc_shared *sh;
+    int bad;
+};
+
+static void *kc_thread(void *arg)
+{
+    struct kc_thr *t = arg;
+    int i;
+
+    for (i = 0; i < 300; i++) {
+        struct jose_jwk *k = NULL;
+        char jkt[JOSE_JKT_LEN + 1];
+        if (jose_jwkcache_get(t->sh->kc, t->sh->jwks[i % 3], &k, jkt, NULL) != 0 || k == NULL ||
+            strcmp(jkt, t->sh->want[i % 3]) != 0) {
+            t->bad++;
+        }
+        jose_jwk_free(k);
+    }
+    return NULL;
+}
+
+/* Three keys through a cache of two from four threads: entries are evicted
+ * while others still use them (reference counts; ASan finds the rest). */
+static void test_dpop_key_cache_threads(void **state)
+{
+    static const char *const names[] = {"dpop_es256", "dpop_ed", "es256"};
+    struct kc_shared sh;
+    struct kc_thr t[4];
+    pthread_t th[4];
+    int i, n;
+
+    (void)state;
+    memset(&sh, 0, sizeof(sh));
+    assert_int_equal(jose_jwkcache_new(2, &sh.kc, NULL), 0);
+    for (i = 0; i < 3; i++) {
+        struct jose_jwk *k = key_named(names[i], 0, 0);
+        assert_int_equal(jose_jwk_thumbprint(k, sh.want[i], NULL), 0);
+        jose_jwk_free(k);
+        sh.jwks[i] = public_json(names[i]);
+    }
+    for (n = 0; n < 4; n++) {
+        t[n].sh = &sh;
+        t[n].bad = 0;
+        assert_int_equal(pthread_create(&th[n], NULL, kc_thread, &t[n]), 0);
+    }
+    for (n = 0; n < 4; n++) {
+        pthread_join(th[n], NULL);
+        assert_int_equal(t[n].bad, 0);
+    }
+    assert_true(jose_jwkcache_size(sh.kc, NULL, NULL) <= 2);
+    for (i = 0; i < 3; i++) {
+        json_decref(sh.jwks[i]);
+    }
+    jose_jwkcache_free(sh.kc);
 }
 
 /* ---- allocation failures (jansson) ----------------------------------- */
@@ -1223,6 +1393,8 @@ int main(void)
         cmocka_unit_test(test_replay_threads),
         cmocka_unit_test(test_htu_normalize),
         cmocka_unit_test(test_dpop_jti_scoped_by_key),
+        cmocka_unit_test(test_dpop_key_cache),
+        cmocka_unit_test(test_dpop_key_cache_threads),
         cmocka_unit_test(test_dpop_server_nonce),
         cmocka_unit_test(test_alloc_failures),
         cmocka_unit_test(test_concurrent_verify),

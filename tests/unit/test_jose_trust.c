@@ -671,6 +671,68 @@ static void oidc_fetch_refresh_stale(void **state)
     free(t9);
 }
 
+/* A store rebuilt for an unrelated change (the registry's way) while the IdP
+ * is down: with the old store's keys adopted it answers without a fetch;
+ * without them (or for an issuer whose source changed) it cannot. */
+static void adopt_keys_on_rebuild(void **state)
+{
+    struct jose_jwk *k1 = gen(JOSE_ALG_ES256, "k1");
+    char url[128], url2[160], *body = oidc_jwks(k1, NULL), *t1;
+    struct jose_trust_issuer c = {.kind = JOSE_TRUST_OIDC,
+                                  .name = "https://idp2.example",
+                                  .jwks_uri = url,
+                                  .audiences = AUD,
+                                  .refresh_s = 10,
+                                  .min_refresh_s = 2,
+                                  .fetch = {.allow_http = 1}};
+    struct jose_trust_store *old = NULL, *fresh = NULL, *changed = NULL, *bare = NULL;
+    struct err e;
+    int64_t t0 = now_s;
+    int before;
+
+    (void)state;
+    snprintf(url, sizeof url, "%s/jwks", srv.base);
+    snprintf(url2, sizeof url2, "%s/jwks?v=2", srv.base);
+    srv_set(200, body, 0);
+    t1 = id_token(k1, "https://idp2.example");
+    assert_int_equal(jose_trust_store_new(&old, &e), 0);
+    assert_int_equal(jose_trust_add(old, &c, 0, &e), 0);
+    assert_int_equal(verify(old, t1, NULL, &e), 0); /* loads the keys */
+
+    srv_set(500, NULL, 0); /* the IdP fails from now on */
+    before = srv_requests();
+    now_s = t0 + 1;
+    assert_int_equal(jose_trust_store_new(&fresh, &e), 0);
+    assert_int_equal(jose_trust_add(fresh, &c, 0, &e), 0);
+    assert_int_equal(jose_trust_store_new(&bare, &e), 0);
+    assert_int_equal(jose_trust_add(bare, &c, 0, &e), 0);
+    c.jwks_uri = url2; /* another source: its keys are not the old ones */
+    assert_int_equal(jose_trust_store_new(&changed, &e), 0);
+    assert_int_equal(jose_trust_add(changed, &c, 0, &e), 0);
+    assert_int_equal(jose_trust_adopt_keys(fresh, old), 1);
+    assert_int_equal(jose_trust_adopt_keys(changed, old), 0);
+    assert_int_equal(jose_trust_adopt_keys(fresh, old), 0); /* has keys now */
+    /* The old store goes away while the new one uses what it adopted. */
+    jose_trust_store_free(old);
+    assert_int_equal(verify(fresh, t1, NULL, &e), 0);
+    assert_int_equal(srv_requests(), before); /* no fetch */
+    assert_int_equal(verify(bare, t1, NULL, &e), ERR_UNAVAILABLE);
+    assert_int_equal(verify(changed, t1, NULL, &e), ERR_UNAVAILABLE);
+    /* Adopted keys keep their load time: due for refresh when the old ones
+     * were, and served stale (not failed) while the IdP is down. */
+    now_s = t0 + 12;
+    assert_int_equal(verify(fresh, t1, NULL, &e), 0);
+
+    srv_set(200, NULL, 0);
+    now_s = t0;
+    jose_trust_store_free(fresh);
+    jose_trust_store_free(bare);
+    jose_trust_store_free(changed);
+    jose_jwk_free(k1);
+    free(body);
+    free(t1);
+}
+
 static void fetch_limits(void **state)
 {
     char url[128];
@@ -1279,6 +1341,7 @@ int main(void)
         cmocka_unit_test(spiffe_bundle_file),
         cmocka_unit_test(spiffe_domains_and_sequence),
         cmocka_unit_test(oidc_fetch_refresh_stale),
+        cmocka_unit_test(adopt_keys_on_rebuild),
         cmocka_unit_test(fetch_limits),
         cmocka_unit_test(inline_jwks),
         cmocka_unit_test(https_fetch),

@@ -443,6 +443,16 @@ static void tasks_sweep_and_revoke(void **state)
     assert_int_equal(f->s->ops->revocation_get(f->s, "t1", &f->a, &got, &e), ERR_NOTFOUND);
     assert_int_equal(f->s->ops->task_get(f->s, "t5", &f->a, &t, &e), 0);
     assert_string_equal(t.state, "active");
+    /* the check's counter: only calls changes */
+    assert_int_equal(f->s->ops->task_set_calls(f->s, "t5", 7, &e), 0);
+    assert_int_equal(f->s->ops->task_get(f->s, "t5", &f->a, &t, &e), 0);
+    assert_int_equal(t.calls, 7);
+    assert_string_equal(t.state, "active");
+    assert_int_equal(t.expires_ms, 400);
+    assert_int_equal(f->s->ops->task_set_calls(f->s, "t2", 3, &e), 0);
+    assert_int_equal(f->s->ops->task_get(f->s, "t2", &f->a, &t, &e), 0);
+    assert_string_equal(t.state, "revoked"); /* a counter never revives a task */
+    assert_int_equal(f->s->ops->task_set_calls(f->s, "nope", 1, &e), ERR_NOTFOUND);
     assert_int_equal(f->s->ops->revocation_insert(f->s, &rv, &e), 0);
     assert_int_equal(f->s->ops->revocation_insert(f->s, &rv, &e), ERR_CONFLICT);
     assert_int_equal(f->s->ops->revocation_get(f->s, "jti-1", &f->a, &got, &e), 0);
