@@ -753,7 +753,7 @@ static int rd_chain(struct rd *c, json_t *j, enum cedar_op op, unsigned depth,
     json_t *cur = j;
     for (;;) {
         const char *k = json_object_iter_key(json_object_iter(cur));
-        json_t *l, *r;
+        json_t *l = NULL, *r = NULL;
         if (json_object_size(cur) != 1 || binop(k) != op) {
             break;
         }
@@ -784,7 +784,7 @@ static int rd_chain(struct rd *c, json_t *j, enum cedar_op op, unsigned depth,
     cur = j;
     for (size_t i = n - 1; i >= 1; i--) {
         const char *k = json_object_iter_key(json_object_iter(cur));
-        json_t *body = json_object_iter_value(json_object_iter(cur)), *l, *rt;
+        json_t *body = json_object_iter_value(json_object_iter(cur)), *l = NULL, *rt = NULL;
         (void)lr_parts(c, body, k, &l, &rt);
         if (x->ops) {
             x->ops[i] = k[0] == '-' ? '-' : '+';
@@ -855,7 +855,7 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
     }
     int fn = find_est_fn(k);
     if (op != OP_LIT || (fn >= 0 && fn < FN_IP && fn != FN_IS_EMPTY)) {
-        json_t *l, *rt;
+        json_t *l = NULL, *rt = NULL;
         if ((r = lr_parts(c, b, k, &l, &rt)) != 0) {
             return r;
         }

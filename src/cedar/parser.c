@@ -337,7 +337,7 @@ static int parse_args(struct parser *p, struct xlist *l, enum cedar_tok close)
 {
     int r = advance(p);
     while (r == 0 && p->tok.kind != close) {
-        struct cedar_expr *x;
+        struct cedar_expr *x = NULL;
         if ((r = parse_expr(p, &x)) != 0 || (r = xlist_push(p, l, x)) != 0) {
             return r;
         }
@@ -915,7 +915,7 @@ static int parse_has(struct parser *p, struct cedar_expr *lhs, const struct ceda
 static int parse_relation(struct parser *p, struct cedar_expr **out)
 {
     /* Relation ::= Add [RELOP Add] | Add 'has' ... | Add 'like' PAT | Add 'is' Path ['in' Add] */
-    struct cedar_expr *x, *y;
+    struct cedar_expr *x = NULL, *y = NULL; /* set by parse_add (gcc -O3 cannot see it) */
     int r = parse_add(p, &x);
     if (r != 0) {
         return r;
