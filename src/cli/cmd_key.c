@@ -25,7 +25,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: mandate key generate [--alg ES256|ES384|EdDSA|RS256|PS256] [--kid K]\n"
                "       mandate key list [--url URL] [--key KEY | --key-file F]\n"
                "       mandate key rotate [--activate-in SECONDS] [--url URL] [--key ...]\n"
-               "       mandate key revoke KID --reason TEXT [--url URL] [--key ...]\n"
+               "       mandate key revoke [--] KID --reason TEXT [--url URL] [--key ...]\n"
                "\ngenerate prints a new private JWK (default ES256; kid defaults to the RFC 7638\n"
                "thumbprint).  list, rotate and revoke manage the signing keys of a running\n"
                "server: rotate makes a new signing key (at once, or SECONDS ahead: published\n"
@@ -60,7 +60,12 @@ static int build(int argc, char **argv, const char **url, const char **key, cons
     json_t *j = NULL;
     int i = 2;
 
-    if (strcmp(verb, "revoke") == 0 && argc > 2 && argv[2][0] != '-') {
+    /* A kid may begin with '-' (base64url): only "--" starts an option, and
+     * "revoke -- KID" takes even a kid that begins with "--". */
+    if (strcmp(verb, "revoke") == 0 && argc > 3 && strcmp(argv[2], "--") == 0) {
+        kid = argv[3];
+        i = 4;
+    } else if (strcmp(verb, "revoke") == 0 && argc > 2 && strncmp(argv[2], "--", 2) != 0) {
         kid = argv[i++];
     }
     for (; i < argc; i++) {

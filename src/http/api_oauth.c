@@ -149,6 +149,10 @@ static void jwks(struct http_req *rq)
     }
     j = json_loads(text, 0, NULL);
     free(text);
+    /* Verifiers may cache the key set for 5 minutes: far inside the
+     * pre-publication window of a new key (--signing-key-prepublish-hours),
+     * and a revoked key (docs/operations.md) leaves caches within it. */
+    rq->cache_control = "public, max-age=300";
     http_reply_json(rq, MHD_HTTP_OK, j);
 }
 

@@ -35,8 +35,9 @@ struct http_req {
     char *resp_body; /* malloc'd; handed to MHD */
     size_t resp_len;
     const char *resp_type;
-    const char *allow;        /* Allow header for 405 */
-    const char *auth_failure; /* why authentication failed, for the log */
+    const char *allow;         /* Allow header for 405 */
+    const char *cache_control; /* NULL: no-store (every answer but public key sets) */
+    const char *auth_failure;  /* why authentication failed, for the log */
 };
 
 typedef void (*http_handler)(struct http_req *rq);

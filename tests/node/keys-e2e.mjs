@@ -132,6 +132,12 @@ try {
 
   // ---- the start: one key ------------------------------------------------------------------
   const set0 = await jwks();
+  const jr = await fetch(`${h.base}/.well-known/jwks.json`);
+  t.check('the JWKS may be cached 5 minutes (public, max-age=300)',
+    jr.headers.get('cache-control') === 'public, max-age=300', jr.headers.get('cache-control'));
+  const kr = await fetch(`${h.base}/v1/keys`, { headers: { authorization: `Bearer ${keys.auditor}` } });
+  t.check('other answers are not cached (no-store)', kr.status === 200 && kr.headers.get('cache-control') === 'no-store',
+    kr.headers.get('cache-control'));
   t.check('start: the JWKS holds one ES256 signing key', set0.keys.length === 1 &&
     set0.keys[0].alg === 'ES256' && set0.keys[0].use === 'sig' && !('d' in set0.keys[0]), JSON.stringify(set0));
   const K1 = set0.keys[0].kid;
@@ -199,7 +205,7 @@ try {
   t.check('K3 token: check allows', (await check(d.access_token)).body?.allow === true);
 
   // ---- emergency revocation of K1 (not the signing key) -------------------------------------
-  r = cli(['revoke', K1, '--reason', 'drill: K1 leaked'], keys.security);
+  r = cli(['revoke', '--', K1, '--reason', 'drill: K1 leaked'], keys.security);
   t.check('mandate key revoke K1 (security): exit 0, no replacement needed, its 4 live tasks ended',
     r.status === 0 && r.body.revoked === true && !r.body.replaced_by && r.body.tasks_revoked === 4, r.out + r.err);
   const set3 = await jwks();
@@ -281,6 +287,11 @@ try {
   t.check('duplicate member: 400', r.status === 400, String(r.status));
   r = cli(['revoke', 'bad/kid', '--reason', 'x']);
   t.check('mandate key revoke with a malformed kid: exit 2', r.status === 2, r.err);
+  // a base64url kid may begin with '-' (or '--'): it is a kid, not an option
+  r = cli(['revoke', '-NoSuchKid', '--reason', 'x']);
+  t.check('mandate key revoke -NoSuchKid: sent, refused by the server (exit 1)', r.status === 1, r.err);
+  r = cli(['revoke', '--', '--NoSuchKid', '--reason', 'x']);
+  t.check('mandate key revoke -- --NoSuchKid: sent, refused by the server (exit 1)', r.status === 1, r.err);
   t.check('JWKS unchanged by refused requests', JSON.stringify(kidsOf(await jwks())) ===
     JSON.stringify([K2, K4].sort()));
 
