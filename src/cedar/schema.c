@@ -1266,15 +1266,19 @@ static int pact_cmp(const void *x, const void *y)
                    &(*(struct paction *const *)y)->act.uid);
 }
 
-static struct pentity *find_pent(struct sp *p, struct cedar_str name)
+/* The element of a sorted array (n elements of size bytes) for which
+ * cmp(key, element) is 0, or NULL: the one binary search behind every
+ * name and UID lookup of this file. */
+static const void *find_sorted(const void *key, const void *base, size_t n, size_t size,
+                               int (*cmp)(const void *key, const void *elem))
 {
-    size_t lo = 0, hi = p->ents.n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        struct pentity *e = p->ents.p[mid];
-        int c = str_cmp(name, e->ent.name);
+        size_t mid = lo + (hi - lo) / 2;
+        const void *el = (const char *)base + mid * size;
+        int c = cmp(key, el);
         if (c == 0) {
-            return e;
+            return el;
         }
         if (c < 0) {
             hi = mid;
@@ -1283,44 +1287,42 @@ static struct pentity *find_pent(struct sp *p, struct cedar_str name)
         }
     }
     return NULL;
+}
+
+static int pent_key_cmp(const void *key, const void *elem)
+{
+    const struct pentity *pe = *(void *const *)elem;
+    return str_cmp(*(const struct cedar_str *)key, pe->ent.name);
+}
+
+static int pcom_key_cmp(const void *key, const void *elem)
+{
+    const struct pcommon *pc = *(void *const *)elem;
+    return str_cmp(*(const struct cedar_str *)key, pc->com.name);
+}
+
+static int pact_key_cmp(const void *key, const void *elem)
+{
+    const struct paction *pa = *(void *const *)elem;
+    return uid_cmp(key, &pa->act.uid);
+}
+
+static struct pentity *find_pent(struct sp *p, struct cedar_str name)
+{
+    void *const *e = find_sorted(&name, p->ents.p, p->ents.n, sizeof(*p->ents.p), pent_key_cmp);
+    return e != NULL ? *e : NULL;
 }
 
 static struct pcommon *find_pcom(struct sp *p, struct cedar_str name)
 {
-    size_t lo = 0, hi = p->coms.n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        struct pcommon *c = p->coms.p[mid];
-        int d = str_cmp(name, c->com.name);
-        if (d == 0) {
-            return c;
-        }
-        if (d < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return NULL;
+    void *const *c = find_sorted(&name, p->coms.p, p->coms.n, sizeof(*p->coms.p), pcom_key_cmp);
+    return c != NULL ? *c : NULL;
 }
 
 static struct paction *find_pact(struct sp *p, const struct cedar_uid *uid)
 {
-    size_t lo = 0, hi = p->acts.n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        struct paction *a = p->acts.p[mid];
-        int c = uid_cmp(uid, &a->act.uid);
-        if (c == 0) {
-            return a;
-        }
-        if (c < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return NULL;
+    void *const *a = find_sorted(uid, p->acts.p, p->acts.n, sizeof(*p->acts.p), pact_key_cmp);
+    return a != NULL ? *a : NULL;
 }
 
 static int resolve_type(struct sp *p, const struct cedar_stype *t, const struct cedar_stype **out);
@@ -1728,43 +1730,27 @@ void cedar_schema_free(struct cedar_schema *s)
     free(s);
 }
 
+static int sentity_key_cmp(const void *key, const void *elem)
+{
+    return str_cmp(*(const struct cedar_str *)key, ((const struct cedar_sentity *)elem)->name);
+}
+
+static int saction_key_cmp(const void *key, const void *elem)
+{
+    return uid_cmp(key, &((const struct cedar_saction *)elem)->uid);
+}
+
 const struct cedar_sentity *cedar_schema_entity(const struct cedar_schema *s, const char *name,
                                                 size_t len)
 {
     struct cedar_str key = {name, len};
-    size_t lo = 0, hi = s->nentities;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = str_cmp(key, s->entities[mid].name);
-        if (c == 0) {
-            return &s->entities[mid];
-        }
-        if (c < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return NULL;
+    return find_sorted(&key, s->entities, s->nentities, sizeof(*s->entities), sentity_key_cmp);
 }
 
 const struct cedar_saction *cedar_schema_action(const struct cedar_schema *s,
                                                 const struct cedar_uid *uid)
 {
-    size_t lo = 0, hi = s->nactions;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = uid_cmp(uid, &s->actions[mid].uid);
-        if (c == 0) {
-            return &s->actions[mid];
-        }
-        if (c < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return NULL;
+    return find_sorted(uid, s->actions, s->nactions, sizeof(*s->actions), saction_key_cmp);
 }
 
 bool cedar_schema_is_action_type(const struct cedar_schema *s, const char *type, size_t len)
