@@ -95,6 +95,17 @@ struct cedar_lexer {
 /* Reads the next token; ERR_INVALID with a positioned message on bad input. */
 int cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *t, struct err *e) MUST_CHECK;
 
+/* Identifier checks on a (pointer, length) slice, shared by every reader
+ * and writer that must decide whether a name can stand in Cedar text:
+ * cedar_ident_ok: [A-Za-z_][A-Za-z0-9_]*;
+ * cedar_reserved_word: true, false, if, then, else, in, is, like, has (not
+ * __cedar, which callers treat as they need);
+ * cedar_path_ok: identifiers joined by "::", reserved words refused unless
+ * allow_reserved. */
+bool cedar_ident_ok(const char *s, size_t n);
+bool cedar_reserved_word(const char *s, size_t n);
+bool cedar_path_ok(const char *s, size_t n, bool allow_reserved);
+
 /* Decodes a string literal's body (between the quotes) into a; like
  * patterns keep \* as the pair (0x5c,'*') marker in *star_escaped form: when
  * pattern is true, returns an array of pattern elements instead (see

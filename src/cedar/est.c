@@ -498,50 +498,6 @@ static bool keys_ok(json_t *o, const char *const *keys)
     return true;
 }
 
-static bool is_ident(const char *s, size_t n)
-{
-    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_')) {
-        return false;
-    }
-    for (size_t i = 1; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* An identifier the text syntax accepts in a name (not a reserved word). */
-static bool name_ident(const char *s, size_t n)
-{
-    static const char *const kw[] = {"true", "false", "if",   "then", "else",
-                                     "in",   "is",    "like", "has",  NULL};
-    for (size_t i = 0; kw[i] != NULL; i++) {
-        if (strlen(kw[i]) == n && memcmp(kw[i], s, n) == 0) {
-            return false;
-        }
-    }
-    return is_ident(s, n);
-}
-
-/* "A::B::C": identifiers joined by "::". */
-static bool is_path(const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] == ':' && s[i + 1] == ':') {
-            if (!name_ident(s + start, i - start)) {
-                return false;
-            }
-            start = i + 2;
-            i++;
-        }
-    }
-    return name_ident(s + start, n - start);
-}
-
 static int rd_str(struct rd *c, json_t *j, const char *what, struct cedar_str *out)
 {
     if (!json_is_string(j)) {
@@ -555,7 +511,7 @@ static int rd_str(struct rd *c, json_t *j, const char *what, struct cedar_str *o
 static int rd_type(struct rd *c, json_t *j, struct cedar_str *out)
 {
     int r = rd_str(c, j, "entity type", out);
-    if (r == 0 && !is_path(out->ptr, out->len)) {
+    if (r == 0 && !cedar_path_ok(out->ptr, out->len, false)) {
         return bad(c, "\"%s\" is not an entity type name", out->ptr);
     }
     return r;
@@ -572,7 +528,7 @@ static int rd_uid(struct rd *c, json_t *j, struct cedar_uid **out)
     if (cedar_uid_from_jansson(j, c->a, u, &e2) != 0) {
         return bad(c, "%s", e2.msg);
     }
-    if (!is_path(u->type.ptr, u->type.len)) {
+    if (!cedar_path_ok(u->type.ptr, u->type.len, false)) {
         return bad(c, "\"%s\" is not an entity type name", u->type.ptr);
     }
     *out = u;
@@ -1167,7 +1123,7 @@ static int rd_policy(struct rd *c, json_t *j, const char *id, struct cedar_polic
         json_object_foreach(an, k, v)
         {
             struct cedar_annotation *a = &p->annos[i++];
-            if (!is_ident(k, strlen(k))) {
+            if (!cedar_ident_ok(k, strlen(k))) {
                 return bad(c, "annotation \"%s\": not an identifier", k);
             }
             a->key.len = strlen(k);

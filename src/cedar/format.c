@@ -124,31 +124,11 @@ static void w_qstr(struct w *w, struct cedar_str s)
     ws(w, "\"");
 }
 
-static bool is_reserved(const char *s, size_t n)
-{
-    static const char *const kw[] = {"true", "false", "if",  "then",    "else", "in",
-                                     "is",   "like",  "has", "__cedar", NULL};
-    for (size_t i = 0; kw[i] != NULL; i++) {
-        if (strlen(kw[i]) == n && memcmp(kw[i], s, n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
+/* A name that can be printed bare (else it is quoted). */
 static bool plain_ident(struct cedar_str s)
 {
-    if (s.len == 0 || is_reserved(s.ptr, s.len)) {
-        return false;
-    }
-    for (size_t i = 0; i < s.len; i++) {
-        char ch = s.ptr[i];
-        bool alpha = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
-        if (!alpha && !(i > 0 && ch >= '0' && ch <= '9')) {
-            return false;
-        }
-    }
-    return true;
+    return cedar_ident_ok(s.ptr, s.len) && !cedar_reserved_word(s.ptr, s.len) &&
+           !(s.len == 7 && memcmp(s.ptr, "__cedar", 7) == 0);
 }
 
 static void w_uid(struct w *w, const struct cedar_uid *u)

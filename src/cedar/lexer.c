@@ -75,6 +75,51 @@ static bool is_ident_char(char c)
     return is_ident_start(c) || (c >= '0' && c <= '9');
 }
 
+bool cedar_ident_ok(const char *s, size_t n)
+{
+    if (n == 0 || !is_ident_start(s[0])) {
+        return false;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (!is_ident_char(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool cedar_reserved_word(const char *s, size_t n)
+{
+    static const char *const words[] = {"true", "false", "if",   "then", "else",
+                                        "in",   "is",    "like", "has"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool path_part_ok(const char *s, size_t n, bool allow_reserved)
+{
+    return cedar_ident_ok(s, n) && (allow_reserved || !cedar_reserved_word(s, n));
+}
+
+bool cedar_path_ok(const char *s, size_t n, bool allow_reserved)
+{
+    size_t start = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] == ':' && s[i + 1] == ':') {
+            if (!path_part_ok(s + start, i - start, allow_reserved)) {
+                return false;
+            }
+            start = i + 2;
+            i++;
+        }
+    }
+    return path_part_ok(s + start, n - start, allow_reserved);
+}
+
 struct punct {
     const char *s;
     enum cedar_tok kind;

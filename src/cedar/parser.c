@@ -76,14 +76,7 @@ static bool is_kw(const struct cedar_token *t, const char *kw)
 
 static bool is_reserved(const struct cedar_token *t)
 {
-    static const char *const words[] = {"true", "false", "if",   "then", "else",
-                                        "in",   "is",    "like", "has",  "__cedar"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (is_kw(t, words[i])) {
-            return true;
-        }
-    }
-    return false;
+    return t->kind == TK_IDENT && (cedar_reserved_word(t->p, t->len) || is_kw(t, "__cedar"));
 }
 
 static const char *tok_name(enum cedar_tok k)

@@ -255,27 +255,15 @@ static int expect(struct sp *p, enum stok k, const char *what)
     return next(p);
 }
 
-/* Cedar's reserved words cannot name anything (entity and common types,
- * attributes, namespaces, actions), as in the reference. */
-static bool reserved_ident(const char *s, size_t n)
-{
-    static const char *const words[] = {"true", "false", "if",   "then", "else",
-                                        "in",   "is",    "like", "has"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The current token must be an identifier usable as a name. */
 static int name_ident(struct sp *p, const char *what)
 {
     if (p->tok.kind != S_IDENT) {
         return expect(p, S_IDENT, what);
     }
-    if (reserved_ident(p->tok.p, p->tok.len)) {
+    /* reserved words cannot name anything (entity and common types,
+     * attributes, namespaces, actions), as in the reference */
+    if (cedar_reserved_word(p->tok.p, p->tok.len)) {
         return perr(p, p->tok.line, p->tok.col, "`%.*s` is a reserved identifier", (int)p->tok.len,
                     p->tok.p);
     }
@@ -415,7 +403,7 @@ static int parse_path(struct sp *p, struct cedar_str *out, int *line, int *col)
     if (p->tok.kind != S_IDENT) {
         return expect(p, S_IDENT, "a name");
     }
-    if (reserved_ident(p->tok.p, p->tok.len)) {
+    if (cedar_reserved_word(p->tok.p, p->tok.len)) {
         return name_ident(p, "a name");
     }
     const char *start = p->tok.p;
@@ -430,7 +418,7 @@ static int parse_path(struct sp *p, struct cedar_str *out, int *line, int *col)
         if ((r = next(p)) != 0) {
             return r;
         }
-        if (p->tok.kind == S_IDENT && reserved_ident(p->tok.p, p->tok.len)) {
+        if (p->tok.kind == S_IDENT && cedar_reserved_word(p->tok.p, p->tok.len)) {
             return name_ident(p, "a name");
         }
         if (p->tok.kind != S_IDENT) {

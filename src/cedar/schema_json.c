@@ -301,36 +301,6 @@ static void wq(struct tw *t, const char *s, size_t n)
     ws(t, "\"");
 }
 
-static bool ident(const char *s, size_t n)
-{
-    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_')) {
-        return false;
-    }
-    for (size_t i = 1; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool path_ok(const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] == ':' && s[i + 1] == ':') {
-            if (!ident(s + start, i - start)) {
-                return false;
-            }
-            start = i + 2;
-            i++;
-        }
-    }
-    return ident(s + start, n - start);
-}
-
 static bool keys_ok(json_t *o, const char *const *keys)
 {
     const char *k;
@@ -350,7 +320,7 @@ static bool keys_ok(json_t *o, const char *const *keys)
 
 static void w_name(struct tw *t, json_t *j, const char *where)
 {
-    if (!json_is_string(j) || !path_ok(json_string_value(j), json_string_length(j))) {
+    if (!json_is_string(j) || !cedar_path_ok(json_string_value(j), json_string_length(j), true)) {
         tbad(t, where, "expected a type name (identifiers joined by ::)");
         return;
     }
@@ -371,7 +341,7 @@ static void w_annos(struct tw *t, json_t *a, const char *where)
     json_t *v;
     json_object_keylen_foreach(a, k, klen, v)
     {
-        if (!ident(k, klen) || !json_is_string(v)) {
+        if (!cedar_ident_ok(k, klen) || !json_is_string(v)) {
             tbad(t, where, "annotations: names are identifiers, values strings");
             return;
         }
@@ -460,7 +430,7 @@ static void w_type(struct tw *t, json_t *j, unsigned depth, const char *where)
         }
         if (k[1] == 'x') {
             if (!json_is_string(name) ||
-                !ident(json_string_value(name), json_string_length(name))) {
+                !cedar_ident_ok(json_string_value(name), json_string_length(name))) {
                 tbad(t, where, "Extension: expected {\"name\": ipaddr|decimal|datetime|duration}");
                 return;
             }
@@ -529,7 +499,7 @@ static void w_entity(struct tw *t, const char *name, size_t nlen, json_t *j)
 {
     static const char *const keys[] = {"memberOfTypes", "shape",       "tags",
                                        "enum",          "annotations", NULL};
-    if (!ident(name, nlen) || !json_is_object(j) || !keys_ok(j, keys)) {
+    if (!cedar_ident_ok(name, nlen) || !json_is_object(j) || !keys_ok(j, keys)) {
         tbad(t, "entityTypes",
              "\"%s\": expected an identifier and an object with memberOfTypes, "
              "shape, tags, enum, annotations",
@@ -671,7 +641,7 @@ static void w_action(struct tw *t, const char *id, size_t idlen, json_t *j)
 
 static void w_common(struct tw *t, const char *name, size_t nlen, json_t *j)
 {
-    if (!ident(name, nlen)) {
+    if (!cedar_ident_ok(name, nlen)) {
         tbad(t, "commonTypes", "\"%s\": not an identifier", name);
         return;
     }
@@ -687,7 +657,7 @@ static void w_namespace(struct tw *t, const char *ns, size_t nslen, json_t *j)
 {
     static const char *const keys[] = {"commonTypes", "entityTypes", "actions", "annotations",
                                        NULL};
-    if ((nslen > 0 && !path_ok(ns, nslen)) || !json_is_object(j) || !keys_ok(j, keys)) {
+    if ((nslen > 0 && !cedar_path_ok(ns, nslen, true)) || !json_is_object(j) || !keys_ok(j, keys)) {
         tbad(t, "namespace",
              "\"%s\": expected a name and {commonTypes, entityTypes, actions, "
              "annotations}",
