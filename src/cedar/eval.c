@@ -107,6 +107,33 @@ static int compare(struct cedar_eval *ev, const struct cedar_expr *x, struct ced
 
 /* ---- hierarchy, attributes -------------------------------------------- */
 
+/* `a in b` once both sides are evaluated (the `in` of `is ... in` too):
+ * b an entity, or a set of entities (every element is type-checked, even
+ * after a match, as the reference does). */
+static int in_value(struct cedar_eval *ev, const struct cedar_uid *a, const struct cedar_value *b,
+                    struct cedar_value *out)
+{
+    if (b->kind == CEDAR_ENTITY) {
+        *out = cedar_value_bool(cedar_entities_in(ev->es, a, b->u.uid));
+        return 0;
+    }
+    if (b->kind != CEDAR_SET) {
+        return type_err(ev, "'in' needs an entity or a set of entities on the right", b->kind);
+    }
+    bool found = false;
+    for (size_t i = 0; i < b->u.set->n; i++) {
+        const struct cedar_value *v = &b->u.set->items[i];
+        if (v->kind != CEDAR_ENTITY) {
+            return type_err(ev, "'in' needs a set of entities", v->kind);
+        }
+        if (!found && cedar_entities_in(ev->es, a, v->u.uid)) {
+            found = true;
+        }
+    }
+    *out = cedar_value_bool(found);
+    return 0;
+}
+
 static int eval_in(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
 {
     struct cedar_value a, b;
@@ -115,25 +142,7 @@ static int eval_in(struct cedar_eval *ev, const struct cedar_expr *x, struct ced
         (r = eval(ev, x->a[1], &b)) != 0) {
         return r;
     }
-    if (b.kind == CEDAR_ENTITY) {
-        *out = cedar_value_bool(cedar_entities_in(ev->es, a.u.uid, b.u.uid));
-        return 0;
-    }
-    if (b.kind != CEDAR_SET) {
-        return type_err(ev, "'in' needs an entity or a set of entities on the right", b.kind);
-    }
-    bool found = false;
-    for (size_t i = 0; i < b.u.set->n; i++) {
-        const struct cedar_value *v = &b.u.set->items[i];
-        if (v->kind != CEDAR_ENTITY) {
-            return type_err(ev, "'in' needs a set of entities", v->kind);
-        }
-        if (!found && cedar_entities_in(ev->es, a.u.uid, v->u.uid)) {
-            found = true;
-        }
-    }
-    *out = cedar_value_bool(found);
-    return 0;
+    return in_value(ev, a.u.uid, &b, out);
 }
 
 static int eval_has(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
@@ -236,22 +245,7 @@ static int eval_is(struct cedar_eval *ev, const struct cedar_expr *x, struct ced
     if ((r = eval(ev, x->a[1], &b)) != 0) {
         return r;
     }
-    if (b.kind == CEDAR_ENTITY) {
-        *out = cedar_value_bool(cedar_entities_in(ev->es, a.u.uid, b.u.uid));
-        return 0;
-    }
-    if (b.kind != CEDAR_SET) {
-        return type_err(ev, "'in' needs an entity or a set of entities on the right", b.kind);
-    }
-    bool found = false;
-    for (size_t i = 0; i < b.u.set->n; i++) {
-        if (b.u.set->items[i].kind != CEDAR_ENTITY) {
-            return type_err(ev, "'in' needs a set of entities", b.u.set->items[i].kind);
-        }
-        found = found || cedar_entities_in(ev->es, a.u.uid, b.u.set->items[i].u.uid);
-    }
-    *out = cedar_value_bool(found);
-    return 0;
+    return in_value(ev, a.u.uid, &b, out);
 }
 
 /* ---- literals built at run time ---------------------------------------- */
