@@ -74,32 +74,33 @@ struct cedar_value cedar_value_bool(bool b)
     return v;
 }
 
-struct cedar_value cedar_value_long(int64_t l)
+/* Long and the extension types stored as one int64 (decimal scaled by
+ * 10^4, datetime and duration in milliseconds). */
+static struct cedar_value value_i64(enum cedar_kind kind, int64_t l)
 {
-    struct cedar_value v = {.kind = CEDAR_LONG};
+    struct cedar_value v = {.kind = kind};
     v.u.l = l;
     return v;
 }
 
+struct cedar_value cedar_value_long(int64_t l)
+{
+    return value_i64(CEDAR_LONG, l);
+}
+
 struct cedar_value cedar_value_decimal(int64_t scaled)
 {
-    struct cedar_value v = {.kind = CEDAR_DECIMAL};
-    v.u.l = scaled;
-    return v;
+    return value_i64(CEDAR_DECIMAL, scaled);
 }
 
 struct cedar_value cedar_value_datetime(int64_t ms)
 {
-    struct cedar_value v = {.kind = CEDAR_DATETIME};
-    v.u.l = ms;
-    return v;
+    return value_i64(CEDAR_DATETIME, ms);
 }
 
 struct cedar_value cedar_value_duration(int64_t ms)
 {
-    struct cedar_value v = {.kind = CEDAR_DURATION};
-    v.u.l = ms;
-    return v;
+    return value_i64(CEDAR_DURATION, ms);
 }
 
 struct cedar_value cedar_value_ip(const struct cedar_ip *ip)
