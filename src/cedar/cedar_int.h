@@ -106,6 +106,26 @@ bool cedar_ident_ok(const char *s, size_t n);
 bool cedar_reserved_word(const char *s, size_t n);
 bool cedar_path_ok(const char *s, size_t n, bool allow_reserved);
 
+/* The value of a hex digit, or -1 (escapes in policy text and JSON, IPv6
+ * groups).  Inline: it sits in per-character loops. */
+static inline int cedar_hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Writes code point cp (at most 0x10ffff, the caller checks) as UTF-8 to o
+ * (room for 4 bytes); returns the number of bytes written. */
+size_t cedar_utf8_put(char *o, unsigned long cp);
+
 /* Decodes a string literal's body (between the quotes) into a; like
  * patterns keep \* as the pair (0x5c,'*') marker in *star_escaped form: when
  * pattern is true, returns an array of pattern elements instead (see

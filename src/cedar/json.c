@@ -1267,10 +1267,7 @@ static int jl_hex4(struct jl *p, unsigned *out)
     }
     for (int k = 0; k < 4; k++) {
         char c = p->s[p->i++];
-        int d = (c >= '0' && c <= '9')   ? c - '0'
-                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                         : -1;
+        int d = cedar_hexval(c);
         if (d < 0) {
             return jl_err(p, "invalid \\u escape");
         }
@@ -1278,30 +1275,6 @@ static int jl_hex4(struct jl *p, unsigned *out)
     }
     *out = v;
     return 0;
-}
-
-static size_t utf8_put(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 /* Reads a string (p->i at the opening quote) into a malloc'd buffer. */
@@ -1358,7 +1331,7 @@ static int jl_string(struct jl *p, char **out, size_t *outlen)
             free(o);
             return jl_err(p, "lone surrogate in \\u escape");
         }
-        len += utf8_put(o + len, cp);
+        len += cedar_utf8_put(o + len, cp);
     }
     p->i = end + 1;
     *out = o;

@@ -229,21 +229,7 @@ int cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *t, struct err *e)
 
 /* ---- unescaping -------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-static size_t utf8_put(char *o, unsigned long cp)
+size_t cedar_utf8_put(char *o, unsigned long cp)
 {
     if (cp < 0x80) {
         o[0] = (char)cp;
@@ -309,8 +295,8 @@ static int one_escape(const char *s, size_t n, size_t *i, char *o, size_t *olen,
         *star = true;
         break;
     case 'x': {
-        int h = k + 1 < n ? hexval(s[k + 1]) : -1;
-        int l = k + 2 < n ? hexval(s[k + 2]) : -1;
+        int h = k + 1 < n ? cedar_hexval(s[k + 1]) : -1;
+        int l = k + 2 < n ? cedar_hexval(s[k + 2]) : -1;
         if (h < 0 || l < 0 || h > 7) {
             return err_set(e, ERR_INVALID, "invalid \\x escape");
         }
@@ -331,7 +317,7 @@ static int one_escape(const char *s, size_t n, size_t *i, char *o, size_t *olen,
                 j++;
                 continue;
             }
-            int h = hexval(s[j]);
+            int h = cedar_hexval(s[j]);
             if (h < 0 || digits >= 6) {
                 return err_set(e, ERR_INVALID, "invalid \\u escape");
             }
@@ -342,7 +328,7 @@ static int one_escape(const char *s, size_t n, size_t *i, char *o, size_t *olen,
         if (j >= n || digits == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
             return err_set(e, ERR_INVALID, "invalid \\u escape");
         }
-        *olen = utf8_put(o, cp);
+        *olen = cedar_utf8_put(o, cp);
         *i = j + 1;
         return 0;
     }
