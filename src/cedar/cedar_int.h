@@ -15,8 +15,29 @@
 #define MANDATE_CEDAR_INT_H
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "cedar/cedar.h"
+
+/* ---- strings ----------------------------------------------------------- */
+
+/* Byte-wise equality and order of two slices (shorter first on a common
+ * prefix): the one string comparison of the module.  Inline: values,
+ * records and sets compare strings in their inner loops. */
+static inline bool cedar_str_eq(struct cedar_str a, struct cedar_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static inline int cedar_str_cmp(struct cedar_str a, struct cedar_str b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    if (c != 0) {
+        return c;
+    }
+    return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
+}
 
 /* ---- entities ---------------------------------------------------------- */
 

@@ -597,12 +597,7 @@ static const struct cedar_sattr *find_sattr(const struct cedar_stype *t, const c
     size_t lo = 0, hi = t->nattrs;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const struct cedar_str *nm = &t->attrs[mid].name;
-        size_t n = nm->len < klen ? nm->len : klen;
-        int cmp = n ? memcmp(key, nm->ptr, n) : 0;
-        if (cmp == 0) {
-            cmp = klen < nm->len ? -1 : klen > nm->len ? 1 : 0;
-        }
+        int cmp = cedar_str_cmp((struct cedar_str){key, klen}, t->attrs[mid].name);
         if (cmp == 0) {
             return &t->attrs[mid];
         }

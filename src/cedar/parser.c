@@ -374,10 +374,7 @@ static int make_call(struct parser *p, const struct cedar_token *at, const struc
 
 static int key_cmp(const void *x, const void *y)
 {
-    const struct cedar_str *a = x, *b = y;
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = n ? memcmp(a->ptr, b->ptr, n) : 0;
-    return c ? c : (a->len > b->len) - (a->len < b->len);
+    return cedar_str_cmp(*(const struct cedar_str *)x, *(const struct cedar_str *)y);
 }
 
 /* Sorting a copy keeps the duplicate check n log n for big literals. */

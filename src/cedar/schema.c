@@ -320,16 +320,6 @@ static bool str_is(struct cedar_str s, const char *lit)
     return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-static int str_cmp(struct cedar_str a, struct cedar_str b)
-{
-    size_t n = a.len < b.len ? a.len : b.len;
-    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
-    if (c != 0) {
-        return c;
-    }
-    return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
-}
-
 /* ---- parser: annotations, names, types ------------------------------------ */
 
 /* Annotations := {'@' IDENT ['(' STR ')']} */
@@ -356,7 +346,7 @@ static int parse_annotations(struct sp *p, const struct cedar_annotation **out, 
             return nomem(p);
         }
         for (size_t i = 0; i < n; i++) {
-            if (str_cmp(arr[i].key, an.key) == 0) {
+            if (cedar_str_cmp(arr[i].key, an.key) == 0) {
                 return perr(p, p->tok.line, p->tok.col, "duplicate annotation @%.*s",
                             (int)an.key.len, an.key.ptr);
             }
@@ -477,7 +467,7 @@ struct iattr {
 static int iattr_cmp(const void *x, const void *y)
 {
     const struct iattr *a = x, *b = y;
-    int c = str_cmp(a->a->name, b->a->name);
+    int c = cedar_str_cmp(a->a->name, b->a->name);
     return c ? c : (a->idx < b->idx ? -1 : 1);
 }
 
@@ -563,7 +553,7 @@ static int parse_record(struct sp *p, struct cedar_stype **out)
     }
     size_t k = 0;
     for (size_t i = 0; i < attrs.n; i++) {
-        if (i + 1 < attrs.n && str_cmp(ia[i].a->name, ia[i + 1].a->name) == 0) {
+        if (i + 1 < attrs.n && cedar_str_cmp(ia[i].a->name, ia[i + 1].a->name) == 0) {
             continue; /* a later declaration of the same name follows */
         }
         arr[k++] = *ia[i].a;
@@ -1174,7 +1164,7 @@ static int parse_schema(struct sp *p)
             return perr(p, l, c, "`__cedar` is a reserved namespace");
         }
         for (size_t i = 0; i < p->nss.n; i++) {
-            if (str_cmp(((struct cedar_snamespace *)p->nss.p[i])->name, ns->name) == 0) {
+            if (cedar_str_cmp(((struct cedar_snamespace *)p->nss.p[i])->name, ns->name) == 0) {
                 return perr(p, l, c, "namespace `%.*s` is declared twice", (int)ns->name.len,
                             ns->name.ptr);
             }
@@ -1232,20 +1222,20 @@ static const struct cedar_stype *builtin_named(struct cedar_str s)
 
 static int pent_cmp(const void *x, const void *y)
 {
-    return str_cmp((*(struct pentity *const *)x)->ent.name,
-                   (*(struct pentity *const *)y)->ent.name);
+    return cedar_str_cmp((*(struct pentity *const *)x)->ent.name,
+                         (*(struct pentity *const *)y)->ent.name);
 }
 
 static int pcom_cmp(const void *x, const void *y)
 {
-    return str_cmp((*(struct pcommon *const *)x)->com.name,
-                   (*(struct pcommon *const *)y)->com.name);
+    return cedar_str_cmp((*(struct pcommon *const *)x)->com.name,
+                         (*(struct pcommon *const *)y)->com.name);
 }
 
 static int uid_cmp(const struct cedar_uid *a, const struct cedar_uid *b)
 {
-    int c = str_cmp(a->type, b->type);
-    return c ? c : str_cmp(a->id, b->id);
+    int c = cedar_str_cmp(a->type, b->type);
+    return c ? c : cedar_str_cmp(a->id, b->id);
 }
 
 static int pact_cmp(const void *x, const void *y)
@@ -1280,13 +1270,13 @@ static const void *find_sorted(const void *key, const void *base, size_t n, size
 static int pent_key_cmp(const void *key, const void *elem)
 {
     const struct pentity *pe = *(void *const *)elem;
-    return str_cmp(*(const struct cedar_str *)key, pe->ent.name);
+    return cedar_str_cmp(*(const struct cedar_str *)key, pe->ent.name);
 }
 
 static int pcom_key_cmp(const void *key, const void *elem)
 {
     const struct pcommon *pc = *(void *const *)elem;
-    return str_cmp(*(const struct cedar_str *)key, pc->com.name);
+    return cedar_str_cmp(*(const struct cedar_str *)key, pc->com.name);
 }
 
 static int pact_key_cmp(const void *key, const void *elem)
@@ -1522,14 +1512,14 @@ static int check_dups(struct sp *p)
 {
     for (size_t i = 1; i < p->ents.n; i++) {
         struct pentity *a = p->ents.p[i - 1], *b = p->ents.p[i];
-        if (str_cmp(a->ent.name, b->ent.name) == 0) {
+        if (cedar_str_cmp(a->ent.name, b->ent.name) == 0) {
             return perr(p, b->ent.line, b->ent.col, "duplicate entity type `%.*s`",
                         (int)b->ent.name.len, b->ent.name.ptr);
         }
     }
     for (size_t i = 1; i < p->coms.n; i++) {
         struct pcommon *a = p->coms.p[i - 1], *b = p->coms.p[i];
-        if (str_cmp(a->com.name, b->com.name) == 0) {
+        if (cedar_str_cmp(a->com.name, b->com.name) == 0) {
             return perr(p, b->line, b->col, "duplicate common type `%.*s`", (int)b->com.name.len,
                         b->com.name.ptr);
         }
@@ -1720,7 +1710,8 @@ void cedar_schema_free(struct cedar_schema *s)
 
 static int sentity_key_cmp(const void *key, const void *elem)
 {
-    return str_cmp(*(const struct cedar_str *)key, ((const struct cedar_sentity *)elem)->name);
+    return cedar_str_cmp(*(const struct cedar_str *)key,
+                         ((const struct cedar_sentity *)elem)->name);
 }
 
 static int saction_key_cmp(const void *key, const void *elem)
@@ -1747,13 +1738,13 @@ bool cedar_schema_is_action_type(const struct cedar_schema *s, const char *type,
     size_t lo = 0, hi = s->nactions;
     while (lo < hi) { /* first action whose type >= t */
         size_t mid = (lo + hi) / 2;
-        if (str_cmp(s->actions[mid].uid.type, t) < 0) {
+        if (cedar_str_cmp(s->actions[mid].uid.type, t) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    return lo < s->nactions && str_cmp(s->actions[lo].uid.type, t) == 0;
+    return lo < s->nactions && cedar_str_cmp(s->actions[lo].uid.type, t) == 0;
 }
 
 size_t cedar_schema_entity_count(const struct cedar_schema *s)
@@ -1771,7 +1762,7 @@ size_t cedar_schema_action_count(const struct cedar_schema *s)
 static bool type_listed(const struct cedar_str *types, size_t n, const struct cedar_uid *u)
 {
     for (size_t i = 0; i < n; i++) {
-        if (str_cmp(types[i], u->type) == 0) {
+        if (cedar_str_cmp(types[i], u->type) == 0) {
             return true;
         }
     }
@@ -1786,7 +1777,7 @@ static int check_enum_uid(const struct cedar_schema *s, const struct cedar_uid *
         return 0;
     }
     for (size_t i = 0; i < se->nenum; i++) {
-        if (str_cmp(se->enum_ids[i], u->id) == 0) {
+        if (cedar_str_cmp(se->enum_ids[i], u->id) == 0) {
             return 0;
         }
     }
