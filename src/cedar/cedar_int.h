@@ -39,6 +39,14 @@ static inline int cedar_str_cmp(struct cedar_str a, struct cedar_str b)
     return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
 }
 
+/* The reference treats every entity type whose last name component is
+ * `Action` as an action type (policies, their JSON form, entity data). */
+static inline bool cedar_is_action_type(const struct cedar_str *t)
+{
+    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
+           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
+}
+
 /* ---- entities ---------------------------------------------------------- */
 
 struct cedar_entity {
@@ -121,11 +129,11 @@ int cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *t, struct err *e)
  * cedar_ident_ok: [A-Za-z_][A-Za-z0-9_]*;
  * cedar_reserved_word: true, false, if, then, else, in, is, like, has (not
  * __cedar, which callers treat as they need);
- * cedar_path_ok: identifiers joined by "::", reserved words refused unless
- * allow_reserved. */
+ * cedar_path_ok: identifiers joined by "::"; reserved words refused as
+ * components unless reserved_ok, `__cedar` unless cedar_ok. */
 bool cedar_ident_ok(const char *s, size_t n);
 bool cedar_reserved_word(const char *s, size_t n);
-bool cedar_path_ok(const char *s, size_t n, bool allow_reserved);
+bool cedar_path_ok(const char *s, size_t n, bool reserved_ok, bool cedar_ok);
 
 /* The value of a hex digit, or -1 (escapes in policy text and JSON, IPv6
  * groups).  Inline: it sits in per-character loops. */

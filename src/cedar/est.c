@@ -511,7 +511,7 @@ static int rd_str(struct rd *c, json_t *j, const char *what, struct cedar_str *o
 static int rd_type(struct rd *c, json_t *j, struct cedar_str *out)
 {
     int r = rd_str(c, j, "entity type", out);
-    if (r == 0 && !cedar_path_ok(out->ptr, out->len, false)) {
+    if (r == 0 && !cedar_path_ok(out->ptr, out->len, false, true)) {
         return bad(c, "\"%s\" is not an entity type name", out->ptr);
     }
     return r;
@@ -528,7 +528,7 @@ static int rd_uid(struct rd *c, json_t *j, struct cedar_uid **out)
     if (cedar_uid_from_jansson(j, c->a, u, &e2) != 0) {
         return bad(c, "%s", e2.msg);
     }
-    if (!cedar_path_ok(u->type.ptr, u->type.len, false)) {
+    if (!cedar_path_ok(u->type.ptr, u->type.len, false, true)) {
         return bad(c, "\"%s\" is not an entity type name", u->type.ptr);
     }
     *out = u;
@@ -948,12 +948,6 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
     return bad(c, "unknown expression \"%s\"", k);
 }
 
-static bool is_action_type(const struct cedar_str *t)
-{
-    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
-           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
-}
-
 static int rd_scope_target(struct rd *c, json_t *o, int which, struct cedar_scope *s)
 {
     static const char *const slots[] = {"?principal", "?action", "?resource"};
@@ -977,7 +971,7 @@ static int rd_scope_target(struct rd *c, json_t *o, int which, struct cedar_scop
     if (r != 0) {
         return r;
     }
-    if (which == 1 && !is_action_type(&u->type)) {
+    if (which == 1 && !cedar_is_action_type(&u->type)) {
         return bad(c, "%s", "expected an action entity in the action scope");
     }
     s->uid = u;
@@ -1027,7 +1021,7 @@ static int rd_scope(struct rd *c, json_t *o, int which, struct cedar_scope *s)
             if ((r = rd_uid(c, json_array_get(ents, i), &u)) != 0) {
                 return r;
             }
-            if (!is_action_type(&u->type)) {
+            if (!cedar_is_action_type(&u->type)) {
                 return bad(c, "%s", "expected action entities in the action scope");
             }
             v[i] = *u;

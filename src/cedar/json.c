@@ -82,47 +82,6 @@ static const char *stype_name(const struct cedar_stype *t)
 
 /* ---- entity UIDs ---------------------------------------------------------- */
 
-/* Cedar's reserved words cannot be identifiers, so not name components. */
-static bool reserved_ident(const char *s, size_t n)
-{
-    static const char *const words[] = {"true", "false", "if",   "then", "else",
-                                        "in",   "is",    "like", "has",  "__cedar"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* An entity type name as the reference parses it: identifiers joined by
- * "::" with nothing around them, no reserved word, no `__cedar`. */
-static bool valid_type_name(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (;;) {
-        size_t start = i;
-        if (i >= n ||
-            !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_')) {
-            return false;
-        }
-        while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
-            i++;
-        }
-        if (reserved_ident(s + start, i - start)) {
-            return false;
-        }
-        if (i == n) {
-            return true;
-        }
-        if (i + 2 >= n || s[i] != ':' || s[i + 1] != ':') {
-            return false;
-        }
-        i += 2;
-    }
-}
-
 /* {"type": T, "id": I}; other keys are ignored, as the reference does. */
 static int uid_fields(struct jctx *c, const json_t *j, struct arena *a, struct cedar_uid *out)
 {
@@ -131,7 +90,9 @@ static int uid_fields(struct jctx *c, const json_t *j, struct arena *a, struct c
         return jerr(c, "an entity reference must be {\"type\": string, \"id\": string}");
     }
     size_t tl = json_string_length(t), il = json_string_length(id);
-    if (!valid_type_name(json_string_value(t), tl)) {
+    /* as the reference parses a type name: identifiers joined by "::" with
+     * nothing around them, no reserved word, no `__cedar` */
+    if (!cedar_path_ok(json_string_value(t), tl, false, false)) {
         return jerr(c, "`%.*s` is not a valid entity type name", (int)(tl > 64 ? 64 : tl),
                     json_string_value(t));
     }
@@ -827,14 +788,6 @@ static bool parent_allowed(struct jctx *c, const struct cedar_sentity *se,
     return found;
 }
 
-/* The reference treats every entity type whose last name component is
- * `Action` as an action type. */
-static bool is_action_type(const struct cedar_str *t)
-{
-    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
-           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
-}
-
 /* The action entities declared by the schema, with their groups as parents. */
 static int add_schema_actions(struct jctx *c, struct cedar_entities *es)
 {
@@ -866,7 +819,7 @@ static int parse_parents(struct jctx *c, const json_t *jp, const struct cedar_se
             return err_prefix(c->e, "parent %zu: ", i);
         }
         if (action) { /* an action's parents, with or without a schema */
-            if (!is_action_type(&ps[i].type)) {
+            if (!cedar_is_action_type(&ps[i].type)) {
                 return jerr(c, "an action cannot have a non-action parent `%.*s`",
                             (int)ps[i].type.len, ps[i].type.ptr);
             }
@@ -1136,7 +1089,7 @@ static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t 
         goto prefix;
     }
     const struct cedar_sentity *se = NULL;
-    if (c->schema != NULL && is_action_type(&uid.type)) {
+    if (c->schema != NULL && cedar_is_action_type(&uid.type)) {
         r = parse_data_action(c, j, &uid);
         goto prefix;
     }
@@ -1157,7 +1110,7 @@ static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t 
         goto prefix;
     }
     bool have_tags = false;
-    if ((r = parse_parents(c, json_object_get(j, "parents"), se, is_action_type(&uid.type),
+    if ((r = parse_parents(c, json_object_get(j, "parents"), se, cedar_is_action_type(&uid.type),
                            &parents, &nparents)) != 0 ||
         (r = parse_tags(c, json_object_get(j, "tags"), se, &tags, &have_tags)) != 0) {
         goto prefix;

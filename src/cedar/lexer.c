@@ -100,24 +100,25 @@ bool cedar_reserved_word(const char *s, size_t n)
     return false;
 }
 
-static bool path_part_ok(const char *s, size_t n, bool allow_reserved)
+static bool path_part_ok(const char *s, size_t n, bool reserved_ok, bool cedar_ok)
 {
-    return cedar_ident_ok(s, n) && (allow_reserved || !cedar_reserved_word(s, n));
+    return cedar_ident_ok(s, n) && (reserved_ok || !cedar_reserved_word(s, n)) &&
+           (cedar_ok || !(n == 7 && memcmp(s, "__cedar", 7) == 0));
 }
 
-bool cedar_path_ok(const char *s, size_t n, bool allow_reserved)
+bool cedar_path_ok(const char *s, size_t n, bool reserved_ok, bool cedar_ok)
 {
     size_t start = 0;
     for (size_t i = 0; i + 1 < n; i++) {
         if (s[i] == ':' && s[i + 1] == ':') {
-            if (!path_part_ok(s + start, i - start, allow_reserved)) {
+            if (!path_part_ok(s + start, i - start, reserved_ok, cedar_ok)) {
                 return false;
             }
             start = i + 2;
             i++;
         }
     }
-    return path_part_ok(s + start, n - start, allow_reserved);
+    return path_part_ok(s + start, n - start, reserved_ok, cedar_ok);
 }
 
 struct punct {

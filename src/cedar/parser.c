@@ -1065,12 +1065,6 @@ static int parse_expr(struct parser *p, struct cedar_expr **out)
 
 /* ---- policies ---------------------------------------------------------- */
 
-static bool is_action_type(const struct cedar_str *t)
-{
-    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
-           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
-}
-
 static int parse_scope_target(struct parser *p, int which, struct cedar_scope *s)
 {
     /* (Entity | Slot) */
@@ -1125,7 +1119,7 @@ static int parse_scope(struct parser *p, int which, struct cedar_scope *s)
                 if ((r = parse_entity(p, &u)) != 0) {
                     return r;
                 }
-                if (!is_action_type(&u->type)) {
+                if (!cedar_is_action_type(&u->type)) {
                     return perr(p, &open, "expected action entities in the action scope");
                 }
                 if (s->nuids == cap) {
@@ -1169,7 +1163,7 @@ static int parse_scope(struct parser *p, int which, struct cedar_scope *s)
             }
         }
     }
-    if (which == 1 && s->uid != NULL && !is_action_type(&s->uid->type)) {
+    if (which == 1 && s->uid != NULL && !cedar_is_action_type(&s->uid->type)) {
         return perr(p, &p->tok, "expected an action entity in the action scope");
     }
     return 0;

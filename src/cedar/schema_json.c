@@ -320,7 +320,8 @@ static bool keys_ok(json_t *o, const char *const *keys)
 
 static void w_name(struct tw *t, json_t *j, const char *where)
 {
-    if (!json_is_string(j) || !cedar_path_ok(json_string_value(j), json_string_length(j), true)) {
+    if (!json_is_string(j) ||
+        !cedar_path_ok(json_string_value(j), json_string_length(j), true, true)) {
         tbad(t, where, "expected a type name (identifiers joined by ::)");
         return;
     }
@@ -657,7 +658,8 @@ static void w_namespace(struct tw *t, const char *ns, size_t nslen, json_t *j)
 {
     static const char *const keys[] = {"commonTypes", "entityTypes", "actions", "annotations",
                                        NULL};
-    if ((nslen > 0 && !cedar_path_ok(ns, nslen, true)) || !json_is_object(j) || !keys_ok(j, keys)) {
+    if ((nslen > 0 && !cedar_path_ok(ns, nslen, true, true)) || !json_is_object(j) ||
+        !keys_ok(j, keys)) {
         tbad(t, "namespace",
              "\"%s\": expected a name and {commonTypes, entityTypes, actions, "
              "annotations}",
