@@ -331,6 +331,10 @@ int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, c
 struct json_t *cedar_json_load_depth(const char *text, size_t len, const char *what,
                                      unsigned max_depth, struct err *e);
 
+/* json.c: true when every key of JSON object o is among keys (NULL-terminated):
+ * the JSON policy and schema readers refuse unknown keys with it. */
+bool cedar_json_keys_ok(struct json_t *o, const char *const *keys);
+
 /* authz.c: a new empty set (refcount 1) and its destruction. */
 struct cedar_policyset *cedar_ps_new(void);
 void cedar_ps_free(struct cedar_policyset *ps);

@@ -480,24 +480,6 @@ static int nomem(struct rd *c)
     return err_set(c->e, ERR_NOMEM, "out of memory");
 }
 
-/* True when every key of o is among keys (NULL-terminated). */
-static bool keys_ok(json_t *o, const char *const *keys)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        bool found = false;
-        for (size_t i = 0; keys[i] != NULL && !found; i++) {
-            found = strcmp(k, keys[i]) == 0;
-        }
-        if (!found) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static int rd_str(struct rd *c, json_t *j, const char *what, struct cedar_str *out)
 {
     if (!json_is_string(j)) {
@@ -693,7 +675,7 @@ static enum cedar_op binop(const char *k)
 static int lr_parts(struct rd *c, json_t *body, const char *k, json_t **l, json_t **r)
 {
     static const char *const keys[] = {"left", "right", NULL};
-    if (!json_is_object(body) || !keys_ok(body, keys) ||
+    if (!json_is_object(body) || !cedar_json_keys_ok(body, keys) ||
         (*l = json_object_get(body, "left")) == NULL ||
         (*r = json_object_get(body, "right")) == NULL) {
         return bad(c, "%s: expected {\"left\", \"right\"}", k);
@@ -791,7 +773,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return bad(c, "%s: only allowed in the policy scope here", k);
     }
     if (strcmp(k, "!") == 0 || strcmp(k, "neg") == 0 || strcmp(k, "isEmpty") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_arg) || json_object_get(b, "arg") == NULL) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_arg) ||
+            json_object_get(b, "arg") == NULL) {
             return bad(c, "%s: expected {\"arg\"}", k);
         }
         bool call = k[0] == 'i';
@@ -847,7 +830,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return 0;
     }
     if (strcmp(k, "has") == 0 || strcmp(k, ".") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_attr) || json_object_get(b, "left") == NULL) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_attr) ||
+            json_object_get(b, "left") == NULL) {
             return bad(c, "%s: expected {\"left\", \"attr\"}", k);
         }
         if ((x = mk(c, k[0] == 'h' ? OP_HAS : OP_GETATTR, 1)) == NULL) {
@@ -861,7 +845,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return 0;
     }
     if (strcmp(k, "is") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_is) || json_object_get(b, "left") == NULL) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_is) ||
+            json_object_get(b, "left") == NULL) {
             return bad(c, "%s: expected {\"left\", \"entity_type\", \"in\"?}", k);
         }
         json_t *in = json_object_get(b, "in");
@@ -877,7 +862,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return 0;
     }
     if (strcmp(k, "like") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_like) || json_object_get(b, "left") == NULL) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_like) ||
+            json_object_get(b, "left") == NULL) {
             return bad(c, "%s: expected {\"left\", \"pattern\"}", k);
         }
         if ((x = mk(c, OP_LIKE, 1)) == NULL) {
@@ -891,7 +877,7 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return 0;
     }
     if (strcmp(k, "if-then-else") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_ite) || json_object_size(b) != 3) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_ite) || json_object_size(b) != 3) {
             return bad(c, "%s: expected {\"if\", \"then\", \"else\"}", k);
         }
         if ((x = mk(c, OP_IF, 3)) == NULL) {
@@ -993,15 +979,15 @@ static int rd_scope(struct rd *c, json_t *o, int which, struct cedar_scope *s)
     }
     const char *ops = json_string_value(op);
     int r;
-    if (strcmp(ops, "All") == 0 && keys_ok(o, k_all)) {
+    if (strcmp(ops, "All") == 0 && cedar_json_keys_ok(o, k_all)) {
         s->op = SCOPE_ANY;
         return 0;
     }
-    if (strcmp(ops, "==") == 0 && keys_ok(o, k_eq)) {
+    if (strcmp(ops, "==") == 0 && cedar_json_keys_ok(o, k_eq)) {
         s->op = SCOPE_EQ;
         return rd_scope_target(c, o, which, s);
     }
-    if (strcmp(ops, "in") == 0 && keys_ok(o, k_in)) {
+    if (strcmp(ops, "in") == 0 && cedar_json_keys_ok(o, k_in)) {
         json_t *ents = json_object_get(o, "entities");
         if (ents == NULL) {
             s->op = SCOPE_IN;
@@ -1029,13 +1015,13 @@ static int rd_scope(struct rd *c, json_t *o, int which, struct cedar_scope *s)
         s->uids = v;
         return 0;
     }
-    if (strcmp(ops, "is") == 0 && which != 1 && keys_ok(o, k_is)) {
+    if (strcmp(ops, "is") == 0 && which != 1 && cedar_json_keys_ok(o, k_is)) {
         if ((r = rd_type(c, json_object_get(o, "entity_type"), &s->type)) != 0) {
             return r;
         }
         json_t *in = json_object_get(o, "in");
         s->op = in ? SCOPE_IS_IN : SCOPE_IS;
-        if (in && (!json_is_object(in) || !keys_ok(in, k_in2))) {
+        if (in && (!json_is_object(in) || !cedar_json_keys_ok(in, k_in2))) {
             return bad(c, "%s: is ... in: expected {\"entity\"} or {\"slot\"}", names[which]);
         }
         return in ? rd_scope_target(c, in, which, s) : 0;
@@ -1049,7 +1035,7 @@ static int rd_policy(struct rd *c, json_t *j, const char *id, struct cedar_polic
                                        "conditions", "annotations", NULL};
     static const char *const ckeys[] = {"kind", "body", NULL};
     c->id = id;
-    if (!json_is_object(j) || !keys_ok(j, keys)) {
+    if (!json_is_object(j) || !cedar_json_keys_ok(j, keys)) {
         return bad(c, "%s",
                    "expected an object with effect, principal, action, resource, "
                    "conditions, annotations");
@@ -1081,7 +1067,7 @@ static int rd_policy(struct rd *c, json_t *j, const char *id, struct cedar_polic
     }
     for (size_t i = 0; i < p->nconds; i++) {
         json_t *cj = json_array_get(conds, i), *kind = json_object_get(cj, "kind");
-        if (!json_is_object(cj) || !keys_ok(cj, ckeys) || !json_is_string(kind) ||
+        if (!json_is_object(cj) || !cedar_json_keys_ok(cj, ckeys) || !json_is_string(kind) ||
             (strcmp(json_string_value(kind), "when") != 0 &&
              strcmp(json_string_value(kind), "unless") != 0)) {
             return bad(c, "%s", "conditions: expected {\"kind\": \"when\"|\"unless\", \"body\"}");
@@ -1205,8 +1191,8 @@ static int rd_links(struct rd *c, struct cedar_policyset *ps, json_t *links)
         json_t *l = json_array_get(links, i);
         json_t *tid = json_object_get(l, "templateId"), *nid = json_object_get(l, "newId");
         json_t *vals = json_object_get(l, "values");
-        if (!json_is_object(l) || !keys_ok(l, keys) || !json_is_string(tid) ||
-            !json_is_string(nid) || !json_is_object(vals) || !keys_ok(vals, vkeys)) {
+        if (!json_is_object(l) || !cedar_json_keys_ok(l, keys) || !json_is_string(tid) ||
+            !json_is_string(nid) || !json_is_object(vals) || !cedar_json_keys_ok(vals, vkeys)) {
             return err_set(c->e, ERR_INVALID,
                            "%s: templateLinks[%zu]: expected {\"templateId\", \"newId\", "
                            "\"values\": {\"?principal\", \"?resource\"}}",
@@ -1255,7 +1241,7 @@ int cedar_policyset_from_jansson(const struct json_t *json, const char *filename
         if ((r = rd_policy(&c, j, "policy0", &p)) == 0) {
             r = add(&c, ps, p);
         }
-    } else if (json_is_object(j) && keys_ok(j, skeys)) {
+    } else if (json_is_object(j) && cedar_json_keys_ok(j, skeys)) {
         if ((r = rd_map(&c, ps, json_object_get(j, "staticPolicies"), false)) == 0 &&
             (r = rd_map(&c, ps, json_object_get(j, "templates"), true)) == 0) {
             r = rd_links(&c, ps, json_object_get(j, "templateLinks"));

@@ -1502,6 +1502,23 @@ struct json_t *cedar_json_load(const char *text, size_t len, const char *what, s
     return cedar_json_load_depth(text, len, what, LIMIT_JSON_DEPTH, e);
 }
 
+bool cedar_json_keys_ok(struct json_t *o, const char *const *keys)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        bool found = false;
+        for (size_t i = 0; keys[i] != NULL && !found; i++) {
+            found = strcmp(k, keys[i]) == 0;
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
 struct json_t *cedar_json_load_depth(const char *text, size_t len, const char *what,
                                      unsigned max_depth, struct err *e)
 {

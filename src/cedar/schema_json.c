@@ -301,23 +301,6 @@ static void wq(struct tw *t, const char *s, size_t n)
     ws(t, "\"");
 }
 
-static bool keys_ok(json_t *o, const char *const *keys)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        bool found = false;
-        for (size_t i = 0; keys[i] != NULL && !found; i++) {
-            found = strcmp(k, keys[i]) == 0;
-        }
-        if (!found) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void w_name(struct tw *t, json_t *j, const char *where)
 {
     if (!json_is_string(j) ||
@@ -362,7 +345,7 @@ static void w_record(struct tw *t, json_t *j, unsigned depth, const char *where)
                                        "required", "annotations", NULL};
     json_t *attrs = json_object_get(j, "attributes");
     json_t *more = json_object_get(j, "additionalAttributes");
-    if (!keys_ok(j, keys) || (attrs != NULL && !json_is_object(attrs)) ||
+    if (!cedar_json_keys_ok(j, keys) || (attrs != NULL && !json_is_object(attrs)) ||
         (more != NULL && !json_is_false(more))) {
         tbad(t, where,
              "Record: expected {\"attributes\": {...}} (additionalAttributes: false only)");
@@ -413,7 +396,7 @@ static void w_type(struct tw *t, json_t *j, unsigned depth, const char *where)
         return;
     }
     if (strcmp(k, "Set") == 0) {
-        if (!keys_ok(j, k_set) || json_object_get(j, "element") == NULL) {
+        if (!cedar_json_keys_ok(j, k_set) || json_object_get(j, "element") == NULL) {
             tbad(t, where, "Set: expected {\"element\": type}");
             return;
         }
@@ -425,7 +408,7 @@ static void w_type(struct tw *t, json_t *j, unsigned depth, const char *where)
     if (strcmp(k, "Entity") == 0 || strcmp(k, "EntityOrCommon") == 0 ||
         strcmp(k, "Extension") == 0) {
         json_t *name = json_object_get(j, "name");
-        if (!keys_ok(j, k_named)) {
+        if (!cedar_json_keys_ok(j, k_named)) {
             tbad(t, where, "%s: unexpected key", k);
             return;
         }
@@ -440,7 +423,7 @@ static void w_type(struct tw *t, json_t *j, unsigned depth, const char *where)
         w_name(t, name, where);
         return;
     }
-    if (!keys_ok(j, k_plain)) {
+    if (!cedar_json_keys_ok(j, k_plain)) {
         tbad(t, where, "type \"%s\": unexpected key", k);
         return;
     }
@@ -500,7 +483,7 @@ static void w_entity(struct tw *t, const char *name, size_t nlen, json_t *j)
 {
     static const char *const keys[] = {"memberOfTypes", "shape",       "tags",
                                        "enum",          "annotations", NULL};
-    if (!cedar_ident_ok(name, nlen) || !json_is_object(j) || !keys_ok(j, keys)) {
+    if (!cedar_ident_ok(name, nlen) || !json_is_object(j) || !cedar_json_keys_ok(j, keys)) {
         tbad(t, "entityTypes",
              "\"%s\": expected an identifier and an object with memberOfTypes, "
              "shape, tags, enum, annotations",
@@ -560,7 +543,7 @@ static void w_action_ref(struct tw *t, json_t *u, const char *where)
 {
     static const char *const keys[] = {"id", "type", NULL};
     json_t *id = json_object_get(u, "id"), *ty = json_object_get(u, "type");
-    if (!json_is_object(u) || !keys_ok(u, keys) || !json_is_string(id)) {
+    if (!json_is_object(u) || !cedar_json_keys_ok(u, keys) || !json_is_string(id)) {
         tbad(t, where, "memberOf: expected {\"id\", \"type\"?}");
         return;
     }
@@ -587,7 +570,7 @@ static void w_action(struct tw *t, const char *id, size_t idlen, json_t *j)
     static const char *const akeys[] = {"principalTypes", "resourceTypes", "context", NULL};
     if (j == NULL || json_is_null(j)) {
         j = NULL;
-    } else if (!json_is_object(j) || !keys_ok(j, keys)) {
+    } else if (!json_is_object(j) || !cedar_json_keys_ok(j, keys)) {
         tbad(t, "actions", "\"%s\": expected an object with memberOf, appliesTo, annotations", id);
         return;
     }
@@ -616,7 +599,7 @@ static void w_action(struct tw *t, const char *id, size_t idlen, json_t *j)
         json_t *pt = json_object_get(ap, "principalTypes");
         json_t *rt = json_object_get(ap, "resourceTypes");
         json_t *cx = json_object_get(ap, "context");
-        if (!json_is_object(ap) || !keys_ok(ap, akeys) || (pt && !json_is_array(pt)) ||
+        if (!json_is_object(ap) || !cedar_json_keys_ok(ap, akeys) || (pt && !json_is_array(pt)) ||
             (rt && !json_is_array(rt))) {
             tbad(t, id,
                  "appliesTo: expected {\"principalTypes\": [..], \"resourceTypes\": [..], "
@@ -659,7 +642,7 @@ static void w_namespace(struct tw *t, const char *ns, size_t nslen, json_t *j)
     static const char *const keys[] = {"commonTypes", "entityTypes", "actions", "annotations",
                                        NULL};
     if ((nslen > 0 && !cedar_path_ok(ns, nslen, true, true)) || !json_is_object(j) ||
-        !keys_ok(j, keys)) {
+        !cedar_json_keys_ok(j, keys)) {
         tbad(t, "namespace",
              "\"%s\": expected a name and {commonTypes, entityTypes, actions, "
              "annotations}",
