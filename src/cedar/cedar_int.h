@@ -234,6 +234,13 @@ enum cedar_fn {
     FN_TO_MILLISECONDS
 };
 
+/* eval.c: the value of extension constructor fn (FN_IP, FN_DECIMAL,
+ * FN_DATETIME or FN_DURATION) applied to the string (s, n): what evaluation,
+ * the validator's literal check and the JSON `__extn` reader all build.
+ * 0, or the extension parser's error in e. */
+int cedar_ext_construct(enum cedar_fn fn, const char *s, size_t n, struct cedar_value *out,
+                        struct err *e) MUST_CHECK;
+
 struct cedar_expr {
     enum cedar_op op;
     int line, col;

@@ -301,45 +301,51 @@ static bool set_has(const struct cedar_set *s, const struct cedar_value *v)
     return false;
 }
 
+int cedar_ext_construct(enum cedar_fn fn, const char *s, size_t n, struct cedar_value *out,
+                        struct err *e)
+{
+    int r;
+    switch (fn) {
+    case FN_IP: {
+        struct cedar_ip ip;
+        if ((r = cedar_ip_parse(s, n, &ip, e)) == 0) {
+            *out = cedar_value_ip(&ip);
+        }
+        return r;
+    }
+    case FN_DECIMAL: {
+        struct cedar_decimal d;
+        if ((r = cedar_decimal_parse(s, n, &d, e)) == 0) {
+            *out = cedar_value_decimal(d.value);
+        }
+        return r;
+    }
+    case FN_DATETIME: {
+        struct cedar_datetime d;
+        if ((r = cedar_datetime_parse(s, n, &d, e)) == 0) {
+            *out = cedar_value_datetime(d.ms);
+        }
+        return r;
+    }
+    case FN_DURATION: {
+        struct cedar_duration d;
+        if ((r = cedar_duration_parse(s, n, &d, e)) == 0) {
+            *out = cedar_value_duration(d.ms);
+        }
+        return r;
+    }
+    default:
+        return err_set(e, ERR_INTERNAL, "not an extension constructor");
+    }
+}
+
 static int ext_ctor(struct cedar_eval *ev, int fn, const struct cedar_value *arg,
                     struct cedar_value *out)
 {
     if (arg->kind != CEDAR_STRING) {
         return type_err(ev, "extension constructor needs a string", arg->kind);
     }
-    const char *s = arg->u.s.ptr;
-    size_t n = arg->u.s.len;
-    int r;
-    switch (fn) {
-    case FN_IP: {
-        struct cedar_ip ip;
-        if ((r = cedar_ip_parse(s, n, &ip, ev->e)) == 0) {
-            *out = cedar_value_ip(&ip);
-        }
-        break;
-    }
-    case FN_DECIMAL: {
-        struct cedar_decimal d;
-        if ((r = cedar_decimal_parse(s, n, &d, ev->e)) == 0) {
-            *out = cedar_value_decimal(d.value);
-        }
-        break;
-    }
-    case FN_DATETIME: {
-        struct cedar_datetime d;
-        if ((r = cedar_datetime_parse(s, n, &d, ev->e)) == 0) {
-            *out = cedar_value_datetime(d.ms);
-        }
-        break;
-    }
-    default: {
-        struct cedar_duration d;
-        if ((r = cedar_duration_parse(s, n, &d, ev->e)) == 0) {
-            *out = cedar_value_duration(d.ms);
-        }
-        break;
-    }
-    }
+    int r = cedar_ext_construct((enum cedar_fn)fn, arg->u.s.ptr, arg->u.s.len, out, ev->e);
     return r == 0 ? 0 : ERR_INVALID;
 }
 

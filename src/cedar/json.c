@@ -190,34 +190,6 @@ static const struct {
     {"toMilliseconds", X_TO_MS, 1, CEDAR_DURATION, 0},
 };
 
-/* The four constructors, from a string. */
-static int ext_construct(struct jctx *c, enum xfn fn, struct cedar_str s, struct cedar_value *out)
-{
-    int r;
-    if (fn == X_IP) {
-        struct cedar_ip ip;
-        if ((r = cedar_ip_parse(s.ptr, s.len, &ip, c->e)) == 0) {
-            *out = cedar_value_ip(&ip);
-        }
-    } else if (fn == X_DECIMAL) {
-        struct cedar_decimal d;
-        if ((r = cedar_decimal_parse(s.ptr, s.len, &d, c->e)) == 0) {
-            *out = cedar_value_decimal(d.value);
-        }
-    } else if (fn == X_DATETIME) {
-        struct cedar_datetime dt;
-        if ((r = cedar_datetime_parse(s.ptr, s.len, &dt, c->e)) == 0) {
-            *out = cedar_value_datetime(dt.ms);
-        }
-    } else {
-        struct cedar_duration du;
-        if ((r = cedar_duration_parse(s.ptr, s.len, &du, c->e)) == 0) {
-            *out = cedar_value_duration(du.ms);
-        }
-    }
-    return r;
-}
-
 /* Applies extension function `name` to args[0..n) (already values). */
 static int ext_apply(struct jctx *c, const char *name, const struct cedar_value *args, size_t n,
                      struct cedar_value *out)
@@ -244,9 +216,14 @@ static int ext_apply(struct jctx *c, const char *name, const struct cedar_value 
     case X_IP:
     case X_DECIMAL:
     case X_DATETIME:
-    case X_DURATION:
-        r = ext_construct(c, xfns[k].fn, a->u.s, out);
+    case X_DURATION: {
+        static const enum cedar_fn ctors[] = {[X_IP] = FN_IP,
+                                              [X_DECIMAL] = FN_DECIMAL,
+                                              [X_DATETIME] = FN_DATETIME,
+                                              [X_DURATION] = FN_DURATION};
+        r = cedar_ext_construct(ctors[xfns[k].fn], a->u.s.ptr, a->u.s.len, out, c->e);
         return r == 0 ? 0 : err_prefix(c->e, "%s(): ", name);
+    }
     case X_IS_IPV4:
         *out = cedar_value_bool(cedar_ip_is_ipv4(&a->u.ip));
         break;

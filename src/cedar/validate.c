@@ -848,34 +848,8 @@ static int check_ext_literal(struct vc *v, const struct cedar_expr *x, enum ceda
     }
     struct err e2;
     err_clear(&e2);
-    const char *s = arg->lit.u.s.ptr;
-    size_t n = arg->lit.u.s.len;
-    int r = 0;
-    switch (fn) {
-    case FN_IP: {
-        struct cedar_ip ip;
-        r = cedar_ip_parse(s, n, &ip, &e2);
-        break;
-    }
-    case FN_DECIMAL: {
-        struct cedar_decimal d;
-        r = cedar_decimal_parse(s, n, &d, &e2);
-        break;
-    }
-    case FN_DATETIME: {
-        struct cedar_datetime d;
-        r = cedar_datetime_parse(s, n, &d, &e2);
-        break;
-    }
-    case FN_DURATION: {
-        struct cedar_duration d;
-        r = cedar_duration_parse(s, n, &d, &e2);
-        break;
-    }
-    default:
-        break;
-    }
-    if (r != 0) {
+    struct cedar_value ignored;
+    if (cedar_ext_construct(fn, arg->lit.u.s.ptr, arg->lit.u.s.len, &ignored, &e2) != 0) {
         return diag(v, x, "invalid extension literal: %s", e2.msg);
     }
     return 0;
