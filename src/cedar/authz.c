@@ -304,6 +304,23 @@ static int map_grow(struct cedar_index_map *m)
     return 0;
 }
 
+/* Appends pol to a growable list of policy numbers (first allocation:
+ * first entries, then doubling): index buckets and the residual list. */
+static int pol_push(uint32_t **v, size_t *n, size_t *cap, size_t first, uint32_t pol)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : first;
+        uint32_t *nv = realloc(*v, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return ERR_NOMEM;
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = pol;
+    return 0;
+}
+
 static int map_add(struct cedar_index_map *m, const struct cedar_uid *a, const struct cedar_uid *b,
                    uint32_t pol)
 {
@@ -321,17 +338,7 @@ static int map_add(struct cedar_index_map *m, const struct cedar_uid *a, const s
     if (s->n > 0 && s->pols[s->n - 1] == pol) {
         return 0;
     }
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 4;
-        uint32_t *nv = realloc(s->pols, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return ERR_NOMEM;
-        }
-        s->pols = nv;
-        s->cap = nc;
-    }
-    s->pols[s->n++] = pol;
-    return 0;
+    return pol_push(&s->pols, &s->n, &s->cap, 4, pol);
 }
 
 static bool scope_keyed(const struct cedar_scope *s)
@@ -341,17 +348,7 @@ static bool scope_keyed(const struct cedar_scope *s)
 
 static int residual_add(struct cedar_policyset *ps, uint32_t pol)
 {
-    if (ps->nresidual == ps->residual_cap) {
-        size_t nc = ps->residual_cap ? ps->residual_cap * 2 : 16;
-        uint32_t *nv = realloc(ps->residual, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return ERR_NOMEM;
-        }
-        ps->residual = nv;
-        ps->residual_cap = nc;
-    }
-    ps->residual[ps->nresidual++] = pol;
-    return 0;
+    return pol_push(&ps->residual, &ps->nresidual, &ps->residual_cap, 16, pol);
 }
 
 /* Puts policy i in its one bucket (templates in none). */
