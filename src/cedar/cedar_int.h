@@ -342,6 +342,11 @@ struct json_t *cedar_json_load_depth(const char *text, size_t len, const char *w
  * the JSON policy and schema readers refuse unknown keys with it. */
 bool cedar_json_keys_ok(struct json_t *o, const char *const *keys);
 
+/* json.c: *o[k] = v, consuming v; on failure (either NULL, or out of memory)
+ * releases both, sets *o to NULL and returns false, so a JSON writer chains
+ * calls with && and checks once. */
+bool cedar_json_put(struct json_t **o, const char *k, struct json_t *v);
+
 /* authz.c: a new empty set (refcount 1) and its destruction. */
 struct cedar_policyset *cedar_ps_new(void);
 void cedar_ps_free(struct cedar_policyset *ps);

@@ -84,24 +84,10 @@ static json_t *obj1(const char *k, json_t *v)
     return o;
 }
 
-/* Sets o[k] = v consuming v; false (and o freed) on failure. */
-static bool put(json_t **o, const char *k, json_t *v)
-{
-    if (*o == NULL || v == NULL || json_object_set_new(*o, k, v) != 0) {
-        if (*o == NULL) {
-            json_decref(v);
-        }
-        json_decref(*o);
-        *o = NULL;
-        return false;
-    }
-    return true;
-}
-
 static json_t *uid_json(const struct cedar_uid *u)
 {
     json_t *o = json_object();
-    (void)(put(&o, "type", jstr(u->type)) && put(&o, "id", jstr(u->id)));
+    (void)(cedar_json_put(&o, "type", jstr(u->type)) && cedar_json_put(&o, "id", jstr(u->id)));
     return o;
 }
 
@@ -115,11 +101,11 @@ static json_t *lr(const char *op, json_t *l, json_t *r)
         json_decref(in);
         return NULL;
     }
-    if (!put(&in, "left", l)) {
+    if (!cedar_json_put(&in, "left", l)) {
         json_decref(r);
         return NULL;
     }
-    put(&in, "right", r);
+    cedar_json_put(&in, "right", r);
     return obj1(op, in);
 }
 
@@ -234,9 +220,9 @@ static json_t *expr_json(const struct cedar_expr *x, unsigned depth)
         return chain_json(x, depth);
     case OP_IF: {
         json_t *o = json_object();
-        if (put(&o, "if", expr_json(x->a[0], depth + 1)) &&
-            put(&o, "then", expr_json(x->a[1], depth + 1))) {
-            put(&o, "else", expr_json(x->a[2], depth + 1));
+        if (cedar_json_put(&o, "if", expr_json(x->a[0], depth + 1)) &&
+            cedar_json_put(&o, "then", expr_json(x->a[1], depth + 1))) {
+            cedar_json_put(&o, "else", expr_json(x->a[2], depth + 1));
         }
         return obj1("if-then-else", o);
     }
@@ -252,20 +238,21 @@ static json_t *expr_json(const struct cedar_expr *x, unsigned depth)
     case OP_HAS:
     case OP_GETATTR: {
         json_t *o = json_object();
-        (void)(put(&o, "left", expr_json(x->a[0], depth + 1)) && put(&o, "attr", jstr(x->name)));
+        (void)(cedar_json_put(&o, "left", expr_json(x->a[0], depth + 1)) &&
+               cedar_json_put(&o, "attr", jstr(x->name)));
         return obj1(x->op == OP_HAS ? "has" : ".", o);
     }
     case OP_LIKE: {
         json_t *o = json_object();
-        (void)(put(&o, "left", expr_json(x->a[0], depth + 1)) &&
-               put(&o, "pattern", pattern_json(x->pat)));
+        (void)(cedar_json_put(&o, "left", expr_json(x->a[0], depth + 1)) &&
+               cedar_json_put(&o, "pattern", pattern_json(x->pat)));
         return obj1("like", o);
     }
     case OP_IS: {
         json_t *o = json_object();
-        if (put(&o, "left", expr_json(x->a[0], depth + 1)) &&
-            put(&o, "entity_type", jstr(x->name)) && x->n > 1) {
-            put(&o, "in", expr_json(x->a[1], depth + 1));
+        if (cedar_json_put(&o, "left", expr_json(x->a[0], depth + 1)) &&
+            cedar_json_put(&o, "entity_type", jstr(x->name)) && x->n > 1) {
+            cedar_json_put(&o, "in", expr_json(x->a[1], depth + 1));
         }
         return obj1("is", o);
     }
@@ -304,7 +291,7 @@ static json_t *scope_json(const struct cedar_scope *s, int which)
     static const char *const slots[] = {"?principal", "?action", "?resource"};
     json_t *o = json_object();
     const char *op = "All";
-    put(&o, "op", json_null()); /* first in the output; set below */
+    cedar_json_put(&o, "op", json_null()); /* first in the output; set below */
     switch (s->op) {
     case SCOPE_ANY:
         break;
@@ -312,24 +299,24 @@ static json_t *scope_json(const struct cedar_scope *s, int which)
     case SCOPE_IN:
         op = s->op == SCOPE_EQ ? "==" : "in";
         if (s->slot || s->uid == NULL) {
-            put(&o, "slot", json_string(slots[which]));
+            cedar_json_put(&o, "slot", json_string(slots[which]));
         } else {
-            put(&o, "entity", uid_json(s->uid));
+            cedar_json_put(&o, "entity", uid_json(s->uid));
         }
         break;
     case SCOPE_IS:
     case SCOPE_IS_IN:
         op = "is";
-        if (put(&o, "entity_type", jstr(s->type)) && s->op == SCOPE_IS_IN) {
-            put(&o, "in",
-                s->slot || s->uid == NULL ? obj1("slot", json_string(slots[which]))
-                                          : obj1("entity", uid_json(s->uid)));
+        if (cedar_json_put(&o, "entity_type", jstr(s->type)) && s->op == SCOPE_IS_IN) {
+            cedar_json_put(&o, "in",
+                           s->slot || s->uid == NULL ? obj1("slot", json_string(slots[which]))
+                                                     : obj1("entity", uid_json(s->uid)));
         }
         break;
     case SCOPE_IN_SET:
         op = "in";
         if (s->nuids == 1) {
-            put(&o, "entity", uid_json(&s->uids[0]));
+            cedar_json_put(&o, "entity", uid_json(&s->uids[0]));
         } else {
             json_t *arr = json_array();
             for (size_t i = 0; i < s->nuids && arr != NULL; i++) {
@@ -338,21 +325,21 @@ static json_t *scope_json(const struct cedar_scope *s, int which)
                     arr = NULL;
                 }
             }
-            put(&o, "entities", arr);
+            cedar_json_put(&o, "entities", arr);
         }
         break;
     }
-    put(&o, "op", json_string(op));
+    cedar_json_put(&o, "op", json_string(op));
     return o;
 }
 
 static json_t *policy_json(const struct cedar_policy *p)
 {
     json_t *o = json_object();
-    if (!put(&o, "effect", json_string(p->forbid ? "forbid" : "permit")) ||
-        !put(&o, "principal", scope_json(&p->principal, 0)) ||
-        !put(&o, "action", scope_json(&p->action, 1)) ||
-        !put(&o, "resource", scope_json(&p->resource, 2))) {
+    if (!cedar_json_put(&o, "effect", json_string(p->forbid ? "forbid" : "permit")) ||
+        !cedar_json_put(&o, "principal", scope_json(&p->principal, 0)) ||
+        !cedar_json_put(&o, "action", scope_json(&p->action, 1)) ||
+        !cedar_json_put(&o, "resource", scope_json(&p->resource, 2))) {
         return NULL;
     }
     json_t *conds = json_array();
@@ -360,14 +347,14 @@ static json_t *policy_json(const struct cedar_policy *p)
         const struct cedar_expr *x = p->conds[i];
         bool unless = x->op == OP_NOT && x->unless;
         json_t *c = json_object();
-        if (!put(&c, "kind", json_string(unless ? "unless" : "when")) ||
-            !put(&c, "body", expr_json(unless ? x->a[0] : x, 0)) ||
+        if (!cedar_json_put(&c, "kind", json_string(unless ? "unless" : "when")) ||
+            !cedar_json_put(&c, "body", expr_json(unless ? x->a[0] : x, 0)) ||
             json_array_append_new(conds, c) != 0) {
             json_decref(conds);
             conds = NULL;
         }
     }
-    if (!put(&o, "conditions", conds)) {
+    if (!cedar_json_put(&o, "conditions", conds)) {
         return NULL;
     }
     if (p->nannos > 0) {
@@ -380,7 +367,7 @@ static json_t *policy_json(const struct cedar_policy *p)
                 an = NULL;
             }
         }
-        put(&o, "annotations", an);
+        cedar_json_put(&o, "annotations", an);
     }
     return o;
 }
@@ -416,17 +403,17 @@ int cedar_policyset_to_json(const struct cedar_policyset *ps, struct json_t **ou
         if (p->template_id != NULL) {
             json_t *vals = json_object();
             if (p->link_principal != NULL) {
-                put(&vals, "?principal", uid_json(p->link_principal));
+                cedar_json_put(&vals, "?principal", uid_json(p->link_principal));
             }
             if (p->link_resource != NULL) {
-                put(&vals, "?resource", uid_json(p->link_resource));
+                cedar_json_put(&vals, "?resource", uid_json(p->link_resource));
             }
             v = json_object();
-            if (!put(&v, "templateId", json_string(p->template_id)) ||
-                !put(&v, "newId", json_string(p->id))) {
+            if (!cedar_json_put(&v, "templateId", json_string(p->template_id)) ||
+                !cedar_json_put(&v, "newId", json_string(p->id))) {
                 json_decref(vals);
             } else {
-                put(&v, "values", vals);
+                cedar_json_put(&v, "values", vals);
             }
             if (v == NULL || json_array_append_new(links, v) != 0) {
                 r = err_set(e, ERR_NOMEM, "out of memory");

@@ -1479,6 +1479,19 @@ struct json_t *cedar_json_load(const char *text, size_t len, const char *what, s
     return cedar_json_load_depth(text, len, what, LIMIT_JSON_DEPTH, e);
 }
 
+bool cedar_json_put(struct json_t **o, const char *k, struct json_t *v)
+{
+    if (*o == NULL || v == NULL || json_object_set_new(*o, k, v) != 0) {
+        if (*o == NULL) {
+            json_decref(v);
+        }
+        json_decref(*o);
+        *o = NULL;
+        return false;
+    }
+    return true;
+}
+
 bool cedar_json_keys_ok(struct json_t *o, const char *const *keys)
 {
     const char *k;

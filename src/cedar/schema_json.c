@@ -30,20 +30,6 @@ static json_t *jstr(struct cedar_str s)
     return json_stringn(s.ptr ? s.ptr : "", s.len);
 }
 
-/* o[k] = v (consumed); false, and o released, on failure. */
-static bool put(json_t **o, const char *k, json_t *v)
-{
-    if (*o == NULL || v == NULL || json_object_set_new(*o, k, v) != 0) {
-        if (*o == NULL) {
-            json_decref(v);
-        }
-        json_decref(*o);
-        *o = NULL;
-        return false;
-    }
-    return true;
-}
-
 static json_t *annos_json(const struct cedar_annotation *a, size_t n)
 {
     json_t *o = json_object();
@@ -67,25 +53,25 @@ static json_t *type_json(const struct cedar_stype *t, unsigned depth)
     }
     switch (t->kind) {
     case CEDAR_ST_BOOL:
-        put(&o, "type", json_string("Boolean"));
+        cedar_json_put(&o, "type", json_string("Boolean"));
         break;
     case CEDAR_ST_LONG:
-        put(&o, "type", json_string("Long"));
+        cedar_json_put(&o, "type", json_string("Long"));
         break;
     case CEDAR_ST_STRING:
-        put(&o, "type", json_string("String"));
+        cedar_json_put(&o, "type", json_string("String"));
         break;
     case CEDAR_ST_IP:
     case CEDAR_ST_DECIMAL:
     case CEDAR_ST_DATETIME:
     case CEDAR_ST_DURATION:
-        if (put(&o, "type", json_string("Extension"))) {
-            put(&o, "name", json_string(ext[t->kind - CEDAR_ST_IP]));
+        if (cedar_json_put(&o, "type", json_string("Extension"))) {
+            cedar_json_put(&o, "name", json_string(ext[t->kind - CEDAR_ST_IP]));
         }
         break;
     case CEDAR_ST_SET:
-        if (put(&o, "type", json_string("Set"))) {
-            put(&o, "element", type_json(t->elem, depth + 1));
+        if (cedar_json_put(&o, "type", json_string("Set"))) {
+            cedar_json_put(&o, "element", type_json(t->elem, depth + 1));
         }
         break;
     case CEDAR_ST_RECORD: {
@@ -94,26 +80,26 @@ static json_t *type_json(const struct cedar_stype *t, unsigned depth)
             const struct cedar_sattr *a = &t->attrs[i];
             json_t *at = type_json(a->type, depth + 1);
             if (at != NULL && !a->required) {
-                put(&at, "required", json_false());
+                cedar_json_put(&at, "required", json_false());
             }
             if (at != NULL && a->nannos > 0) {
-                put(&at, "annotations", annos_json(a->annos, a->nannos));
+                cedar_json_put(&at, "annotations", annos_json(a->annos, a->nannos));
             }
             if (at == NULL || json_object_setn_new(attrs, a->name.ptr, a->name.len, at) != 0) {
                 json_decref(attrs);
                 attrs = NULL;
             }
         }
-        if (put(&o, "type", json_string("Record"))) {
-            put(&o, "attributes", attrs);
+        if (cedar_json_put(&o, "type", json_string("Record"))) {
+            cedar_json_put(&o, "attributes", attrs);
         } else {
             json_decref(attrs);
         }
         break;
     }
     case CEDAR_ST_ENTITY:
-        if (put(&o, "type", json_string("Entity"))) {
-            put(&o, "name", jstr(t->name));
+        if (cedar_json_put(&o, "type", json_string("Entity"))) {
+            cedar_json_put(&o, "name", jstr(t->name));
         }
         break;
     default:
@@ -189,18 +175,18 @@ int cedar_schema_to_json(const struct cedar_schema *s, struct json_t **out, stru
         split_name(en->name, &ns, &base);
         json_t *m = ns_member(root, ns, "entityTypes"), *o = json_object();
         if (en->nparents > 0) {
-            put(&o, "memberOfTypes", names_json(en->parents, en->nparents));
+            cedar_json_put(&o, "memberOfTypes", names_json(en->parents, en->nparents));
         }
         if (en->is_enum) {
-            put(&o, "enum", names_json(en->enum_ids, en->nenum));
+            cedar_json_put(&o, "enum", names_json(en->enum_ids, en->nenum));
         } else if (en->attrs != NULL && en->attrs->nattrs > 0) {
-            put(&o, "shape", type_json(en->attrs, 0));
+            cedar_json_put(&o, "shape", type_json(en->attrs, 0));
         }
         if (en->tags != NULL) {
-            put(&o, "tags", type_json(en->tags, 0));
+            cedar_json_put(&o, "tags", type_json(en->tags, 0));
         }
         if (en->nannos > 0) {
-            put(&o, "annotations", annos_json(en->annos, en->nannos));
+            cedar_json_put(&o, "annotations", annos_json(en->annos, en->nannos));
         }
         ok = m != NULL && o != NULL && json_object_setn_new(m, base.ptr, base.len, o) == 0;
     }
@@ -213,25 +199,26 @@ int cedar_schema_to_json(const struct cedar_schema *s, struct json_t **out, stru
             json_t *arr = json_array();
             for (size_t k = 0; k < a->nparents && arr != NULL; k++) {
                 json_t *u = json_object();
-                if (!put(&u, "id", jstr(a->parents[k].id)) ||
-                    !put(&u, "type", jstr(a->parents[k].type)) || json_array_append_new(arr, u)) {
+                if (!cedar_json_put(&u, "id", jstr(a->parents[k].id)) ||
+                    !cedar_json_put(&u, "type", jstr(a->parents[k].type)) ||
+                    json_array_append_new(arr, u)) {
                     json_decref(arr);
                     arr = NULL;
                 }
             }
-            put(&o, "memberOf", arr);
+            cedar_json_put(&o, "memberOf", arr);
         }
         if (a->applies) {
             json_t *ap = json_object();
-            if (put(&ap, "principalTypes", names_json(a->principals, a->nprincipals)) &&
-                put(&ap, "resourceTypes", names_json(a->resources, a->nresources)) &&
+            if (cedar_json_put(&ap, "principalTypes", names_json(a->principals, a->nprincipals)) &&
+                cedar_json_put(&ap, "resourceTypes", names_json(a->resources, a->nresources)) &&
                 a->context != NULL && a->context->nattrs > 0) {
-                put(&ap, "context", type_json(a->context, 0));
+                cedar_json_put(&ap, "context", type_json(a->context, 0));
             }
-            put(&o, "appliesTo", ap);
+            cedar_json_put(&o, "appliesTo", ap);
         }
         if (a->nannos > 0) {
-            put(&o, "annotations", annos_json(a->annos, a->nannos));
+            cedar_json_put(&o, "annotations", annos_json(a->annos, a->nannos));
         }
         ok =
             m != NULL && o != NULL && json_object_setn_new(m, a->uid.id.ptr, a->uid.id.len, o) == 0;
