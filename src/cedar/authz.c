@@ -65,6 +65,25 @@ void cedar_ps_free(struct cedar_policyset *ps)
     free(ps);
 }
 
+int cedar_ps_append(struct cedar_policyset *ps, struct cedar_policy *p)
+{
+    if (ps->n == ps->cap) {
+        size_t nc = ps->cap ? ps->cap * 2 : 16;
+        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return ERR_NOMEM;
+        }
+        if (ps->n) {
+            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
+        }
+        ps->pols = nv;
+        ps->cap = nc;
+    }
+    p->index = ps->n;
+    ps->pols[ps->n++] = p;
+    return 0;
+}
+
 int cedar_policyset_parse(const char *text, size_t len, const char *filename, unsigned flags,
                           struct cedar_policyset **out, struct err *e)
 {
@@ -210,20 +229,9 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
     }
     p->link_principal = t->principal.slot ? p->principal.uid : NULL;
     p->link_resource = t->resource.slot ? p->resource.uid : NULL;
-    if (ps->n == ps->cap) {
-        size_t nc = ps->cap ? ps->cap * 2 : 16;
-        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return err_set(e, ERR_NOMEM, "out of memory");
-        }
-        if (ps->n) {
-            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
-        }
-        ps->pols = nv;
-        ps->cap = nc;
+    if (cedar_ps_append(ps, p) != 0) {
+        return err_set(e, ERR_NOMEM, "out of memory");
     }
-    p->index = ps->n;
-    ps->pols[ps->n++] = p;
     /* one more entry in the index, not a rebuild: linking n templates stays linear */
     if (ps->indexed && index_one(ps, p->index) != 0) {
         ps->indexed = false; /* fail closed: authorize refuses a half-indexed set */

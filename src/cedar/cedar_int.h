@@ -351,6 +351,11 @@ bool cedar_json_put(struct json_t **o, const char *k, struct json_t *v);
 struct cedar_policyset *cedar_ps_new(void);
 void cedar_ps_free(struct cedar_policyset *ps);
 
+/* authz.c: appends p to ps->pols (in ps's arena; p->index is set): what the
+ * text parser, the JSON reader and linking add policies with.  0 or
+ * ERR_NOMEM. */
+int cedar_ps_append(struct cedar_policyset *ps, struct cedar_policy *p) MUST_CHECK;
+
 /* authz.c: (re)builds the index of ps. */
 int cedar_index_build(struct cedar_policyset *ps, struct err *e) MUST_CHECK;
 

@@ -1122,21 +1122,7 @@ static int add(struct rd *c, struct cedar_policyset *ps, struct cedar_policy *p)
     if (ps->n >= LIMIT_CEDAR_POLICIES) {
         return err_set(c->e, ERR_LIMIT, "%s: too many policies", c->what);
     }
-    if (ps->n == ps->cap) {
-        size_t nc = ps->cap ? ps->cap * 2 : 16;
-        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return nomem(c);
-        }
-        if (ps->n) {
-            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
-        }
-        ps->pols = nv;
-        ps->cap = nc;
-    }
-    p->index = ps->n;
-    ps->pols[ps->n++] = p;
-    return 0;
+    return cedar_ps_append(ps, p) == 0 ? 0 : nomem(c);
 }
 
 static int rd_map(struct rd *c, struct cedar_policyset *ps, json_t *m, bool templates)

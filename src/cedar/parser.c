@@ -1206,25 +1206,6 @@ static int parse_annotation(struct parser *p, struct cedar_annotation *an)
     return 0;
 }
 
-static int add_policy(struct cedar_policyset *ps, struct cedar_policy *pol)
-{
-    if (ps->n == ps->cap) {
-        size_t nc = ps->cap ? ps->cap * 2 : 16;
-        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return ERR_NOMEM;
-        }
-        if (ps->n) {
-            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
-        }
-        ps->pols = nv;
-        ps->cap = nc;
-    }
-    pol->index = ps->n;
-    ps->pols[ps->n++] = pol;
-    return 0;
-}
-
 static int parse_policy(struct parser *p)
 {
     /* Policy ::= {Annotation} ('permit' | 'forbid') '(' Scope ')' {Condition} ';' */
@@ -1339,7 +1320,7 @@ static int parse_policy(struct parser *p)
     if (p->ps->n >= LIMIT_CEDAR_POLICIES) {
         return err_set(p->e, ERR_LIMIT, "more than %d policies", LIMIT_CEDAR_POLICIES);
     }
-    return add_policy(p->ps, pol) == 0 ? 0 : nomem(p);
+    return cedar_ps_append(p->ps, pol) == 0 ? 0 : nomem(p);
 }
 
 int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, const char *filename,
