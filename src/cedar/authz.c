@@ -84,6 +84,19 @@ int cedar_ps_append(struct cedar_policyset *ps, struct cedar_policy *p)
     return 0;
 }
 
+int cedar_ps_finish(struct cedar_policyset *ps, int r, struct cedar_policyset **out, struct err *e)
+{
+    if (r == 0) {
+        r = cedar_index_build(ps, e);
+    }
+    if (r != 0) {
+        cedar_ps_free(ps);
+        return r;
+    }
+    *out = ps;
+    return 0;
+}
+
 int cedar_policyset_parse(const char *text, size_t len, const char *filename, unsigned flags,
                           struct cedar_policyset **out, struct err *e)
 {
@@ -104,15 +117,7 @@ int cedar_policyset_parse(const char *text, size_t len, const char *filename, un
             }
         }
     }
-    if (r == 0) {
-        r = cedar_index_build(ps, e);
-    }
-    if (r != 0) {
-        cedar_ps_free(ps);
-        return r;
-    }
-    *out = ps;
-    return 0;
+    return cedar_ps_finish(ps, r, out, e);
 }
 
 struct cedar_policyset *cedar_policyset_get(struct cedar_policyset *ps)

@@ -356,6 +356,12 @@ void cedar_ps_free(struct cedar_policyset *ps);
  * ERR_NOMEM. */
 int cedar_ps_append(struct cedar_policyset *ps, struct cedar_policy *p) MUST_CHECK;
 
+/* authz.c: the last step of building a set: r is the builder's result so
+ * far.  r == 0: indexes ps and hands it to *out; otherwise (or when
+ * indexing fails) frees ps.  Returns r, or the index error. */
+int cedar_ps_finish(struct cedar_policyset *ps, int r, struct cedar_policyset **out,
+                    struct err *e) MUST_CHECK;
+
 /* authz.c: (re)builds the index of ps. */
 int cedar_index_build(struct cedar_policyset *ps, struct err *e) MUST_CHECK;
 

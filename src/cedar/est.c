@@ -1225,15 +1225,7 @@ int cedar_policyset_from_jansson(const struct json_t *json, const char *filename
                     "{\"staticPolicies\", \"templates\", \"templateLinks\"}",
                     c.what);
     }
-    if (r == 0) {
-        r = cedar_index_build(ps, e);
-    }
-    if (r != 0) {
-        cedar_ps_free(ps);
-        return r;
-    }
-    *out = ps;
-    return 0;
+    return cedar_ps_finish(ps, r, out, e);
 }
 
 int cedar_policyset_from_json(const char *text, size_t len, const char *filename,
