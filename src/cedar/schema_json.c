@@ -466,6 +466,30 @@ static json_t *resolve_shape(struct tw *t, json_t *shape, const char *where)
     return NULL;
 }
 
+/* ` in [a, b]` from the array o[key] (o may be NULL), each element written by
+ * w_elem; nothing when it is absent or empty.  False after an error. */
+static bool w_in_list(struct tw *t, json_t *o, const char *key, const char *where,
+                      void (*w_elem)(struct tw *t, json_t *j, const char *where))
+{
+    json_t *a = o ? json_object_get(o, key) : NULL;
+    if (a == NULL) {
+        return true;
+    }
+    if (!json_is_array(a)) {
+        tbad(t, where, "%s: expected an array", key);
+        return false;
+    }
+    if (json_array_size(a) > 0) {
+        ws(t, " in [");
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            ws(t, i ? ", " : "");
+            w_elem(t, json_array_get(a, i), where);
+        }
+        ws(t, "]");
+    }
+    return true;
+}
+
 static void w_entity(struct tw *t, const char *name, size_t nlen, json_t *j)
 {
     static const char *const keys[] = {"memberOfTypes", "shape",       "tags",
@@ -480,20 +504,8 @@ static void w_entity(struct tw *t, const char *name, size_t nlen, json_t *j)
     w_annos(t, json_object_get(j, "annotations"), name);
     ws(t, "entity ");
     ws(t, name);
-    json_t *par = json_object_get(j, "memberOfTypes");
-    if (par != NULL) {
-        if (!json_is_array(par)) {
-            tbad(t, name, "memberOfTypes: expected an array");
-            return;
-        }
-        if (json_array_size(par) > 0) {
-            ws(t, " in [");
-            for (size_t i = 0; i < json_array_size(par); i++) {
-                ws(t, i ? ", " : "");
-                w_name(t, json_array_get(par, i), name);
-            }
-            ws(t, "]");
-        }
+    if (!w_in_list(t, j, "memberOfTypes", name, w_name)) {
+        return;
     }
     json_t *en = json_object_get(j, "enum");
     if (en != NULL) {
@@ -566,20 +578,8 @@ static void w_action(struct tw *t, const char *id, size_t idlen, json_t *j)
     }
     ws(t, "action ");
     wq(t, id, idlen);
-    json_t *mem = j ? json_object_get(j, "memberOf") : NULL;
-    if (mem != NULL) {
-        if (!json_is_array(mem)) {
-            tbad(t, id, "memberOf: expected an array");
-            return;
-        }
-        if (json_array_size(mem) > 0) {
-            ws(t, " in [");
-            for (size_t i = 0; i < json_array_size(mem); i++) {
-                ws(t, i ? ", " : "");
-                w_action_ref(t, json_array_get(mem, i), id);
-            }
-            ws(t, "]");
-        }
+    if (!w_in_list(t, j, "memberOf", id, w_action_ref)) {
+        return;
     }
     json_t *ap = j ? json_object_get(j, "appliesTo") : NULL;
     if (ap != NULL && !json_is_null(ap)) {
