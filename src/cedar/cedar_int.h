@@ -241,6 +241,13 @@ enum cedar_fn {
 int cedar_ext_construct(enum cedar_fn fn, const char *s, size_t n, struct cedar_value *out,
                         struct err *e) MUST_CHECK;
 
+/* eval.c: extension method fn (FN_IS_IPV4 .. FN_TO_MILLISECONDS) on a and,
+ * for the two-argument ones, b (read only for those: may be NULL otherwise);
+ * the kinds are the caller's to check.  What evaluation and the JSON `__extn`
+ * reader both compute.  0, or an overflow error in e. */
+int cedar_ext_apply(enum cedar_fn fn, const struct cedar_value *a, const struct cedar_value *b,
+                    struct cedar_value *out, struct err *e) MUST_CHECK;
+
 struct cedar_expr {
     enum cedar_op op;
     int line, col;

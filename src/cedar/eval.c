@@ -442,17 +442,44 @@ static int set_op(int fn, const struct cedar_value *a, const struct cedar_value 
     }
 }
 
-static int time_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
-                   const struct cedar_value *b, struct cedar_value *out)
+int cedar_ext_apply(enum cedar_fn fn, const struct cedar_value *a, const struct cedar_value *b,
+                    struct cedar_value *out, struct err *e)
 {
     struct cedar_datetime dt = {a->u.l};
     struct cedar_duration du = {a->u.l};
     int r = 0;
     switch (fn) {
+    case FN_IS_IPV4:
+        *out = cedar_value_bool(cedar_ip_is_ipv4(&a->u.ip));
+        break;
+    case FN_IS_IPV6:
+        *out = cedar_value_bool(cedar_ip_is_ipv6(&a->u.ip));
+        break;
+    case FN_IS_LOOPBACK:
+        *out = cedar_value_bool(cedar_ip_is_loopback(&a->u.ip));
+        break;
+    case FN_IS_MULTICAST:
+        *out = cedar_value_bool(cedar_ip_is_multicast(&a->u.ip));
+        break;
+    case FN_IS_IN_RANGE:
+        *out = cedar_value_bool(cedar_ip_is_in_range(&a->u.ip, &b->u.ip));
+        break;
+    case FN_LESS_THAN:
+        *out = cedar_value_bool(a->u.l < b->u.l);
+        break;
+    case FN_LESS_THAN_OR_EQUAL:
+        *out = cedar_value_bool(a->u.l <= b->u.l);
+        break;
+    case FN_GREATER_THAN:
+        *out = cedar_value_bool(a->u.l > b->u.l);
+        break;
+    case FN_GREATER_THAN_OR_EQUAL:
+        *out = cedar_value_bool(a->u.l >= b->u.l);
+        break;
     case FN_OFFSET: {
         struct cedar_datetime o;
         struct cedar_duration d = {b->u.l};
-        if ((r = cedar_datetime_offset(dt, d, &o, ev->e)) == 0) {
+        if ((r = cedar_datetime_offset(dt, d, &o, e)) == 0) {
             *out = cedar_value_datetime(o.ms);
         }
         break;
@@ -460,14 +487,14 @@ static int time_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
     case FN_DURATION_SINCE: {
         struct cedar_duration o;
         struct cedar_datetime d = {b->u.l};
-        if ((r = cedar_datetime_duration_since(dt, d, &o, ev->e)) == 0) {
+        if ((r = cedar_datetime_duration_since(dt, d, &o, e)) == 0) {
             *out = cedar_value_duration(o.ms);
         }
         break;
     }
     case FN_TO_DATE: {
         struct cedar_datetime o;
-        if ((r = cedar_datetime_to_date(dt, &o, ev->e)) == 0) {
+        if ((r = cedar_datetime_to_date(dt, &o, e)) == 0) {
             *out = cedar_value_datetime(o.ms);
         }
         break;
@@ -487,11 +514,13 @@ static int time_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
     case FN_TO_SECONDS:
         *out = cedar_value_long(cedar_duration_to_seconds(du));
         break;
-    default:
+    case FN_TO_MILLISECONDS:
         *out = cedar_value_long(cedar_duration_to_milliseconds(du));
         break;
+    default:
+        return err_set(e, ERR_INTERNAL, "not an extension method");
     }
-    return r == 0 ? 0 : ERR_INVALID;
+    return r;
 }
 
 static int eval_call(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
@@ -531,35 +560,8 @@ static int eval_call(struct cedar_eval *ev, const struct cedar_expr *x, struct c
     case FN_GET_TAG:
     case FN_HAS_TAG:
         return tag_op(ev, fn, &a, &b, out);
-    case FN_IS_IPV4:
-        *out = cedar_value_bool(cedar_ip_is_ipv4(&a.u.ip));
-        return 0;
-    case FN_IS_IPV6:
-        *out = cedar_value_bool(cedar_ip_is_ipv6(&a.u.ip));
-        return 0;
-    case FN_IS_LOOPBACK:
-        *out = cedar_value_bool(cedar_ip_is_loopback(&a.u.ip));
-        return 0;
-    case FN_IS_MULTICAST:
-        *out = cedar_value_bool(cedar_ip_is_multicast(&a.u.ip));
-        return 0;
-    case FN_IS_IN_RANGE:
-        *out = cedar_value_bool(cedar_ip_is_in_range(&a.u.ip, &b.u.ip));
-        return 0;
-    case FN_LESS_THAN:
-        *out = cedar_value_bool(a.u.l < b.u.l);
-        return 0;
-    case FN_LESS_THAN_OR_EQUAL:
-        *out = cedar_value_bool(a.u.l <= b.u.l);
-        return 0;
-    case FN_GREATER_THAN:
-        *out = cedar_value_bool(a.u.l > b.u.l);
-        return 0;
-    case FN_GREATER_THAN_OR_EQUAL:
-        *out = cedar_value_bool(a.u.l >= b.u.l);
-        return 0;
     default:
-        return time_op(ev, fn, &a, &b, out);
+        return cedar_ext_apply((enum cedar_fn)fn, &a, &b, out, ev->e) == 0 ? 0 : ERR_INVALID;
     }
 }
 

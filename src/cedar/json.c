@@ -135,59 +135,34 @@ static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *ou
 
 /* Every extension function the reference accepts in an __extn escape
  * (constructors and methods alike), with its argument kinds. */
-enum xfn {
-    X_IP,
-    X_DECIMAL,
-    X_DATETIME,
-    X_DURATION,
-    X_IS_IPV4,
-    X_IS_IPV6,
-    X_IS_LOOPBACK,
-    X_IS_MULTICAST,
-    X_IS_IN_RANGE,
-    X_LT,
-    X_LE,
-    X_GT,
-    X_GE,
-    X_OFFSET,
-    X_DURATION_SINCE,
-    X_TO_DATE,
-    X_TO_TIME,
-    X_TO_DAYS,
-    X_TO_HOURS,
-    X_TO_MINUTES,
-    X_TO_SECONDS,
-    X_TO_MS
-};
-
 static const struct {
     const char *name;
-    enum xfn fn;
+    enum cedar_fn fn;
     size_t nargs;
     enum cedar_kind a0, a1;
 } xfns[] = {
-    {"ip", X_IP, 1, CEDAR_STRING, 0},
-    {"decimal", X_DECIMAL, 1, CEDAR_STRING, 0},
-    {"datetime", X_DATETIME, 1, CEDAR_STRING, 0},
-    {"duration", X_DURATION, 1, CEDAR_STRING, 0},
-    {"isIpv4", X_IS_IPV4, 1, CEDAR_IP, 0},
-    {"isIpv6", X_IS_IPV6, 1, CEDAR_IP, 0},
-    {"isLoopback", X_IS_LOOPBACK, 1, CEDAR_IP, 0},
-    {"isMulticast", X_IS_MULTICAST, 1, CEDAR_IP, 0},
-    {"isInRange", X_IS_IN_RANGE, 2, CEDAR_IP, CEDAR_IP},
-    {"lessThan", X_LT, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
-    {"lessThanOrEqual", X_LE, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
-    {"greaterThan", X_GT, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
-    {"greaterThanOrEqual", X_GE, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
-    {"offset", X_OFFSET, 2, CEDAR_DATETIME, CEDAR_DURATION},
-    {"durationSince", X_DURATION_SINCE, 2, CEDAR_DATETIME, CEDAR_DATETIME},
-    {"toDate", X_TO_DATE, 1, CEDAR_DATETIME, 0},
-    {"toTime", X_TO_TIME, 1, CEDAR_DATETIME, 0},
-    {"toDays", X_TO_DAYS, 1, CEDAR_DURATION, 0},
-    {"toHours", X_TO_HOURS, 1, CEDAR_DURATION, 0},
-    {"toMinutes", X_TO_MINUTES, 1, CEDAR_DURATION, 0},
-    {"toSeconds", X_TO_SECONDS, 1, CEDAR_DURATION, 0},
-    {"toMilliseconds", X_TO_MS, 1, CEDAR_DURATION, 0},
+    {"ip", FN_IP, 1, CEDAR_STRING, 0},
+    {"decimal", FN_DECIMAL, 1, CEDAR_STRING, 0},
+    {"datetime", FN_DATETIME, 1, CEDAR_STRING, 0},
+    {"duration", FN_DURATION, 1, CEDAR_STRING, 0},
+    {"isIpv4", FN_IS_IPV4, 1, CEDAR_IP, 0},
+    {"isIpv6", FN_IS_IPV6, 1, CEDAR_IP, 0},
+    {"isLoopback", FN_IS_LOOPBACK, 1, CEDAR_IP, 0},
+    {"isMulticast", FN_IS_MULTICAST, 1, CEDAR_IP, 0},
+    {"isInRange", FN_IS_IN_RANGE, 2, CEDAR_IP, CEDAR_IP},
+    {"lessThan", FN_LESS_THAN, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"lessThanOrEqual", FN_LESS_THAN_OR_EQUAL, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"greaterThan", FN_GREATER_THAN, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"greaterThanOrEqual", FN_GREATER_THAN_OR_EQUAL, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"offset", FN_OFFSET, 2, CEDAR_DATETIME, CEDAR_DURATION},
+    {"durationSince", FN_DURATION_SINCE, 2, CEDAR_DATETIME, CEDAR_DATETIME},
+    {"toDate", FN_TO_DATE, 1, CEDAR_DATETIME, 0},
+    {"toTime", FN_TO_TIME, 1, CEDAR_DATETIME, 0},
+    {"toDays", FN_TO_DAYS, 1, CEDAR_DURATION, 0},
+    {"toHours", FN_TO_HOURS, 1, CEDAR_DURATION, 0},
+    {"toMinutes", FN_TO_MINUTES, 1, CEDAR_DURATION, 0},
+    {"toSeconds", FN_TO_SECONDS, 1, CEDAR_DURATION, 0},
+    {"toMilliseconds", FN_TO_MILLISECONDS, 1, CEDAR_DURATION, 0},
 };
 
 /* Applies extension function `name` to args[0..n) (already values). */
@@ -207,87 +182,12 @@ static int ext_apply(struct jctx *c, const char *name, const struct cedar_value 
     if (args[0].kind != xfns[k].a0 || (n == 2 && args[1].kind != xfns[k].a1)) {
         return jerr(c, "extension function %s: wrong argument type", name);
     }
-    const struct cedar_value *a = &args[0], *b = &args[1];
-    struct cedar_datetime dt = {a->u.l}, dt2;
-    struct cedar_duration du = {a->u.l}, du2;
-    struct cedar_decimal d1 = {a->u.l}, d2 = {n == 2 ? b->u.l : 0};
-    int r = 0;
-    switch (xfns[k].fn) {
-    case X_IP:
-    case X_DECIMAL:
-    case X_DATETIME:
-    case X_DURATION: {
-        static const enum cedar_fn ctors[] = {[X_IP] = FN_IP,
-                                              [X_DECIMAL] = FN_DECIMAL,
-                                              [X_DATETIME] = FN_DATETIME,
-                                              [X_DURATION] = FN_DURATION};
-        r = cedar_ext_construct(ctors[xfns[k].fn], a->u.s.ptr, a->u.s.len, out, c->e);
+    enum cedar_fn fn = xfns[k].fn;
+    if (fn == FN_IP || fn == FN_DECIMAL || fn == FN_DATETIME || fn == FN_DURATION) {
+        int r = cedar_ext_construct(fn, args[0].u.s.ptr, args[0].u.s.len, out, c->e);
         return r == 0 ? 0 : err_prefix(c->e, "%s(): ", name);
     }
-    case X_IS_IPV4:
-        *out = cedar_value_bool(cedar_ip_is_ipv4(&a->u.ip));
-        break;
-    case X_IS_IPV6:
-        *out = cedar_value_bool(cedar_ip_is_ipv6(&a->u.ip));
-        break;
-    case X_IS_LOOPBACK:
-        *out = cedar_value_bool(cedar_ip_is_loopback(&a->u.ip));
-        break;
-    case X_IS_MULTICAST:
-        *out = cedar_value_bool(cedar_ip_is_multicast(&a->u.ip));
-        break;
-    case X_IS_IN_RANGE:
-        *out = cedar_value_bool(cedar_ip_is_in_range(&a->u.ip, &b->u.ip));
-        break;
-    case X_LT:
-    case X_LE:
-    case X_GT:
-    case X_GE: {
-        int cmp = cedar_decimal_cmp(&d1, &d2);
-        bool v = xfns[k].fn == X_LT   ? cmp < 0
-                 : xfns[k].fn == X_LE ? cmp <= 0
-                 : xfns[k].fn == X_GT ? cmp > 0
-                                      : cmp >= 0;
-        *out = cedar_value_bool(v);
-        break;
-    }
-    case X_OFFSET:
-        du2.ms = b->u.l;
-        if ((r = cedar_datetime_offset(dt, du2, &dt2, c->e)) == 0) {
-            *out = cedar_value_datetime(dt2.ms);
-        }
-        break;
-    case X_DURATION_SINCE:
-        dt2.ms = b->u.l;
-        if ((r = cedar_datetime_duration_since(dt, dt2, &du2, c->e)) == 0) {
-            *out = cedar_value_duration(du2.ms);
-        }
-        break;
-    case X_TO_DATE:
-        if ((r = cedar_datetime_to_date(dt, &dt2, c->e)) == 0) {
-            *out = cedar_value_datetime(dt2.ms);
-        }
-        break;
-    case X_TO_TIME:
-        *out = cedar_value_duration(cedar_datetime_to_time(dt).ms);
-        break;
-    case X_TO_DAYS:
-        *out = cedar_value_long(cedar_duration_to_days(du));
-        break;
-    case X_TO_HOURS:
-        *out = cedar_value_long(cedar_duration_to_hours(du));
-        break;
-    case X_TO_MINUTES:
-        *out = cedar_value_long(cedar_duration_to_minutes(du));
-        break;
-    case X_TO_SECONDS:
-        *out = cedar_value_long(cedar_duration_to_seconds(du));
-        break;
-    case X_TO_MS:
-        *out = cedar_value_long(cedar_duration_to_milliseconds(du));
-        break;
-    }
-    return r;
+    return cedar_ext_apply(fn, &args[0], n == 2 ? &args[1] : NULL, out, c->e);
 }
 
 /* True when j holds a non-integer number anywhere (depth-bounded). */
