@@ -233,6 +233,18 @@ enum cedar_fn {
     FN_TO_SECONDS,
     FN_TO_MILLISECONDS
 };
+#define CEDAR_NFNS (FN_TO_MILLISECONDS + 1)
+
+/* parser.c: every built-in's name, whether it is a method (else a function),
+ * and its argument count besides the receiver, indexed by enum cedar_fn:
+ * the parser, the JSON policy format and the formatter read this one table. */
+struct cedar_fninfo {
+    const char *name;
+    enum cedar_fn fn; /* its own index */
+    bool method;
+    int argc;
+};
+extern const struct cedar_fninfo cedar_fns[CEDAR_NFNS];
 
 /* eval.c: the value of extension constructor fn (FN_IP, FN_DECIMAL,
  * FN_DATETIME or FN_DURATION) applied to the string (s, n): what evaluation,

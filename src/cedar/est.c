@@ -21,43 +21,6 @@
 #include "cedar/cedar_int.h"
 #include "util/limits.h"
 
-/* Indexed by enum cedar_fn (same order as the parser's table). */
-static const struct {
-    const char *name;
-    bool method;
-    int argc; /* besides the receiver */
-} est_fns[] = {
-    {"contains", true, 1},
-    {"containsAll", true, 1},
-    {"containsAny", true, 1},
-    {"isEmpty", true, 0},
-    {"getTag", true, 1},
-    {"hasTag", true, 1},
-    {"ip", false, 1},
-    {"decimal", false, 1},
-    {"datetime", false, 1},
-    {"duration", false, 1},
-    {"isIpv4", true, 0},
-    {"isIpv6", true, 0},
-    {"isLoopback", true, 0},
-    {"isMulticast", true, 0},
-    {"isInRange", true, 1},
-    {"lessThan", true, 1},
-    {"lessThanOrEqual", true, 1},
-    {"greaterThan", true, 1},
-    {"greaterThanOrEqual", true, 1},
-    {"offset", true, 1},
-    {"durationSince", true, 1},
-    {"toDate", true, 0},
-    {"toTime", true, 0},
-    {"toDays", true, 0},
-    {"toHours", true, 0},
-    {"toMinutes", true, 0},
-    {"toSeconds", true, 0},
-    {"toMilliseconds", true, 0},
-};
-#define EST_NFNS (sizeof(est_fns) / sizeof(est_fns[0]))
-
 static const char *const var_names[] = {"principal", "action", "resource", "context"};
 
 /* ---- out ------------------------------------------------------------------ */
@@ -270,10 +233,10 @@ static json_t *expr_json(const struct cedar_expr *x, unsigned depth)
         return obj1("Record", o);
     }
     case OP_CALL: {
-        if (x->var < 0 || (size_t)x->var >= EST_NFNS) {
+        if (x->var < 0 || (size_t)x->var >= CEDAR_NFNS) {
             return NULL;
         }
-        const char *name = est_fns[x->var].name;
+        const char *name = cedar_fns[x->var].name;
         if (x->var == FN_IS_EMPTY && x->n == 1) {
             return obj1(name, obj1("arg", expr_json(x->a[0], depth + 1)));
         }
@@ -634,8 +597,8 @@ static int rd_pattern(struct rd *c, json_t *arr, struct cedar_pattern **out)
 
 static int find_est_fn(const char *k)
 {
-    for (size_t i = 0; i < EST_NFNS; i++) {
-        if (strcmp(est_fns[i].name, k) == 0) {
+    for (size_t i = 0; i < CEDAR_NFNS; i++) {
+        if (strcmp(cedar_fns[i].name, k) == 0) {
             return (int)i;
         }
     }
@@ -804,8 +767,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
             return nomem(c);
         }
         x->var = fn;
-        x->bad_arity = (int)x->n != est_fns[fn].argc + (est_fns[fn].method ? 1 : 0);
-        if (x->bad_arity && est_fns[fn].method && x->n == 0) {
+        x->bad_arity = (int)x->n != cedar_fns[fn].argc + (cedar_fns[fn].method ? 1 : 0);
+        if (x->bad_arity && cedar_fns[fn].method && x->n == 0) {
             return bad(c, "%s: a method needs its receiver", k);
         }
         for (size_t i = 0; i < x->n; i++) {

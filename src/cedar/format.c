@@ -46,37 +46,6 @@ static void ws(struct w *w, const char *s)
     wn(w, s, strlen(s));
 }
 
-static const char *const fn_names[] = {
-    "contains",
-    "containsAll",
-    "containsAny",
-    "isEmpty",
-    "getTag",
-    "hasTag",
-    "ip",
-    "decimal",
-    "datetime",
-    "duration",
-    "isIpv4",
-    "isIpv6",
-    "isLoopback",
-    "isMulticast",
-    "isInRange",
-    "lessThan",
-    "lessThanOrEqual",
-    "greaterThan",
-    "greaterThanOrEqual",
-    "offset",
-    "durationSince",
-    "toDate",
-    "toTime",
-    "toDays",
-    "toHours",
-    "toMinutes",
-    "toSeconds",
-    "toMilliseconds",
-};
-
 /* Escapes s as the body of a Cedar string literal; star: also escape '*'
  * (a literal star in a `like` pattern). */
 static void w_esc(struct w *w, const char *s, size_t n, bool star)
@@ -341,8 +310,8 @@ static void w_expr(struct w *w, const struct cedar_expr *x, unsigned depth)
         ws(w, "}");
         return;
     case OP_CALL: {
-        const char *name = fn_names[x->var];
-        bool method = x->var < FN_IP || x->var > FN_DURATION;
+        const char *name = cedar_fns[x->var].name;
+        bool method = cedar_fns[x->var].method;
         if (method && x->n > 0) {
             w_receiver(w, x->a[0], depth);
             ws(w, ".");

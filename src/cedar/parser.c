@@ -277,14 +277,8 @@ static int enter(struct parser *p)
     return 0;
 }
 
-struct fninfo {
-    const char *name;
-    enum cedar_fn fn;
-    bool method;
-    int argc; /* arguments besides the receiver */
-};
-
-static const struct fninfo fns[] = {
+/* In enum cedar_fn order: the enum indexes it (cedar_int.h). */
+const struct cedar_fninfo cedar_fns[CEDAR_NFNS] = {
     {"contains", FN_CONTAINS, true, 1},
     {"containsAll", FN_CONTAINS_ALL, true, 1},
     {"containsAny", FN_CONTAINS_ANY, true, 1},
@@ -315,11 +309,11 @@ static const struct fninfo fns[] = {
     {"toMilliseconds", FN_TO_MILLISECONDS, true, 0},
 };
 
-static const struct fninfo *find_fn(const char *s, size_t n)
+static const struct cedar_fninfo *find_fn(const char *s, size_t n)
 {
-    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        if (strlen(fns[i].name) == n && memcmp(fns[i].name, s, n) == 0) {
-            return &fns[i];
+    for (size_t i = 0; i < CEDAR_NFNS; i++) {
+        if (strlen(cedar_fns[i].name) == n && memcmp(cedar_fns[i].name, s, n) == 0) {
+            return &cedar_fns[i];
         }
     }
     return NULL;
@@ -346,7 +340,7 @@ static int parse_args(struct parser *p, struct xlist *l, enum cedar_tok close)
     return advance(p);
 }
 
-static int make_call(struct parser *p, const struct cedar_token *at, const struct fninfo *f,
+static int make_call(struct parser *p, const struct cedar_token *at, const struct cedar_fninfo *f,
                      struct cedar_expr *recv, struct xlist *args, struct cedar_expr **out)
 {
     bool bad = (int)args->n != f->argc;
@@ -498,7 +492,7 @@ static int parse_name_primary(struct parser *p, struct cedar_expr **out)
         return r;
     }
     if (p->tok.kind == TK_LPAREN) {
-        const struct fninfo *f = find_fn(path.ptr, path.len);
+        const struct cedar_fninfo *f = find_fn(path.ptr, path.len);
         if (f == NULL || f->method) {
             return perr(p, &at, "'%.*s' is not a function", (int)path.len, path.ptr);
         }
@@ -627,7 +621,7 @@ static int parse_member(struct parser *p, struct cedar_expr **out)
                 return r;
             }
             if (p->tok.kind == TK_LPAREN) {
-                const struct fninfo *f = find_fn(name.p, name.len);
+                const struct cedar_fninfo *f = find_fn(name.p, name.len);
                 if (f == NULL || !f->method) {
                     return perr(p, &name, "'%.*s' is not a method", (int)name.len, name.p);
                 }
