@@ -12,6 +12,8 @@
  * the action entities come from the schema's action declarations.  Without a
  * schema the reference's schemaless rules apply: {"__entity": uid} and
  * {"__extn": {"fn", "arg" | "args"}} escapes, other objects are records.
+ * The small jansson helpers the JSON policy and schema formats share
+ * (cedar_json_keys_ok, cedar_json_put, cedar_json_load_depth) live here too.
  */
 #include <jansson.h>
 #include <stdarg.h>

@@ -7,6 +7,9 @@
  * String escapes are Rust's (what the reference accepts): \n \r \t \\ \0
  * \' \" \xHH (<= 0x7f) and \u{H..} (1-6 hex digits, a Unicode scalar);
  * `like` patterns additionally accept \* for a literal star.
+ * Also the module's one definition of what an identifier, a reserved word and
+ * a `::` path are (cedar_ident_ok, cedar_reserved_word, cedar_path_ok), used
+ * by every reader and writer of names, and the UTF-8 encoder.
  */
 #include <string.h>
 
