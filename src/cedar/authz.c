@@ -65,6 +65,38 @@ void cedar_ps_free(struct cedar_policyset *ps)
     free(ps);
 }
 
+int cedar_ps_append(struct cedar_policyset *ps, struct cedar_policy *p)
+{
+    if (ps->n == ps->cap) {
+        size_t nc = ps->cap ? ps->cap * 2 : 16;
+        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return ERR_NOMEM;
+        }
+        if (ps->n) {
+            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
+        }
+        ps->pols = nv;
+        ps->cap = nc;
+    }
+    p->index = ps->n;
+    ps->pols[ps->n++] = p;
+    return 0;
+}
+
+int cedar_ps_finish(struct cedar_policyset *ps, int r, struct cedar_policyset **out, struct err *e)
+{
+    if (r == 0) {
+        r = cedar_index_build(ps, e);
+    }
+    if (r != 0) {
+        cedar_ps_free(ps);
+        return r;
+    }
+    *out = ps;
+    return 0;
+}
+
 int cedar_policyset_parse(const char *text, size_t len, const char *filename, unsigned flags,
                           struct cedar_policyset **out, struct err *e)
 {
@@ -85,15 +117,7 @@ int cedar_policyset_parse(const char *text, size_t len, const char *filename, un
             }
         }
     }
-    if (r == 0) {
-        r = cedar_index_build(ps, e);
-    }
-    if (r != 0) {
-        cedar_ps_free(ps);
-        return r;
-    }
-    *out = ps;
-    return 0;
+    return cedar_ps_finish(ps, r, out, e);
 }
 
 struct cedar_policyset *cedar_policyset_get(struct cedar_policyset *ps)
@@ -210,20 +234,9 @@ int cedar_policyset_link(struct cedar_policyset *ps, const char *template_id, co
     }
     p->link_principal = t->principal.slot ? p->principal.uid : NULL;
     p->link_resource = t->resource.slot ? p->resource.uid : NULL;
-    if (ps->n == ps->cap) {
-        size_t nc = ps->cap ? ps->cap * 2 : 16;
-        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return err_set(e, ERR_NOMEM, "out of memory");
-        }
-        if (ps->n) {
-            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
-        }
-        ps->pols = nv;
-        ps->cap = nc;
+    if (cedar_ps_append(ps, p) != 0) {
+        return err_set(e, ERR_NOMEM, "out of memory");
     }
-    p->index = ps->n;
-    ps->pols[ps->n++] = p;
     /* one more entry in the index, not a rebuild: linking n templates stays linear */
     if (ps->indexed && index_one(ps, p->index) != 0) {
         ps->indexed = false; /* fail closed: authorize refuses a half-indexed set */
@@ -304,6 +317,23 @@ static int map_grow(struct cedar_index_map *m)
     return 0;
 }
 
+/* Appends pol to a growable list of policy numbers (first allocation:
+ * first entries, then doubling): index buckets and the residual list. */
+static int pol_push(uint32_t **v, size_t *n, size_t *cap, size_t first, uint32_t pol)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : first;
+        uint32_t *nv = realloc(*v, nc * sizeof(*nv));
+        if (nv == NULL) {
+            return ERR_NOMEM;
+        }
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = pol;
+    return 0;
+}
+
 static int map_add(struct cedar_index_map *m, const struct cedar_uid *a, const struct cedar_uid *b,
                    uint32_t pol)
 {
@@ -321,17 +351,7 @@ static int map_add(struct cedar_index_map *m, const struct cedar_uid *a, const s
     if (s->n > 0 && s->pols[s->n - 1] == pol) {
         return 0;
     }
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 4;
-        uint32_t *nv = realloc(s->pols, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return ERR_NOMEM;
-        }
-        s->pols = nv;
-        s->cap = nc;
-    }
-    s->pols[s->n++] = pol;
-    return 0;
+    return pol_push(&s->pols, &s->n, &s->cap, 4, pol);
 }
 
 static bool scope_keyed(const struct cedar_scope *s)
@@ -341,17 +361,7 @@ static bool scope_keyed(const struct cedar_scope *s)
 
 static int residual_add(struct cedar_policyset *ps, uint32_t pol)
 {
-    if (ps->nresidual == ps->residual_cap) {
-        size_t nc = ps->residual_cap ? ps->residual_cap * 2 : 16;
-        uint32_t *nv = realloc(ps->residual, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return ERR_NOMEM;
-        }
-        ps->residual = nv;
-        ps->residual_cap = nc;
-    }
-    ps->residual[ps->nresidual++] = pol;
-    return 0;
+    return pol_push(&ps->residual, &ps->nresidual, &ps->residual_cap, 16, pol);
 }
 
 /* Puts policy i in its one bucket (templates in none). */

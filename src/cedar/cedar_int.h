@@ -15,8 +15,37 @@
 #define MANDATE_CEDAR_INT_H
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "cedar/cedar.h"
+
+/* ---- strings ----------------------------------------------------------- */
+
+/* Byte-wise equality and order of two slices (shorter first on a common
+ * prefix): the one string comparison of the module.  Inline: values,
+ * records and sets compare strings in their inner loops. */
+static inline bool cedar_str_eq(struct cedar_str a, struct cedar_str b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static inline int cedar_str_cmp(struct cedar_str a, struct cedar_str b)
+{
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
+    if (c != 0) {
+        return c;
+    }
+    return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
+}
+
+/* The reference treats every entity type whose last name component is
+ * `Action` as an action type (policies, their JSON form, entity data). */
+static inline bool cedar_is_action_type(const struct cedar_str *t)
+{
+    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
+           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
+}
 
 /* ---- entities ---------------------------------------------------------- */
 
@@ -94,6 +123,37 @@ struct cedar_lexer {
 
 /* Reads the next token; ERR_INVALID with a positioned message on bad input. */
 int cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *t, struct err *e) MUST_CHECK;
+
+/* Identifier checks on a (pointer, length) slice, shared by every reader
+ * and writer that must decide whether a name can stand in Cedar text:
+ * cedar_ident_ok: [A-Za-z_][A-Za-z0-9_]*;
+ * cedar_reserved_word: true, false, if, then, else, in, is, like, has (not
+ * __cedar, which callers treat as they need);
+ * cedar_path_ok: identifiers joined by "::"; reserved words refused as
+ * components unless reserved_ok, `__cedar` unless cedar_ok. */
+bool cedar_ident_ok(const char *s, size_t n);
+bool cedar_reserved_word(const char *s, size_t n);
+bool cedar_path_ok(const char *s, size_t n, bool reserved_ok, bool cedar_ok);
+
+/* The value of a hex digit, or -1 (escapes in policy text and JSON, IPv6
+ * groups).  Inline: it sits in per-character loops. */
+static inline int cedar_hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Writes code point cp (at most 0x10ffff, the caller checks) as UTF-8 to o
+ * (room for 4 bytes); returns the number of bytes written. */
+size_t cedar_utf8_put(char *o, unsigned long cp);
 
 /* Decodes a string literal's body (between the quotes) into a; like
  * patterns keep \* as the pair (0x5c,'*') marker in *star_escaped form: when
@@ -173,6 +233,32 @@ enum cedar_fn {
     FN_TO_SECONDS,
     FN_TO_MILLISECONDS
 };
+#define CEDAR_NFNS (FN_TO_MILLISECONDS + 1)
+
+/* parser.c: every built-in's name, whether it is a method (else a function),
+ * and its argument count besides the receiver, indexed by enum cedar_fn:
+ * the parser, the JSON policy format and the formatter read this one table. */
+struct cedar_fninfo {
+    const char *name;
+    enum cedar_fn fn; /* its own index */
+    bool method;
+    int argc;
+};
+extern const struct cedar_fninfo cedar_fns[CEDAR_NFNS];
+
+/* eval.c: the value of extension constructor fn (FN_IP, FN_DECIMAL,
+ * FN_DATETIME or FN_DURATION) applied to the string (s, n): what evaluation,
+ * the validator's literal check and the JSON `__extn` reader all build.
+ * 0, or the extension parser's error in e. */
+int cedar_ext_construct(enum cedar_fn fn, const char *s, size_t n, struct cedar_value *out,
+                        struct err *e) MUST_CHECK;
+
+/* eval.c: extension method fn (FN_IS_IPV4 .. FN_TO_MILLISECONDS) on a and,
+ * for the two-argument ones, b (read only for those: may be NULL otherwise);
+ * the kinds are the caller's to check.  What evaluation and the JSON `__extn`
+ * reader both compute.  0, or an overflow error in e. */
+int cedar_ext_apply(enum cedar_fn fn, const struct cedar_value *a, const struct cedar_value *b,
+                    struct cedar_value *out, struct err *e) MUST_CHECK;
 
 struct cedar_expr {
     enum cedar_op op;
@@ -271,9 +357,29 @@ int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, c
 struct json_t *cedar_json_load_depth(const char *text, size_t len, const char *what,
                                      unsigned max_depth, struct err *e);
 
+/* json.c: true when every key of JSON object o is among keys (NULL-terminated):
+ * the JSON policy and schema readers refuse unknown keys with it. */
+bool cedar_json_keys_ok(struct json_t *o, const char *const *keys);
+
+/* json.c: *o[k] = v, consuming v; on failure (either NULL, or out of memory)
+ * releases both, sets *o to NULL and returns false, so a JSON writer chains
+ * calls with && and checks once. */
+bool cedar_json_put(struct json_t **o, const char *k, struct json_t *v);
+
 /* authz.c: a new empty set (refcount 1) and its destruction. */
 struct cedar_policyset *cedar_ps_new(void);
 void cedar_ps_free(struct cedar_policyset *ps);
+
+/* authz.c: appends p to ps->pols (in ps's arena; p->index is set): what the
+ * text parser, the JSON reader and linking add policies with.  0 or
+ * ERR_NOMEM. */
+int cedar_ps_append(struct cedar_policyset *ps, struct cedar_policy *p) MUST_CHECK;
+
+/* authz.c: the last step of building a set: r is the builder's result so
+ * far.  r == 0: indexes ps and hands it to *out; otherwise (or when
+ * indexing fails) frees ps.  Returns r, or the index error. */
+int cedar_ps_finish(struct cedar_policyset *ps, int r, struct cedar_policyset **out,
+                    struct err *e) MUST_CHECK;
 
 /* authz.c: (re)builds the index of ps. */
 int cedar_index_build(struct cedar_policyset *ps, struct err *e) MUST_CHECK;

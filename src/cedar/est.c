@@ -21,43 +21,6 @@
 #include "cedar/cedar_int.h"
 #include "util/limits.h"
 
-/* Indexed by enum cedar_fn (same order as the parser's table). */
-static const struct {
-    const char *name;
-    bool method;
-    int argc; /* besides the receiver */
-} est_fns[] = {
-    {"contains", true, 1},
-    {"containsAll", true, 1},
-    {"containsAny", true, 1},
-    {"isEmpty", true, 0},
-    {"getTag", true, 1},
-    {"hasTag", true, 1},
-    {"ip", false, 1},
-    {"decimal", false, 1},
-    {"datetime", false, 1},
-    {"duration", false, 1},
-    {"isIpv4", true, 0},
-    {"isIpv6", true, 0},
-    {"isLoopback", true, 0},
-    {"isMulticast", true, 0},
-    {"isInRange", true, 1},
-    {"lessThan", true, 1},
-    {"lessThanOrEqual", true, 1},
-    {"greaterThan", true, 1},
-    {"greaterThanOrEqual", true, 1},
-    {"offset", true, 1},
-    {"durationSince", true, 1},
-    {"toDate", true, 0},
-    {"toTime", true, 0},
-    {"toDays", true, 0},
-    {"toHours", true, 0},
-    {"toMinutes", true, 0},
-    {"toSeconds", true, 0},
-    {"toMilliseconds", true, 0},
-};
-#define EST_NFNS (sizeof(est_fns) / sizeof(est_fns[0]))
-
 static const char *const var_names[] = {"principal", "action", "resource", "context"};
 
 /* ---- out ------------------------------------------------------------------ */
@@ -84,24 +47,10 @@ static json_t *obj1(const char *k, json_t *v)
     return o;
 }
 
-/* Sets o[k] = v consuming v; false (and o freed) on failure. */
-static bool put(json_t **o, const char *k, json_t *v)
-{
-    if (*o == NULL || v == NULL || json_object_set_new(*o, k, v) != 0) {
-        if (*o == NULL) {
-            json_decref(v);
-        }
-        json_decref(*o);
-        *o = NULL;
-        return false;
-    }
-    return true;
-}
-
 static json_t *uid_json(const struct cedar_uid *u)
 {
     json_t *o = json_object();
-    (void)(put(&o, "type", jstr(u->type)) && put(&o, "id", jstr(u->id)));
+    (void)(cedar_json_put(&o, "type", jstr(u->type)) && cedar_json_put(&o, "id", jstr(u->id)));
     return o;
 }
 
@@ -115,11 +64,11 @@ static json_t *lr(const char *op, json_t *l, json_t *r)
         json_decref(in);
         return NULL;
     }
-    if (!put(&in, "left", l)) {
+    if (!cedar_json_put(&in, "left", l)) {
         json_decref(r);
         return NULL;
     }
-    put(&in, "right", r);
+    cedar_json_put(&in, "right", r);
     return obj1(op, in);
 }
 
@@ -234,9 +183,9 @@ static json_t *expr_json(const struct cedar_expr *x, unsigned depth)
         return chain_json(x, depth);
     case OP_IF: {
         json_t *o = json_object();
-        if (put(&o, "if", expr_json(x->a[0], depth + 1)) &&
-            put(&o, "then", expr_json(x->a[1], depth + 1))) {
-            put(&o, "else", expr_json(x->a[2], depth + 1));
+        if (cedar_json_put(&o, "if", expr_json(x->a[0], depth + 1)) &&
+            cedar_json_put(&o, "then", expr_json(x->a[1], depth + 1))) {
+            cedar_json_put(&o, "else", expr_json(x->a[2], depth + 1));
         }
         return obj1("if-then-else", o);
     }
@@ -252,20 +201,21 @@ static json_t *expr_json(const struct cedar_expr *x, unsigned depth)
     case OP_HAS:
     case OP_GETATTR: {
         json_t *o = json_object();
-        (void)(put(&o, "left", expr_json(x->a[0], depth + 1)) && put(&o, "attr", jstr(x->name)));
+        (void)(cedar_json_put(&o, "left", expr_json(x->a[0], depth + 1)) &&
+               cedar_json_put(&o, "attr", jstr(x->name)));
         return obj1(x->op == OP_HAS ? "has" : ".", o);
     }
     case OP_LIKE: {
         json_t *o = json_object();
-        (void)(put(&o, "left", expr_json(x->a[0], depth + 1)) &&
-               put(&o, "pattern", pattern_json(x->pat)));
+        (void)(cedar_json_put(&o, "left", expr_json(x->a[0], depth + 1)) &&
+               cedar_json_put(&o, "pattern", pattern_json(x->pat)));
         return obj1("like", o);
     }
     case OP_IS: {
         json_t *o = json_object();
-        if (put(&o, "left", expr_json(x->a[0], depth + 1)) &&
-            put(&o, "entity_type", jstr(x->name)) && x->n > 1) {
-            put(&o, "in", expr_json(x->a[1], depth + 1));
+        if (cedar_json_put(&o, "left", expr_json(x->a[0], depth + 1)) &&
+            cedar_json_put(&o, "entity_type", jstr(x->name)) && x->n > 1) {
+            cedar_json_put(&o, "in", expr_json(x->a[1], depth + 1));
         }
         return obj1("is", o);
     }
@@ -283,10 +233,10 @@ static json_t *expr_json(const struct cedar_expr *x, unsigned depth)
         return obj1("Record", o);
     }
     case OP_CALL: {
-        if (x->var < 0 || (size_t)x->var >= EST_NFNS) {
+        if (x->var < 0 || (size_t)x->var >= CEDAR_NFNS) {
             return NULL;
         }
-        const char *name = est_fns[x->var].name;
+        const char *name = cedar_fns[x->var].name;
         if (x->var == FN_IS_EMPTY && x->n == 1) {
             return obj1(name, obj1("arg", expr_json(x->a[0], depth + 1)));
         }
@@ -304,7 +254,7 @@ static json_t *scope_json(const struct cedar_scope *s, int which)
     static const char *const slots[] = {"?principal", "?action", "?resource"};
     json_t *o = json_object();
     const char *op = "All";
-    put(&o, "op", json_null()); /* first in the output; set below */
+    cedar_json_put(&o, "op", json_null()); /* first in the output; set below */
     switch (s->op) {
     case SCOPE_ANY:
         break;
@@ -312,24 +262,24 @@ static json_t *scope_json(const struct cedar_scope *s, int which)
     case SCOPE_IN:
         op = s->op == SCOPE_EQ ? "==" : "in";
         if (s->slot || s->uid == NULL) {
-            put(&o, "slot", json_string(slots[which]));
+            cedar_json_put(&o, "slot", json_string(slots[which]));
         } else {
-            put(&o, "entity", uid_json(s->uid));
+            cedar_json_put(&o, "entity", uid_json(s->uid));
         }
         break;
     case SCOPE_IS:
     case SCOPE_IS_IN:
         op = "is";
-        if (put(&o, "entity_type", jstr(s->type)) && s->op == SCOPE_IS_IN) {
-            put(&o, "in",
-                s->slot || s->uid == NULL ? obj1("slot", json_string(slots[which]))
-                                          : obj1("entity", uid_json(s->uid)));
+        if (cedar_json_put(&o, "entity_type", jstr(s->type)) && s->op == SCOPE_IS_IN) {
+            cedar_json_put(&o, "in",
+                           s->slot || s->uid == NULL ? obj1("slot", json_string(slots[which]))
+                                                     : obj1("entity", uid_json(s->uid)));
         }
         break;
     case SCOPE_IN_SET:
         op = "in";
         if (s->nuids == 1) {
-            put(&o, "entity", uid_json(&s->uids[0]));
+            cedar_json_put(&o, "entity", uid_json(&s->uids[0]));
         } else {
             json_t *arr = json_array();
             for (size_t i = 0; i < s->nuids && arr != NULL; i++) {
@@ -338,21 +288,21 @@ static json_t *scope_json(const struct cedar_scope *s, int which)
                     arr = NULL;
                 }
             }
-            put(&o, "entities", arr);
+            cedar_json_put(&o, "entities", arr);
         }
         break;
     }
-    put(&o, "op", json_string(op));
+    cedar_json_put(&o, "op", json_string(op));
     return o;
 }
 
 static json_t *policy_json(const struct cedar_policy *p)
 {
     json_t *o = json_object();
-    if (!put(&o, "effect", json_string(p->forbid ? "forbid" : "permit")) ||
-        !put(&o, "principal", scope_json(&p->principal, 0)) ||
-        !put(&o, "action", scope_json(&p->action, 1)) ||
-        !put(&o, "resource", scope_json(&p->resource, 2))) {
+    if (!cedar_json_put(&o, "effect", json_string(p->forbid ? "forbid" : "permit")) ||
+        !cedar_json_put(&o, "principal", scope_json(&p->principal, 0)) ||
+        !cedar_json_put(&o, "action", scope_json(&p->action, 1)) ||
+        !cedar_json_put(&o, "resource", scope_json(&p->resource, 2))) {
         return NULL;
     }
     json_t *conds = json_array();
@@ -360,14 +310,14 @@ static json_t *policy_json(const struct cedar_policy *p)
         const struct cedar_expr *x = p->conds[i];
         bool unless = x->op == OP_NOT && x->unless;
         json_t *c = json_object();
-        if (!put(&c, "kind", json_string(unless ? "unless" : "when")) ||
-            !put(&c, "body", expr_json(unless ? x->a[0] : x, 0)) ||
+        if (!cedar_json_put(&c, "kind", json_string(unless ? "unless" : "when")) ||
+            !cedar_json_put(&c, "body", expr_json(unless ? x->a[0] : x, 0)) ||
             json_array_append_new(conds, c) != 0) {
             json_decref(conds);
             conds = NULL;
         }
     }
-    if (!put(&o, "conditions", conds)) {
+    if (!cedar_json_put(&o, "conditions", conds)) {
         return NULL;
     }
     if (p->nannos > 0) {
@@ -380,7 +330,7 @@ static json_t *policy_json(const struct cedar_policy *p)
                 an = NULL;
             }
         }
-        put(&o, "annotations", an);
+        cedar_json_put(&o, "annotations", an);
     }
     return o;
 }
@@ -416,17 +366,17 @@ int cedar_policyset_to_json(const struct cedar_policyset *ps, struct json_t **ou
         if (p->template_id != NULL) {
             json_t *vals = json_object();
             if (p->link_principal != NULL) {
-                put(&vals, "?principal", uid_json(p->link_principal));
+                cedar_json_put(&vals, "?principal", uid_json(p->link_principal));
             }
             if (p->link_resource != NULL) {
-                put(&vals, "?resource", uid_json(p->link_resource));
+                cedar_json_put(&vals, "?resource", uid_json(p->link_resource));
             }
             v = json_object();
-            if (!put(&v, "templateId", json_string(p->template_id)) ||
-                !put(&v, "newId", json_string(p->id))) {
+            if (!cedar_json_put(&v, "templateId", json_string(p->template_id)) ||
+                !cedar_json_put(&v, "newId", json_string(p->id))) {
                 json_decref(vals);
             } else {
-                put(&v, "values", vals);
+                cedar_json_put(&v, "values", vals);
             }
             if (v == NULL || json_array_append_new(links, v) != 0) {
                 r = err_set(e, ERR_NOMEM, "out of memory");
@@ -480,68 +430,6 @@ static int nomem(struct rd *c)
     return err_set(c->e, ERR_NOMEM, "out of memory");
 }
 
-/* True when every key of o is among keys (NULL-terminated). */
-static bool keys_ok(json_t *o, const char *const *keys)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        bool found = false;
-        for (size_t i = 0; keys[i] != NULL && !found; i++) {
-            found = strcmp(k, keys[i]) == 0;
-        }
-        if (!found) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool is_ident(const char *s, size_t n)
-{
-    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_')) {
-        return false;
-    }
-    for (size_t i = 1; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* An identifier the text syntax accepts in a name (not a reserved word). */
-static bool name_ident(const char *s, size_t n)
-{
-    static const char *const kw[] = {"true", "false", "if",   "then", "else",
-                                     "in",   "is",    "like", "has",  NULL};
-    for (size_t i = 0; kw[i] != NULL; i++) {
-        if (strlen(kw[i]) == n && memcmp(kw[i], s, n) == 0) {
-            return false;
-        }
-    }
-    return is_ident(s, n);
-}
-
-/* "A::B::C": identifiers joined by "::". */
-static bool is_path(const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] == ':' && s[i + 1] == ':') {
-            if (!name_ident(s + start, i - start)) {
-                return false;
-            }
-            start = i + 2;
-            i++;
-        }
-    }
-    return name_ident(s + start, n - start);
-}
-
 static int rd_str(struct rd *c, json_t *j, const char *what, struct cedar_str *out)
 {
     if (!json_is_string(j)) {
@@ -555,7 +443,7 @@ static int rd_str(struct rd *c, json_t *j, const char *what, struct cedar_str *o
 static int rd_type(struct rd *c, json_t *j, struct cedar_str *out)
 {
     int r = rd_str(c, j, "entity type", out);
-    if (r == 0 && !is_path(out->ptr, out->len)) {
+    if (r == 0 && !cedar_path_ok(out->ptr, out->len, false, true)) {
         return bad(c, "\"%s\" is not an entity type name", out->ptr);
     }
     return r;
@@ -572,7 +460,7 @@ static int rd_uid(struct rd *c, json_t *j, struct cedar_uid **out)
     if (cedar_uid_from_jansson(j, c->a, u, &e2) != 0) {
         return bad(c, "%s", e2.msg);
     }
-    if (!is_path(u->type.ptr, u->type.len)) {
+    if (!cedar_path_ok(u->type.ptr, u->type.len, false, true)) {
         return bad(c, "\"%s\" is not an entity type name", u->type.ptr);
     }
     *out = u;
@@ -709,8 +597,8 @@ static int rd_pattern(struct rd *c, json_t *arr, struct cedar_pattern **out)
 
 static int find_est_fn(const char *k)
 {
-    for (size_t i = 0; i < EST_NFNS; i++) {
-        if (strcmp(est_fns[i].name, k) == 0) {
+    for (size_t i = 0; i < CEDAR_NFNS; i++) {
+        if (strcmp(cedar_fns[i].name, k) == 0) {
             return (int)i;
         }
     }
@@ -737,7 +625,7 @@ static enum cedar_op binop(const char *k)
 static int lr_parts(struct rd *c, json_t *body, const char *k, json_t **l, json_t **r)
 {
     static const char *const keys[] = {"left", "right", NULL};
-    if (!json_is_object(body) || !keys_ok(body, keys) ||
+    if (!json_is_object(body) || !cedar_json_keys_ok(body, keys) ||
         (*l = json_object_get(body, "left")) == NULL ||
         (*r = json_object_get(body, "right")) == NULL) {
         return bad(c, "%s: expected {\"left\", \"right\"}", k);
@@ -835,7 +723,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return bad(c, "%s: only allowed in the policy scope here", k);
     }
     if (strcmp(k, "!") == 0 || strcmp(k, "neg") == 0 || strcmp(k, "isEmpty") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_arg) || json_object_get(b, "arg") == NULL) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_arg) ||
+            json_object_get(b, "arg") == NULL) {
             return bad(c, "%s: expected {\"arg\"}", k);
         }
         bool call = k[0] == 'i';
@@ -878,8 +767,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
             return nomem(c);
         }
         x->var = fn;
-        x->bad_arity = (int)x->n != est_fns[fn].argc + (est_fns[fn].method ? 1 : 0);
-        if (x->bad_arity && est_fns[fn].method && x->n == 0) {
+        x->bad_arity = (int)x->n != cedar_fns[fn].argc + (cedar_fns[fn].method ? 1 : 0);
+        if (x->bad_arity && cedar_fns[fn].method && x->n == 0) {
             return bad(c, "%s: a method needs its receiver", k);
         }
         for (size_t i = 0; i < x->n; i++) {
@@ -891,7 +780,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return 0;
     }
     if (strcmp(k, "has") == 0 || strcmp(k, ".") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_attr) || json_object_get(b, "left") == NULL) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_attr) ||
+            json_object_get(b, "left") == NULL) {
             return bad(c, "%s: expected {\"left\", \"attr\"}", k);
         }
         if ((x = mk(c, k[0] == 'h' ? OP_HAS : OP_GETATTR, 1)) == NULL) {
@@ -905,7 +795,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return 0;
     }
     if (strcmp(k, "is") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_is) || json_object_get(b, "left") == NULL) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_is) ||
+            json_object_get(b, "left") == NULL) {
             return bad(c, "%s: expected {\"left\", \"entity_type\", \"in\"?}", k);
         }
         json_t *in = json_object_get(b, "in");
@@ -921,7 +812,8 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return 0;
     }
     if (strcmp(k, "like") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_like) || json_object_get(b, "left") == NULL) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_like) ||
+            json_object_get(b, "left") == NULL) {
             return bad(c, "%s: expected {\"left\", \"pattern\"}", k);
         }
         if ((x = mk(c, OP_LIKE, 1)) == NULL) {
@@ -935,7 +827,7 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
         return 0;
     }
     if (strcmp(k, "if-then-else") == 0) {
-        if (!json_is_object(b) || !keys_ok(b, k_ite) || json_object_size(b) != 3) {
+        if (!json_is_object(b) || !cedar_json_keys_ok(b, k_ite) || json_object_size(b) != 3) {
             return bad(c, "%s: expected {\"if\", \"then\", \"else\"}", k);
         }
         if ((x = mk(c, OP_IF, 3)) == NULL) {
@@ -992,12 +884,6 @@ static int rd_expr(struct rd *c, json_t *j, unsigned depth, struct cedar_expr **
     return bad(c, "unknown expression \"%s\"", k);
 }
 
-static bool is_action_type(const struct cedar_str *t)
-{
-    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
-           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
-}
-
 static int rd_scope_target(struct rd *c, json_t *o, int which, struct cedar_scope *s)
 {
     static const char *const slots[] = {"?principal", "?action", "?resource"};
@@ -1021,7 +907,7 @@ static int rd_scope_target(struct rd *c, json_t *o, int which, struct cedar_scop
     if (r != 0) {
         return r;
     }
-    if (which == 1 && !is_action_type(&u->type)) {
+    if (which == 1 && !cedar_is_action_type(&u->type)) {
         return bad(c, "%s", "expected an action entity in the action scope");
     }
     s->uid = u;
@@ -1043,15 +929,15 @@ static int rd_scope(struct rd *c, json_t *o, int which, struct cedar_scope *s)
     }
     const char *ops = json_string_value(op);
     int r;
-    if (strcmp(ops, "All") == 0 && keys_ok(o, k_all)) {
+    if (strcmp(ops, "All") == 0 && cedar_json_keys_ok(o, k_all)) {
         s->op = SCOPE_ANY;
         return 0;
     }
-    if (strcmp(ops, "==") == 0 && keys_ok(o, k_eq)) {
+    if (strcmp(ops, "==") == 0 && cedar_json_keys_ok(o, k_eq)) {
         s->op = SCOPE_EQ;
         return rd_scope_target(c, o, which, s);
     }
-    if (strcmp(ops, "in") == 0 && keys_ok(o, k_in)) {
+    if (strcmp(ops, "in") == 0 && cedar_json_keys_ok(o, k_in)) {
         json_t *ents = json_object_get(o, "entities");
         if (ents == NULL) {
             s->op = SCOPE_IN;
@@ -1071,7 +957,7 @@ static int rd_scope(struct rd *c, json_t *o, int which, struct cedar_scope *s)
             if ((r = rd_uid(c, json_array_get(ents, i), &u)) != 0) {
                 return r;
             }
-            if (!is_action_type(&u->type)) {
+            if (!cedar_is_action_type(&u->type)) {
                 return bad(c, "%s", "expected action entities in the action scope");
             }
             v[i] = *u;
@@ -1079,13 +965,13 @@ static int rd_scope(struct rd *c, json_t *o, int which, struct cedar_scope *s)
         s->uids = v;
         return 0;
     }
-    if (strcmp(ops, "is") == 0 && which != 1 && keys_ok(o, k_is)) {
+    if (strcmp(ops, "is") == 0 && which != 1 && cedar_json_keys_ok(o, k_is)) {
         if ((r = rd_type(c, json_object_get(o, "entity_type"), &s->type)) != 0) {
             return r;
         }
         json_t *in = json_object_get(o, "in");
         s->op = in ? SCOPE_IS_IN : SCOPE_IS;
-        if (in && (!json_is_object(in) || !keys_ok(in, k_in2))) {
+        if (in && (!json_is_object(in) || !cedar_json_keys_ok(in, k_in2))) {
             return bad(c, "%s: is ... in: expected {\"entity\"} or {\"slot\"}", names[which]);
         }
         return in ? rd_scope_target(c, in, which, s) : 0;
@@ -1099,7 +985,7 @@ static int rd_policy(struct rd *c, json_t *j, const char *id, struct cedar_polic
                                        "conditions", "annotations", NULL};
     static const char *const ckeys[] = {"kind", "body", NULL};
     c->id = id;
-    if (!json_is_object(j) || !keys_ok(j, keys)) {
+    if (!json_is_object(j) || !cedar_json_keys_ok(j, keys)) {
         return bad(c, "%s",
                    "expected an object with effect, principal, action, resource, "
                    "conditions, annotations");
@@ -1131,7 +1017,7 @@ static int rd_policy(struct rd *c, json_t *j, const char *id, struct cedar_polic
     }
     for (size_t i = 0; i < p->nconds; i++) {
         json_t *cj = json_array_get(conds, i), *kind = json_object_get(cj, "kind");
-        if (!json_is_object(cj) || !keys_ok(cj, ckeys) || !json_is_string(kind) ||
+        if (!json_is_object(cj) || !cedar_json_keys_ok(cj, ckeys) || !json_is_string(kind) ||
             (strcmp(json_string_value(kind), "when") != 0 &&
              strcmp(json_string_value(kind), "unless") != 0)) {
             return bad(c, "%s", "conditions: expected {\"kind\": \"when\"|\"unless\", \"body\"}");
@@ -1167,7 +1053,7 @@ static int rd_policy(struct rd *c, json_t *j, const char *id, struct cedar_polic
         json_object_foreach(an, k, v)
         {
             struct cedar_annotation *a = &p->annos[i++];
-            if (!is_ident(k, strlen(k))) {
+            if (!cedar_ident_ok(k, strlen(k))) {
                 return bad(c, "annotation \"%s\": not an identifier", k);
             }
             a->key.len = strlen(k);
@@ -1199,21 +1085,7 @@ static int add(struct rd *c, struct cedar_policyset *ps, struct cedar_policy *p)
     if (ps->n >= LIMIT_CEDAR_POLICIES) {
         return err_set(c->e, ERR_LIMIT, "%s: too many policies", c->what);
     }
-    if (ps->n == ps->cap) {
-        size_t nc = ps->cap ? ps->cap * 2 : 16;
-        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return nomem(c);
-        }
-        if (ps->n) {
-            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
-        }
-        ps->pols = nv;
-        ps->cap = nc;
-    }
-    p->index = ps->n;
-    ps->pols[ps->n++] = p;
-    return 0;
+    return cedar_ps_append(ps, p) == 0 ? 0 : nomem(c);
 }
 
 static int rd_map(struct rd *c, struct cedar_policyset *ps, json_t *m, bool templates)
@@ -1255,8 +1127,8 @@ static int rd_links(struct rd *c, struct cedar_policyset *ps, json_t *links)
         json_t *l = json_array_get(links, i);
         json_t *tid = json_object_get(l, "templateId"), *nid = json_object_get(l, "newId");
         json_t *vals = json_object_get(l, "values");
-        if (!json_is_object(l) || !keys_ok(l, keys) || !json_is_string(tid) ||
-            !json_is_string(nid) || !json_is_object(vals) || !keys_ok(vals, vkeys)) {
+        if (!json_is_object(l) || !cedar_json_keys_ok(l, keys) || !json_is_string(tid) ||
+            !json_is_string(nid) || !json_is_object(vals) || !cedar_json_keys_ok(vals, vkeys)) {
             return err_set(c->e, ERR_INVALID,
                            "%s: templateLinks[%zu]: expected {\"templateId\", \"newId\", "
                            "\"values\": {\"?principal\", \"?resource\"}}",
@@ -1305,7 +1177,7 @@ int cedar_policyset_from_jansson(const struct json_t *json, const char *filename
         if ((r = rd_policy(&c, j, "policy0", &p)) == 0) {
             r = add(&c, ps, p);
         }
-    } else if (json_is_object(j) && keys_ok(j, skeys)) {
+    } else if (json_is_object(j) && cedar_json_keys_ok(j, skeys)) {
         if ((r = rd_map(&c, ps, json_object_get(j, "staticPolicies"), false)) == 0 &&
             (r = rd_map(&c, ps, json_object_get(j, "templates"), true)) == 0) {
             r = rd_links(&c, ps, json_object_get(j, "templateLinks"));
@@ -1316,15 +1188,7 @@ int cedar_policyset_from_jansson(const struct json_t *json, const char *filename
                     "{\"staticPolicies\", \"templates\", \"templateLinks\"}",
                     c.what);
     }
-    if (r == 0) {
-        r = cedar_index_build(ps, e);
-    }
-    if (r != 0) {
-        cedar_ps_free(ps);
-        return r;
-    }
-    *out = ps;
-    return 0;
+    return cedar_ps_finish(ps, r, out, e);
 }
 
 int cedar_policyset_from_json(const char *text, size_t len, const char *filename,

@@ -107,6 +107,33 @@ static int compare(struct cedar_eval *ev, const struct cedar_expr *x, struct ced
 
 /* ---- hierarchy, attributes -------------------------------------------- */
 
+/* `a in b` once both sides are evaluated (the `in` of `is ... in` too):
+ * b an entity, or a set of entities (every element is type-checked, even
+ * after a match, as the reference does). */
+static int in_value(struct cedar_eval *ev, const struct cedar_uid *a, const struct cedar_value *b,
+                    struct cedar_value *out)
+{
+    if (b->kind == CEDAR_ENTITY) {
+        *out = cedar_value_bool(cedar_entities_in(ev->es, a, b->u.uid));
+        return 0;
+    }
+    if (b->kind != CEDAR_SET) {
+        return type_err(ev, "'in' needs an entity or a set of entities on the right", b->kind);
+    }
+    bool found = false;
+    for (size_t i = 0; i < b->u.set->n; i++) {
+        const struct cedar_value *v = &b->u.set->items[i];
+        if (v->kind != CEDAR_ENTITY) {
+            return type_err(ev, "'in' needs a set of entities", v->kind);
+        }
+        if (!found && cedar_entities_in(ev->es, a, v->u.uid)) {
+            found = true;
+        }
+    }
+    *out = cedar_value_bool(found);
+    return 0;
+}
+
 static int eval_in(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
 {
     struct cedar_value a, b;
@@ -115,25 +142,7 @@ static int eval_in(struct cedar_eval *ev, const struct cedar_expr *x, struct ced
         (r = eval(ev, x->a[1], &b)) != 0) {
         return r;
     }
-    if (b.kind == CEDAR_ENTITY) {
-        *out = cedar_value_bool(cedar_entities_in(ev->es, a.u.uid, b.u.uid));
-        return 0;
-    }
-    if (b.kind != CEDAR_SET) {
-        return type_err(ev, "'in' needs an entity or a set of entities on the right", b.kind);
-    }
-    bool found = false;
-    for (size_t i = 0; i < b.u.set->n; i++) {
-        const struct cedar_value *v = &b.u.set->items[i];
-        if (v->kind != CEDAR_ENTITY) {
-            return type_err(ev, "'in' needs a set of entities", v->kind);
-        }
-        if (!found && cedar_entities_in(ev->es, a.u.uid, v->u.uid)) {
-            found = true;
-        }
-    }
-    *out = cedar_value_bool(found);
-    return 0;
+    return in_value(ev, a.u.uid, &b, out);
 }
 
 static int eval_has(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
@@ -236,22 +245,7 @@ static int eval_is(struct cedar_eval *ev, const struct cedar_expr *x, struct ced
     if ((r = eval(ev, x->a[1], &b)) != 0) {
         return r;
     }
-    if (b.kind == CEDAR_ENTITY) {
-        *out = cedar_value_bool(cedar_entities_in(ev->es, a.u.uid, b.u.uid));
-        return 0;
-    }
-    if (b.kind != CEDAR_SET) {
-        return type_err(ev, "'in' needs an entity or a set of entities on the right", b.kind);
-    }
-    bool found = false;
-    for (size_t i = 0; i < b.u.set->n; i++) {
-        if (b.u.set->items[i].kind != CEDAR_ENTITY) {
-            return type_err(ev, "'in' needs a set of entities", b.u.set->items[i].kind);
-        }
-        found = found || cedar_entities_in(ev->es, a.u.uid, b.u.set->items[i].u.uid);
-    }
-    *out = cedar_value_bool(found);
-    return 0;
+    return in_value(ev, a.u.uid, &b, out);
 }
 
 /* ---- literals built at run time ---------------------------------------- */
@@ -307,45 +301,51 @@ static bool set_has(const struct cedar_set *s, const struct cedar_value *v)
     return false;
 }
 
+int cedar_ext_construct(enum cedar_fn fn, const char *s, size_t n, struct cedar_value *out,
+                        struct err *e)
+{
+    int r;
+    switch (fn) {
+    case FN_IP: {
+        struct cedar_ip ip;
+        if ((r = cedar_ip_parse(s, n, &ip, e)) == 0) {
+            *out = cedar_value_ip(&ip);
+        }
+        return r;
+    }
+    case FN_DECIMAL: {
+        struct cedar_decimal d;
+        if ((r = cedar_decimal_parse(s, n, &d, e)) == 0) {
+            *out = cedar_value_decimal(d.value);
+        }
+        return r;
+    }
+    case FN_DATETIME: {
+        struct cedar_datetime d;
+        if ((r = cedar_datetime_parse(s, n, &d, e)) == 0) {
+            *out = cedar_value_datetime(d.ms);
+        }
+        return r;
+    }
+    case FN_DURATION: {
+        struct cedar_duration d;
+        if ((r = cedar_duration_parse(s, n, &d, e)) == 0) {
+            *out = cedar_value_duration(d.ms);
+        }
+        return r;
+    }
+    default:
+        return err_set(e, ERR_INTERNAL, "not an extension constructor");
+    }
+}
+
 static int ext_ctor(struct cedar_eval *ev, int fn, const struct cedar_value *arg,
                     struct cedar_value *out)
 {
     if (arg->kind != CEDAR_STRING) {
         return type_err(ev, "extension constructor needs a string", arg->kind);
     }
-    const char *s = arg->u.s.ptr;
-    size_t n = arg->u.s.len;
-    int r;
-    switch (fn) {
-    case FN_IP: {
-        struct cedar_ip ip;
-        if ((r = cedar_ip_parse(s, n, &ip, ev->e)) == 0) {
-            *out = cedar_value_ip(&ip);
-        }
-        break;
-    }
-    case FN_DECIMAL: {
-        struct cedar_decimal d;
-        if ((r = cedar_decimal_parse(s, n, &d, ev->e)) == 0) {
-            *out = cedar_value_decimal(d.value);
-        }
-        break;
-    }
-    case FN_DATETIME: {
-        struct cedar_datetime d;
-        if ((r = cedar_datetime_parse(s, n, &d, ev->e)) == 0) {
-            *out = cedar_value_datetime(d.ms);
-        }
-        break;
-    }
-    default: {
-        struct cedar_duration d;
-        if ((r = cedar_duration_parse(s, n, &d, ev->e)) == 0) {
-            *out = cedar_value_duration(d.ms);
-        }
-        break;
-    }
-    }
+    int r = cedar_ext_construct((enum cedar_fn)fn, arg->u.s.ptr, arg->u.s.len, out, ev->e);
     return r == 0 ? 0 : ERR_INVALID;
 }
 
@@ -442,17 +442,44 @@ static int set_op(int fn, const struct cedar_value *a, const struct cedar_value 
     }
 }
 
-static int time_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
-                   const struct cedar_value *b, struct cedar_value *out)
+int cedar_ext_apply(enum cedar_fn fn, const struct cedar_value *a, const struct cedar_value *b,
+                    struct cedar_value *out, struct err *e)
 {
     struct cedar_datetime dt = {a->u.l};
     struct cedar_duration du = {a->u.l};
     int r = 0;
     switch (fn) {
+    case FN_IS_IPV4:
+        *out = cedar_value_bool(cedar_ip_is_ipv4(&a->u.ip));
+        break;
+    case FN_IS_IPV6:
+        *out = cedar_value_bool(cedar_ip_is_ipv6(&a->u.ip));
+        break;
+    case FN_IS_LOOPBACK:
+        *out = cedar_value_bool(cedar_ip_is_loopback(&a->u.ip));
+        break;
+    case FN_IS_MULTICAST:
+        *out = cedar_value_bool(cedar_ip_is_multicast(&a->u.ip));
+        break;
+    case FN_IS_IN_RANGE:
+        *out = cedar_value_bool(cedar_ip_is_in_range(&a->u.ip, &b->u.ip));
+        break;
+    case FN_LESS_THAN:
+        *out = cedar_value_bool(a->u.l < b->u.l);
+        break;
+    case FN_LESS_THAN_OR_EQUAL:
+        *out = cedar_value_bool(a->u.l <= b->u.l);
+        break;
+    case FN_GREATER_THAN:
+        *out = cedar_value_bool(a->u.l > b->u.l);
+        break;
+    case FN_GREATER_THAN_OR_EQUAL:
+        *out = cedar_value_bool(a->u.l >= b->u.l);
+        break;
     case FN_OFFSET: {
         struct cedar_datetime o;
         struct cedar_duration d = {b->u.l};
-        if ((r = cedar_datetime_offset(dt, d, &o, ev->e)) == 0) {
+        if ((r = cedar_datetime_offset(dt, d, &o, e)) == 0) {
             *out = cedar_value_datetime(o.ms);
         }
         break;
@@ -460,14 +487,14 @@ static int time_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
     case FN_DURATION_SINCE: {
         struct cedar_duration o;
         struct cedar_datetime d = {b->u.l};
-        if ((r = cedar_datetime_duration_since(dt, d, &o, ev->e)) == 0) {
+        if ((r = cedar_datetime_duration_since(dt, d, &o, e)) == 0) {
             *out = cedar_value_duration(o.ms);
         }
         break;
     }
     case FN_TO_DATE: {
         struct cedar_datetime o;
-        if ((r = cedar_datetime_to_date(dt, &o, ev->e)) == 0) {
+        if ((r = cedar_datetime_to_date(dt, &o, e)) == 0) {
             *out = cedar_value_datetime(o.ms);
         }
         break;
@@ -487,11 +514,13 @@ static int time_op(struct cedar_eval *ev, int fn, const struct cedar_value *a,
     case FN_TO_SECONDS:
         *out = cedar_value_long(cedar_duration_to_seconds(du));
         break;
-    default:
+    case FN_TO_MILLISECONDS:
         *out = cedar_value_long(cedar_duration_to_milliseconds(du));
         break;
+    default:
+        return err_set(e, ERR_INTERNAL, "not an extension method");
     }
-    return r == 0 ? 0 : ERR_INVALID;
+    return r;
 }
 
 static int eval_call(struct cedar_eval *ev, const struct cedar_expr *x, struct cedar_value *out)
@@ -531,35 +560,8 @@ static int eval_call(struct cedar_eval *ev, const struct cedar_expr *x, struct c
     case FN_GET_TAG:
     case FN_HAS_TAG:
         return tag_op(ev, fn, &a, &b, out);
-    case FN_IS_IPV4:
-        *out = cedar_value_bool(cedar_ip_is_ipv4(&a.u.ip));
-        return 0;
-    case FN_IS_IPV6:
-        *out = cedar_value_bool(cedar_ip_is_ipv6(&a.u.ip));
-        return 0;
-    case FN_IS_LOOPBACK:
-        *out = cedar_value_bool(cedar_ip_is_loopback(&a.u.ip));
-        return 0;
-    case FN_IS_MULTICAST:
-        *out = cedar_value_bool(cedar_ip_is_multicast(&a.u.ip));
-        return 0;
-    case FN_IS_IN_RANGE:
-        *out = cedar_value_bool(cedar_ip_is_in_range(&a.u.ip, &b.u.ip));
-        return 0;
-    case FN_LESS_THAN:
-        *out = cedar_value_bool(a.u.l < b.u.l);
-        return 0;
-    case FN_LESS_THAN_OR_EQUAL:
-        *out = cedar_value_bool(a.u.l <= b.u.l);
-        return 0;
-    case FN_GREATER_THAN:
-        *out = cedar_value_bool(a.u.l > b.u.l);
-        return 0;
-    case FN_GREATER_THAN_OR_EQUAL:
-        *out = cedar_value_bool(a.u.l >= b.u.l);
-        return 0;
     default:
-        return time_op(ev, fn, &a, &b, out);
+        return cedar_ext_apply((enum cedar_fn)fn, &a, &b, out, ev->e) == 0 ? 0 : ERR_INVALID;
     }
 }
 

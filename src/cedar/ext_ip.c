@@ -6,6 +6,7 @@
  * `::`), then Cedar's own rules: at most 43 bytes, no string with two colons
  * and two dots (IPv4 embedded in IPv6), and a strict prefix after '/'.
  */
+#include "cedar/cedar_int.h"
 #include "cedar/ext.h"
 
 #include <stdio.h>
@@ -14,20 +15,6 @@
 /* len("ABCD:EF01:2345:6789:ABCD:EF01:2345:6789/128"): the reference refuses
  * anything longer before parsing. */
 #define IP_STR_MAX 43
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 static bool count_at_least_two(const char *s, size_t n, char c)
 {
@@ -86,11 +73,11 @@ static size_t read_groups(const char *s, size_t n, size_t *ip, uint16_t *g, size
         }
         size_t start = j;
         unsigned v = 0;
-        while (j < n && j - start < 4 && hexval(s[j]) >= 0) {
-            v = v * 16 + (unsigned)hexval(s[j]);
+        while (j < n && j - start < 4 && cedar_hexval(s[j]) >= 0) {
+            v = v * 16 + (unsigned)cedar_hexval(s[j]);
             j++;
         }
-        if (j == start || (j < n && j - start == 4 && hexval(s[j]) >= 0)) {
+        if (j == start || (j < n && j - start == 4 && cedar_hexval(s[j]) >= 0)) {
             break; /* no digit, or a fifth digit: not a group */
         }
         g[count++] = (uint16_t)v;

@@ -46,73 +46,26 @@ static void ws(struct w *w, const char *s)
     wn(w, s, strlen(s));
 }
 
-static const char *const fn_names[] = {
-    "contains",
-    "containsAll",
-    "containsAny",
-    "isEmpty",
-    "getTag",
-    "hasTag",
-    "ip",
-    "decimal",
-    "datetime",
-    "duration",
-    "isIpv4",
-    "isIpv6",
-    "isLoopback",
-    "isMulticast",
-    "isInRange",
-    "lessThan",
-    "lessThanOrEqual",
-    "greaterThan",
-    "greaterThanOrEqual",
-    "offset",
-    "durationSince",
-    "toDate",
-    "toTime",
-    "toDays",
-    "toHours",
-    "toMinutes",
-    "toSeconds",
-    "toMilliseconds",
-};
-
 /* Escapes s as the body of a Cedar string literal; star: also escape '*'
  * (a literal star in a `like` pattern). */
 static void w_esc(struct w *w, const char *s, size_t n, bool star)
 {
+    static const char *const named[128] = {
+        ['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n",
+        ['\r'] = "\\r", ['\t'] = "\\t",  ['\0'] = "\\0",
+    };
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         char tmp[16];
-        switch (ch) {
-        case '"':
-            ws(w, "\\\"");
-            break;
-        case '\\':
-            ws(w, "\\\\");
-            break;
-        case '\n':
-            ws(w, "\\n");
-            break;
-        case '\r':
-            ws(w, "\\r");
-            break;
-        case '\t':
-            ws(w, "\\t");
-            break;
-        case '\0':
-            ws(w, "\\0");
-            break;
-        case '*':
-            ws(w, star ? "\\*" : "*");
-            break;
-        default:
-            if (ch < 0x20 || ch == 0x7f) {
-                snprintf(tmp, sizeof(tmp), "\\u{%x}", ch);
-                ws(w, tmp);
-            } else {
-                wn(w, (const char *)&s[i], 1);
-            }
+        if (ch < 128 && named[ch] != NULL) {
+            ws(w, named[ch]);
+        } else if (ch == '*' && star) {
+            ws(w, "\\*");
+        } else if (ch < 0x20 || ch == 0x7f) {
+            snprintf(tmp, sizeof(tmp), "\\u{%x}", ch);
+            ws(w, tmp);
+        } else {
+            wn(w, (const char *)&s[i], 1);
         }
     }
 }
@@ -124,31 +77,11 @@ static void w_qstr(struct w *w, struct cedar_str s)
     ws(w, "\"");
 }
 
-static bool is_reserved(const char *s, size_t n)
-{
-    static const char *const kw[] = {"true", "false", "if",  "then",    "else", "in",
-                                     "is",   "like",  "has", "__cedar", NULL};
-    for (size_t i = 0; kw[i] != NULL; i++) {
-        if (strlen(kw[i]) == n && memcmp(kw[i], s, n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
+/* A name that can be printed bare (else it is quoted). */
 static bool plain_ident(struct cedar_str s)
 {
-    if (s.len == 0 || is_reserved(s.ptr, s.len)) {
-        return false;
-    }
-    for (size_t i = 0; i < s.len; i++) {
-        char ch = s.ptr[i];
-        bool alpha = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
-        if (!alpha && !(i > 0 && ch >= '0' && ch <= '9')) {
-            return false;
-        }
-    }
-    return true;
+    return cedar_ident_ok(s.ptr, s.len) && !cedar_reserved_word(s.ptr, s.len) &&
+           !(s.len == 7 && memcmp(s.ptr, "__cedar", 7) == 0);
 }
 
 static void w_uid(struct w *w, const struct cedar_uid *u)
@@ -196,10 +129,9 @@ static int prec(const struct cedar_expr *x)
 
 static void w_expr(struct w *w, const struct cedar_expr *x, unsigned depth);
 
-/* x, parenthesized unless its precedence is at least min. */
-static void w_sub(struct w *w, const struct cedar_expr *x, int min, unsigned depth)
+/* x, in parentheses when paren. */
+static void w_paren(struct w *w, const struct cedar_expr *x, bool paren, unsigned depth)
 {
-    bool paren = prec(x) < min;
     if (paren) {
         ws(w, "(");
     }
@@ -209,16 +141,25 @@ static void w_sub(struct w *w, const struct cedar_expr *x, int min, unsigned dep
     }
 }
 
+/* x, parenthesized unless its precedence is at least min. */
+static void w_sub(struct w *w, const struct cedar_expr *x, int min, unsigned depth)
+{
+    w_paren(w, x, prec(x) < min, depth);
+}
+
 static void w_receiver(struct w *w, const struct cedar_expr *x, unsigned depth)
 {
     /* an integer literal is parenthesized: `1.foo` would not lex as a member access */
-    bool paren = prec(x) < 7 || (x->op == OP_LIT && x->lit.kind == CEDAR_LONG);
-    if (paren) {
-        ws(w, "(");
-    }
-    w_expr(w, x, depth + 1);
-    if (paren) {
-        ws(w, ")");
+    w_paren(w, x, prec(x) < 7 || (x->op == OP_LIT && x->lit.kind == CEDAR_LONG), depth);
+}
+
+/* An attribute name: bare when it can be, else a string literal. */
+static void w_name(struct w *w, struct cedar_str s)
+{
+    if (plain_ident(s)) {
+        wn(w, s.ptr, s.len);
+    } else {
+        w_qstr(w, s);
     }
 }
 
@@ -268,18 +209,14 @@ static void w_expr(struct w *w, const struct cedar_expr *x, unsigned depth)
         ws(w, x->var == 0 ? "?principal" : "?resource");
         return;
     case OP_NOT:
-    case OP_NEG:
+    case OP_NEG: {
         ws(w, x->op == OP_NOT ? "!" : "-");
         /* `-5` would read back as the literal -5, and `!!x`/`--x` need the
          * same operator: anything below member level is parenthesized */
-        if (x->op == OP_NEG && x->a[0]->op == OP_LIT && x->a[0]->lit.kind == CEDAR_LONG) {
-            ws(w, "(");
-            w_expr(w, x->a[0], depth + 1);
-            ws(w, ")");
-        } else {
-            w_sub(w, x->a[0], 7, depth);
-        }
+        bool long_lit = x->a[0]->op == OP_LIT && x->a[0]->lit.kind == CEDAR_LONG;
+        w_paren(w, x->a[0], prec(x->a[0]) < 7 || (x->op == OP_NEG && long_lit), depth);
         return;
+    }
     case OP_AND:
     case OP_OR:
     case OP_ADD:
@@ -322,11 +259,7 @@ static void w_expr(struct w *w, const struct cedar_expr *x, unsigned depth)
     case OP_HAS:
         w_sub(w, x->a[0], 4, depth);
         ws(w, " has ");
-        if (plain_ident(x->name)) {
-            wn(w, x->name.ptr, x->name.len);
-        } else {
-            w_qstr(w, x->name);
-        }
+        w_name(w, x->name);
         return;
     case OP_GETATTR:
         w_receiver(w, x->a[0], depth);
@@ -370,19 +303,15 @@ static void w_expr(struct w *w, const struct cedar_expr *x, unsigned depth)
         ws(w, "{");
         for (size_t i = 0; i < x->n; i++) {
             ws(w, i > 0 ? ", " : "");
-            if (plain_ident(x->names[i])) {
-                wn(w, x->names[i].ptr, x->names[i].len);
-            } else {
-                w_qstr(w, x->names[i]);
-            }
+            w_name(w, x->names[i]);
             ws(w, ": ");
             w_expr(w, x->a[i], depth + 1);
         }
         ws(w, "}");
         return;
     case OP_CALL: {
-        const char *name = fn_names[x->var];
-        bool method = x->var < FN_IP || x->var > FN_DURATION;
+        const char *name = cedar_fns[x->var].name;
+        bool method = cedar_fns[x->var].method;
         if (method && x->n > 0) {
             w_receiver(w, x->a[0], depth);
             ws(w, ".");
@@ -401,6 +330,16 @@ static void w_expr(struct w *w, const struct cedar_expr *x, unsigned depth)
     w->err = ERR_INTERNAL;
 }
 
+/* The entity a scope names: its slot in a template, else its UID. */
+static void w_scope_uid(struct w *w, const struct cedar_scope *s, const char *slot)
+{
+    if (s->slot || s->uid == NULL) {
+        ws(w, slot);
+    } else {
+        w_uid(w, s->uid);
+    }
+}
+
 static void w_scope(struct w *w, const struct cedar_scope *s, const char *var, const char *slot)
 {
     ws(w, "  ");
@@ -411,11 +350,7 @@ static void w_scope(struct w *w, const struct cedar_scope *s, const char *var, c
     case SCOPE_EQ:
     case SCOPE_IN:
         ws(w, s->op == SCOPE_EQ ? " == " : " in ");
-        if (s->slot || s->uid == NULL) {
-            ws(w, slot);
-        } else {
-            w_uid(w, s->uid);
-        }
+        w_scope_uid(w, s, slot);
         return;
     case SCOPE_IS:
     case SCOPE_IS_IN:
@@ -423,11 +358,7 @@ static void w_scope(struct w *w, const struct cedar_scope *s, const char *var, c
         wn(w, s->type.ptr, s->type.len);
         if (s->op == SCOPE_IS_IN) {
             ws(w, " in ");
-            if (s->slot || s->uid == NULL) {
-                ws(w, slot);
-            } else {
-                w_uid(w, s->uid);
-            }
+            w_scope_uid(w, s, slot);
         }
         return;
     case SCOPE_IN_SET:

@@ -12,6 +12,8 @@
  * the action entities come from the schema's action declarations.  Without a
  * schema the reference's schemaless rules apply: {"__entity": uid} and
  * {"__extn": {"fn", "arg" | "args"}} escapes, other objects are records.
+ * The small jansson helpers the JSON policy and schema formats share
+ * (cedar_json_keys_ok, cedar_json_put, cedar_json_load_depth) live here too.
  */
 #include <jansson.h>
 #include <stdarg.h>
@@ -82,47 +84,6 @@ static const char *stype_name(const struct cedar_stype *t)
 
 /* ---- entity UIDs ---------------------------------------------------------- */
 
-/* Cedar's reserved words cannot be identifiers, so not name components. */
-static bool reserved_ident(const char *s, size_t n)
-{
-    static const char *const words[] = {"true", "false", "if",   "then", "else",
-                                        "in",   "is",    "like", "has",  "__cedar"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* An entity type name as the reference parses it: identifiers joined by
- * "::" with nothing around them, no reserved word, no `__cedar`. */
-static bool valid_type_name(const char *s, size_t n)
-{
-    size_t i = 0;
-    for (;;) {
-        size_t start = i;
-        if (i >= n ||
-            !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || s[i] == '_')) {
-            return false;
-        }
-        while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                         (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) {
-            i++;
-        }
-        if (reserved_ident(s + start, i - start)) {
-            return false;
-        }
-        if (i == n) {
-            return true;
-        }
-        if (i + 2 >= n || s[i] != ':' || s[i + 1] != ':') {
-            return false;
-        }
-        i += 2;
-    }
-}
-
 /* {"type": T, "id": I}; other keys are ignored, as the reference does. */
 static int uid_fields(struct jctx *c, const json_t *j, struct arena *a, struct cedar_uid *out)
 {
@@ -131,7 +92,9 @@ static int uid_fields(struct jctx *c, const json_t *j, struct arena *a, struct c
         return jerr(c, "an entity reference must be {\"type\": string, \"id\": string}");
     }
     size_t tl = json_string_length(t), il = json_string_length(id);
-    if (!valid_type_name(json_string_value(t), tl)) {
+    /* as the reference parses a type name: identifiers joined by "::" with
+     * nothing around them, no reserved word, no `__cedar` */
+    if (!cedar_path_ok(json_string_value(t), tl, false, false)) {
         return jerr(c, "`%.*s` is not a valid entity type name", (int)(tl > 64 ? 64 : tl),
                     json_string_value(t));
     }
@@ -174,88 +137,35 @@ static int parse_untyped(struct jctx *c, const json_t *j, struct cedar_value *ou
 
 /* Every extension function the reference accepts in an __extn escape
  * (constructors and methods alike), with its argument kinds. */
-enum xfn {
-    X_IP,
-    X_DECIMAL,
-    X_DATETIME,
-    X_DURATION,
-    X_IS_IPV4,
-    X_IS_IPV6,
-    X_IS_LOOPBACK,
-    X_IS_MULTICAST,
-    X_IS_IN_RANGE,
-    X_LT,
-    X_LE,
-    X_GT,
-    X_GE,
-    X_OFFSET,
-    X_DURATION_SINCE,
-    X_TO_DATE,
-    X_TO_TIME,
-    X_TO_DAYS,
-    X_TO_HOURS,
-    X_TO_MINUTES,
-    X_TO_SECONDS,
-    X_TO_MS
-};
-
 static const struct {
     const char *name;
-    enum xfn fn;
+    enum cedar_fn fn;
     size_t nargs;
     enum cedar_kind a0, a1;
 } xfns[] = {
-    {"ip", X_IP, 1, CEDAR_STRING, 0},
-    {"decimal", X_DECIMAL, 1, CEDAR_STRING, 0},
-    {"datetime", X_DATETIME, 1, CEDAR_STRING, 0},
-    {"duration", X_DURATION, 1, CEDAR_STRING, 0},
-    {"isIpv4", X_IS_IPV4, 1, CEDAR_IP, 0},
-    {"isIpv6", X_IS_IPV6, 1, CEDAR_IP, 0},
-    {"isLoopback", X_IS_LOOPBACK, 1, CEDAR_IP, 0},
-    {"isMulticast", X_IS_MULTICAST, 1, CEDAR_IP, 0},
-    {"isInRange", X_IS_IN_RANGE, 2, CEDAR_IP, CEDAR_IP},
-    {"lessThan", X_LT, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
-    {"lessThanOrEqual", X_LE, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
-    {"greaterThan", X_GT, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
-    {"greaterThanOrEqual", X_GE, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
-    {"offset", X_OFFSET, 2, CEDAR_DATETIME, CEDAR_DURATION},
-    {"durationSince", X_DURATION_SINCE, 2, CEDAR_DATETIME, CEDAR_DATETIME},
-    {"toDate", X_TO_DATE, 1, CEDAR_DATETIME, 0},
-    {"toTime", X_TO_TIME, 1, CEDAR_DATETIME, 0},
-    {"toDays", X_TO_DAYS, 1, CEDAR_DURATION, 0},
-    {"toHours", X_TO_HOURS, 1, CEDAR_DURATION, 0},
-    {"toMinutes", X_TO_MINUTES, 1, CEDAR_DURATION, 0},
-    {"toSeconds", X_TO_SECONDS, 1, CEDAR_DURATION, 0},
-    {"toMilliseconds", X_TO_MS, 1, CEDAR_DURATION, 0},
+    {"ip", FN_IP, 1, CEDAR_STRING, 0},
+    {"decimal", FN_DECIMAL, 1, CEDAR_STRING, 0},
+    {"datetime", FN_DATETIME, 1, CEDAR_STRING, 0},
+    {"duration", FN_DURATION, 1, CEDAR_STRING, 0},
+    {"isIpv4", FN_IS_IPV4, 1, CEDAR_IP, 0},
+    {"isIpv6", FN_IS_IPV6, 1, CEDAR_IP, 0},
+    {"isLoopback", FN_IS_LOOPBACK, 1, CEDAR_IP, 0},
+    {"isMulticast", FN_IS_MULTICAST, 1, CEDAR_IP, 0},
+    {"isInRange", FN_IS_IN_RANGE, 2, CEDAR_IP, CEDAR_IP},
+    {"lessThan", FN_LESS_THAN, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"lessThanOrEqual", FN_LESS_THAN_OR_EQUAL, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"greaterThan", FN_GREATER_THAN, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"greaterThanOrEqual", FN_GREATER_THAN_OR_EQUAL, 2, CEDAR_DECIMAL, CEDAR_DECIMAL},
+    {"offset", FN_OFFSET, 2, CEDAR_DATETIME, CEDAR_DURATION},
+    {"durationSince", FN_DURATION_SINCE, 2, CEDAR_DATETIME, CEDAR_DATETIME},
+    {"toDate", FN_TO_DATE, 1, CEDAR_DATETIME, 0},
+    {"toTime", FN_TO_TIME, 1, CEDAR_DATETIME, 0},
+    {"toDays", FN_TO_DAYS, 1, CEDAR_DURATION, 0},
+    {"toHours", FN_TO_HOURS, 1, CEDAR_DURATION, 0},
+    {"toMinutes", FN_TO_MINUTES, 1, CEDAR_DURATION, 0},
+    {"toSeconds", FN_TO_SECONDS, 1, CEDAR_DURATION, 0},
+    {"toMilliseconds", FN_TO_MILLISECONDS, 1, CEDAR_DURATION, 0},
 };
-
-/* The four constructors, from a string. */
-static int ext_construct(struct jctx *c, enum xfn fn, struct cedar_str s, struct cedar_value *out)
-{
-    int r;
-    if (fn == X_IP) {
-        struct cedar_ip ip;
-        if ((r = cedar_ip_parse(s.ptr, s.len, &ip, c->e)) == 0) {
-            *out = cedar_value_ip(&ip);
-        }
-    } else if (fn == X_DECIMAL) {
-        struct cedar_decimal d;
-        if ((r = cedar_decimal_parse(s.ptr, s.len, &d, c->e)) == 0) {
-            *out = cedar_value_decimal(d.value);
-        }
-    } else if (fn == X_DATETIME) {
-        struct cedar_datetime dt;
-        if ((r = cedar_datetime_parse(s.ptr, s.len, &dt, c->e)) == 0) {
-            *out = cedar_value_datetime(dt.ms);
-        }
-    } else {
-        struct cedar_duration du;
-        if ((r = cedar_duration_parse(s.ptr, s.len, &du, c->e)) == 0) {
-            *out = cedar_value_duration(du.ms);
-        }
-    }
-    return r;
-}
 
 /* Applies extension function `name` to args[0..n) (already values). */
 static int ext_apply(struct jctx *c, const char *name, const struct cedar_value *args, size_t n,
@@ -274,82 +184,12 @@ static int ext_apply(struct jctx *c, const char *name, const struct cedar_value 
     if (args[0].kind != xfns[k].a0 || (n == 2 && args[1].kind != xfns[k].a1)) {
         return jerr(c, "extension function %s: wrong argument type", name);
     }
-    const struct cedar_value *a = &args[0], *b = &args[1];
-    struct cedar_datetime dt = {a->u.l}, dt2;
-    struct cedar_duration du = {a->u.l}, du2;
-    struct cedar_decimal d1 = {a->u.l}, d2 = {n == 2 ? b->u.l : 0};
-    int r = 0;
-    switch (xfns[k].fn) {
-    case X_IP:
-    case X_DECIMAL:
-    case X_DATETIME:
-    case X_DURATION:
-        r = ext_construct(c, xfns[k].fn, a->u.s, out);
+    enum cedar_fn fn = xfns[k].fn;
+    if (fn == FN_IP || fn == FN_DECIMAL || fn == FN_DATETIME || fn == FN_DURATION) {
+        int r = cedar_ext_construct(fn, args[0].u.s.ptr, args[0].u.s.len, out, c->e);
         return r == 0 ? 0 : err_prefix(c->e, "%s(): ", name);
-    case X_IS_IPV4:
-        *out = cedar_value_bool(cedar_ip_is_ipv4(&a->u.ip));
-        break;
-    case X_IS_IPV6:
-        *out = cedar_value_bool(cedar_ip_is_ipv6(&a->u.ip));
-        break;
-    case X_IS_LOOPBACK:
-        *out = cedar_value_bool(cedar_ip_is_loopback(&a->u.ip));
-        break;
-    case X_IS_MULTICAST:
-        *out = cedar_value_bool(cedar_ip_is_multicast(&a->u.ip));
-        break;
-    case X_IS_IN_RANGE:
-        *out = cedar_value_bool(cedar_ip_is_in_range(&a->u.ip, &b->u.ip));
-        break;
-    case X_LT:
-    case X_LE:
-    case X_GT:
-    case X_GE: {
-        int cmp = cedar_decimal_cmp(&d1, &d2);
-        bool v = xfns[k].fn == X_LT   ? cmp < 0
-                 : xfns[k].fn == X_LE ? cmp <= 0
-                 : xfns[k].fn == X_GT ? cmp > 0
-                                      : cmp >= 0;
-        *out = cedar_value_bool(v);
-        break;
     }
-    case X_OFFSET:
-        du2.ms = b->u.l;
-        if ((r = cedar_datetime_offset(dt, du2, &dt2, c->e)) == 0) {
-            *out = cedar_value_datetime(dt2.ms);
-        }
-        break;
-    case X_DURATION_SINCE:
-        dt2.ms = b->u.l;
-        if ((r = cedar_datetime_duration_since(dt, dt2, &du2, c->e)) == 0) {
-            *out = cedar_value_duration(du2.ms);
-        }
-        break;
-    case X_TO_DATE:
-        if ((r = cedar_datetime_to_date(dt, &dt2, c->e)) == 0) {
-            *out = cedar_value_datetime(dt2.ms);
-        }
-        break;
-    case X_TO_TIME:
-        *out = cedar_value_duration(cedar_datetime_to_time(dt).ms);
-        break;
-    case X_TO_DAYS:
-        *out = cedar_value_long(cedar_duration_to_days(du));
-        break;
-    case X_TO_HOURS:
-        *out = cedar_value_long(cedar_duration_to_hours(du));
-        break;
-    case X_TO_MINUTES:
-        *out = cedar_value_long(cedar_duration_to_minutes(du));
-        break;
-    case X_TO_SECONDS:
-        *out = cedar_value_long(cedar_duration_to_seconds(du));
-        break;
-    case X_TO_MS:
-        *out = cedar_value_long(cedar_duration_to_milliseconds(du));
-        break;
-    }
-    return r;
+    return cedar_ext_apply(fn, &args[0], n == 2 ? &args[1] : NULL, out, c->e);
 }
 
 /* True when j holds a non-integer number anywhere (depth-bounded). */
@@ -597,12 +437,7 @@ static const struct cedar_sattr *find_sattr(const struct cedar_stype *t, const c
     size_t lo = 0, hi = t->nattrs;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        const struct cedar_str *nm = &t->attrs[mid].name;
-        size_t n = nm->len < klen ? nm->len : klen;
-        int cmp = n ? memcmp(key, nm->ptr, n) : 0;
-        if (cmp == 0) {
-            cmp = klen < nm->len ? -1 : klen > nm->len ? 1 : 0;
-        }
+        int cmp = cedar_str_cmp((struct cedar_str){key, klen}, t->attrs[mid].name);
         if (cmp == 0) {
             return &t->attrs[mid];
         }
@@ -832,14 +667,6 @@ static bool parent_allowed(struct jctx *c, const struct cedar_sentity *se,
     return found;
 }
 
-/* The reference treats every entity type whose last name component is
- * `Action` as an action type. */
-static bool is_action_type(const struct cedar_str *t)
-{
-    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
-           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
-}
-
 /* The action entities declared by the schema, with their groups as parents. */
 static int add_schema_actions(struct jctx *c, struct cedar_entities *es)
 {
@@ -871,7 +698,7 @@ static int parse_parents(struct jctx *c, const json_t *jp, const struct cedar_se
             return err_prefix(c->e, "parent %zu: ", i);
         }
         if (action) { /* an action's parents, with or without a schema */
-            if (!is_action_type(&ps[i].type)) {
+            if (!cedar_is_action_type(&ps[i].type)) {
                 return jerr(c, "an action cannot have a non-action parent `%.*s`",
                             (int)ps[i].type.len, ps[i].type.ptr);
             }
@@ -1141,7 +968,7 @@ static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t 
         goto prefix;
     }
     const struct cedar_sentity *se = NULL;
-    if (c->schema != NULL && is_action_type(&uid.type)) {
+    if (c->schema != NULL && cedar_is_action_type(&uid.type)) {
         r = parse_data_action(c, j, &uid);
         goto prefix;
     }
@@ -1162,7 +989,7 @@ static int parse_entity(struct jctx *c, struct cedar_entities *es, const json_t 
         goto prefix;
     }
     bool have_tags = false;
-    if ((r = parse_parents(c, json_object_get(j, "parents"), se, is_action_type(&uid.type),
+    if ((r = parse_parents(c, json_object_get(j, "parents"), se, cedar_is_action_type(&uid.type),
                            &parents, &nparents)) != 0 ||
         (r = parse_tags(c, json_object_get(j, "tags"), se, &tags, &have_tags)) != 0) {
         goto prefix;
@@ -1267,10 +1094,7 @@ static int jl_hex4(struct jl *p, unsigned *out)
     }
     for (int k = 0; k < 4; k++) {
         char c = p->s[p->i++];
-        int d = (c >= '0' && c <= '9')   ? c - '0'
-                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                         : -1;
+        int d = cedar_hexval(c);
         if (d < 0) {
             return jl_err(p, "invalid \\u escape");
         }
@@ -1278,30 +1102,6 @@ static int jl_hex4(struct jl *p, unsigned *out)
     }
     *out = v;
     return 0;
-}
-
-static size_t utf8_put(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xc0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xe0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (char)(0xf0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
 }
 
 /* Reads a string (p->i at the opening quote) into a malloc'd buffer. */
@@ -1358,7 +1158,7 @@ static int jl_string(struct jl *p, char **out, size_t *outlen)
             free(o);
             return jl_err(p, "lone surrogate in \\u escape");
         }
-        len += utf8_put(o + len, cp);
+        len += cedar_utf8_put(o + len, cp);
     }
     p->i = end + 1;
     *out = o;
@@ -1579,6 +1379,36 @@ static int jl_value(struct jl *p, json_t **out)
 struct json_t *cedar_json_load(const char *text, size_t len, const char *what, struct err *e)
 {
     return cedar_json_load_depth(text, len, what, LIMIT_JSON_DEPTH, e);
+}
+
+bool cedar_json_put(struct json_t **o, const char *k, struct json_t *v)
+{
+    if (*o == NULL || v == NULL || json_object_set_new(*o, k, v) != 0) {
+        if (*o == NULL) {
+            json_decref(v);
+        }
+        json_decref(*o);
+        *o = NULL;
+        return false;
+    }
+    return true;
+}
+
+bool cedar_json_keys_ok(struct json_t *o, const char *const *keys)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v)
+    {
+        bool found = false;
+        for (size_t i = 0; keys[i] != NULL && !found; i++) {
+            found = strcmp(k, keys[i]) == 0;
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
 }
 
 struct json_t *cedar_json_load_depth(const char *text, size_t len, const char *what,

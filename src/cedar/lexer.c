@@ -7,6 +7,9 @@
  * String escapes are Rust's (what the reference accepts): \n \r \t \\ \0
  * \' \" \xHH (<= 0x7f) and \u{H..} (1-6 hex digits, a Unicode scalar);
  * `like` patterns additionally accept \* for a literal star.
+ * Also the module's one definition of what an identifier, a reserved word and
+ * a `::` path are (cedar_ident_ok, cedar_reserved_word, cedar_path_ok), used
+ * by every reader and writer of names, and the UTF-8 encoder.
  */
 #include <string.h>
 
@@ -73,6 +76,52 @@ static bool is_ident_start(char c)
 static bool is_ident_char(char c)
 {
     return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+bool cedar_ident_ok(const char *s, size_t n)
+{
+    if (n == 0 || !is_ident_start(s[0])) {
+        return false;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if (!is_ident_char(s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool cedar_reserved_word(const char *s, size_t n)
+{
+    static const char *const words[] = {"true", "false", "if",   "then", "else",
+                                        "in",   "is",    "like", "has"};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool path_part_ok(const char *s, size_t n, bool reserved_ok, bool cedar_ok)
+{
+    return cedar_ident_ok(s, n) && (reserved_ok || !cedar_reserved_word(s, n)) &&
+           (cedar_ok || !(n == 7 && memcmp(s, "__cedar", 7) == 0));
+}
+
+bool cedar_path_ok(const char *s, size_t n, bool reserved_ok, bool cedar_ok)
+{
+    size_t start = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] == ':' && s[i + 1] == ':') {
+            if (!path_part_ok(s + start, i - start, reserved_ok, cedar_ok)) {
+                return false;
+            }
+            start = i + 2;
+            i++;
+        }
+    }
+    return path_part_ok(s + start, n - start, reserved_ok, cedar_ok);
 }
 
 struct punct {
@@ -184,21 +233,7 @@ int cedar_lex_next(struct cedar_lexer *lx, struct cedar_token *t, struct err *e)
 
 /* ---- unescaping -------------------------------------------------------- */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-static size_t utf8_put(char *o, unsigned long cp)
+size_t cedar_utf8_put(char *o, unsigned long cp)
 {
     if (cp < 0x80) {
         o[0] = (char)cp;
@@ -264,8 +299,8 @@ static int one_escape(const char *s, size_t n, size_t *i, char *o, size_t *olen,
         *star = true;
         break;
     case 'x': {
-        int h = k + 1 < n ? hexval(s[k + 1]) : -1;
-        int l = k + 2 < n ? hexval(s[k + 2]) : -1;
+        int h = k + 1 < n ? cedar_hexval(s[k + 1]) : -1;
+        int l = k + 2 < n ? cedar_hexval(s[k + 2]) : -1;
         if (h < 0 || l < 0 || h > 7) {
             return err_set(e, ERR_INVALID, "invalid \\x escape");
         }
@@ -286,7 +321,7 @@ static int one_escape(const char *s, size_t n, size_t *i, char *o, size_t *olen,
                 j++;
                 continue;
             }
-            int h = hexval(s[j]);
+            int h = cedar_hexval(s[j]);
             if (h < 0 || digits >= 6) {
                 return err_set(e, ERR_INVALID, "invalid \\u escape");
             }
@@ -297,7 +332,7 @@ static int one_escape(const char *s, size_t n, size_t *i, char *o, size_t *olen,
         if (j >= n || digits == 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
             return err_set(e, ERR_INVALID, "invalid \\u escape");
         }
-        *olen = utf8_put(o, cp);
+        *olen = cedar_utf8_put(o, cp);
         *i = j + 1;
         return 0;
     }

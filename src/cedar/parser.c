@@ -76,14 +76,7 @@ static bool is_kw(const struct cedar_token *t, const char *kw)
 
 static bool is_reserved(const struct cedar_token *t)
 {
-    static const char *const words[] = {"true", "false", "if",   "then", "else",
-                                        "in",   "is",    "like", "has",  "__cedar"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (is_kw(t, words[i])) {
-            return true;
-        }
-    }
-    return false;
+    return t->kind == TK_IDENT && (cedar_reserved_word(t->p, t->len) || is_kw(t, "__cedar"));
 }
 
 static const char *tok_name(enum cedar_tok k)
@@ -284,14 +277,8 @@ static int enter(struct parser *p)
     return 0;
 }
 
-struct fninfo {
-    const char *name;
-    enum cedar_fn fn;
-    bool method;
-    int argc; /* arguments besides the receiver */
-};
-
-static const struct fninfo fns[] = {
+/* In enum cedar_fn order: the enum indexes it (cedar_int.h). */
+const struct cedar_fninfo cedar_fns[CEDAR_NFNS] = {
     {"contains", FN_CONTAINS, true, 1},
     {"containsAll", FN_CONTAINS_ALL, true, 1},
     {"containsAny", FN_CONTAINS_ANY, true, 1},
@@ -322,11 +309,11 @@ static const struct fninfo fns[] = {
     {"toMilliseconds", FN_TO_MILLISECONDS, true, 0},
 };
 
-static const struct fninfo *find_fn(const char *s, size_t n)
+static const struct cedar_fninfo *find_fn(const char *s, size_t n)
 {
-    for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-        if (strlen(fns[i].name) == n && memcmp(fns[i].name, s, n) == 0) {
-            return &fns[i];
+    for (size_t i = 0; i < CEDAR_NFNS; i++) {
+        if (strlen(cedar_fns[i].name) == n && memcmp(cedar_fns[i].name, s, n) == 0) {
+            return &cedar_fns[i];
         }
     }
     return NULL;
@@ -353,7 +340,7 @@ static int parse_args(struct parser *p, struct xlist *l, enum cedar_tok close)
     return advance(p);
 }
 
-static int make_call(struct parser *p, const struct cedar_token *at, const struct fninfo *f,
+static int make_call(struct parser *p, const struct cedar_token *at, const struct cedar_fninfo *f,
                      struct cedar_expr *recv, struct xlist *args, struct cedar_expr **out)
 {
     bool bad = (int)args->n != f->argc;
@@ -381,10 +368,7 @@ static int make_call(struct parser *p, const struct cedar_token *at, const struc
 
 static int key_cmp(const void *x, const void *y)
 {
-    const struct cedar_str *a = x, *b = y;
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = n ? memcmp(a->ptr, b->ptr, n) : 0;
-    return c ? c : (a->len > b->len) - (a->len < b->len);
+    return cedar_str_cmp(*(const struct cedar_str *)x, *(const struct cedar_str *)y);
 }
 
 /* Sorting a copy keeps the duplicate check n log n for big literals. */
@@ -508,7 +492,7 @@ static int parse_name_primary(struct parser *p, struct cedar_expr **out)
         return r;
     }
     if (p->tok.kind == TK_LPAREN) {
-        const struct fninfo *f = find_fn(path.ptr, path.len);
+        const struct cedar_fninfo *f = find_fn(path.ptr, path.len);
         if (f == NULL || f->method) {
             return perr(p, &at, "'%.*s' is not a function", (int)path.len, path.ptr);
         }
@@ -637,7 +621,7 @@ static int parse_member(struct parser *p, struct cedar_expr **out)
                 return r;
             }
             if (p->tok.kind == TK_LPAREN) {
-                const struct fninfo *f = find_fn(name.p, name.len);
+                const struct cedar_fninfo *f = find_fn(name.p, name.len);
                 if (f == NULL || !f->method) {
                     return perr(p, &name, "'%.*s' is not a method", (int)name.len, name.p);
                 }
@@ -1075,12 +1059,6 @@ static int parse_expr(struct parser *p, struct cedar_expr **out)
 
 /* ---- policies ---------------------------------------------------------- */
 
-static bool is_action_type(const struct cedar_str *t)
-{
-    return (t->len == 6 && memcmp(t->ptr, "Action", 6) == 0) ||
-           (t->len > 8 && memcmp(t->ptr + t->len - 8, "::Action", 8) == 0);
-}
-
 static int parse_scope_target(struct parser *p, int which, struct cedar_scope *s)
 {
     /* (Entity | Slot) */
@@ -1135,7 +1113,7 @@ static int parse_scope(struct parser *p, int which, struct cedar_scope *s)
                 if ((r = parse_entity(p, &u)) != 0) {
                     return r;
                 }
-                if (!is_action_type(&u->type)) {
+                if (!cedar_is_action_type(&u->type)) {
                     return perr(p, &open, "expected action entities in the action scope");
                 }
                 if (s->nuids == cap) {
@@ -1179,7 +1157,7 @@ static int parse_scope(struct parser *p, int which, struct cedar_scope *s)
             }
         }
     }
-    if (which == 1 && s->uid != NULL && !is_action_type(&s->uid->type)) {
+    if (which == 1 && s->uid != NULL && !cedar_is_action_type(&s->uid->type)) {
         return perr(p, &p->tok, "expected an action entity in the action scope");
     }
     return 0;
@@ -1219,25 +1197,6 @@ static int parse_annotation(struct parser *p, struct cedar_annotation *an)
         }
         return expect(p, TK_RPAREN);
     }
-    return 0;
-}
-
-static int add_policy(struct cedar_policyset *ps, struct cedar_policy *pol)
-{
-    if (ps->n == ps->cap) {
-        size_t nc = ps->cap ? ps->cap * 2 : 16;
-        struct cedar_policy **nv = arena_alloc(&ps->arena, nc * sizeof(*nv));
-        if (nv == NULL) {
-            return ERR_NOMEM;
-        }
-        if (ps->n) {
-            memcpy(nv, ps->pols, ps->n * sizeof(*nv));
-        }
-        ps->pols = nv;
-        ps->cap = nc;
-    }
-    pol->index = ps->n;
-    ps->pols[ps->n++] = pol;
     return 0;
 }
 
@@ -1355,7 +1314,7 @@ static int parse_policy(struct parser *p)
     if (p->ps->n >= LIMIT_CEDAR_POLICIES) {
         return err_set(p->e, ERR_LIMIT, "more than %d policies", LIMIT_CEDAR_POLICIES);
     }
-    return add_policy(p->ps, pol) == 0 ? 0 : nomem(p);
+    return cedar_ps_append(p->ps, pol) == 0 ? 0 : nomem(p);
 }
 
 int cedar_parse_into(struct cedar_policyset *ps, const char *text, size_t len, const char *filename,

@@ -255,27 +255,15 @@ static int expect(struct sp *p, enum stok k, const char *what)
     return next(p);
 }
 
-/* Cedar's reserved words cannot name anything (entity and common types,
- * attributes, namespaces, actions), as in the reference. */
-static bool reserved_ident(const char *s, size_t n)
-{
-    static const char *const words[] = {"true", "false", "if",   "then", "else",
-                                        "in",   "is",    "like", "has"};
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        if (strlen(words[i]) == n && memcmp(words[i], s, n) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The current token must be an identifier usable as a name. */
 static int name_ident(struct sp *p, const char *what)
 {
     if (p->tok.kind != S_IDENT) {
         return expect(p, S_IDENT, what);
     }
-    if (reserved_ident(p->tok.p, p->tok.len)) {
+    /* reserved words cannot name anything (entity and common types,
+     * attributes, namespaces, actions), as in the reference */
+    if (cedar_reserved_word(p->tok.p, p->tok.len)) {
         return perr(p, p->tok.line, p->tok.col, "`%.*s` is a reserved identifier", (int)p->tok.len,
                     p->tok.p);
     }
@@ -332,16 +320,6 @@ static bool str_is(struct cedar_str s, const char *lit)
     return s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-static int str_cmp(struct cedar_str a, struct cedar_str b)
-{
-    size_t n = a.len < b.len ? a.len : b.len;
-    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
-    if (c != 0) {
-        return c;
-    }
-    return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
-}
-
 /* ---- parser: annotations, names, types ------------------------------------ */
 
 /* Annotations := {'@' IDENT ['(' STR ')']} */
@@ -368,7 +346,7 @@ static int parse_annotations(struct sp *p, const struct cedar_annotation **out, 
             return nomem(p);
         }
         for (size_t i = 0; i < n; i++) {
-            if (str_cmp(arr[i].key, an.key) == 0) {
+            if (cedar_str_cmp(arr[i].key, an.key) == 0) {
                 return perr(p, p->tok.line, p->tok.col, "duplicate annotation @%.*s",
                             (int)an.key.len, an.key.ptr);
             }
@@ -415,7 +393,7 @@ static int parse_path(struct sp *p, struct cedar_str *out, int *line, int *col)
     if (p->tok.kind != S_IDENT) {
         return expect(p, S_IDENT, "a name");
     }
-    if (reserved_ident(p->tok.p, p->tok.len)) {
+    if (cedar_reserved_word(p->tok.p, p->tok.len)) {
         return name_ident(p, "a name");
     }
     const char *start = p->tok.p;
@@ -430,7 +408,7 @@ static int parse_path(struct sp *p, struct cedar_str *out, int *line, int *col)
         if ((r = next(p)) != 0) {
             return r;
         }
-        if (p->tok.kind == S_IDENT && reserved_ident(p->tok.p, p->tok.len)) {
+        if (p->tok.kind == S_IDENT && cedar_reserved_word(p->tok.p, p->tok.len)) {
             return name_ident(p, "a name");
         }
         if (p->tok.kind != S_IDENT) {
@@ -489,7 +467,7 @@ struct iattr {
 static int iattr_cmp(const void *x, const void *y)
 {
     const struct iattr *a = x, *b = y;
-    int c = str_cmp(a->a->name, b->a->name);
+    int c = cedar_str_cmp(a->a->name, b->a->name);
     return c ? c : (a->idx < b->idx ? -1 : 1);
 }
 
@@ -575,7 +553,7 @@ static int parse_record(struct sp *p, struct cedar_stype **out)
     }
     size_t k = 0;
     for (size_t i = 0; i < attrs.n; i++) {
-        if (i + 1 < attrs.n && str_cmp(ia[i].a->name, ia[i + 1].a->name) == 0) {
+        if (i + 1 < attrs.n && cedar_str_cmp(ia[i].a->name, ia[i + 1].a->name) == 0) {
             continue; /* a later declaration of the same name follows */
         }
         arr[k++] = *ia[i].a;
@@ -1186,7 +1164,7 @@ static int parse_schema(struct sp *p)
             return perr(p, l, c, "`__cedar` is a reserved namespace");
         }
         for (size_t i = 0; i < p->nss.n; i++) {
-            if (str_cmp(((struct cedar_snamespace *)p->nss.p[i])->name, ns->name) == 0) {
+            if (cedar_str_cmp(((struct cedar_snamespace *)p->nss.p[i])->name, ns->name) == 0) {
                 return perr(p, l, c, "namespace `%.*s` is declared twice", (int)ns->name.len,
                             ns->name.ptr);
             }
@@ -1244,20 +1222,20 @@ static const struct cedar_stype *builtin_named(struct cedar_str s)
 
 static int pent_cmp(const void *x, const void *y)
 {
-    return str_cmp((*(struct pentity *const *)x)->ent.name,
-                   (*(struct pentity *const *)y)->ent.name);
+    return cedar_str_cmp((*(struct pentity *const *)x)->ent.name,
+                         (*(struct pentity *const *)y)->ent.name);
 }
 
 static int pcom_cmp(const void *x, const void *y)
 {
-    return str_cmp((*(struct pcommon *const *)x)->com.name,
-                   (*(struct pcommon *const *)y)->com.name);
+    return cedar_str_cmp((*(struct pcommon *const *)x)->com.name,
+                         (*(struct pcommon *const *)y)->com.name);
 }
 
 static int uid_cmp(const struct cedar_uid *a, const struct cedar_uid *b)
 {
-    int c = str_cmp(a->type, b->type);
-    return c ? c : str_cmp(a->id, b->id);
+    int c = cedar_str_cmp(a->type, b->type);
+    return c ? c : cedar_str_cmp(a->id, b->id);
 }
 
 static int pact_cmp(const void *x, const void *y)
@@ -1266,15 +1244,19 @@ static int pact_cmp(const void *x, const void *y)
                    &(*(struct paction *const *)y)->act.uid);
 }
 
-static struct pentity *find_pent(struct sp *p, struct cedar_str name)
+/* The element of a sorted array (n elements of size bytes) for which
+ * cmp(key, element) is 0, or NULL: the one binary search behind every
+ * name and UID lookup of this file. */
+static const void *find_sorted(const void *key, const void *base, size_t n, size_t size,
+                               int (*cmp)(const void *key, const void *elem))
 {
-    size_t lo = 0, hi = p->ents.n;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        struct pentity *e = p->ents.p[mid];
-        int c = str_cmp(name, e->ent.name);
+        size_t mid = lo + (hi - lo) / 2;
+        const void *el = (const char *)base + mid * size;
+        int c = cmp(key, el);
         if (c == 0) {
-            return e;
+            return el;
         }
         if (c < 0) {
             hi = mid;
@@ -1283,44 +1265,42 @@ static struct pentity *find_pent(struct sp *p, struct cedar_str name)
         }
     }
     return NULL;
+}
+
+static int pent_key_cmp(const void *key, const void *elem)
+{
+    const struct pentity *pe = *(void *const *)elem;
+    return cedar_str_cmp(*(const struct cedar_str *)key, pe->ent.name);
+}
+
+static int pcom_key_cmp(const void *key, const void *elem)
+{
+    const struct pcommon *pc = *(void *const *)elem;
+    return cedar_str_cmp(*(const struct cedar_str *)key, pc->com.name);
+}
+
+static int pact_key_cmp(const void *key, const void *elem)
+{
+    const struct paction *pa = *(void *const *)elem;
+    return uid_cmp(key, &pa->act.uid);
+}
+
+static struct pentity *find_pent(struct sp *p, struct cedar_str name)
+{
+    void *const *e = find_sorted(&name, p->ents.p, p->ents.n, sizeof(*p->ents.p), pent_key_cmp);
+    return e != NULL ? *e : NULL;
 }
 
 static struct pcommon *find_pcom(struct sp *p, struct cedar_str name)
 {
-    size_t lo = 0, hi = p->coms.n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        struct pcommon *c = p->coms.p[mid];
-        int d = str_cmp(name, c->com.name);
-        if (d == 0) {
-            return c;
-        }
-        if (d < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return NULL;
+    void *const *c = find_sorted(&name, p->coms.p, p->coms.n, sizeof(*p->coms.p), pcom_key_cmp);
+    return c != NULL ? *c : NULL;
 }
 
 static struct paction *find_pact(struct sp *p, const struct cedar_uid *uid)
 {
-    size_t lo = 0, hi = p->acts.n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        struct paction *a = p->acts.p[mid];
-        int c = uid_cmp(uid, &a->act.uid);
-        if (c == 0) {
-            return a;
-        }
-        if (c < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return NULL;
+    void *const *a = find_sorted(uid, p->acts.p, p->acts.n, sizeof(*p->acts.p), pact_key_cmp);
+    return a != NULL ? *a : NULL;
 }
 
 static int resolve_type(struct sp *p, const struct cedar_stype *t, const struct cedar_stype **out);
@@ -1532,14 +1512,14 @@ static int check_dups(struct sp *p)
 {
     for (size_t i = 1; i < p->ents.n; i++) {
         struct pentity *a = p->ents.p[i - 1], *b = p->ents.p[i];
-        if (str_cmp(a->ent.name, b->ent.name) == 0) {
+        if (cedar_str_cmp(a->ent.name, b->ent.name) == 0) {
             return perr(p, b->ent.line, b->ent.col, "duplicate entity type `%.*s`",
                         (int)b->ent.name.len, b->ent.name.ptr);
         }
     }
     for (size_t i = 1; i < p->coms.n; i++) {
         struct pcommon *a = p->coms.p[i - 1], *b = p->coms.p[i];
-        if (str_cmp(a->com.name, b->com.name) == 0) {
+        if (cedar_str_cmp(a->com.name, b->com.name) == 0) {
             return perr(p, b->line, b->col, "duplicate common type `%.*s`", (int)b->com.name.len,
                         b->com.name.ptr);
         }
@@ -1728,43 +1708,28 @@ void cedar_schema_free(struct cedar_schema *s)
     free(s);
 }
 
+static int sentity_key_cmp(const void *key, const void *elem)
+{
+    return cedar_str_cmp(*(const struct cedar_str *)key,
+                         ((const struct cedar_sentity *)elem)->name);
+}
+
+static int saction_key_cmp(const void *key, const void *elem)
+{
+    return uid_cmp(key, &((const struct cedar_saction *)elem)->uid);
+}
+
 const struct cedar_sentity *cedar_schema_entity(const struct cedar_schema *s, const char *name,
                                                 size_t len)
 {
     struct cedar_str key = {name, len};
-    size_t lo = 0, hi = s->nentities;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = str_cmp(key, s->entities[mid].name);
-        if (c == 0) {
-            return &s->entities[mid];
-        }
-        if (c < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return NULL;
+    return find_sorted(&key, s->entities, s->nentities, sizeof(*s->entities), sentity_key_cmp);
 }
 
 const struct cedar_saction *cedar_schema_action(const struct cedar_schema *s,
                                                 const struct cedar_uid *uid)
 {
-    size_t lo = 0, hi = s->nactions;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = uid_cmp(uid, &s->actions[mid].uid);
-        if (c == 0) {
-            return &s->actions[mid];
-        }
-        if (c < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
-        }
-    }
-    return NULL;
+    return find_sorted(uid, s->actions, s->nactions, sizeof(*s->actions), saction_key_cmp);
 }
 
 bool cedar_schema_is_action_type(const struct cedar_schema *s, const char *type, size_t len)
@@ -1773,13 +1738,13 @@ bool cedar_schema_is_action_type(const struct cedar_schema *s, const char *type,
     size_t lo = 0, hi = s->nactions;
     while (lo < hi) { /* first action whose type >= t */
         size_t mid = (lo + hi) / 2;
-        if (str_cmp(s->actions[mid].uid.type, t) < 0) {
+        if (cedar_str_cmp(s->actions[mid].uid.type, t) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    return lo < s->nactions && str_cmp(s->actions[lo].uid.type, t) == 0;
+    return lo < s->nactions && cedar_str_cmp(s->actions[lo].uid.type, t) == 0;
 }
 
 size_t cedar_schema_entity_count(const struct cedar_schema *s)
@@ -1797,7 +1762,7 @@ size_t cedar_schema_action_count(const struct cedar_schema *s)
 static bool type_listed(const struct cedar_str *types, size_t n, const struct cedar_uid *u)
 {
     for (size_t i = 0; i < n; i++) {
-        if (str_cmp(types[i], u->type) == 0) {
+        if (cedar_str_cmp(types[i], u->type) == 0) {
             return true;
         }
     }
@@ -1812,7 +1777,7 @@ static int check_enum_uid(const struct cedar_schema *s, const struct cedar_uid *
         return 0;
     }
     for (size_t i = 0; i < se->nenum; i++) {
-        if (str_cmp(se->enum_ids[i], u->id) == 0) {
+        if (cedar_str_cmp(se->enum_ids[i], u->id) == 0) {
             return 0;
         }
     }

@@ -30,20 +30,6 @@ static json_t *jstr(struct cedar_str s)
     return json_stringn(s.ptr ? s.ptr : "", s.len);
 }
 
-/* o[k] = v (consumed); false, and o released, on failure. */
-static bool put(json_t **o, const char *k, json_t *v)
-{
-    if (*o == NULL || v == NULL || json_object_set_new(*o, k, v) != 0) {
-        if (*o == NULL) {
-            json_decref(v);
-        }
-        json_decref(*o);
-        *o = NULL;
-        return false;
-    }
-    return true;
-}
-
 static json_t *annos_json(const struct cedar_annotation *a, size_t n)
 {
     json_t *o = json_object();
@@ -67,25 +53,25 @@ static json_t *type_json(const struct cedar_stype *t, unsigned depth)
     }
     switch (t->kind) {
     case CEDAR_ST_BOOL:
-        put(&o, "type", json_string("Boolean"));
+        cedar_json_put(&o, "type", json_string("Boolean"));
         break;
     case CEDAR_ST_LONG:
-        put(&o, "type", json_string("Long"));
+        cedar_json_put(&o, "type", json_string("Long"));
         break;
     case CEDAR_ST_STRING:
-        put(&o, "type", json_string("String"));
+        cedar_json_put(&o, "type", json_string("String"));
         break;
     case CEDAR_ST_IP:
     case CEDAR_ST_DECIMAL:
     case CEDAR_ST_DATETIME:
     case CEDAR_ST_DURATION:
-        if (put(&o, "type", json_string("Extension"))) {
-            put(&o, "name", json_string(ext[t->kind - CEDAR_ST_IP]));
+        if (cedar_json_put(&o, "type", json_string("Extension"))) {
+            cedar_json_put(&o, "name", json_string(ext[t->kind - CEDAR_ST_IP]));
         }
         break;
     case CEDAR_ST_SET:
-        if (put(&o, "type", json_string("Set"))) {
-            put(&o, "element", type_json(t->elem, depth + 1));
+        if (cedar_json_put(&o, "type", json_string("Set"))) {
+            cedar_json_put(&o, "element", type_json(t->elem, depth + 1));
         }
         break;
     case CEDAR_ST_RECORD: {
@@ -94,26 +80,26 @@ static json_t *type_json(const struct cedar_stype *t, unsigned depth)
             const struct cedar_sattr *a = &t->attrs[i];
             json_t *at = type_json(a->type, depth + 1);
             if (at != NULL && !a->required) {
-                put(&at, "required", json_false());
+                cedar_json_put(&at, "required", json_false());
             }
             if (at != NULL && a->nannos > 0) {
-                put(&at, "annotations", annos_json(a->annos, a->nannos));
+                cedar_json_put(&at, "annotations", annos_json(a->annos, a->nannos));
             }
             if (at == NULL || json_object_setn_new(attrs, a->name.ptr, a->name.len, at) != 0) {
                 json_decref(attrs);
                 attrs = NULL;
             }
         }
-        if (put(&o, "type", json_string("Record"))) {
-            put(&o, "attributes", attrs);
+        if (cedar_json_put(&o, "type", json_string("Record"))) {
+            cedar_json_put(&o, "attributes", attrs);
         } else {
             json_decref(attrs);
         }
         break;
     }
     case CEDAR_ST_ENTITY:
-        if (put(&o, "type", json_string("Entity"))) {
-            put(&o, "name", jstr(t->name));
+        if (cedar_json_put(&o, "type", json_string("Entity"))) {
+            cedar_json_put(&o, "name", jstr(t->name));
         }
         break;
     default:
@@ -189,18 +175,18 @@ int cedar_schema_to_json(const struct cedar_schema *s, struct json_t **out, stru
         split_name(en->name, &ns, &base);
         json_t *m = ns_member(root, ns, "entityTypes"), *o = json_object();
         if (en->nparents > 0) {
-            put(&o, "memberOfTypes", names_json(en->parents, en->nparents));
+            cedar_json_put(&o, "memberOfTypes", names_json(en->parents, en->nparents));
         }
         if (en->is_enum) {
-            put(&o, "enum", names_json(en->enum_ids, en->nenum));
+            cedar_json_put(&o, "enum", names_json(en->enum_ids, en->nenum));
         } else if (en->attrs != NULL && en->attrs->nattrs > 0) {
-            put(&o, "shape", type_json(en->attrs, 0));
+            cedar_json_put(&o, "shape", type_json(en->attrs, 0));
         }
         if (en->tags != NULL) {
-            put(&o, "tags", type_json(en->tags, 0));
+            cedar_json_put(&o, "tags", type_json(en->tags, 0));
         }
         if (en->nannos > 0) {
-            put(&o, "annotations", annos_json(en->annos, en->nannos));
+            cedar_json_put(&o, "annotations", annos_json(en->annos, en->nannos));
         }
         ok = m != NULL && o != NULL && json_object_setn_new(m, base.ptr, base.len, o) == 0;
     }
@@ -213,25 +199,26 @@ int cedar_schema_to_json(const struct cedar_schema *s, struct json_t **out, stru
             json_t *arr = json_array();
             for (size_t k = 0; k < a->nparents && arr != NULL; k++) {
                 json_t *u = json_object();
-                if (!put(&u, "id", jstr(a->parents[k].id)) ||
-                    !put(&u, "type", jstr(a->parents[k].type)) || json_array_append_new(arr, u)) {
+                if (!cedar_json_put(&u, "id", jstr(a->parents[k].id)) ||
+                    !cedar_json_put(&u, "type", jstr(a->parents[k].type)) ||
+                    json_array_append_new(arr, u)) {
                     json_decref(arr);
                     arr = NULL;
                 }
             }
-            put(&o, "memberOf", arr);
+            cedar_json_put(&o, "memberOf", arr);
         }
         if (a->applies) {
             json_t *ap = json_object();
-            if (put(&ap, "principalTypes", names_json(a->principals, a->nprincipals)) &&
-                put(&ap, "resourceTypes", names_json(a->resources, a->nresources)) &&
+            if (cedar_json_put(&ap, "principalTypes", names_json(a->principals, a->nprincipals)) &&
+                cedar_json_put(&ap, "resourceTypes", names_json(a->resources, a->nresources)) &&
                 a->context != NULL && a->context->nattrs > 0) {
-                put(&ap, "context", type_json(a->context, 0));
+                cedar_json_put(&ap, "context", type_json(a->context, 0));
             }
-            put(&o, "appliesTo", ap);
+            cedar_json_put(&o, "appliesTo", ap);
         }
         if (a->nannos > 0) {
-            put(&o, "annotations", annos_json(a->annos, a->nannos));
+            cedar_json_put(&o, "annotations", annos_json(a->annos, a->nannos));
         }
         ok =
             m != NULL && o != NULL && json_object_setn_new(m, a->uid.id.ptr, a->uid.id.len, o) == 0;
@@ -301,56 +288,10 @@ static void wq(struct tw *t, const char *s, size_t n)
     ws(t, "\"");
 }
 
-static bool ident(const char *s, size_t n)
-{
-    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_')) {
-        return false;
-    }
-    for (size_t i = 1; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_')) {
-            return false;
-        }
-    }
-    return true;
-}
-
-static bool path_ok(const char *s, size_t n)
-{
-    size_t start = 0;
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] == ':' && s[i + 1] == ':') {
-            if (!ident(s + start, i - start)) {
-                return false;
-            }
-            start = i + 2;
-            i++;
-        }
-    }
-    return ident(s + start, n - start);
-}
-
-static bool keys_ok(json_t *o, const char *const *keys)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(o, k, v)
-    {
-        bool found = false;
-        for (size_t i = 0; keys[i] != NULL && !found; i++) {
-            found = strcmp(k, keys[i]) == 0;
-        }
-        if (!found) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void w_name(struct tw *t, json_t *j, const char *where)
 {
-    if (!json_is_string(j) || !path_ok(json_string_value(j), json_string_length(j))) {
+    if (!json_is_string(j) ||
+        !cedar_path_ok(json_string_value(j), json_string_length(j), true, true)) {
         tbad(t, where, "expected a type name (identifiers joined by ::)");
         return;
     }
@@ -371,7 +312,7 @@ static void w_annos(struct tw *t, json_t *a, const char *where)
     json_t *v;
     json_object_keylen_foreach(a, k, klen, v)
     {
-        if (!ident(k, klen) || !json_is_string(v)) {
+        if (!cedar_ident_ok(k, klen) || !json_is_string(v)) {
             tbad(t, where, "annotations: names are identifiers, values strings");
             return;
         }
@@ -391,7 +332,7 @@ static void w_record(struct tw *t, json_t *j, unsigned depth, const char *where)
                                        "required", "annotations", NULL};
     json_t *attrs = json_object_get(j, "attributes");
     json_t *more = json_object_get(j, "additionalAttributes");
-    if (!keys_ok(j, keys) || (attrs != NULL && !json_is_object(attrs)) ||
+    if (!cedar_json_keys_ok(j, keys) || (attrs != NULL && !json_is_object(attrs)) ||
         (more != NULL && !json_is_false(more))) {
         tbad(t, where,
              "Record: expected {\"attributes\": {...}} (additionalAttributes: false only)");
@@ -442,7 +383,7 @@ static void w_type(struct tw *t, json_t *j, unsigned depth, const char *where)
         return;
     }
     if (strcmp(k, "Set") == 0) {
-        if (!keys_ok(j, k_set) || json_object_get(j, "element") == NULL) {
+        if (!cedar_json_keys_ok(j, k_set) || json_object_get(j, "element") == NULL) {
             tbad(t, where, "Set: expected {\"element\": type}");
             return;
         }
@@ -454,13 +395,13 @@ static void w_type(struct tw *t, json_t *j, unsigned depth, const char *where)
     if (strcmp(k, "Entity") == 0 || strcmp(k, "EntityOrCommon") == 0 ||
         strcmp(k, "Extension") == 0) {
         json_t *name = json_object_get(j, "name");
-        if (!keys_ok(j, k_named)) {
+        if (!cedar_json_keys_ok(j, k_named)) {
             tbad(t, where, "%s: unexpected key", k);
             return;
         }
         if (k[1] == 'x') {
             if (!json_is_string(name) ||
-                !ident(json_string_value(name), json_string_length(name))) {
+                !cedar_ident_ok(json_string_value(name), json_string_length(name))) {
                 tbad(t, where, "Extension: expected {\"name\": ipaddr|decimal|datetime|duration}");
                 return;
             }
@@ -469,7 +410,7 @@ static void w_type(struct tw *t, json_t *j, unsigned depth, const char *where)
         w_name(t, name, where);
         return;
     }
-    if (!keys_ok(j, k_plain)) {
+    if (!cedar_json_keys_ok(j, k_plain)) {
         tbad(t, where, "type \"%s\": unexpected key", k);
         return;
     }
@@ -525,11 +466,35 @@ static json_t *resolve_shape(struct tw *t, json_t *shape, const char *where)
     return NULL;
 }
 
+/* ` in [a, b]` from the array o[key] (o may be NULL), each element written by
+ * w_elem; nothing when it is absent or empty.  False after an error. */
+static bool w_in_list(struct tw *t, json_t *o, const char *key, const char *where,
+                      void (*w_elem)(struct tw *t, json_t *j, const char *where))
+{
+    json_t *a = o ? json_object_get(o, key) : NULL;
+    if (a == NULL) {
+        return true;
+    }
+    if (!json_is_array(a)) {
+        tbad(t, where, "%s: expected an array", key);
+        return false;
+    }
+    if (json_array_size(a) > 0) {
+        ws(t, " in [");
+        for (size_t i = 0; i < json_array_size(a); i++) {
+            ws(t, i ? ", " : "");
+            w_elem(t, json_array_get(a, i), where);
+        }
+        ws(t, "]");
+    }
+    return true;
+}
+
 static void w_entity(struct tw *t, const char *name, size_t nlen, json_t *j)
 {
     static const char *const keys[] = {"memberOfTypes", "shape",       "tags",
                                        "enum",          "annotations", NULL};
-    if (!ident(name, nlen) || !json_is_object(j) || !keys_ok(j, keys)) {
+    if (!cedar_ident_ok(name, nlen) || !json_is_object(j) || !cedar_json_keys_ok(j, keys)) {
         tbad(t, "entityTypes",
              "\"%s\": expected an identifier and an object with memberOfTypes, "
              "shape, tags, enum, annotations",
@@ -539,20 +504,8 @@ static void w_entity(struct tw *t, const char *name, size_t nlen, json_t *j)
     w_annos(t, json_object_get(j, "annotations"), name);
     ws(t, "entity ");
     ws(t, name);
-    json_t *par = json_object_get(j, "memberOfTypes");
-    if (par != NULL) {
-        if (!json_is_array(par)) {
-            tbad(t, name, "memberOfTypes: expected an array");
-            return;
-        }
-        if (json_array_size(par) > 0) {
-            ws(t, " in [");
-            for (size_t i = 0; i < json_array_size(par); i++) {
-                ws(t, i ? ", " : "");
-                w_name(t, json_array_get(par, i), name);
-            }
-            ws(t, "]");
-        }
+    if (!w_in_list(t, j, "memberOfTypes", name, w_name)) {
+        return;
     }
     json_t *en = json_object_get(j, "enum");
     if (en != NULL) {
@@ -589,7 +542,7 @@ static void w_action_ref(struct tw *t, json_t *u, const char *where)
 {
     static const char *const keys[] = {"id", "type", NULL};
     json_t *id = json_object_get(u, "id"), *ty = json_object_get(u, "type");
-    if (!json_is_object(u) || !keys_ok(u, keys) || !json_is_string(id)) {
+    if (!json_is_object(u) || !cedar_json_keys_ok(u, keys) || !json_is_string(id)) {
         tbad(t, where, "memberOf: expected {\"id\", \"type\"?}");
         return;
     }
@@ -616,7 +569,7 @@ static void w_action(struct tw *t, const char *id, size_t idlen, json_t *j)
     static const char *const akeys[] = {"principalTypes", "resourceTypes", "context", NULL};
     if (j == NULL || json_is_null(j)) {
         j = NULL;
-    } else if (!json_is_object(j) || !keys_ok(j, keys)) {
+    } else if (!json_is_object(j) || !cedar_json_keys_ok(j, keys)) {
         tbad(t, "actions", "\"%s\": expected an object with memberOf, appliesTo, annotations", id);
         return;
     }
@@ -625,27 +578,15 @@ static void w_action(struct tw *t, const char *id, size_t idlen, json_t *j)
     }
     ws(t, "action ");
     wq(t, id, idlen);
-    json_t *mem = j ? json_object_get(j, "memberOf") : NULL;
-    if (mem != NULL) {
-        if (!json_is_array(mem)) {
-            tbad(t, id, "memberOf: expected an array");
-            return;
-        }
-        if (json_array_size(mem) > 0) {
-            ws(t, " in [");
-            for (size_t i = 0; i < json_array_size(mem); i++) {
-                ws(t, i ? ", " : "");
-                w_action_ref(t, json_array_get(mem, i), id);
-            }
-            ws(t, "]");
-        }
+    if (!w_in_list(t, j, "memberOf", id, w_action_ref)) {
+        return;
     }
     json_t *ap = j ? json_object_get(j, "appliesTo") : NULL;
     if (ap != NULL && !json_is_null(ap)) {
         json_t *pt = json_object_get(ap, "principalTypes");
         json_t *rt = json_object_get(ap, "resourceTypes");
         json_t *cx = json_object_get(ap, "context");
-        if (!json_is_object(ap) || !keys_ok(ap, akeys) || (pt && !json_is_array(pt)) ||
+        if (!json_is_object(ap) || !cedar_json_keys_ok(ap, akeys) || (pt && !json_is_array(pt)) ||
             (rt && !json_is_array(rt))) {
             tbad(t, id,
                  "appliesTo: expected {\"principalTypes\": [..], \"resourceTypes\": [..], "
@@ -671,7 +612,7 @@ static void w_action(struct tw *t, const char *id, size_t idlen, json_t *j)
 
 static void w_common(struct tw *t, const char *name, size_t nlen, json_t *j)
 {
-    if (!ident(name, nlen)) {
+    if (!cedar_ident_ok(name, nlen)) {
         tbad(t, "commonTypes", "\"%s\": not an identifier", name);
         return;
     }
@@ -687,7 +628,8 @@ static void w_namespace(struct tw *t, const char *ns, size_t nslen, json_t *j)
 {
     static const char *const keys[] = {"commonTypes", "entityTypes", "actions", "annotations",
                                        NULL};
-    if ((nslen > 0 && !path_ok(ns, nslen)) || !json_is_object(j) || !keys_ok(j, keys)) {
+    if ((nslen > 0 && !cedar_path_ok(ns, nslen, true, true)) || !json_is_object(j) ||
+        !cedar_json_keys_ok(j, keys)) {
         tbad(t, "namespace",
              "\"%s\": expected a name and {commonTypes, entityTypes, actions, "
              "annotations}",

@@ -113,21 +113,6 @@ static const struct vtype T_DECIMAL = {.k = VK_DECIMAL};
 static const struct vtype T_DATETIME = {.k = VK_DATETIME};
 static const struct vtype T_DURATION = {.k = VK_DURATION};
 
-static bool str_eq(struct cedar_str a, struct cedar_str b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
-
-static int str_cmp(struct cedar_str a, struct cedar_str b)
-{
-    size_t n = a.len < b.len ? a.len : b.len;
-    int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
-    if (c != 0) {
-        return c;
-    }
-    return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
-}
-
 /* Writes a readable type into buf. */
 static void type_name(const struct vtype *t, char *buf, size_t cap)
 {
@@ -313,7 +298,7 @@ static const struct vattr *rec_find(const struct vtype *t, struct cedar_str name
     size_t lo = 0, hi = t->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = str_cmp(t->attrs[mid].name, name);
+        int c = cedar_str_cmp(t->attrs[mid].name, name);
         if (c == 0) {
             return &t->attrs[mid];
         }
@@ -347,7 +332,7 @@ static const struct vtype *lub(struct vc *v, const struct vtype *a, const struct
     case VK_BOOL:
         return a->b == b->b ? a : &T_BOOL;
     case VK_ENTITY:
-        if (!str_eq(a->ent, b->ent)) {
+        if (!cedar_str_eq(a->ent, b->ent)) {
             return NULL;
         }
         if (a->uid && b->uid && cedar_uid_eq(a->uid, b->uid)) {
@@ -396,7 +381,7 @@ static const struct vtype *lub(struct vc *v, const struct vtype *a, const struct
             return NULL;
         }
         for (size_t i = 0; i < a->n; i++) {
-            if (!str_eq(a->attrs[i].name, b->attrs[i].name) ||
+            if (!cedar_str_eq(a->attrs[i].name, b->attrs[i].name) ||
                 a->attrs[i].required != b->attrs[i].required) {
                 return NULL;
             }
@@ -430,18 +415,18 @@ static bool entity_type_known(struct vc *v, struct cedar_str t)
  * (reflexive, transitive over the schema's `in` lists). */
 static bool type_can_be_in(struct vc *v, struct cedar_str child, struct cedar_str parent)
 {
-    if (str_eq(child, parent)) {
+    if (cedar_str_eq(child, parent)) {
         return true;
     }
     if (is_action_type(v, child)) {
         /* actions are in action groups of (possibly) other action types */
         for (size_t i = 0; i < v->s->nactions; i++) {
             const struct cedar_saction *sa = &v->s->actions[i];
-            if (!str_eq(sa->uid.type, child)) {
+            if (!cedar_str_eq(sa->uid.type, child)) {
                 continue;
             }
             for (size_t j = 0; j < sa->nparents; j++) {
-                if (str_eq(sa->parents[j].type, parent)) {
+                if (cedar_str_eq(sa->parents[j].type, parent)) {
                     return true;
                 }
             }
@@ -465,7 +450,7 @@ static bool type_can_be_in(struct vc *v, struct cedar_str child, struct cedar_st
     while (head < tail) {
         const struct cedar_sentity *c = q[head++];
         for (size_t i = 0; i < c->nparents; i++) {
-            if (str_eq(c->parents[i], parent)) {
+            if (cedar_str_eq(c->parents[i], parent)) {
                 return true;
             }
             const struct cedar_sentity *p =
@@ -518,7 +503,7 @@ static int check_uid(struct vc *v, const struct cedar_expr *x, const struct ceda
     }
     if (se->is_enum) {
         for (size_t i = 0; i < se->nenum; i++) {
-            if (str_eq(se->enum_ids[i], u->id)) {
+            if (cedar_str_eq(se->enum_ids[i], u->id)) {
                 return 0;
             }
         }
@@ -604,13 +589,13 @@ static bool expr_eq(const struct cedar_expr *a, const struct cedar_expr *b, unsi
     case OP_HAS:
     case OP_GETATTR:
     case OP_IS:
-        if (!str_eq(a->name, b->name)) {
+        if (!cedar_str_eq(a->name, b->name)) {
             return false;
         }
         break;
     case OP_RECORD:
         for (size_t i = 0; i < a->n; i++) {
-            if (!str_eq(a->names[i], b->names[i])) {
+            if (!cedar_str_eq(a->names[i], b->names[i])) {
                 return false;
             }
         }
@@ -645,7 +630,7 @@ static bool cap_has(const struct cap *c, const struct cedar_expr *on, struct ced
         if ((c->tagkey == NULL) != (tagkey == NULL)) {
             continue;
         }
-        if (tagkey == NULL && !str_eq(c->attr, attr)) {
+        if (tagkey == NULL && !cedar_str_eq(c->attr, attr)) {
             continue;
         }
         if (tagkey && !expr_eq(c->tagkey, tagkey, 0)) {
@@ -863,34 +848,8 @@ static int check_ext_literal(struct vc *v, const struct cedar_expr *x, enum ceda
     }
     struct err e2;
     err_clear(&e2);
-    const char *s = arg->lit.u.s.ptr;
-    size_t n = arg->lit.u.s.len;
-    int r = 0;
-    switch (fn) {
-    case FN_IP: {
-        struct cedar_ip ip;
-        r = cedar_ip_parse(s, n, &ip, &e2);
-        break;
-    }
-    case FN_DECIMAL: {
-        struct cedar_decimal d;
-        r = cedar_decimal_parse(s, n, &d, &e2);
-        break;
-    }
-    case FN_DATETIME: {
-        struct cedar_datetime d;
-        r = cedar_datetime_parse(s, n, &d, &e2);
-        break;
-    }
-    case FN_DURATION: {
-        struct cedar_duration d;
-        r = cedar_duration_parse(s, n, &d, &e2);
-        break;
-    }
-    default:
-        break;
-    }
-    if (r != 0) {
+    struct cedar_value ignored;
+    if (cedar_ext_construct(fn, arg->lit.u.s.ptr, arg->lit.u.s.len, &ignored, &e2) != 0) {
         return diag(v, x, "invalid extension literal: %s", e2.msg);
     }
     return 0;
@@ -1231,7 +1190,8 @@ static int tc(struct vc *v, const struct cedar_expr *x, const struct cap *caps, 
                         cedar_value_cmp(&x->a[0]->lit, &x->a[1]->lit) == 0
                     ? &T_TRUE
                     : &T_FALSE;
-        } else if (a.t->k == VK_ENTITY && b.t->k == VK_ENTITY && !str_eq(a.t->ent, b.t->ent)) {
+        } else if (a.t->k == VK_ENTITY && b.t->k == VK_ENTITY &&
+                   !cedar_str_eq(a.t->ent, b.t->ent)) {
             /* entities of different types are never equal (not an error) */
             t = &T_FALSE;
         } else if (lub(v, a.t, b.t, &oom, 0) == NULL) {
@@ -1326,7 +1286,7 @@ static int tc(struct vc *v, const struct cedar_expr *x, const struct cap *caps, 
         if ((r = tc_kind(v, x->a[0], caps, VK_ENTITY, "left of `is`", &a, depth)) != 0) {
             return r;
         }
-        if (!str_eq(a.t->ent, x->name)) {
+        if (!cedar_str_eq(a.t->ent, x->name)) {
             out->t = &T_FALSE;
             return 0;
         }
@@ -1371,7 +1331,7 @@ static int tc(struct vc *v, const struct cedar_expr *x, const struct cap *caps, 
             }
             /* insertion sort by name (records are small) */
             size_t j = i;
-            while (j > 0 && str_cmp(at[j - 1].name, x->names[i]) > 0) {
+            while (j > 0 && cedar_str_cmp(at[j - 1].name, x->names[i]) > 0) {
                 at[j] = at[j - 1];
                 j--;
             }
@@ -1398,13 +1358,13 @@ static bool scope_admits(struct vc *v, const struct cedar_scope *sc, struct ceda
     case SCOPE_ANY:
         return true;
     case SCOPE_EQ:
-        return sc->uid == NULL || str_eq(sc->uid->type, type);
+        return sc->uid == NULL || cedar_str_eq(sc->uid->type, type);
     case SCOPE_IN:
         return sc->uid == NULL || type_can_be_in(v, type, sc->uid->type);
     case SCOPE_IS:
-        return str_eq(sc->type, type);
+        return cedar_str_eq(sc->type, type);
     case SCOPE_IS_IN:
-        return str_eq(sc->type, type) &&
+        return cedar_str_eq(sc->type, type) &&
                (sc->uid == NULL || type_can_be_in(v, type, sc->uid->type));
     case SCOPE_IN_SET:
         for (size_t i = 0; i < sc->nuids; i++) {

@@ -54,17 +54,12 @@ struct cedar_uid *cedar_uid_dup(struct arena *a, const struct cedar_uid *u)
     return d;
 }
 
-static bool str_eq(const struct cedar_str *a, const struct cedar_str *b)
-{
-    return a->len == b->len && (a->len == 0 || memcmp(a->ptr, b->ptr, a->len) == 0);
-}
-
 bool cedar_uid_eq(const struct cedar_uid *a, const struct cedar_uid *b)
 {
     if (a == b) {
         return true;
     }
-    return a->hash == b->hash && str_eq(&a->id, &b->id) && str_eq(&a->type, &b->type);
+    return a->hash == b->hash && cedar_str_eq(a->id, b->id) && cedar_str_eq(a->type, b->type);
 }
 
 struct cedar_value cedar_value_bool(bool b)
@@ -74,32 +69,33 @@ struct cedar_value cedar_value_bool(bool b)
     return v;
 }
 
-struct cedar_value cedar_value_long(int64_t l)
+/* Long and the extension types stored as one int64 (decimal scaled by
+ * 10^4, datetime and duration in milliseconds). */
+static struct cedar_value value_i64(enum cedar_kind kind, int64_t l)
 {
-    struct cedar_value v = {.kind = CEDAR_LONG};
+    struct cedar_value v = {.kind = kind};
     v.u.l = l;
     return v;
 }
 
+struct cedar_value cedar_value_long(int64_t l)
+{
+    return value_i64(CEDAR_LONG, l);
+}
+
 struct cedar_value cedar_value_decimal(int64_t scaled)
 {
-    struct cedar_value v = {.kind = CEDAR_DECIMAL};
-    v.u.l = scaled;
-    return v;
+    return value_i64(CEDAR_DECIMAL, scaled);
 }
 
 struct cedar_value cedar_value_datetime(int64_t ms)
 {
-    struct cedar_value v = {.kind = CEDAR_DATETIME};
-    v.u.l = ms;
-    return v;
+    return value_i64(CEDAR_DATETIME, ms);
 }
 
 struct cedar_value cedar_value_duration(int64_t ms)
 {
-    struct cedar_value v = {.kind = CEDAR_DURATION};
-    v.u.l = ms;
-    return v;
+    return value_i64(CEDAR_DURATION, ms);
 }
 
 struct cedar_value cedar_value_ip(const struct cedar_ip *ip)
@@ -144,16 +140,6 @@ struct cedar_value cedar_value_empty_record(void)
     return v;
 }
 
-static int str_cmp(const struct cedar_str *a, const struct cedar_str *b)
-{
-    size_t n = a->len < b->len ? a->len : b->len;
-    int c = n ? memcmp(a->ptr, b->ptr, n) : 0;
-    if (c != 0) {
-        return c;
-    }
-    return a->len < b->len ? -1 : a->len > b->len ? 1 : 0;
-}
-
 static int i64_cmp(int64_t a, int64_t b)
 {
     return a < b ? -1 : a > b ? 1 : 0;
@@ -173,13 +159,13 @@ int cedar_value_cmp(const struct cedar_value *a, const struct cedar_value *b)
     case CEDAR_DURATION:
         return i64_cmp(a->u.l, b->u.l);
     case CEDAR_STRING:
-        return str_cmp(&a->u.s, &b->u.s);
+        return cedar_str_cmp(a->u.s, b->u.s);
     case CEDAR_ENTITY: {
         if (a->u.uid == b->u.uid) {
             return 0;
         }
-        int c = str_cmp(&a->u.uid->type, &b->u.uid->type);
-        return c ? c : str_cmp(&a->u.uid->id, &b->u.uid->id);
+        int c = cedar_str_cmp(a->u.uid->type, b->u.uid->type);
+        return c ? c : cedar_str_cmp(a->u.uid->id, b->u.uid->id);
     }
     case CEDAR_SET: {
         const struct cedar_set *x = a->u.set, *y = b->u.set;
@@ -200,7 +186,7 @@ int cedar_value_cmp(const struct cedar_value *a, const struct cedar_value *b)
             return x->n < y->n ? -1 : 1;
         }
         for (size_t i = 0; i < x->n; i++) {
-            int c = str_cmp(&x->items[i].key, &y->items[i].key);
+            int c = cedar_str_cmp(x->items[i].key, y->items[i].key);
             if (c) {
                 return c;
             }
@@ -263,7 +249,7 @@ int cedar_value_set(struct arena *a, const struct cedar_value *items, size_t n,
 static int acmp(const void *x, const void *y)
 {
     const struct cedar_attr *a = x, *b = y;
-    return str_cmp(&a->key, &b->key);
+    return cedar_str_cmp(a->key, b->key);
 }
 
 int cedar_value_record(struct arena *a, const struct cedar_attr *attrs, size_t n,
@@ -284,7 +270,7 @@ int cedar_value_record(struct arena *a, const struct cedar_attr *attrs, size_t n
     if (n > 1) {
         qsort(r->items, n, sizeof(struct cedar_attr), acmp);
         for (size_t i = 1; i < n; i++) {
-            if (str_cmp(&r->items[i - 1].key, &r->items[i].key) == 0) {
+            if (cedar_str_cmp(r->items[i - 1].key, r->items[i].key) == 0) {
                 return err_set(e, ERR_CONFLICT, "duplicate key \"%.*s\" in record",
                                (int)(r->items[i].key.len > 64 ? 64 : r->items[i].key.len),
                                r->items[i].key.ptr);
@@ -316,7 +302,7 @@ const struct cedar_value *cedar_record_get(const struct cedar_record *r, const c
     size_t lo = 0, hi = r->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = str_cmp(&r->items[mid].key, &k);
+        int c = cedar_str_cmp(r->items[mid].key, k);
         if (c == 0) {
             return &r->items[mid].val;
         }
