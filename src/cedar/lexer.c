@@ -388,8 +388,8 @@ int cedar_unescape_pattern(struct arena *a, const char *s, size_t n, struct ceda
             continue;
         }
         char buf[4];
-        size_t ol;
-        bool star;
+        size_t ol = 0; /* set by one_escape (gcc -O3 cannot see it) */
+        bool star = false;
         int r = one_escape(s, n, &i, buf, &ol, true, &star, e);
         if (r != 0) {
             return r;
