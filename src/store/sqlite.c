@@ -2068,15 +2068,25 @@ int store_sqlite_set_async(struct store *s, int async, struct err *e)
     return r;
 }
 
+/* Once, before SQLite initialises: no memory statistics.  They take a
+ * process-wide mutex around every allocation SQLite makes, which serialises
+ * the read connections (and the writer) on it; nothing here reads them. */
+static void sqlite_setup(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_sqlite_open(const char *path, const struct store_sqlite_options *opts, struct store **out,
                       struct err *e)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct sqlite_store *ss;
     pthread_mutexattr_t ma;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW;
     int rc, r;
 
     *out = NULL;
+    pthread_once(&once, sqlite_setup);
     ss = calloc(1, sizeof(*ss));
     if (ss == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
