@@ -140,6 +140,11 @@ void broker_runtime_stop(struct broker *b);
  * none exists; *created says whether it made one.  ERR_IO. */
 int broker_kek_file_ensure(const char *path, int *created, struct err *e) MUST_CHECK;
 
+/* The "iss" of task tokens (the configured issuer URL), or NULL when the
+ * runtime is not running.  Borrowed from b->rt: valid until
+ * broker_runtime_stop. */
+const char *broker_issuer(const struct broker *b);
+
 /* The public JWKS of Mandate's signing keys (current first) as JSON text
  * (free()). */
 int broker_jwks_text(struct broker *b, char **out, struct err *e) MUST_CHECK;

@@ -93,6 +93,11 @@ static int keyring_start(struct broker *b, const struct broker_runtime_config *c
                                  e);
 }
 
+const char *broker_issuer(const struct broker *b)
+{
+    return b != NULL && b->rt != NULL ? b->rt->issuer : NULL;
+}
+
 int broker_jwks_text(struct broker *b, char **out, struct err *e)
 {
     *out = NULL;

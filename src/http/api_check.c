@@ -283,7 +283,7 @@ static void task_complete(struct http_req *rq)
                            NULL);
         return;
     }
-    htu = arena_printf(&rq->arena, "%s%s", rq->broker->rt->issuer, rq->path);
+    htu = arena_printf(&rq->arena, "%s%s", broker_issuer(rq->broker), rq->path);
     err_clear(&e);
     r = broker_task_complete(rq->broker, rq->params[0], token, strlen(token), dpop, "POST", htu,
                              rq->id, &rq->arena, &out, &e);
