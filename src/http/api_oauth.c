@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/access.h"
+#include "broker/broker.h"
 #include "http/http_int.h"
 #include "util/limits.h"
 
