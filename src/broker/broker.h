@@ -116,6 +116,8 @@ int broker_apikey_create(struct broker *b, const struct broker_caller *c, const 
                          enum broker_role role, const char *subject, struct arena *a,
                          char **key_out, const char **id_out, struct err *e) MUST_CHECK;
 
+/* ---- API key cache --------------------------------------------------------- */
+
 /* The cache of authenticated API keys (keycache.c): a request does not read
  * the store to learn who calls it, and every registry change made through
  * this process empties it before the change's caller gets its answer. */
@@ -323,6 +325,8 @@ int broker_jwks_text(struct broker *b, char **out, struct err *e) MUST_CHECK;
 
 /* ==== exchange, check, tasks ============================================ */
 
+/* ---- token exchange (exchange.c) ------------------------------------------ */
+
 /* The form parameters of POST /oauth2/token, as received (NULL: absent). */
 struct broker_exchange_req {
     const char *grant_type;
@@ -369,10 +373,11 @@ int broker_exchange(struct broker *b, const struct broker_exchange_req *rq, stru
                     struct broker_exchange_result *out, struct err *e);
 void broker_exchange_result_clear(struct broker_exchange_result *out);
 
-/* After the exchange: the live task table, the
- * request-time check (POST /v1/check) with drift detection, the task
- * lifecycle (complete, revoke, expire), token introspection (RFC 7662) and
- * revocation (RFC 7009).
+/* ---- check and tasks (taskcheck.c, tasks.c) ------------------------------ */
+
+/* After the exchange: the live task table, the request-time check
+ * (POST /v1/check) with drift detection, the task lifecycle (complete,
+ * revoke, expire), token introspection (RFC 7662) and revocation (RFC 7009).
  *
  * The table (tasks.c) holds every task whose expiry is still ahead, live or
  * ended, by id and by the SHA-256 of its verified token, plus a min-heap on
@@ -458,8 +463,8 @@ int broker_token_revoke(struct broker *b, const char *token, size_t len, const c
 
 /* ==== kill switch ======================================================= */
 
-/* Stop one agent, all agents of an owner, a team, or every
- * agent, mid-flight (issue 7).  Engaging revokes every live task in scope
+/* Stop one agent, all agents of an owner, a team, or every agent,
+ * mid-flight (issue 7).  Engaging revokes every live task in scope
  * (memory first, then one store transaction) before it answers, and refuses
  * new exchanges in scope until lifted.  The switch is stored (committed
  * with its audit record before the answer) and loaded again at startup, so

@@ -164,8 +164,8 @@ int broker_change_run(struct broker *b, struct broker_change *ch, struct err *e)
 
 /* ==== the API key cache (keycache.c) ==================================== */
 
-/* Authenticated API keys kept in memory, so a request does not
- * read the store to learn who calls it.
+/* Authenticated API keys kept in memory, so a request does not read the
+ * store to learn who calls it.
  *
  * An entry maps SHA-256 of the whole presented key to the caller it
  * authenticated (role, key id, subject).  A lookup compares the full hash in
@@ -435,10 +435,10 @@ struct broker_tasks_stats {
 };
 void broker_tasks_stats(struct broker *b, struct broker_tasks_stats *out);
 
-/* ---- check ------------------------------------------------------------------ */
+/* ---- shared by tasks.c and taskcheck.c ------------------------------------ */
 
-/* What tasks.c (the table, the lifecycle) and taskcheck.c (the
- * request-time check) share.
+/* What tasks.c (the table, the lifecycle) and taskcheck.c (the request-time
+ * check) share.
  *
  * Locking: the table's rwlock guards its maps and heap; each task's mutex
  * guards its mutable members (state, counters, history).  A task's store row
@@ -577,8 +577,8 @@ void tasks_count(struct broker *b, int cache_hit);
 
 /* ==== delegation rules (attenuate.c) ==================================== */
 
-/* The rules of a delegation (issue 7), as pure functions of
- * the parent's grant and the request, so that they are tested as tables
+/* The rules of a delegation (issue 7), as pure functions of the parent's
+ * grant and the request, so that they are tested as tables
  * (tests/unit/test_deleg.c) and exchange.c applies exactly these.  A child
  * may only narrow: tools and actions, data labels and downstream systems are
  * subsets of the parent's granted scope; its expiry is no later than the
