@@ -120,8 +120,9 @@ int broker_apikey_create(struct broker *b, const struct broker_caller *c, const 
 
 /* The cache of authenticated API keys (keycache.c): a request does not read
  * the store to learn who calls it, and every registry change made through
- * this process empties it before the change's caller gets its answer. */
-/* Makes b->keycache (empty); without one every request reads the store. */
+ * this process empties it before the change's caller gets its answer.
+ * Start makes b->keycache (empty); without one every request reads the
+ * store. */
 int broker_keycache_start(struct broker *b, struct err *e) MUST_CHECK;
 /* Frees b->keycache (NULL fine) and sets it NULL. */
 void broker_keycache_stop(struct broker *b);
