@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/auditlog.h"
+#include "broker/broker.h"
 #include "jose/jose.h"
 #include "store/store.h"
 #include "util/limits.h"

@@ -1,5 +1,5 @@
 /* fuzz_audit_query.c: the query parameters of GET /v1/audit and `mandate
- * audit query` (broker/auditquery.h) on arbitrary bytes, split like a query
+ * audit query` (broker/broker.h) on arbitrary bytes, split like a query
  * string ("name=value&..."; MHD has already percent-decoded them).  Checks
  * the parser's promises: an accepted time is in range and survives a round
  * trip through its RFC 3339 form; an accepted limit is 1..1000; accepted
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/auditquery.h"
+#include "broker/broker.h"
 #include "util/clock.h"
 #include "util/limits.h"
 

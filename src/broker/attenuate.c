@@ -1,10 +1,10 @@
 /*
- * attenuate.c: the rules of a delegation (attenuate.h).  No locks, no
+ * attenuate.c: the rules of a delegation (broker_int.h, "delegation rules").  No locks, no
  * store, no clock: the caller passes what it read under its locks.
  */
 #include <string.h>
 
-#include "broker/attenuate.h"
+#include "broker/broker_int.h"
 
 static int in_strings(const json_t *arr, const char *s)
 {

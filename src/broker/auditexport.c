@@ -23,7 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "broker/auditlog.h"
+#include "broker/broker_int.h"
 
 /* ---- jsonl: the columns ------------------------------------------------------- */
 

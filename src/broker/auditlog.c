@@ -19,8 +19,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/access.h"
-#include "broker/auditlog.h"
 #include "broker/broker_int.h"
 #include "jose/jose_trust.h"
 #include "util/arena.h"

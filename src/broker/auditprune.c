@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "broker/auditlog.h"
 #include "broker/broker_int.h"
 #include "util/arena.h"
 

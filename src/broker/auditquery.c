@@ -1,6 +1,6 @@
 /*
  * auditquery.c: filtered pages of the audit trail and the trace of a task
- * (auditquery.h, docs/audit.md "Queries").
+ * (broker.h "audit", docs/audit.md "Queries").
  *
  * The parameters arrive as (pointer, length) slices from a URL query string
  * or from CLI flags; each is checked here once (known name, once only,
@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "broker/auditquery.h"
 #include "broker/broker_int.h"
 #include "util/limits.h"
 #include "util/num.h"

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "broker/broker_int.h"
-#include "broker/keycache.h"
 #include "util/clock.h"
 #include "util/wipe.h"
 

@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/tasks_int.h"
+#include "broker/broker_int.h"
 #include "util/limits.h"
 #include "util/log.h"
 

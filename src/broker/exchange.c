@@ -18,11 +18,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "broker/access_int.h"
-#include "broker/attenuate.h"
 #include "broker/broker_int.h"
-#include "broker/killswitch.h"
-#include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"

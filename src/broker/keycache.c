@@ -1,5 +1,5 @@
 /*
- * keycache.c: the API key cache (keycache.h).
+ * keycache.c: the API key cache (broker_int.h).
  *
  * A direct-mapped table of LIMIT_APIKEY_CACHE slots indexed by the key's
  * hash: a collision evicts, which only costs the next request one store
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/keycache.h"
+#include "broker/broker_int.h"
 #include "util/limits.h"
 #include "util/wipe.h"
 

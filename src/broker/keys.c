@@ -1,5 +1,5 @@
 /*
- * keys.c: Mandate's signing keys while serving (keys.h).
+ * keys.c: Mandate's signing keys while serving (broker.h "signing keys", broker_int.h).
  *
  * The keyring in memory and the envelopes in the store must agree: a key
  * that signs must be persisted (or a restart loses it and the tokens it
@@ -25,12 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "broker/access.h"
-#include "broker/auditlog.h"
 #include "broker/broker_int.h"
-#include "broker/keys.h"
-#include "broker/tasks.h"
-#include "broker/tasks_int.h"
 #include "util/arena.h"
 #include "util/clock.h"
 #include "util/limits.h"
@@ -610,7 +605,8 @@ static int revoke_tasks(struct broker *b, const struct broker_caller *c, const c
     snprintf(res, sizeof(res), "key:%s", kid);
     ev.resource = res;
     ev.detail = json_pack("{s:s, s:I}", "reason", KEYS_TASK_REASON, "tasks", (json_int_t)m);
-    *n = m > 0 ? tasks_revoke_batch(b, v, m, KEYS_TASK_REASON, c, &ev, NULL, NULL, NULL, e, &rc) : 0;
+    *n =
+        m > 0 ? tasks_revoke_batch(b, v, m, KEYS_TASK_REASON, c, &ev, NULL, NULL, NULL, e, &rc) : 0;
     json_decref(ev.detail);
     for (i = 0; i < m; i++) {
         if (v[i] != NULL) {

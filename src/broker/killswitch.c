@@ -1,5 +1,5 @@
 /*
- * killswitch.c: the kill switch (killswitch.h).
+ * killswitch.c: the kill switch (broker.h "kill switch", broker_int.h).
  *
  * The engaged switches are a short array under a mutex with an atomic count
  * beside it, so the check path and the exchange pay one atomic load while
@@ -21,10 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/access.h"
 #include "broker/broker_int.h"
-#include "broker/killswitch.h"
-#include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"

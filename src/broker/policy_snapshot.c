@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/access_int.h"
+#include "broker/broker_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"

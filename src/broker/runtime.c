@@ -1,5 +1,5 @@
 /*
- * runtime.c: start and stop of the access path's runtime (broker/access.h):
+ * runtime.c: start and stop of the access path's runtime (broker_int.h):
  * the KEK, Mandate's signing keyring persisted in the store as encrypted
  * envelopes, the verifier of issued task tokens, the trust store and policy
  * snapshot built from the registry, the DPoP replay cache, the task table,
@@ -18,11 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/access_int.h"
-#include "broker/auditlog.h"
-#include "broker/keys.h"
-#include "broker/killswitch.h"
-#include "broker/tasks.h"
+#include "broker/broker_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"
@@ -91,6 +87,11 @@ static int keyring_start(struct broker *b, const struct broker_runtime_config *c
                                  : cfg->keys_tick_s < 0 ? 0
                                                         : cfg->keys_tick_s,
                                  e);
+}
+
+const char *broker_issuer(const struct broker *b)
+{
+    return b != NULL && b->rt != NULL ? b->rt->issuer : NULL;
 }
 
 int broker_jwks_text(struct broker *b, char **out, struct err *e)

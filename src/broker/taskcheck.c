@@ -26,8 +26,6 @@
 #include <string.h>
 
 #include "broker/broker_int.h"
-#include "broker/killswitch.h"
-#include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"

@@ -22,7 +22,6 @@
 #include <time.h>
 
 #include "broker/broker_int.h"
-#include "broker/tasks_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 #include "util/log.h"

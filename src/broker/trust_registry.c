@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "broker/access_int.h"
+#include "broker/broker_int.h"
 #include "util/limits.h"
 #include "util/log.h"
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/auditlog.h"
+#include "broker/broker.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "jose/jose.h"

@@ -3,7 +3,7 @@
  * store file, offline and read-only like `audit verify` (docs/audit.md,
  * "Queries"; docs/cli.md).
  *
- * Both print what the broker builds for the HTTP API (broker/auditquery.h):
+ * Both print what the broker builds for the HTTP API (broker/broker.h):
  * the same parameters, checked the same way, and the same trace tree; this
  * file only renders it for a terminal (a table, an indented tree) or
  * prints the JSON with --json.
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/auditquery.h"
+#include "broker/broker.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "store/store.h"

@@ -16,9 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/access.h"
 #include "broker/broker.h"
-#include "broker/keycache.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "http/http.h"

@@ -10,7 +10,7 @@
  *   POST /oauth2/introspect        pep, security, admin (RFC 7662, form)
  *   POST /oauth2/revoke            the token's holder (RFC 7009, form)
  *
- * Thin: parse, call the broker (broker/tasks.h), map the answer.  A check
+ * Thin: parse, call the broker (broker/broker.h), map the answer.  A check
  * answers 200 for allow and deny alike (the decision is in the body); a
  * malformed check is 400; a store that cannot record the decision is 503,
  * which an enforcement point treats as deny.
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/tasks.h"
+#include "broker/broker.h"
 #include "http/http_int.h"
 #include "util/limits.h"
 
@@ -283,7 +283,7 @@ static void task_complete(struct http_req *rq)
                            NULL);
         return;
     }
-    htu = arena_printf(&rq->arena, "%s%s", rq->broker->rt->issuer, rq->path);
+    htu = arena_printf(&rq->arena, "%s%s", broker_issuer(rq->broker), rq->path);
     err_clear(&e);
     r = broker_task_complete(rq->broker, rq->params[0], token, strlen(token), dpop, "POST", htu,
                              rq->id, &rq->arena, &out, &e);

@@ -1,5 +1,5 @@
 /*
- * api_keys.c: Mandate's signing keys (broker/keys.h, docs/operations.md).
+ * api_keys.c: Mandate's signing keys (broker/broker.h, docs/operations.md).
  *
  *   GET  /v1/keys               the keys held: pending, current, previous
  *                               (admin, security, auditor)
@@ -12,7 +12,7 @@
  */
 #include <string.h>
 
-#include "broker/keys.h"
+#include "broker/broker.h"
 #include "http/http_int.h"
 #include "util/limits.h"
 

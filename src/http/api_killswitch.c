@@ -1,5 +1,5 @@
 /*
- * api_killswitch.c: the kill switch (broker/killswitch.h).
+ * api_killswitch.c: the kill switch (broker/broker.h).
  *
  *   POST   /v1/killswitch   {"scope":"agent|owner|team|all","target":id,"reason":text}
  *                           security, admin: revokes every live task in
@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "broker/killswitch.h"
+#include "broker/broker.h"
 #include "http/http_int.h"
 #include "util/limits.h"
 

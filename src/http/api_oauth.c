@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker/access.h"
+#include "broker/broker.h"
 #include "http/http_int.h"
 #include "util/limits.h"
 
@@ -117,7 +117,7 @@ static void token(struct http_req *rq)
     x.dpop = dpop.value;
     x.dpop_jkt = vals[9];
     x.htm = "POST";
-    x.htu = arena_printf(&rq->arena, "%s/oauth2/token", rq->broker->rt->issuer);
+    x.htu = arena_printf(&rq->arena, "%s/oauth2/token", broker_issuer(rq->broker));
     x.request_id = rq->id;
     r = broker_exchange(rq->broker, &x, &rq->arena, &res, &e);
     if (r != 0) {
@@ -165,7 +165,7 @@ static void discovery(struct http_req *rq)
                            "the token service is not running", NULL);
         return;
     }
-    iss = rq->broker->rt->issuer;
+    iss = broker_issuer(rq->broker);
     http_reply_json(
         rq, MHD_HTTP_OK,
         json_pack(

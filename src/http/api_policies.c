@@ -10,7 +10,7 @@
  */
 #include <string.h>
 
-#include "broker/auditlog.h"
+#include "broker/broker.h"
 #include "http/http_int.h"
 #include "util/limits.h"
 #include "util/num.h"

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "broker/access.h"
 #include "broker/broker.h"
+#include "broker/broker_int.h"
 #include "util/clock.h"
 
 #define KEK1 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"

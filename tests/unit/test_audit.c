@@ -1,4 +1,4 @@
-/* test_audit.c: the tamper-evident audit trail (broker/auditlog.h): the hash
+/* test_audit.c: the tamper-evident audit trail (broker/broker.h): the hash
  * chain the store writes, checkpoints, and the verifier finding and locating
  * each kind of tampering (docs/audit.md). */
 #include <setjmp.h>
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "broker/auditlog.h"
+#include "broker/broker.h"
 #include "jose/jose.h"
 #include "store/store.h"
 #include "util/arena.h"

@@ -1,4 +1,4 @@
-/* test_audit_query.c: audit queries and traces (broker/auditquery.h, the
+/* test_audit_query.c: audit queries and traces (broker/broker.h, the
  * store's audit_query and task_children, migration 5): the filters against
  * a brute-force scan of known records, paging, the parameter parser and its
  * refusals, the query plans (every filter on an index, no sort), and the
@@ -16,7 +16,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "broker/auditquery.h"
+#include "broker/broker.h"
 #include "store/store.h"
 #include "util/limits.h"
 

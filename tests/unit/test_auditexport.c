@@ -18,7 +18,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "broker/auditlog.h"
+#include "broker/broker.h"
+#include "broker/broker_int.h"
 #include "jose/jose.h"
 #include "store/store.h"
 #include "util/arena.h"

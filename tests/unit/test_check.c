@@ -13,8 +13,8 @@
 
 #include <cmocka.h>
 
-#include "broker/tasks.h"
-#include "broker/tasks_int.h"
+#include "broker/broker.h"
+#include "broker/broker_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 

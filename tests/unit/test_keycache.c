@@ -23,8 +23,7 @@
 #include <cmocka.h>
 
 #include "broker/broker.h"
-#include "broker/keycache.h"
-#include "broker/tasks_int.h"
+#include "broker/broker_int.h"
 #include "util/clock.h"
 #include "util/limits.h"
 

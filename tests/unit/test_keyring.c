@@ -25,9 +25,8 @@
 
 #include <cmocka.h>
 
-#include "broker/access.h"
 #include "broker/broker.h"
-#include "broker/keys.h"
+#include "broker/broker_int.h"
 #include "jose/jose.h"
 #include "util/clock.h"
 #include "util/limits.h"
