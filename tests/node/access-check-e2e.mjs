@@ -5,24 +5,10 @@
 //
 // Usage: node access-check-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
 // Ends with "N passed, N failed" (or a skip line).
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Harness, Results, here, REFUND_BOT, RESEARCH } from './access-harness.mjs';
 
-const bin = process.argv[2] || process.env.MANDATE_BIN;
-if (!existsSync(join(here, 'node_modules', 'jose'))) {
-  console.log('skipped: tests/node/node_modules/jose not found (run scripts/test-setup)');
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-if (!bin || !existsSync(bin)) {
-  console.log(`skipped: mandate binary not found (${bin})`);
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-const jose = await import('jose');
-const t = new Results();
-const h = await Harness.start(bin, jose);
+import { setup, REFUND_BOT, RESEARCH } from './access-harness.mjs';
+
+const { t, h } = await setup();
 const TOOL_URL = 'https://payments.internal.example/v1/refunds';
 const refunds = { type: 'mandate_task', intent: 'refunds' };
 const research = { type: 'mandate_task', intent: 'research', data_labels: ['public'] };

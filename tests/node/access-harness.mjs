@@ -9,9 +9,11 @@
 //   await h.stop();
 //
 // Workload credentials (JWT-SVIDs), human ID tokens and DPoP proofs are minted
-// with npm `jose`.
+// with npm `jose`.  A test's preamble is one call:
+//
+//   const { bin, jose, t, h } = await setup();   // or setup({ tools: ['sqlite3'] })
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +32,33 @@ export const STAGING = 'spiffe://corp.example/agents/staging-bot';
 export const GT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const TT_JWT = 'urn:ietf:params:oauth:token-type:jwt';
 export const TT_ID = 'urn:ietf:params:oauth:token-type:id_token';
+export const TT_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
+
+// Reports the test skipped (the two lines run-tests counts) and exits 0.
+export function skip(why) {
+  console.log(`skipped: ${why}`);
+  console.log('0 passed, 0 failed, 1 skipped');
+  process.exit(0);
+}
+
+// The preamble of the tests that drive a server: the binary from argv[2] or
+// $MANDATE_BIN; skipped without npm jose, the binary or one of tools (each
+// answering `<tool> -version`); then jose, a Results and (unless start is
+// false) a started Harness.  Returns { bin, jose, t, h }.
+export async function setup({ tools = [], start = true } = {}) {
+  const bin = process.argv[2] || process.env.MANDATE_BIN;
+  if (!existsSync(join(here, 'node_modules', 'jose'))) {
+    skip('tests/node/node_modules/jose not found (run scripts/test-setup)');
+  }
+  if (!bin || !existsSync(bin)) skip(`mandate binary not found (${bin})`);
+  for (const tool of tools) {
+    if (spawnSync(tool, ['-version']).status !== 0) skip(`the ${tool} program not found`);
+  }
+  const jose = await import('jose');
+  const t = new Results();
+  const h = start ? await Harness.start(bin, jose) : null;
+  return { bin, jose, t, h };
+}
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -66,6 +95,7 @@ export class Harness {
     h.agentKey = await jose.generateKeyPair('ES256', { extractable: true });
     h.otherKey = await jose.generateKeyPair('ES256', { extractable: true });
     h.idp = 'http://127.0.0.1:9/idp';
+    h.bound = new Map(); // task token -> the key pair it is bound to (see keyOf)
     return h;
   }
 
@@ -261,6 +291,34 @@ export class Harness {
     const r = await this.exchange({ subject_token: await this.svid(agent), details, dpopKey });
     if (r.status !== 200) throw new Error(`exchange failed: ${r.status} ${r.text}`);
     return r.body;
+  }
+
+  // The key pair a task token is bound to: a delegated child's key as
+  // delegate() recorded it, else the agent key the tests' roots use.
+  keyOf(token) {
+    return this.bound.get(token) || this.agentKey;
+  }
+
+  // Delegates parent (a task token bound to parentKey) to agent, the child to
+  // be bound to childKey (RFC 8693 with the parent token as subject_token,
+  // docs/delegation.md): the DPoP proof is by the parent's key with ath =
+  // hash(parent token), the child key's thumbprint goes in dpop_jkt.  details
+  // go over { type: 'mandate_task', intent: 'refunds' }.  opts, for the attack
+  // cases: proofKey (sign the proof with this key instead), noProof, dpop (a
+  // given proof header), jkt (a given dpop_jkt; null: none).  A child issued
+  // with a dpop_jkt is recorded as bound to childKey (keyOf).
+  async delegate(parent, parentKey, agent, childKey, details = {},
+    { proofKey, noProof, dpop, jkt } = {}) {
+    const params = [['grant_type', GT], ['subject_token', parent], ['subject_token_type', TT_ACCESS],
+      ['actor_token', await this.svid(agent)], ['actor_token_type', TT_JWT],
+      ['authorization_details', JSON.stringify([{ type: 'mandate_task', intent: 'refunds', ...details }])]];
+    const j = jkt !== undefined ? jkt : await this.thumbprint(childKey);
+    if (j !== null) params.push(['dpop_jkt', j]);
+    const proof = noProof ? undefined : dpop ||
+      await this.dpop(proofKey || parentKey, 'POST', `${this.base}/oauth2/token`, { accessToken: parent });
+    const r = await this.exchange({ params, dpop: proof });
+    if (r.status === 200 && j !== null) this.bound.set(r.body.access_token, childKey);
+    return r;
   }
 }
 

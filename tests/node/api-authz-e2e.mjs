@@ -8,24 +8,12 @@
 // Usage: node api-authz-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
 // Ends with "N passed, N failed" (or a skip line).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Harness, Results, here, REFUND_BOT } from './access-harness.mjs';
+import { setup, Harness, here, REFUND_BOT } from './access-harness.mjs';
 
-const bin = process.argv[2] || process.env.MANDATE_BIN;
-if (!existsSync(join(here, 'node_modules', 'jose'))) {
-  console.log('skipped: tests/node/node_modules/jose not found (run scripts/test-setup)');
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-if (!bin || !existsSync(bin)) {
-  console.log(`skipped: mandate binary not found (${bin})`);
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-const jose = await import('jose');
-const t = new Results();
+const { bin, jose, t } = await setup({ start: false });
 const policies = join(here, '..', '..', 'policies');
 const ROLES = ['admin', 'security', 'auditor', 'pep', 'alice', 'bob'];
 const READERS = ['admin', 'security', 'auditor', 'alice', 'bob'];

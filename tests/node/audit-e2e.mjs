@@ -12,25 +12,11 @@
 // Usage: node audit-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
 // Ends with "N passed, N failed" (or a skip line).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Harness, Results, here } from './access-harness.mjs';
+import { setup } from './access-harness.mjs';
 
-const bin = process.argv[2] || process.env.MANDATE_BIN;
-function skip(why) {
-  console.log(`skipped: ${why}`);
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-if (!existsSync(join(here, 'node_modules', 'jose'))) {
-  skip('tests/node/node_modules/jose not found (run scripts/test-setup)');
-}
-if (!bin || !existsSync(bin)) skip(`mandate binary not found (${bin})`);
-if (spawnSync('sqlite3', ['-version']).status !== 0) skip('the sqlite3 program not found');
-
-const jose = await import('jose');
-const t = new Results();
-const h = await Harness.start(bin, jose);
+const { bin, jose, t, h } = await setup({ tools: ['sqlite3'] });
 const TOOL_URL = 'https://payments.internal.example/v1/refunds';
 const refundCall = { tool: 'payments.refund', action: 'create', resource: 'order:42',
   data_labels: ['customer'], downstream: 'payments-api' };
