@@ -7,27 +7,11 @@
 //
 // Usage: node audit-trace-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
 // Ends with "N passed, N failed" (or a skip line).
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { Harness, Results, here, REFUND_BOT } from './access-harness.mjs';
 
-const bin = process.argv[2] || process.env.MANDATE_BIN;
-if (!existsSync(join(here, 'node_modules', 'jose'))) {
-  console.log('skipped: tests/node/node_modules/jose not found (run scripts/test-setup)');
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-if (!bin || !existsSync(bin)) {
-  console.log(`skipped: mandate binary not found (${bin})`);
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-const jose = await import('jose');
-const t = new Results();
-const h = await Harness.start(bin, jose);
-const TT_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
-const TT_ID = 'urn:ietf:params:oauth:token-type:id_token';
+import { spawnSync } from 'node:child_process';
+import { setup, REFUND_BOT, TT_ID } from './access-harness.mjs';
+
+const { bin, jose, t, h } = await setup();
 const TOOL_URL = 'https://orders.internal.example/v1/orders';
 const SUB1 = 'spiffe://corp.example/agents/triage-sub';
 const SUB2 = 'spiffe://corp.example/agents/lookup-subsub';
@@ -49,21 +33,10 @@ async function check(token, call0, proofKey) {
 }
 
 // A DPoP-bound parent proves its key when it delegates (docs/delegation.md):
-// the proof is by the parent's key with ath = hash(parent token), the
-// sub-agent's key goes in dpop_jkt (as in deleg-e2e.mjs).
-const GT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const tokenKey = new Map(); // task token -> the key pair it is bound to
-async function delegate(parentToken, agent, details) {
-  const params = [['grant_type', GT], ['subject_token', parentToken], ['subject_token_type', TT_ACCESS],
-    ['actor_token', await h.svid(agent)], ['actor_token_type', 'urn:ietf:params:oauth:token-type:jwt'],
-    ['authorization_details', JSON.stringify([{ type: 'mandate_task', intent: 'refunds', ...details }])],
-    ['dpop_jkt', await h.thumbprint(dkeys[agent])]];
-  const key = tokenKey.get(parentToken) || h.agentKey;
-  const dpop = await h.dpop(key, 'POST', `${h.base}/oauth2/token`, { accessToken: parentToken });
-  const r = await h.exchange({ params, dpop });
-  if (r.status === 200) tokenKey.set(r.body.access_token, dkeys[agent]);
-  return r;
-}
+// h.delegate signs the proof by the parent's key, the sub-agent's key (dkeys)
+// goes in dpop_jkt.
+const delegate = (parentToken, agent, details) =>
+  h.delegate(parentToken, h.keyOf(parentToken), agent, dkeys[agent], details);
 
 // Key-sorted JSON text: the API (insertion order) and the CLI (sorted) compare equal.
 const canon = (v) => (Array.isArray(v) ? `[${v.map(canon).join(',')}]`

@@ -4,25 +4,10 @@
 //
 // Usage: node deleg-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
 // Ends with "N passed, N failed" (or a skip line).
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Harness, Results, here, REFUND_BOT, RESEARCH, RISKY } from './access-harness.mjs';
 
-const bin = process.argv[2] || process.env.MANDATE_BIN;
-if (!existsSync(join(here, 'node_modules', 'jose'))) {
-  console.log('skipped: tests/node/node_modules/jose not found (run scripts/test-setup)');
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-if (!bin || !existsSync(bin)) {
-  console.log(`skipped: mandate binary not found (${bin})`);
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-const jose = await import('jose');
-const t = new Results();
-const h = await Harness.start(bin, jose);
-const TT_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
+import { setup, REFUND_BOT, RESEARCH, RISKY, GT, TT_JWT } from './access-harness.mjs';
+
+const { bin, jose, t, h } = await setup();
 const TOOL_URL = 'https://orders.internal.example/v1/orders';
 const SUB1 = 'spiffe://corp.example/agents/triage-sub';
 const SUB2 = 'spiffe://corp.example/agents/lookup-subsub';
@@ -46,27 +31,12 @@ const allowed = (r) => r.status === 200 && r.body && r.body.allow === true;
 const denied = (r, reason) => r.status === 200 && r.body && r.body.allow === false &&
   (reason === undefined || r.body.reasons.includes(reason));
 
-// Delegates parentToken to agent with details.  A DPoP-bound parent proves
-// its key (docs/delegation.md): the proof is signed by the parent's key with
-// ath = hash(parent token); the sub-agent's key goes in dpop_jkt.
-// opts: proofKey (default: the key the parent token is bound to), noProof,
-// dpop (a given proof header), jkt (dpop_jkt; null: none).
-const GT = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const TT_JWT = 'urn:ietf:params:oauth:token-type:jwt';
-const tokenKey = new Map(); // task token -> the key pair it is bound to
-async function delegate(parentToken, agent, details, opts = {}) {
-  const params = [['grant_type', GT], ['subject_token', parentToken], ['subject_token_type', TT_ACCESS],
-    ['actor_token', await h.svid(agent)], ['actor_token_type', TT_JWT],
-    ['authorization_details', JSON.stringify([{ type: 'mandate_task', intent: 'refunds', ...details }])]];
-  const jkt = opts.jkt !== undefined ? opts.jkt : await h.thumbprint(dkeys[agent]);
-  if (jkt !== null) params.push(['dpop_jkt', jkt]);
-  const key = opts.proofKey || tokenKey.get(parentToken) || h.agentKey;
-  const dpop = opts.noProof ? undefined : opts.dpop ||
-    await h.dpop(key, 'POST', `${h.base}/oauth2/token`, { accessToken: parentToken });
-  const r = await h.exchange({ params, dpop });
-  if (r.status === 200 && jkt !== null) tokenKey.set(r.body.access_token, dkeys[agent]);
-  return r;
-}
+// Delegates parentToken to agent (bound to its key in dkeys) with details,
+// the proof by the key the parent is bound to (h.delegate, docs/delegation.md).
+// opts: proofKey (sign the proof with another key), noProof, dpop (a given
+// proof header), jkt (dpop_jkt; null: none).
+const delegate = (parentToken, agent, details, opts = {}) =>
+  h.delegate(parentToken, h.keyOf(parentToken), agent, dkeys[agent], details, opts);
 
 async function introspect(token) {
   const r = await fetch(`${h.base}/oauth2/introspect`, {

@@ -12,29 +12,13 @@
 // Usage: node keys-e2e.mjs [MANDATE_BIN]   (else $MANDATE_BIN)
 // Ends with "N passed, N failed" (or a skip line).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { Harness, Results, here, REFUND_BOT } from './access-harness.mjs';
+import { setup, REFUND_BOT } from './access-harness.mjs';
 
-const bin = process.argv[2] || process.env.MANDATE_BIN;
-if (!existsSync(join(here, 'node_modules', 'jose'))) {
-  console.log('skipped: tests/node/node_modules/jose not found (run scripts/test-setup)');
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-if (!bin || !existsSync(bin)) {
-  console.log(`skipped: mandate binary not found (${bin})`);
-  console.log('0 passed, 0 failed, 1 skipped');
-  process.exit(0);
-}
-const jose = await import('jose');
-const t = new Results();
-const h = await Harness.start(bin, jose);
+const { bin, jose, t, h } = await setup();
 const TOOL_URL = 'https://orders.internal.example/v1/orders';
 const readCall = { tool: 'orders.read', action: 'read', resource: 'order:1' };
 const keys = {};
 const SUB = 'spiffe://corp.example/agents/keys-sub';
-const TT_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
 let subKey = null;
 
 async function jwks() {
@@ -174,14 +158,8 @@ try {
   const d = await h.task();
   t.check('after rotation new tokens carry the new kid K3', kidOf(d.access_token) === K3, kidOf(d.access_token));
   // the parent proves its key, the child's key goes in dpop_jkt (docs/delegation.md)
-  r = await h.exchange({
-    params: [['grant_type', 'urn:ietf:params:oauth:grant-type:token-exchange'],
-      ['subject_token', parent.access_token], ['subject_token_type', TT_ACCESS],
-      ['actor_token', await h.svid(SUB)], ['actor_token_type', 'urn:ietf:params:oauth:token-type:jwt'],
-      ['authorization_details', JSON.stringify([{ type: 'mandate_task', intent: 'refunds',
-        tools: [{ name: 'orders.read', actions: ['read'] }] }])],
-      ['dpop_jkt', await h.thumbprint(subKey)]],
-    dpop: await h.dpop(h.agentKey, 'POST', `${h.base}/oauth2/token`, { accessToken: parent.access_token }) });
+  r = await h.delegate(parent.access_token, h.agentKey, SUB, subKey,
+    { tools: [{ name: 'orders.read', actions: ['read'] }] });
   const child = r.body;
   t.check('a K1 task delegates after the rotation: the child token carries K3', r.status === 200 &&
     kidOf(child.access_token) === K3, r.text);
