@@ -293,6 +293,21 @@ export class Harness {
     return r.body;
   }
 
+  // POST /v1/check with key (an enforcement point's API key): the call
+  // (tool, action, ...) at url, with a DPoP proof by proofKey (ath = token);
+  // base: another server's.  Returns { status, body, text }.
+  async check(token, call, proofKey, { key, url, base = this.base } = {}) {
+    const p = await this.dpop(proofKey, 'POST', url, { accessToken: token });
+    const r = await fetch(`${base}/v1/check`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token, dpop: p, method: 'POST', url, ...call }),
+    });
+    const text = await r.text();
+    let body = null;
+    try { body = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: r.status, body, text };
+  }
+
   // The key pair a task token is bound to: a delegated child's key as
   // delegate() recorded it, else the agent key the tests' roots use.
   keyOf(token) {

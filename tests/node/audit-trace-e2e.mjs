@@ -19,18 +19,8 @@ const keys = {};
 const dkeys = {};
 
 // Every call names its downstream system, as an enforcement point does.
-async function check(token, call0, proofKey) {
-  const call = { downstream: 'orders-api', ...call0 };
-  const p = await h.dpop(proofKey, 'POST', TOOL_URL, { accessToken: token });
-  const r = await fetch(`${h.base}/v1/check`, {
-    method: 'POST', headers: { authorization: `Bearer ${keys.pep}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ token, dpop: p, method: 'POST', url: TOOL_URL, ...call }),
-  });
-  const text = await r.text();
-  let body = null;
-  try { body = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: r.status, body, text };
-}
+const check = (token, call, proofKey) =>
+  h.check(token, { downstream: 'orders-api', ...call }, proofKey, { key: keys.pep, url: TOOL_URL });
 
 // A DPoP-bound parent proves its key when it delegates (docs/delegation.md):
 // h.delegate signs the proof by the parent's key, the sub-agent's key (dkeys)

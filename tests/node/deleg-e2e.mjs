@@ -16,17 +16,7 @@ const NOINTENT = 'spiffe://corp.example/agents/no-intent-sub';
 const keys = {};
 const dkeys = {};
 
-async function check(token, call, proofKey) {
-  const p = await h.dpop(proofKey, 'POST', TOOL_URL, { accessToken: token });
-  const r = await fetch(`${h.base}/v1/check`, {
-    method: 'POST', headers: { authorization: `Bearer ${keys.pep}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ token, dpop: p, method: 'POST', url: TOOL_URL, ...call }),
-  });
-  const text = await r.text();
-  let body = null;
-  try { body = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: r.status, body, text };
-}
+const check = (token, call, proofKey) => h.check(token, call, proofKey, { key: keys.pep, url: TOOL_URL });
 const allowed = (r) => r.status === 200 && r.body && r.body.allow === true;
 const denied = (r, reason) => r.status === 200 && r.body && r.body.allow === false &&
   (reason === undefined || r.body.reasons.includes(reason));

@@ -29,17 +29,8 @@ const kidsOf = (set) => set.keys.map((k) => k.kid).sort();
 const kidOf = (token) => jose.decodeProtectedHeader(token).kid;
 const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
-async function check(token, key = h.agentKey, base = h.base) {
-  const p = await h.dpop(key, 'POST', TOOL_URL, { accessToken: token });
-  const r = await fetch(`${base}/v1/check`, {
-    method: 'POST', headers: { authorization: `Bearer ${keys.pep}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ token, dpop: p, method: 'POST', url: TOOL_URL, ...readCall }),
-  });
-  const text = await r.text();
-  let body = null;
-  try { body = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: r.status, body, text };
-}
+const check = (token, key = h.agentKey, base = h.base) =>
+  h.check(token, readCall, key, { key: keys.pep, url: TOOL_URL, base });
 
 // A check refused because of the token or its task (401, or a deny for a
 // revoked task or an invalid token), not for the call budget or rate.
