@@ -224,10 +224,12 @@ try {
   t.check('revoke: bad reason type 400', r.status === 400, r.text);
 
   // ---- expiry --------------------------------------------------------------------------------
-  tk = await h.task({ details: { ...refunds, ttl: 1 } });
+  // 3 s: long enough to be alive at its first check on a loaded machine
+  // (a 1 s task could expire before it, as seen under a load average of 8)
+  tk = await h.task({ details: { ...refunds, ttl: 3 } });
   r = await check(tk.access_token, refundCall);
   t.check('short task: allowed while alive', allowed(r), r.text);
-  await sleep(2200);
+  await sleep(4200);
   r = await check(tk.access_token, refundCall);
   t.check('token after expiry: deny', denied(r) && r.body.reasons.some((x) => /expired/.test(x)), r.text);
   r = await complete(tk.task, tk.access_token);
