@@ -441,7 +441,7 @@ static int check_inner(struct broker *b, const struct broker_check_req *rq, stru
     const char *why = NULL;
     json_t *reasons = json_array(), *ctx = NULL;
     int64_t now = clock_wall_ms();
-    int r, reserved = 0, allow = 0;
+    int r, reserved = 0, counted = 0, allow = 0;
     struct btask *t;
 
     memset(out, 0, sizeof(*out));
@@ -543,13 +543,18 @@ static int check_inner(struct broker *b, const struct broker_check_req *rq, stru
         allow = 0;
         reason(reasons, "task_ended");
     }
+    /* A reservation moved the counter, and another check's commit may have
+     * stored it meanwhile (commits store the live count): a released one
+     * writes the count back too, so the store never keeps a call that was
+     * not allowed (perf-e2e: the counter in the file = the allowed calls). */
+    counted = reserved;
     if (reserved && !allow) {
         t->calls--;
         t->bucket_milli += 1000;
         reserved = 0;
     }
-    r = audit_check(b, rq, t, NULL, allow, reasons, out->policy_version, allow, tk.claims,
-                    &out->audit_seq, e);
+    r = audit_check(b, rq, t, NULL, allow, reasons, out->policy_version, allow || counted,
+                    tk.claims, &out->audit_seq, e);
     if (r != 0 && reserved) {
         t->calls--;
         t->bucket_milli += 1000;
