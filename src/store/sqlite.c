@@ -1560,8 +1560,9 @@ static int audit_query_sql(const struct store_audit_filter *f, int by_time, stru
         }
     }
     if (r == 0 && f->owner != NULL) {
-        /* agents_owner answers the list once; each record's agent is then
-         * looked up in it (paging by seq stays exact) */
+        /* agents_owner lists the owner's agents, audit_agent reads each
+         * one's records after `after`, a bounded sorter keeps `limit` in seq
+         * order (test_audit_query.c): paging by seq stays exact */
         p->v[p->n++] = f->owner;
         r = buf_printf(sql, " AND agent IN (SELECT id FROM agents WHERE owner = ?%zu)", p->n);
     }
