@@ -265,6 +265,19 @@ int broker_audit_query_done(const struct broker_audit_query *q, struct err *e)
     return 0;
 }
 
+int broker_audit_query_scope(struct broker_audit_query *q, const struct broker_caller *c,
+                             struct err *e)
+{
+    if (c == NULL || c->role != ROLE_OWNER) {
+        return 0;
+    }
+    if (c->subject == NULL || c->subject[0] == '\0') {
+        return err_set(e, ERR_FORBIDDEN, "an owner key needs a subject");
+    }
+    q->f.owner = c->subject;
+    return 0;
+}
+
 /* ---- a page of records --------------------------------------------------- */
 
 int broker_audit_query_run(struct store *s, const struct broker_audit_query *q, struct arena *a,
@@ -473,4 +486,36 @@ int broker_audit_trace(struct store *s, const char *task, struct arena *a, json_
         return err_set(e, ERR_NOTFOUND, "no task \"%s\"", task);
     }
     return r ? r : trace_node(&t, &root, 0, out, e);
+}
+
+int broker_audit_trace_as(struct store *s, const struct broker_caller *c, const char *task,
+                          struct arena *a, json_t **out, struct err *e)
+{
+    struct store_task root;
+    struct store_agent ag;
+    int r;
+
+    *out = NULL;
+    if (c == NULL || c->role != ROLE_OWNER) {
+        return broker_audit_trace(s, task, a, out, e);
+    }
+    if (c->subject == NULL || c->subject[0] == '\0') {
+        return err_set(e, ERR_FORBIDDEN, "an owner key needs a subject");
+    }
+    if (task == NULL || task[0] == '\0' || strlen(task) > LIMIT_ID_LEN) {
+        return err_set(e, ERR_INVALID, "task: must be a task id of 1 to %d bytes", LIMIT_ID_LEN);
+    }
+    /* The root's agent must be the caller's (a deleted agent has no owner
+     * any more: not found, as for GET /v1/tasks/{id}). */
+    r = s->ops->task_get(s, task, a, &root, e);
+    if (r == 0) {
+        r = s->ops->agent_get(s, root.agent, a, &ag, e);
+        if (r == 0 && strcmp(ag.owner, c->subject) != 0) {
+            r = ERR_NOTFOUND;
+        }
+    }
+    if (r == ERR_NOTFOUND) {
+        return err_set(e, ERR_NOTFOUND, "no task \"%s\"", task);
+    }
+    return r ? r : broker_audit_trace(s, task, a, out, e);
 }

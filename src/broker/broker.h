@@ -636,6 +636,14 @@ int broker_audit_query_param(struct broker_audit_query *q, const char *name, siz
 /* Checks the parameters together (until after since).  ERR_INVALID. */
 int broker_audit_query_done(const struct broker_audit_query *q, struct err *e) MUST_CHECK;
 
+/* Scopes q to caller c: an owner (role owner) reads only the records whose
+ * agent it owns (in the store query, so paging and `next` stay exact; an
+ * agent= naming another owner's agent answers an empty page, as GET
+ * /v1/tasks?agent= does).  Other roles (and c NULL: the offline CLI) read
+ * everything.  ERR_FORBIDDEN for an owner key without a subject. */
+int broker_audit_query_scope(struct broker_audit_query *q, const struct broker_caller *c,
+                             struct err *e) MUST_CHECK;
+
 /* Parses an RFC 3339 time ("2026-12-04T18:00:00Z", "...:00.5+01:00") or a
  * decimal count of milliseconds (1 .. year 9999) into *ms.  ERR_INVALID. */
 int broker_audit_parse_time(const char *s, size_t n, int64_t *ms) MUST_CHECK;
@@ -657,5 +665,14 @@ int broker_audit_query_run(struct store *s, const struct broker_audit_query *q, 
  * with events_next).  *out is new. */
 int broker_audit_trace(struct store *s, const char *task, struct arena *a, json_t **out,
                        struct err *e) MUST_CHECK;
+
+/* broker_audit_trace for caller c (NULL: anyone).  An owner traces only a
+ * task whose agent it owns (else ERR_NOTFOUND "no task", as GET
+ * /v1/tasks/{id} answers); the tree below it is whole: tasks delegated to
+ * agents of other owners appear with their ids, records and decisions (what
+ * was done on the owner's task's behalf).  ERR_FORBIDDEN for an owner key
+ * without a subject. */
+int broker_audit_trace_as(struct store *s, const struct broker_caller *c, const char *task,
+                          struct arena *a, json_t **out, struct err *e) MUST_CHECK;
 
 #endif

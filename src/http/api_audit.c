@@ -4,9 +4,10 @@
  *
  * Thin: every query parameter goes through broker_audit_query_param (the
  * same checks as `mandate audit query`); an unknown, repeated or bad one is
- * a 400 problem naming it in "field".  For admin, security and auditor
- * (route table in api_policies.c); owners read their agents' tasks through
- * /v1/tasks, not the trail.
+ * a 400 problem naming it in "field".  For admin, security, auditor and
+ * owner (route table in api_policies.c, policy api-owner-read); an owner
+ * reads only its agents' records and traces only its agents' tasks
+ * (broker_audit_query_scope, broker_audit_trace_as).
  */
 #include <string.h>
 
@@ -52,6 +53,10 @@ void http_audit_query(struct http_req *rq)
         x.failed = 1;
         x.field = "until";
     }
+    if (!x.failed && broker_audit_query_scope(&x.q, &rq->caller, &x.e) != 0) {
+        http_reply_err(rq, &x.e);
+        return;
+    }
     if (x.failed) {
         if (x.e.code != ERR_INVALID) {
             http_reply_err(rq, &x.e);
@@ -81,7 +86,8 @@ void http_audit_trace(struct http_req *rq)
                            json_pack("{s:s}", "field", "query"));
         return;
     }
-    if (broker_audit_trace(rq->broker->store, rq->params[0], &rq->arena, &out, &e) != 0) {
+    if (broker_audit_trace_as(rq->broker->store, &rq->caller, rq->params[0], &rq->arena, &out,
+                              &e) != 0) {
         http_reply_err(rq, &e);
         return;
     }

@@ -1559,6 +1559,13 @@ static int audit_query_sql(const struct store_audit_filter *f, int by_time, stru
             r = buf_printf(sql, " AND %s = ?%zu", eq[i].col, p->n);
         }
     }
+    if (r == 0 && f->owner != NULL) {
+        /* agents_owner lists the owner's agents, audit_agent reads each
+         * one's records after `after`, a bounded sorter keeps `limit` in seq
+         * order (test_audit_query.c): paging by seq stays exact */
+        p->v[p->n++] = f->owner;
+        r = buf_printf(sql, " AND agent IN (SELECT id FROM agents WHERE owner = ?%zu)", p->n);
+    }
     if (r == 0 && f->since_ms != 0) {
         snprintf(p->since, sizeof(p->since), "%lld", (long long)f->since_ms);
         p->v[p->n++] = p->since;

@@ -255,6 +255,10 @@ struct store_audit_filter {
     const char *downstream;
     const char *decision;
     const char *event;
+    /* Not an equality: only records whose agent is owned by this human (an
+     * owner reading the trail; a deleted agent's records are then not
+     * returned, as its owner can no longer be known). */
+    const char *owner;
     int64_t since_ms;
     int64_t until_ms;
     int64_t after;

@@ -9,7 +9,7 @@
 // Ends with "N passed, N failed" (or a skip line).
 
 import { spawnSync } from 'node:child_process';
-import { setup, REFUND_BOT, TT_ID } from './access-harness.mjs';
+import { setup, REFUND_BOT, TT_ID, ORPHAN, RISKY, STAGING } from './access-harness.mjs';
 
 const { bin, jose, t, h } = await setup();
 const TOOL_URL = 'https://orders.internal.example/v1/orders';
@@ -39,7 +39,7 @@ const cli = (args) => spawnSync(bin, ['audit', ...args, '--db', h.db], { encodin
 try {
   await h.loadExample();
   for (const [name, role, subject] of [['pep', 'pep'], ['security', 'security'],
-    ['alice', 'owner', 'alice'], ['auditor', 'auditor']]) {
+    ['alice', 'owner', 'alice'], ['carol', 'owner', 'carol'], ['auditor', 'auditor']]) {
     const k = await h.must('POST', '/v1/api-keys', { name: `k-${name}`, role, ...(subject ? { subject } : {}) });
     keys[name] = k.key;
   }
@@ -117,10 +117,21 @@ try {
   t.check('trace of an unknown task: 404 problem', r.status === 404 && /no-such-task/.test(r.body.detail), r.text);
   r = await h.api('GET', `/v1/audit/trace/${root.task}?x=1`, undefined, keys.auditor);
   t.check('trace with a query parameter: 400', r.status === 400 && r.body.field === 'query', r.text);
-  for (const who of ['pep', 'alice']) {
-    r = await h.api('GET', `/v1/audit/trace/${root.task}`, undefined, keys[who]);
-    t.check(`trace: ${who} refused (403)`, r.status === 403, r.text);
-  }
+  r = await h.api('GET', `/v1/audit/trace/${root.task}`, undefined, keys.pep);
+  t.check('trace: pep refused (403)', r.status === 403, r.text);
+  // An owner traces her agent's task; the tree is whole: bob's sub-sub-agent
+  // (SUB2) appears with its records and decisions (done on her task's behalf).
+  r = await h.api('GET', `/v1/audit/trace/${root.task}`, undefined, keys.alice);
+  t.check('trace: alice (owner of the root agent) reads it, bob\'s sub-agent included', r.status === 200 &&
+    canon(r.body) === canon(tr) && r.body.children[0].children[0].owner === 'bob' &&
+    r.body.children[0].children[0].events.length > 0, r.text.slice(0, 400));
+  r = await h.api('GET', `/v1/audit/trace/${root.task}`, undefined, keys.carol);
+  t.check('trace: alice\'s task by carol (another owner): 404, as GET /v1/tasks/{id}', r.status === 404 &&
+    r.body.detail === `no task "${root.task}"`, r.text);
+  r = await h.api('GET', `/v1/tasks/${root.task}`, undefined, keys.carol);
+  t.check('... the same answer as GET /v1/tasks/{id}', r.status === 404, r.text);
+  r = await h.api('GET', `/v1/audit/trace/${c2.task}`, undefined, keys.alice);
+  t.check('trace: a sub-task whose agent alice does not own (bob\'s): 404', r.status === 404, r.text);
 
   // ---- the trace from the CLI, offline on the store file -------------------------------------------
   let c = cli(['trace', root.task]);
@@ -177,8 +188,18 @@ try {
     r.body.items.length === 1, r.text);
   r = await q('?decision=allow', keys.security);
   t.check('security may query', r.status === 200, r.text);
-  r = await q('?decision=allow', keys.alice);
-  t.check('an owner may not (403)', r.status === 403, r.text);
+  r = await q('?limit=1000', keys.carol);
+  t.check('carol (owner) reads only her agents\' records', all(r, (x) => x.agent === ORPHAN), r.text.slice(0, 400));
+  r = await q(`?agent=${encodeURIComponent(REFUND_BOT)}`, keys.carol);
+  t.check('carol filtering on alice\'s agent: an empty page', r.status === 200 && r.body.items.length === 0 &&
+    r.body.next === null, r.text);
+  r = await q('?limit=1000', keys.alice);
+  t.check('alice (owner) reads only her agents\' records (not bob\'s sub-agent\'s)', all(r, (x) =>
+    [REFUND_BOT, SUB1, RISKY, STAGING].includes(x.agent)) && r.body.items.some((x) => x.agent === SUB1), r.text.slice(0, 400));
+  const ap = await q('?limit=2', keys.alice);
+  r = await q(`?limit=1000&after=${ap.body.next}`, keys.alice);
+  t.check('an owner pages with next like everyone', ap.status === 200 && ap.body.items.length === 2 &&
+    ap.body.next === ap.body.items[1].seq && all(r, (x) => x.seq > ap.body.next), r.text.slice(0, 300));
   for (const [qs, field] of [['?agnet=x', 'agnet'], ['?decision=maybe', 'decision'], ['?since=yesterday', 'since'],
     ['?since=2026-02-30T00:00:00Z', 'since'], [`?since=${t0}&until=${t0}`, 'until'], ['?limit=0', 'limit'],
     ['?limit=1001', 'limit'], ['?after=-1', 'after'], ['?task=', 'task'], ['?task=a&task=b', 'task'],

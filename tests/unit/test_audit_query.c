@@ -256,6 +256,17 @@ static void every_filter_uses_an_index(void **state)
     q.agent = "x";
     q.decision = "deny";
     plan_of(db, &q, 0, "(", 0); /* one of the two equality indexes, no sort */
+    /* an owner's view: the owner's agents from agents_owner, each agent's
+     * records from audit_agent after `after`, a bounded sort to seq order
+     * (cost: the owner's records after `after`, not the trail's); with
+     * agent= that agent's index alone, no sort */
+    memset(&q, 0, sizeof(q));
+    q.owner = "alice";
+    q.after = 5;
+    plan_of(db, &q, 0, "USING INDEX agents_owner (owner=?)", 1);
+    plan_of(db, &q, 0, "USING INDEX audit_agent (agent=? AND seq>?)", 1);
+    q.agent = "x";
+    plan_of(db, &q, 0, "USING INDEX audit_agent (agent=? AND seq>?)", 0);
     sqlite3_close(db);
 }
 
