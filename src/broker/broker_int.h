@@ -546,8 +546,6 @@ struct commitq *tasks_commitq(struct broker *b);
 /* Carves n calls out of t's budget for a child (n < 0 gives them back).
  * ERR_LIMIT when fewer than n are left.  Takes t->mu. */
 int tasks_carve(struct btask *t, int64_t n);
-/* Sets the budget of a task just registered (a delegated child's carve). */
-void tasks_set_budget(struct broker *b, const char *id, int64_t budget);
 /* Revokes, in memory and in the store, every live task below the task id
  * (its children, their children, ...), reason "parent_ended".  Call without
  * holding any task's mutex. */

@@ -1060,10 +1060,8 @@ static int issue(struct xch *x, struct err *e)
                     r == ERR_UNAVAILABLE ? "temporarily_unavailable" : "server_error", "store",
                     "the task could not be stored", r);
     }
+    /* a delegated task's budget is its row's (x->task.budget, the carve) */
     r = broker_task_register(x->b, &x->task, x->jti, now + x->tr.ttl_s, e);
-    if (r == 0 && x->deleg) {
-        tasks_set_budget(x->b, x->task.id, x->budget);
-    }
     if (r == 0 &&
         broker_killswitch_covers(x->b, x->wl.agent.id, x->wl.agent.owner, x->wl.agent.team)) {
         /* A switch engaged while this exchange ran: its scan may have

@@ -1533,24 +1533,6 @@ int tasks_carve(struct btask *t, int64_t n)
     return r;
 }
 
-void tasks_set_budget(struct broker *b, const char *id, int64_t budget)
-{
-    struct broker_tasks *tt = TT(b);
-    struct btask *t;
-
-    if (tt == NULL) {
-        return;
-    }
-    pthread_rwlock_rdlock(&tt->lock);
-    t = map_get(&tt->by_id, id, strlen(id));
-    if (t != NULL) {
-        pthread_mutex_lock(&t->mu);
-        t->budget = budget;
-        pthread_mutex_unlock(&t->mu);
-    }
-    pthread_rwlock_unlock(&tt->lock);
-}
-
 size_t tasks_collect_live(struct broker *b, int (*match)(const struct btask *, void *), void *ctx,
                           struct btask ***out)
 {
