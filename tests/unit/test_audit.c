@@ -16,14 +16,13 @@
 #include "broker/broker.h"
 #include "jose/jose.h"
 #include "store/store.h"
+#include "tstore.h"
 #include "util/arena.h"
 
 #define NREC 20
 
 struct fx {
-    char dir[64];
-    char path[96];
-    struct store *s;
+    struct tstore ts;
 };
 
 static void append(struct store *s, int i)
@@ -78,19 +77,14 @@ static void checkpoint(struct store *s, int64_t seq, const char *head_override)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    struct store_sqlite_options o = {200, 1};
-    struct err e;
     int i;
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mandate-audit-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/m.db", f->dir);
-    assert_int_equal(store_sqlite_open(f->path, &o, &f->s, &e), 0);
+    tstore_open(&f->ts, "audit");
     for (i = 0; i < NREC; i++) {
-        append(f->s, i);
+        append(f->ts.s, i);
     }
-    checkpoint(f->s, 10, NULL);
-    checkpoint(f->s, NREC, NULL);
+    checkpoint(f->ts.s, 10, NULL);
+    checkpoint(f->ts.s, NREC, NULL);
     *state = f;
     return 0;
 }
@@ -98,33 +92,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
 
-    store_close(f->s);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    tstore_close(&f->ts);
     free(f);
     return 0;
-}
-
-/* Tampers with the file through a connection of its own, as an attacker
- * with the file would. */
-static void tamper(struct fx *f, const char *sql)
-{
-    sqlite3 *db;
-    char *msg = NULL;
-
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, msg);
-    }
-    sqlite3_close(db);
 }
 
 static int verify(struct fx *f, struct broker_audit_verify *out)
 {
     struct err e;
-    int r = broker_audit_verify(f->s, NULL, out, &e);
+    int r = broker_audit_verify(f->ts.s, NULL, out, &e);
 
     assert_true(r >= 0);
     return r;
@@ -141,7 +118,7 @@ static void intact(void **state)
     assert_int_equal(out.last_seq, NREC);
     assert_int_equal(out.checkpoints, 2);
     /* a new record after the last checkpoint is fine */
-    append(f->s, NREC);
+    append(f->ts.s, NREC);
     assert_int_equal(verify(f, &out), 0);
     assert_int_equal(out.records, NREC + 1);
 }
@@ -186,7 +163,7 @@ static void one_case(void **state, size_t i)
     struct fx *f = *state;
     struct broker_audit_verify out;
 
-    tamper(f, cases[i].sql);
+    tstore_sql(&f->ts, cases[i].sql);
     if (verify(f, &out) != 1) {
         fail_msg("%s: not detected", cases[i].name);
     }
@@ -210,7 +187,7 @@ static void rewrite_caught_by_checkpoint(void **state)
     char prev[STORE_AUDIT_HASH_HEX + 1], h[STORE_AUDIT_HASH_HEX + 1], sql[512];
 
     arena_init(&a, 0, 0);
-    assert_int_equal(f->s->ops->audit_list(f->s, 0, 100, &a, &v, &n, &e), 0);
+    assert_int_equal(f->ts.s->ops->audit_list(f->ts.s, 0, 100, &a, &v, &n, &e), 0);
     assert_int_equal(n, NREC);
     memcpy(prev, v[6].hash, sizeof(prev));
     for (i = 7; i < n; i++) {
@@ -221,7 +198,7 @@ static void rewrite_caught_by_checkpoint(void **state)
         snprintf(sql, sizeof(sql),
                  "UPDATE audit SET decision = '%s', prev_hash = '%s', hash = '%s' WHERE seq = %lld",
                  v[i].decision, prev, h, (long long)v[i].seq);
-        tamper(f, sql);
+        tstore_sql(&f->ts, sql);
         memcpy(prev, h, sizeof(prev));
     }
     arena_free(&a);
@@ -237,11 +214,11 @@ static void pruned_behind_checkpoint(void **state)
     struct fx *f = *state;
     struct broker_audit_verify out;
 
-    tamper(f, "DELETE FROM audit WHERE seq <= 10");
+    tstore_sql(&f->ts, "DELETE FROM audit WHERE seq <= 10");
     assert_int_equal(verify(f, &out), 0);
     assert_int_equal(out.first_seq, 11);
     assert_int_equal(out.records, NREC - 10);
-    tamper(f, "DELETE FROM audit WHERE seq = 11");
+    tstore_sql(&f->ts, "DELETE FROM audit WHERE seq = 11");
     assert_int_equal(verify(f, &out), 1);
     assert_int_equal(out.bad_seq, 12);
 }

@@ -18,14 +18,13 @@
 
 #include "broker/broker.h"
 #include "store/store.h"
+#include "tstore.h"
 #include "util/limits.h"
 
 #define NREC 120
 
 struct fx {
-    char dir[64];
-    char path[96];
-    struct store *s;
+    struct tstore ts;
     struct arena a;
     struct store_audit rec[NREC]; /* what was appended, seq = index + 1 */
 };
@@ -57,14 +56,10 @@ static int append_all(struct store *s, void *ctx, struct err *e)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    struct store_sqlite_options o = {200, 1};
     struct err e;
     int i;
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mandate-aq-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/m.db", f->dir);
-    assert_int_equal(store_sqlite_open(f->path, &o, &f->s, &e), 0);
+    tstore_open(&f->ts, "aq");
     arena_init(&f->a, 0, 0);
     for (i = 0; i < NREC; i++) {
         struct store_audit *r = &f->rec[i];
@@ -81,7 +76,7 @@ static int setup(void **state)
         r->decision = decisions[i % 4];
         r->reasons = "[]";
     }
-    assert_int_equal(store_tx(f->s, append_all, f, &e), 0);
+    assert_int_equal(store_tx(f->ts.s, append_all, f, &e), 0);
     *state = f;
     return 0;
 }
@@ -89,12 +84,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
 
-    store_close(f->s);
+    tstore_close(&f->ts);
     arena_free(&f->a);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
     free(f);
     return 0;
 }
@@ -129,7 +121,7 @@ static void check_filter(struct fx *f, struct store_audit_filter q)
     }
     q.limit = 7;
     do {
-        assert_int_equal(f->s->ops->audit_query(f->s, &q, &f->a, &v, &n, &e), 0);
+        assert_int_equal(f->ts.s->ops->audit_query(f->ts.s, &q, &f->a, &v, &n, &e), 0);
         assert_true(n <= 7);
         for (i = 0; i < n; i++) {
             assert_true(ng < NREC);
@@ -226,7 +218,7 @@ static void every_filter_uses_an_index(void **state)
     sqlite3 *db;
     size_t i;
 
-    assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_open_v2(f->ts.path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
         memset(&q, 0, sizeof(q));
         *(const char **)((char *)&q + off[i]) = "x";
@@ -358,12 +350,12 @@ static void query_run_pages(void **state)
     broker_audit_query_init(&q);
     assert_int_equal(broker_audit_query_param(&q, "agent", 5, "spiffe://t/a0", 13, &f->a, &e), 0);
     assert_int_equal(broker_audit_query_param(&q, "limit", 5, "40", 2, &f->a, &e), 0);
-    assert_int_equal(broker_audit_query_run(f->s, &q, &f->a, &page, &e), 0);
+    assert_int_equal(broker_audit_query_run(f->ts.s, &q, &f->a, &page, &e), 0);
     assert_int_equal(json_array_size(json_object_get(page, "items")), 40);
     assert_int_equal(json_integer_value(json_object_get(page, "next")), 118);
     json_decref(page);
     q.f.after = 118;
-    assert_int_equal(broker_audit_query_run(f->s, &q, &f->a, &page, &e), 0);
+    assert_int_equal(broker_audit_query_run(f->ts.s, &q, &f->a, &page, &e), 0);
     assert_int_equal(json_array_size(json_object_get(page, "items")), 0);
     assert_true(json_is_null(json_object_get(page, "next")));
     json_decref(page);
@@ -384,7 +376,7 @@ static void add_task(struct fx *f, const char *id, const char *parent)
                            .expires_ms = 2};
     struct err e;
 
-    assert_int_equal(f->s->ops->task_insert(f->s, &t, &e), 0);
+    assert_int_equal(f->ts.s->ops->task_insert(f->ts.s, &t, &e), 0);
 }
 
 static void add_registry(struct fx *f)
@@ -409,9 +401,9 @@ static void add_registry(struct fx *f)
                               .updated_ms = 1};
     struct err e;
 
-    assert_int_equal(f->s->ops->human_insert(f->s, &h, &e), 0);
-    assert_int_equal(f->s->ops->agent_insert(f->s, &ag, &e), 0);
-    assert_int_equal(f->s->ops->intent_insert(f->s, &in, &e), 0);
+    assert_int_equal(f->ts.s->ops->human_insert(f->ts.s, &h, &e), 0);
+    assert_int_equal(f->ts.s->ops->agent_insert(f->ts.s, &ag, &e), 0);
+    assert_int_equal(f->ts.s->ops->intent_insert(f->ts.s, &in, &e), 0);
 }
 
 struct many {
@@ -452,9 +444,9 @@ static void trace_tree_and_limits(void **state)
     add_task(f, "t3", "t0");
     {
         struct store_revocation rv = {"t2", "task", "killswitch: incident 42", 7000, 0};
-        assert_int_equal(f->s->ops->revocation_insert(f->s, &rv, &e), 0);
+        assert_int_equal(f->ts.s->ops->revocation_insert(f->ts.s, &rv, &e), 0);
     }
-    assert_int_equal(broker_audit_trace(f->s, "t0", &f->a, &t, &e), 0);
+    assert_int_equal(broker_audit_trace(f->ts.s, "t0", &f->a, &t, &e), 0);
     assert_true(json_is_null(json_object_get(t, "revoked")));
     assert_string_equal(json_string_value(json_object_get(t, "human")), "alice");
     assert_string_equal(json_string_value(json_object_get(t, "owner")), "alice");
@@ -479,16 +471,16 @@ static void trace_tree_and_limits(void **state)
     assert_null(json_object_get(t, "events_next"));
     json_decref(t);
 
-    assert_int_equal(broker_audit_trace(f->s, "nope", &f->a, &t, &e), ERR_NOTFOUND);
+    assert_int_equal(broker_audit_trace(f->ts.s, "nope", &f->a, &t, &e), ERR_NOTFOUND);
     assert_string_equal(e.msg, "no task \"nope\"");
     assert_null(t);
-    assert_int_equal(broker_audit_trace(f->s, "", &f->a, &t, &e), ERR_INVALID);
+    assert_int_equal(broker_audit_trace(f->ts.s, "", &f->a, &t, &e), ERR_INVALID);
 
     /* more records than a task shows: the first ones and where to page on */
     m.task = "t3";
     m.n = LIMIT_AUDIT_TRACE_TASK_EVENTS + 5;
-    assert_int_equal(store_tx(f->s, append_many, &m, &e), 0);
-    assert_int_equal(broker_audit_trace(f->s, "t3", &f->a, &t, &e), 0);
+    assert_int_equal(store_tx(f->ts.s, append_many, &m, &e), 0);
+    assert_int_equal(broker_audit_trace(f->ts.s, "t3", &f->a, &t, &e), 0);
     assert_int_equal(json_array_size(json_object_get(t, "events")), LIMIT_AUDIT_TRACE_TASK_EVENTS);
     assert_int_equal(
         json_integer_value(json_object_get(t, "events_next")),
@@ -504,9 +496,10 @@ static void trace_tree_and_limits(void **state)
         add_task(f, id, parent);
         snprintf(parent, sizeof(parent), "%s", id);
     }
-    assert_int_equal(broker_audit_trace(f->s, "t1", &f->a, &t, &e), 0); /* deepest: 16 below t1 */
+    assert_int_equal(broker_audit_trace(f->ts.s, "t1", &f->a, &t, &e),
+                     0); /* deepest: 16 below t1 */
     json_decref(t);
-    assert_int_equal(broker_audit_trace(f->s, "t0", &f->a, &t, &e), ERR_LIMIT);
+    assert_int_equal(broker_audit_trace(f->ts.s, "t0", &f->a, &t, &e), ERR_LIMIT);
     assert_non_null(strstr(e.msg, "deeper than"));
     assert_null(t);
 
@@ -515,7 +508,7 @@ static void trace_tree_and_limits(void **state)
         snprintf(id, sizeof(id), "wide%d", i);
         add_task(f, id, "t3");
     }
-    assert_int_equal(broker_audit_trace(f->s, "t3", &f->a, &t, &e), ERR_LIMIT);
+    assert_int_equal(broker_audit_trace(f->ts.s, "t3", &f->a, &t, &e), ERR_LIMIT);
     assert_non_null(strstr(e.msg, "more than"));
 }
 

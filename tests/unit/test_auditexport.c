@@ -22,14 +22,13 @@
 #include "broker/broker_int.h"
 #include "jose/jose.h"
 #include "store/store.h"
+#include "tstore.h"
 #include "util/arena.h"
 
 #define NREC 20
 
 struct fx {
-    char dir[64];
-    char path[96];
-    struct store *s;
+    struct tstore ts;
 };
 
 /* ---- fixtures ------------------------------------------------------------------ */
@@ -91,16 +90,11 @@ static void checkpoint(struct store *s, int64_t seq, int64_t time_ms, const char
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    struct store_sqlite_options o = {200, 1};
-    struct err e;
     int i;
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mandate-auditx-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/m.db", f->dir);
-    assert_int_equal(store_sqlite_open(f->path, &o, &f->s, &e), 0);
+    tstore_open(&f->ts, "auditx");
     for (i = 0; i < NREC; i++) {
-        append_check(f->s, i);
+        append_check(f->ts.s, i);
     }
     *state = f;
     return 0;
@@ -109,31 +103,16 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[128];
 
-    store_close(f->s);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
+    tstore_close(&f->ts);
     free(f);
     return 0;
-}
-
-static void tamper(struct fx *f, const char *sql)
-{
-    sqlite3 *db;
-    char *msg = NULL;
-
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, msg);
-    }
-    sqlite3_close(db);
 }
 
 static int verify(struct fx *f, struct broker_audit_verify *out)
 {
     struct err e;
-    int r = broker_audit_verify(f->s, NULL, out, &e);
+    int r = broker_audit_verify(f->ts.s, NULL, out, &e);
 
     assert_true(r >= 0);
     return r;
@@ -147,7 +126,7 @@ static int64_t count(struct fx *f)
     size_t n;
 
     arena_init(&a, 0, 0);
-    assert_int_equal(f->s->ops->audit_list(f->s, 0, 1000, &a, &v, &n, &e), 0);
+    assert_int_equal(f->ts.s->ops->audit_list(f->ts.s, 0, 1000, &a, &v, &n, &e), 0);
     arena_free(&a);
     return (int64_t)n;
 }
@@ -160,13 +139,13 @@ static void prune_needs_a_checkpoint(void **state)
     struct broker_audit_prune p;
     struct err e;
 
-    assert_int_equal(broker_audit_prune(f->s, NULL, INT64_MAX, INT64_MAX, &p, &e), ERR_NOTFOUND);
+    assert_int_equal(broker_audit_prune(f->ts.s, NULL, INT64_MAX, INT64_MAX, &p, &e), ERR_NOTFOUND);
     assert_non_null(strstr(e.msg, "no signed checkpoint"));
     assert_int_equal(count(f), NREC);
     /* a checkpoint after the cutoff does not count either */
-    checkpoint(f->s, 10, 500, NULL);
-    assert_int_equal(broker_audit_prune(f->s, NULL, 9, INT64_MAX, &p, &e), ERR_NOTFOUND);
-    assert_int_equal(broker_audit_prune(f->s, NULL, INT64_MAX, 400, &p, &e), ERR_NOTFOUND);
+    checkpoint(f->ts.s, 10, 500, NULL);
+    assert_int_equal(broker_audit_prune(f->ts.s, NULL, 9, INT64_MAX, &p, &e), ERR_NOTFOUND);
+    assert_int_equal(broker_audit_prune(f->ts.s, NULL, INT64_MAX, 400, &p, &e), ERR_NOTFOUND);
     assert_int_equal(count(f), NREC);
 }
 
@@ -180,11 +159,11 @@ static void prune_up_to_checkpoint(void **state)
     struct err e;
     size_t n;
 
-    checkpoint(f->s, 5, 100, NULL);
-    checkpoint(f->s, 10, 200, NULL);
-    checkpoint(f->s, 20, 300, NULL);
+    checkpoint(f->ts.s, 5, 100, NULL);
+    checkpoint(f->ts.s, 10, 200, NULL);
+    checkpoint(f->ts.s, 20, 300, NULL);
     /* before seq 15: up to checkpoint 10, not 15 */
-    assert_int_equal(broker_audit_prune(f->s, NULL, 15, INT64_MAX, &p, &e), 0);
+    assert_int_equal(broker_audit_prune(f->ts.s, NULL, 15, INT64_MAX, &p, &e), 0);
     assert_int_equal(p.checkpoint, 10);
     assert_int_equal(p.from_seq, 1);
     assert_int_equal(p.deleted, 10);
@@ -192,7 +171,7 @@ static void prune_up_to_checkpoint(void **state)
     assert_int_equal(count(f), NREC - 10 + 1);
     /* the prune is audited, naming the checkpoint */
     arena_init(&a, 0, 0);
-    assert_int_equal(f->s->ops->audit_list(f->s, NREC, 1, &a, &v, &n, &e), 0);
+    assert_int_equal(f->ts.s->ops->audit_list(f->ts.s, NREC, 1, &a, &v, &n, &e), 0);
     assert_int_equal(n, 1);
     assert_string_equal(v[0].event, "audit.prune");
     assert_non_null(strstr(v[0].detail, "\"checkpoint\":10"));
@@ -202,23 +181,23 @@ static void prune_up_to_checkpoint(void **state)
     assert_int_equal(out.first_seq, 11);
     assert_int_equal(out.last_seq, NREC + 1);
     /* again: nothing older is left */
-    assert_int_equal(broker_audit_prune(f->s, NULL, 15, INT64_MAX, &p, &e), 0);
+    assert_int_equal(broker_audit_prune(f->ts.s, NULL, 15, INT64_MAX, &p, &e), 0);
     assert_int_equal(p.deleted, 0);
     assert_int_equal(p.record, 0);
     /* by age: checkpoints made before 250 ms: 10, 5 -> nothing new */
-    assert_int_equal(broker_audit_prune(f->s, NULL, INT64_MAX, 250, &p, &e), 0);
+    assert_int_equal(broker_audit_prune(f->ts.s, NULL, INT64_MAX, 250, &p, &e), 0);
     assert_int_equal(p.deleted, 0);
     /* by age, up to the head's checkpoint: the prune record keeps the chain going */
-    assert_int_equal(broker_audit_prune(f->s, NULL, INT64_MAX, 301, &p, &e), 0);
+    assert_int_equal(broker_audit_prune(f->ts.s, NULL, INT64_MAX, 301, &p, &e), 0);
     assert_int_equal(p.checkpoint, 20);
     assert_int_equal(p.deleted, 10);
     assert_int_equal(verify(f, &out), 0);
     assert_int_equal(out.first_seq, NREC + 1);
     assert_int_equal(out.records, 2);
     /* a gap no checkpoint covers is still found */
-    append_check(f->s, 99);
-    append_check(f->s, 100);
-    tamper(f, "DELETE FROM audit WHERE seq = 23");
+    append_check(f->ts.s, 99);
+    append_check(f->ts.s, 100);
+    tstore_sql(&f->ts, "DELETE FROM audit WHERE seq = 23");
     assert_int_equal(verify(f, &out), 1);
     assert_int_equal(out.bad_seq, 23);
     assert_non_null(strstr(out.what, "missing"));
@@ -230,8 +209,9 @@ static void prune_refuses_a_checkpoint_off_the_chain(void **state)
     struct broker_audit_prune p;
     struct err e;
 
-    checkpoint(f->s, 10, 100, "00000000000000000000000000000000000000000000000000000000000000ff");
-    assert_int_equal(broker_audit_prune(f->s, NULL, INT64_MAX, INT64_MAX, &p, &e), ERR_CONFLICT);
+    checkpoint(f->ts.s, 10, 100,
+               "00000000000000000000000000000000000000000000000000000000000000ff");
+    assert_int_equal(broker_audit_prune(f->ts.s, NULL, INT64_MAX, INT64_MAX, &p, &e), ERR_CONFLICT);
     assert_non_null(strstr(e.msg, "does not match the chain"));
     assert_int_equal(count(f), NREC);
     assert_int_equal(p.deleted, 0);
@@ -243,8 +223,8 @@ static void gap_at_start_without_checkpoint(void **state)
     struct fx *f = *state;
     struct broker_audit_verify out;
 
-    checkpoint(f->s, 10, 100, NULL);
-    tamper(f, "DELETE FROM audit WHERE seq <= 7");
+    checkpoint(f->ts.s, 10, 100, NULL);
+    tstore_sql(&f->ts, "DELETE FROM audit WHERE seq <= 7");
     assert_int_equal(verify(f, &out), 1);
     assert_int_equal(out.bad_seq, 8);
     assert_non_null(strstr(out.what, "no checkpoint covers them"));
@@ -464,9 +444,9 @@ static void ocsf_events_meet_the_schema(void **state)
     size_t n, i;
     int saw3003 = 0, saw_other = 0;
 
-    fill_kinds(f->s);
+    fill_kinds(f->ts.s);
     arena_init(&a, 0, 0);
-    assert_int_equal(f->s->ops->audit_list(f->s, 0, 1000, &a, &v, &n, &e), 0);
+    assert_int_equal(f->ts.s->ops->audit_list(f->ts.s, 0, 1000, &a, &v, &n, &e), 0);
     assert_int_equal(n, NREC + NKINDS);
     for (i = 0; i < n; i++) {
         json_t *o = broker_audit_record_ocsf(&v[i], "0.1.0");
@@ -567,9 +547,9 @@ static void jsonl_round_trips(void **state)
     struct err e;
     size_t n, i, c;
 
-    fill_kinds(f->s);
+    fill_kinds(f->ts.s);
     arena_init(&a, 0, 0);
-    assert_int_equal(f->s->ops->audit_list(f->s, 0, 1000, &a, &v, &n, &e), 0);
+    assert_int_equal(f->ts.s->ops->audit_list(f->ts.s, 0, 1000, &a, &v, &n, &e), 0);
     for (i = 0; i < n; i++) {
         json_t *o = broker_audit_record_jsonl(&v[i]), *back;
         char *line = json_dumps(o, JSON_COMPACT), *texts[NCOLS];
@@ -615,10 +595,10 @@ static void scan_matches_list(void **state)
     struct fx *f = *state;
     struct broker_audit_verify out;
 
-    fill_kinds(f->s);
+    fill_kinds(f->ts.s);
     assert_int_equal(verify(f, &out), 0);
     assert_int_equal(out.records, NREC + NKINDS);
-    tamper(f, "UPDATE audit SET tool = 'y' WHERE seq = 25");
+    tstore_sql(&f->ts, "UPDATE audit SET tool = 'y' WHERE seq = 25");
     assert_int_equal(verify(f, &out), 1);
     assert_int_equal(out.bad_seq, 25);
 }
@@ -639,13 +619,13 @@ static void long_trail_two_halves(void **state)
     size_t n;
     int i;
 
-    assert_int_equal(f->s->ops->tx_begin(f->s, &e), 0);
+    assert_int_equal(f->ts.s->ops->tx_begin(f->ts.s, &e), 0);
     for (i = NREC; i < total; i++) {
-        append_check(f->s, i);
+        append_check(f->ts.s, i);
     }
-    assert_int_equal(f->s->ops->tx_commit(f->s, &e), 0);
+    assert_int_equal(f->ts.s->ops->tx_commit(f->ts.s, &e), 0);
     for (c = 1000; c <= total; c += 1000) {
-        checkpoint(f->s, c, c, NULL);
+        checkpoint(f->ts.s, c, c, NULL);
     }
     assert_int_equal(verify(f, &out), 0);
     assert_int_equal(out.records, total);
@@ -653,19 +633,19 @@ static void long_trail_two_halves(void **state)
     assert_int_equal(out.last_seq, total);
     assert_int_equal(out.checkpoints, total / 1000);
     /* pruned at a checkpoint: the halves still start right */
-    tamper(f, "DELETE FROM audit WHERE seq <= 1000");
+    tstore_sql(&f->ts, "DELETE FROM audit WHERE seq <= 1000");
     assert_int_equal(verify(f, &out), 0);
     assert_int_equal(out.first_seq, 1001);
     assert_int_equal(out.records, total - 1000);
 
-    tamper(f, "UPDATE audit SET tool = 'x' WHERE seq = 9000");
+    tstore_sql(&f->ts, "UPDATE audit SET tool = 'x' WHERE seq = 9000");
     assert_int_equal(verify(f, &out), 1);
     assert_int_equal(out.bad_seq, 9000);
     assert_non_null(strstr(out.what, "modified"));
 
     /* the record just after the seam linked elsewhere, its own hash consistent */
     arena_init(&a, 0, 0);
-    assert_int_equal(f->s->ops->audit_list(f->s, mid, 1, &a, &v, &n, &e), 0);
+    assert_int_equal(f->ts.s->ops->audit_list(f->ts.s, mid, 1, &a, &v, &n, &e), 0);
     assert_int_equal(n, 1);
     q = v[0];
     q.prev_hash = bad;
@@ -674,12 +654,12 @@ static void long_trail_two_halves(void **state)
              "UPDATE audit SET prev_hash = '%s', hash = '%s' WHERE seq = %lld", bad, h,
              (long long)q.seq);
     arena_free(&a);
-    tamper(f, sqlbuf);
+    tstore_sql(&f->ts, sqlbuf);
     assert_int_equal(verify(f, &out), 1);
     assert_int_equal(out.bad_seq, mid + 1);
     assert_non_null(strstr(out.what, "does not link"));
 
-    tamper(f, "UPDATE audit SET tool = 'z' WHERE seq = 1500");
+    tstore_sql(&f->ts, "UPDATE audit SET tool = 'z' WHERE seq = 1500");
     assert_int_equal(verify(f, &out), 1);
     assert_int_equal(out.bad_seq, 1500);
 }
